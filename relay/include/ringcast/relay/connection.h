@@ -1,0 +1,83 @@
+// One accepted TCP connection: owns the uv_tcp_t, reads the request head, then becomes a
+// source or a viewer, or answers with a status and closes. Freed only in the close callback.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ringcast/relay/http_request.h"
+
+namespace ringcast::relay {
+
+class Server;
+class SourceSession;
+class ViewerSession;
+
+class Connection {
+ public:
+  enum class State { reading_head, source, viewer, lingering, closed };
+
+  Connection(Server& server, std::uint64_t id, std::uint64_t now_ms);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Accepts from the listener and starts reading. False only when no handle could be made, and
+  // the caller frees the object; other failures close the connection through close_cb.
+  bool accept_from(uv_stream_t* listener);
+
+  // Answers `status` with a short text body, then closes cleanly.
+  void respond_and_close(int status, std::string_view body, std::string_view extra_headers = {});
+  // Answers 200 with a body of the given type (for /stats), then closes cleanly.
+  void respond_ok(std::string_view content_type, std::string body);
+  // Sends a FIN after pending writes, then closes.
+  void shutdown_then_close();
+  // Closes at once (idempotent). `why` goes to the log at debug level.
+  void close(std::string_view why);
+
+  void become_source(std::unique_ptr<SourceSession> source, std::string_view early_body,
+                     std::uint64_t now_ms);
+  void become_viewer(std::unique_ptr<ViewerSession> viewer);
+
+  State state() const { return state_; }
+  bool is_closing() const { return state_ == State::closed; }
+  std::uint64_t id() const { return id_; }
+  std::uint64_t accepted_ms() const { return accepted_ms_; }
+  std::uint64_t lingering_since_ms() const { return lingering_since_ms_; }
+  const std::string& peer() const { return peer_; }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+  const uv_tcp_t& tcp() const { return tcp_; }
+  Server& server() { return server_; }
+  SourceSession* source() { return source_.get(); }
+  ViewerSession* viewer() { return viewer_.get(); }
+
+ private:
+  struct HeadBuffer;
+
+  void on_alloc(uv_buf_t* buffer);
+  void on_read(ssize_t nread, const uv_buf_t* buffer);
+  void on_head_bytes(std::size_t n);
+  void write_then_shutdown(std::string text);
+
+  // libuv callbacks
+  static void alloc_cb(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
+  static void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
+  static void close_cb(uv_handle_t* handle);
+
+  uv_tcp_t tcp_{};
+  Server& server_;
+  std::uint64_t id_;
+  std::uint64_t accepted_ms_;
+  State state_ = State::reading_head;
+  std::uint64_t lingering_since_ms_ = 0;
+  std::string peer_;
+  std::unique_ptr<HeadBuffer> head_;  // only while reading the request head
+  std::unique_ptr<SourceSession> source_;
+  std::unique_ptr<ViewerSession> viewer_;
+};
+
+}  // namespace ringcast::relay

@@ -1,0 +1,76 @@
+// Parsing of an HTTP/1.x request head as Icecast clients send it. Pure: bytes in, a verdict
+// out, no I/O, so it can be fuzzed and tested without sockets.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ringcast::relay {
+
+enum class Method { get, head, put, source, other };
+
+struct RequestHead {
+  Method method = Method::other;
+  std::string method_name;
+  std::string target;  // as sent, e.g. "/live.ts?x=1"
+  std::string path;    // target without query string
+  unsigned http_major = 1;
+  unsigned http_minor = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // Case-insensitive header lookup; the first occurrence wins.
+  std::optional<std::string_view> header(std::string_view name) const;
+};
+
+enum class ParseStatus {
+  incomplete,  // more bytes needed
+  complete,    // head parsed; bytes after head_length belong to the body
+  malformed,   // not HTTP/1.x
+};
+
+// Incremental parser: feed the whole buffer received so far each time (bytes already seen are
+// skipped). Wraps Node's http_parser (Debian's libhttp-parser-dev).
+class RequestHeadParser {
+ public:
+  RequestHeadParser();
+  ~RequestHeadParser();
+  RequestHeadParser(const RequestHeadParser&) = delete;
+  RequestHeadParser& operator=(const RequestHeadParser&) = delete;
+
+  // `received` is everything received on the connection so far (a growing prefix).
+  ParseStatus feed(std::string_view received);
+  // Valid once feed() returned complete: the length of the head, and the head itself.
+  std::size_t head_length() const { return consumed_; }
+  const RequestHead& head() const { return head_; }
+  RequestHead& head() { return head_; }
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> state_;
+  RequestHead head_;
+  std::size_t consumed_ = 0;
+  ParseStatus status_ = ParseStatus::incomplete;
+};
+
+// Credentials from an "Authorization: Basic ..." header value.
+struct BasicCredentials {
+  std::string user;
+  std::string password;
+};
+std::optional<BasicCredentials> parse_basic_auth(std::string_view header_value);
+
+// Compares in time that depends only on the lengths, never on where the strings differ.
+bool constant_time_equals(std::string_view a, std::string_view b);
+
+// Mount names: "/" followed by 1..max_length characters from [A-Za-z0-9._~-/], no "..", no
+// "//", no percent-encoding and no control characters. Returns the reason when invalid.
+std::optional<std::string_view> mount_name_problem(std::string_view path, std::size_t max_length = 128);
+
+}  // namespace ringcast::relay

@@ -1,0 +1,39 @@
+// A broadcaster: receives straight into the stream's ring. libuv's alloc callback returns the
+// ring's writable span, so body bytes land in the ring with no intermediate copy.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+namespace ringcast::relay {
+
+class Connection;
+class Stream;
+
+class SourceSession {
+ public:
+  SourceSession(Connection& connection, std::shared_ptr<Stream> stream);
+  ~SourceSession();
+
+  // Body bytes that arrived in the same read as the head are copied into the ring once.
+  void start(std::string_view early_body, std::uint64_t now_ms);
+  uv_buf_t next_buffer();
+  void on_received(std::size_t n, std::uint64_t now_ms);
+  void detach(std::uint64_t now_ms);
+
+  std::uint64_t last_data_ms() const { return last_data_ms_; }
+  std::uint64_t bytes_received() const { return bytes_received_; }
+  Stream& stream() { return *stream_; }
+
+ private:
+  Connection& connection_;
+  std::shared_ptr<Stream> stream_;
+  bool attached_ = false;
+  std::uint64_t last_data_ms_ = 0;
+  std::uint64_t bytes_received_ = 0;
+};
+
+}  // namespace ringcast::relay

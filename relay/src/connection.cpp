@@ -1,0 +1,262 @@
+// Connection lifecycle: accept, read the request head into a bounded buffer, hand the request
+// to the server's router, then dispatch reads to the role (source: ring memory; viewer and
+// lingering: a shared discard buffer).
+#include "ringcast/relay/connection.h"
+
+#include <arpa/inet.h>
+#include <spdlog/spdlog.h>
+
+#include <cassert>
+
+#include "ringcast/relay/server.h"
+#include "ringcast/relay/source_session.h"
+#include "ringcast/relay/viewer_session.h"
+
+namespace ringcast::relay {
+
+struct Connection::HeadBuffer {
+  explicit HeadBuffer(std::size_t limit) : bytes(std::make_unique<char[]>(limit)), capacity(limit) {}
+  std::unique_ptr<char[]> bytes;
+  std::size_t capacity;
+  std::size_t used = 0;
+  RequestHeadParser parser;
+};
+
+namespace {
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+  }
+}
+
+std::string peer_name(const uv_tcp_t* tcp) {
+  sockaddr_storage address{};
+  int length = sizeof(address);
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "?";
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (address.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
+    uv_ip4_name(in, host, sizeof(host));
+    port = ntohs(in->sin_port);
+  } else if (address.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
+    uv_ip6_name(in6, host, sizeof(host));
+    port = ntohs(in6->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+struct PendingResponse {
+  uv_write_t request{};
+  std::string text;
+  Connection* connection = nullptr;
+};
+
+}  // namespace
+
+Connection::Connection(Server& server, std::uint64_t id, std::uint64_t now_ms)
+    : server_(server), id_(id), accepted_ms_(now_ms) {
+  tcp_.data = this;
+}
+
+Connection::~Connection() = default;
+
+bool Connection::accept_from(uv_stream_t* listener) {
+  int rc = uv_tcp_init(listener->loop, &tcp_);
+  if (rc != 0) {
+    spdlog::warn("accept failed: {}", uv_strerror(rc));
+    state_ = State::closed;
+    return false;  // no handle to close: the caller frees us
+  }
+  rc = uv_accept(listener, stream());
+  if (rc != 0) {
+    spdlog::warn("accept failed: {}", uv_strerror(rc));
+    close("accept failed");
+    return true;
+  }
+  uv_tcp_nodelay(&tcp_, 1);
+  peer_ = peer_name(&tcp_);
+  head_ = std::make_unique<HeadBuffer>(server_.config().max_head_bytes);
+  rc = uv_read_start(stream(), alloc_cb, read_cb);
+  if (rc != 0) close(uv_strerror(rc));
+  return true;
+}
+
+void Connection::on_alloc(uv_buf_t* buffer) {
+  switch (state_) {
+    case State::reading_head:
+      *buffer = uv_buf_init(head_->bytes.get() + head_->used,
+                            static_cast<unsigned>(head_->capacity - head_->used));
+      return;
+    case State::source:
+      *buffer = source_->next_buffer();
+      return;
+    case State::viewer:
+    case State::lingering:
+    case State::closed:
+      *buffer = server_.discard_buffer();
+      return;
+  }
+}
+
+void Connection::on_read(ssize_t nread, const uv_buf_t*) {
+  if (state_ == State::closed) return;
+  if (nread == 0) return;  // EAGAIN: the reservation (if any) is simply not committed
+  if (nread < 0) {
+    if (nread == UV_EOF) {
+      close("peer closed");
+    } else {
+      close(uv_strerror(static_cast<int>(nread)));
+    }
+    return;
+  }
+  const auto n = static_cast<std::size_t>(nread);
+  switch (state_) {
+    case State::reading_head: on_head_bytes(n); return;
+    case State::source: source_->on_received(n, server_.now_ms()); return;
+    case State::viewer:      // a viewer has nothing to say after its request: ignore it
+    case State::lingering:   // drain until the peer closes
+    case State::closed: return;
+  }
+}
+
+void Connection::on_head_bytes(std::size_t n) {
+  head_->used += n;
+  const std::string_view received(head_->bytes.get(), head_->used);
+  switch (head_->parser.feed(received)) {
+    case ParseStatus::incomplete:
+      if (head_->used == head_->capacity) {
+        ++server_.counters().heads_too_large;
+        spdlog::info("{} request head larger than {} bytes: 431", peer_, head_->capacity);
+        respond_and_close(431, "request head too large\n");
+      }
+      return;
+    case ParseStatus::malformed:
+      ++server_.counters().bad_requests;
+      spdlog::info("{} malformed request head: 400", peer_);
+      respond_and_close(400, "malformed request\n");
+      return;
+    case ParseStatus::complete: {
+      // Keep the head buffer alive through routing: early body bytes point into it.
+      auto head = std::move(head_);
+      const std::string_view early_body = received.substr(head->parser.head_length());
+      server_.handle_request(*this, head->parser.head(), early_body);
+      return;
+    }
+  }
+}
+
+void Connection::become_source(std::unique_ptr<SourceSession> source, std::string_view early_body,
+                               std::uint64_t now_ms) {
+  state_ = State::source;
+  source_ = std::move(source);
+  source_->start(early_body, now_ms);
+}
+
+void Connection::become_viewer(std::unique_ptr<ViewerSession> viewer) {
+  state_ = State::viewer;
+  viewer_ = std::move(viewer);
+}
+
+void Connection::respond_and_close(int status, std::string_view body,
+                                   std::string_view extra_headers) {
+  std::string text = "HTTP/1.0 " + std::to_string(status) + " " + reason_phrase(status) +
+                     "\r\nServer: ringcast\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+                     "Content-Length: " + std::to_string(body.size()) +
+                     "\r\nConnection: close\r\n" + std::string(extra_headers) + "\r\n" +
+                     std::string(body);
+  write_then_shutdown(std::move(text));
+}
+
+void Connection::respond_ok(std::string_view content_type, std::string body) {
+  std::string text = "HTTP/1.0 200 OK\r\nServer: ringcast\r\nContent-Type: " +
+                     std::string(content_type) + "\r\nContent-Length: " +
+                     std::to_string(body.size()) +
+                     "\r\nCache-Control: no-cache\r\nAccess-Control-Allow-Origin: *\r\n"
+                     "Connection: close\r\n\r\n" +
+                     body;
+  write_then_shutdown(std::move(text));
+}
+
+void Connection::write_then_shutdown(std::string text) {
+  if (state_ == State::closed) return;
+  head_.reset();
+  state_ = State::lingering;
+  auto* pending = new PendingResponse;
+  pending->text = std::move(text);
+  pending->connection = this;
+  pending->request.data = pending;
+  uv_buf_t buffer = uv_buf_init(pending->text.data(), static_cast<unsigned>(pending->text.size()));
+  const int rc = uv_write(&pending->request, stream(), &buffer, 1, [](uv_write_t* request, int) {
+    delete static_cast<PendingResponse*>(request->data);
+  });
+  if (rc != 0) {
+    delete pending;
+    close(uv_strerror(rc));
+    return;
+  }
+  shutdown_then_close();
+}
+
+void Connection::shutdown_then_close() {
+  if (state_ == State::closed) return;
+  if (viewer_) viewer_->detach();
+  state_ = State::lingering;
+  lingering_since_ms_ = server_.now_ms();
+  auto* request = new uv_shutdown_t;
+  request->data = this;
+  // The shutdown runs after queued writes; the peer then sees EOF. We keep draining its bytes
+  // until it closes too (or the sweep's linger limit), so it never gets a reset mid-response.
+  const int rc = uv_shutdown(request, stream(), [](uv_shutdown_t* req, int status) {
+    auto* self = static_cast<Connection*>(req->data);
+    delete req;
+    if (status != 0 && status != UV_ECANCELED) self->close(uv_strerror(status));
+  });
+  if (rc != 0) {
+    delete request;
+    close(uv_strerror(rc));
+  }
+}
+
+void Connection::close(std::string_view why) {
+  if (state_ == State::closed) return;
+  spdlog::debug("connection {} {} closing: {}", id_, peer_, why);
+  if (viewer_) viewer_->detach();
+  if (source_) source_->detach(server_.now_ms());
+  state_ = State::closed;
+  head_.reset();
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
+  // Closing the fd here ends any in-flight write at once: libuv never touches its ring memory
+  // again (the write callback later reports UV_ECANCELED). The object lives until close_cb.
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);
+}
+
+// libuv callbacks
+
+void Connection::alloc_cb(uv_handle_t* handle, std::size_t, uv_buf_t* buffer) {
+  static_cast<Connection*>(handle->data)->on_alloc(buffer);
+}
+
+void Connection::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer) {
+  static_cast<Connection*>(stream->data)->on_read(nread, buffer);
+}
+
+void Connection::close_cb(uv_handle_t* handle) {
+  auto* self = static_cast<Connection*>(handle->data);
+  self->server_.connection_closed(*self);
+}
+
+}  // namespace ringcast::relay

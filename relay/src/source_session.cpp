@@ -1,0 +1,57 @@
+// The broadcaster's receive path: each read lands in the ring's writable span (reserved in
+// libuv's alloc callback) and is committed in the read callback, then fanned out.
+#include "ringcast/relay/source_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "ringcast/relay/connection.h"
+#include "ringcast/relay/stream.h"
+
+namespace ringcast::relay {
+
+namespace {
+// Large enough that a fast source needs few reads, small against the ring.
+constexpr std::size_t kReadBytes = 64 * 1024;
+}  // namespace
+
+SourceSession::SourceSession(Connection& connection, std::shared_ptr<Stream> stream)
+    : connection_(connection), stream_(std::move(stream)) {}
+
+SourceSession::~SourceSession() = default;
+
+void SourceSession::start(std::string_view early_body, std::uint64_t now_ms) {
+  attached_ = true;
+  last_data_ms_ = now_ms;
+  // The one copy on the ingest path: bytes that shared a read with the request head.
+  while (!early_body.empty()) {
+    auto span = stream_->reserve_for_source(early_body.size());
+    const std::size_t n = std::min(span.size(), early_body.size());
+    std::memcpy(span.data(), early_body.data(), n);
+    early_body.remove_prefix(n);
+    on_received(n, now_ms);
+  }
+}
+
+uv_buf_t SourceSession::next_buffer() {
+  auto span = stream_->reserve_for_source(kReadBytes);
+  return uv_buf_init(reinterpret_cast<char*>(span.data()), static_cast<unsigned>(span.size()));
+}
+
+void SourceSession::on_received(std::size_t n, std::uint64_t now_ms) {
+  last_data_ms_ = now_ms;
+  bytes_received_ += n;
+  stream_->commit_from_source(n, now_ms);
+}
+
+void SourceSession::detach(std::uint64_t now_ms) {
+  if (!attached_) return;
+  attached_ = false;
+  stream_->detach_source(now_ms);
+  spdlog::info("source {} left {} after {} bytes; viewers wait for it to return",
+               connection_.peer(), stream_->mount(), bytes_received_);
+}
+
+}  // namespace ringcast::relay

@@ -1,0 +1,185 @@
+// The viewer's write path. A viewer has at most one write in flight; whatever the source
+// commits meanwhile goes out in the next write, batched. Writes reference ring memory only:
+// nothing is copied per viewer, and nothing is allocated per chunk.
+#include "ringcast/relay/viewer_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cassert>
+
+#include "ringcast/relay/connection.h"
+#include "ringcast/relay/server.h"
+#include "ringcast/relay/stream.h"
+
+namespace ringcast::relay {
+
+ViewerSession::ViewerSession(Connection& connection, std::shared_ptr<Stream> stream)
+    : connection_(connection), stream_(std::move(stream)) {
+  request_.data = this;
+}
+
+ViewerSession::~ViewerSession() { assert(!attached_); }
+
+void ViewerSession::start(std::string response_head, std::uint64_t now_ms) {
+  cursor_.position = stream_->join_position();
+  stream_->add_viewer(*this);
+  attached_ = true;
+  connection_.server().viewer_joined(*stream_);
+
+  response_head_ = std::move(response_head);
+  uv_buf_t buffer = uv_buf_init(response_head_.data(), static_cast<unsigned>(response_head_.size()));
+  int written = uv_try_write(connection_.stream(), &buffer, 1);
+  if (written == UV_EAGAIN) written = 0;
+  if (written < 0) {
+    connection_.close(uv_strerror(written));
+    return;
+  }
+  if (static_cast<std::size_t>(written) == response_head_.size()) {
+    response_head_.clear();
+    response_head_.shrink_to_fit();
+    service(stream_->ring_state(), 0, now_ms);  // the burst goes out at once
+    return;
+  }
+  buffer.base += written;
+  buffer.len -= static_cast<unsigned>(written);
+  const int rc = uv_write(&request_, connection_.stream(), &buffer, 1, head_written_cb);
+  if (rc != 0) connection_.close(uv_strerror(rc));
+}
+
+void ViewerSession::on_head_written(int status) {
+  if (!attached_) return;
+  if (status < 0) {
+    connection_.close(uv_strerror(status));
+    return;
+  }
+  response_head_.clear();
+  response_head_.shrink_to_fit();
+  service(stream_->ring_state(), 0, connection_.server().now_ms());
+}
+
+void ViewerSession::service(const RingState& ring, std::uint32_t delay_ms, std::uint64_t now_ms) {
+  if (!attached_ || in_flight_ || !head_sent()) return;
+  const Decision decision =
+      decide(stream_->settings(), cursor_, ring, stream_->framing(), delay_ms, now_ms);
+  switch (decision.action) {
+    case Action::idle:
+      if (ring.head > cursor_.position) {
+        if (cursor_.waiting_since == 0) cursor_.waiting_since = now_ms;
+        stream_->note_waiting(cursor_.waiting_since);
+      } else if (finishing_) {
+        connection_.shutdown_then_close();
+      }
+      return;
+    case Action::skip: {
+      auto& counters = stream_->counters();
+      ++counters.skips;
+      counters.skipped_bytes += decision.to - decision.from;
+      spdlog::debug("viewer {} on {} skipped {} bytes to the live edge", connection_.peer(),
+                    stream_->mount(), decision.to - decision.from);
+      cursor_.position = decision.to;
+      cursor_.waiting_since = 0;
+      return;
+    }
+    case Action::disconnect:
+      ++stream_->counters().slow_disconnects;
+      spdlog::info("viewer {} on {} too slow: disconnected", connection_.peer(), stream_->mount());
+      connection_.close("slow viewer");
+      return;
+    case Action::write:
+      write_views(decision.from, decision.to);
+      return;
+  }
+}
+
+void ViewerSession::write_views(std::uint64_t from, std::uint64_t to) {
+  auto& ring = stream_->ring();
+  const ringbuf::ReadResult read = ring.views(from, to);
+  assert(read.outcome == ringbuf::ReadOutcome::ok);  // decide() never picks a lapped range
+  for (std::size_t i = 0; i < read.views.count; ++i) {
+    const ringbuf::View& view = read.views.parts[i];
+    // libuv takes non-const bases but only reads them for writes.
+    buffers_[i] = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(ring.data())) + view.offset,
+                              static_cast<unsigned>(view.length));
+  }
+  unsigned count = static_cast<unsigned>(read.views.count);
+  const std::uint64_t total = to - from;
+
+  int written = uv_try_write(connection_.stream(), buffers_, count);
+  if (written == UV_EAGAIN) written = 0;
+  if (written < 0) {
+    connection_.close(uv_strerror(written));
+    return;
+  }
+  const auto sent = static_cast<std::uint64_t>(written);
+  bytes_sent_ += sent;
+  stream_->counters().bytes_out += sent;
+  cursor_.position = to;
+  cursor_.waiting_since = 0;
+  if (sent == total) return;
+
+  // The kernel took part: hand libuv the rest as views of the ring, pinned until written.
+  std::uint64_t skip = sent;
+  unsigned first = 0;
+  while (skip >= buffers_[first].len) skip -= buffers_[first++].len;
+  buffers_[first].base += skip;
+  buffers_[first].len -= static_cast<unsigned>(skip);
+  stream_->pin_in_flight(from + sent);
+  const int rc = uv_write(&request_, connection_.stream(), buffers_ + first, count - first,
+                          write_done_cb);
+  if (rc != 0) {
+    connection_.close(uv_strerror(rc));
+    return;
+  }
+  in_flight_ = true;
+  queued_end_ = to;
+  in_flight_bytes_ = total - sent;
+}
+
+void ViewerSession::on_write_done(int status) {
+  in_flight_ = false;
+  if (!attached_) return;  // closed meanwhile: UV_ECANCELED, nothing more to do
+  if (status < 0) {
+    connection_.close(uv_strerror(status));
+    return;
+  }
+  bytes_sent_ += in_flight_bytes_;
+  stream_->counters().bytes_out += in_flight_bytes_;
+  in_flight_bytes_ = 0;
+  // Whatever arrived while the write was in flight goes out now, in one write.
+  service(stream_->ring_state(), 0, connection_.server().now_ms());
+}
+
+std::uint64_t ViewerSession::accepted_position() const {
+  assert(in_flight_);
+  return queued_end_ - connection_.tcp().write_queue_size;
+}
+
+void ViewerSession::finish() {
+  finishing_ = true;
+  if (!in_flight_ && head_sent()) service(stream_->ring_state(), 0, connection_.server().now_ms());
+}
+
+void ViewerSession::drop_stalled() {
+  spdlog::info("viewer {} on {} stalled past the ring: disconnected", connection_.peer(),
+               stream_->mount());
+  connection_.close("stalled viewer");
+}
+
+void ViewerSession::detach() {
+  if (!attached_) return;
+  attached_ = false;
+  stream_->remove_viewer(*this);
+  connection_.server().viewer_left(*stream_);
+}
+
+// libuv callbacks
+
+void ViewerSession::write_done_cb(uv_write_t* request, int status) {
+  static_cast<ViewerSession*>(request->data)->on_write_done(status);
+}
+
+void ViewerSession::head_written_cb(uv_write_t* request, int status) {
+  static_cast<ViewerSession*>(request->data)->on_head_written(status);
+}
+
+}  // namespace ringcast::relay
