@@ -95,7 +95,9 @@ ParseStatus RequestHeadParser::feed(std::string_view received) {
   consumed_ += parsed;
   const auto error = HTTP_PARSER_ERRNO(&state_->parser);
   if (state_->headers_done) {
-    // Paused inside on_headers_complete: `parsed` counts up to and including the head's end.
+    // Paused inside on_headers_complete, http_parser 2.9 stops just before the head's final
+    // '\n': count it, so that head_length() is where the body starts.
+    if (consumed_ < received.size() && received[consumed_] == '\n') ++consumed_;
     head_.method = method_of(state_->parser.method);
     head_.method_name = http_method_str(static_cast<http_method>(state_->parser.method));
     head_.http_major = state_->parser.http_major;

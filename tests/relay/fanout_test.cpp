@@ -1,0 +1,99 @@
+#include "ringcast/relay/fanout.h"
+
+#include <catch2/catch.hpp>
+
+using namespace ringcast::relay;
+
+namespace {
+constexpr std::size_t kRing = 1 << 20;
+const Framing kBytes{0, 1};
+const Framing kTs{1000, 188};
+}  // namespace
+
+TEST_CASE("a new viewer joins a burst behind the live edge", "[fanout]") {
+  CHECK(join_position(500'000, 0, 65536, kBytes) == 500'000 - 65536);
+  SECTION("never below the oldest readable byte") {
+    CHECK(join_position(500'000, 480'000, 65536, kBytes) == 480'000);
+  }
+  SECTION("at the start of a stream the burst is what exists") {
+    CHECK(join_position(1000, 0, 65536, kBytes) == 0);
+  }
+}
+
+TEST_CASE("MPEG-TS joins land on packet boundaries counted from the source's origin", "[fanout]") {
+  for (std::uint64_t head : {1000ull + 188 * 1000, 1000ull + 188 * 1000 + 77, 1000ull + 5}) {
+    const std::uint64_t join = join_position(head, 0, 65536, kTs);
+    CAPTURE(head, join);
+    CHECK((join - 1000) % 188 == 0);
+    CHECK(join <= head);
+    CHECK(join >= 1000);
+  }
+  // With the oldest readable byte inside a packet, the join rounds up, never down into it.
+  const std::uint64_t join = join_position(1000 + 188 * 1000, 1000 + 188 * 900 + 1, 1 << 30, kTs);
+  CHECK(join == 1000 + 188 * 901);
+}
+
+TEST_CASE("coalescing delay grows with the audience up to its maximum", "[fanout]") {
+  FanoutSettings settings;
+  settings.max_delay_ms = 40;
+  settings.full_delay_audience = 1000;
+  CHECK(effective_delay_ms(settings, 1) == 0);
+  CHECK(effective_delay_ms(settings, 100) == 4);
+  CHECK(effective_delay_ms(settings, 1000) == 40);
+  CHECK(effective_delay_ms(settings, 10000) == 40);
+}
+
+TEST_CASE("a caught-up viewer waits; new bytes are written when due", "[fanout]") {
+  FanoutSettings settings;
+  settings.coalesce_bytes = 16 * 1024;
+  const RingState ring{100'000, 0, kRing};
+
+  SECTION("nothing pending: idle") {
+    CHECK(decide(settings, {100'000, 0}, ring, kBytes, 10, 5000).action == Action::idle);
+  }
+  SECTION("no delay: written at once") {
+    const Decision d = decide(settings, {99'000, 0}, ring, kBytes, 0, 5000);
+    CHECK(d.action == Action::write);
+    CHECK(d.from == 99'000);
+    CHECK(d.to == 100'000);
+  }
+  SECTION("small and young: waits") {
+    CHECK(decide(settings, {99'000, 4995}, ring, kBytes, 10, 5000).action == Action::idle);
+  }
+  SECTION("small but waited long enough: written") {
+    CHECK(decide(settings, {99'000, 4990}, ring, kBytes, 10, 5000).action == Action::write);
+  }
+  SECTION("enough bytes: written without waiting") {
+    CHECK(decide(settings, {80'000, 4999}, ring, kBytes, 10, 5000).action == Action::write);
+  }
+}
+
+TEST_CASE("one write never exceeds max_write_bytes", "[fanout]") {
+  FanoutSettings settings;
+  settings.max_write_bytes = 1000;
+  const Decision d = decide(settings, {10'000, 0}, {50'000, 0, kRing}, kBytes, 0, 1);
+  CHECK(d.action == Action::write);
+  CHECK(d.to - d.from == 1000);
+}
+
+TEST_CASE("a lapped or too-slow viewer is skipped to a packet boundary at the live edge", "[fanout]") {
+  FanoutSettings settings;
+  settings.max_lag_bytes = kRing / 2;
+  const std::uint64_t head = 1000 + 188 * 20'000 + 50;
+  const RingState ring{head, head - kRing, kRing};
+
+  SECTION("lapped") {
+    const Decision d = decide(settings, {head - kRing - 1, 0}, ring, kTs, 0, 1);
+    CHECK(d.action == Action::skip);
+    CHECK(d.to == head - 50);
+    CHECK((d.to - 1000) % 188 == 0);
+  }
+  SECTION("too far behind although still readable") {
+    CHECK(decide(settings, {head - kRing / 2 - 1, 0}, ring, kTs, 0, 1).action == Action::skip);
+    CHECK(decide(settings, {head - kRing / 2, 0}, ring, kTs, 0, 1).action == Action::write);
+  }
+  SECTION("the disconnect policy drops it instead") {
+    settings.slow_action = SlowViewerAction::disconnect;
+    CHECK(decide(settings, {head - kRing - 1, 0}, ring, kTs, 0, 1).action == Action::disconnect);
+  }
+}
