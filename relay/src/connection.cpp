@@ -8,7 +8,9 @@
 
 #include <cassert>
 
-#include "ringcast/relay/server.h"
+#include "ringcast/relay/worker.h"
+#include "ringcast/relay/relay.h"
+#include <unistd.h>
 #include "ringcast/relay/source_session.h"
 #include "ringcast/relay/viewer_session.h"
 
@@ -67,8 +69,8 @@ struct PendingResponse {
 
 }  // namespace
 
-Connection::Connection(Server& server, std::uint64_t id, std::uint64_t now_ms)
-    : server_(server), id_(id), accepted_ms_(now_ms) {
+Connection::Connection(Worker& worker, std::uint64_t id, std::uint64_t now_ms)
+    : worker_(worker), id_(id), accepted_ms_(now_ms) {
   tcp_.data = this;
 }
 
@@ -87,11 +89,29 @@ bool Connection::accept_from(uv_stream_t* listener) {
     close("accept failed");
     return true;
   }
+  return start_reading();
+}
+
+bool Connection::open(uv_loop_t* loop, int fd) {
+  if (const int rc = uv_tcp_init(loop, &tcp_); rc != 0) {
+    spdlog::warn("cannot adopt an accepted socket: {}", uv_strerror(rc));
+    ::close(fd);
+    state_ = State::closed;
+    return false;
+  }
+  if (const int rc = uv_tcp_open(&tcp_, fd); rc != 0) {
+    ::close(fd);
+    close(uv_strerror(rc));
+    return true;
+  }
+  return start_reading();
+}
+
+bool Connection::start_reading() {
   uv_tcp_nodelay(&tcp_, 1);
   peer_ = peer_name(&tcp_);
-  head_ = std::make_unique<HeadBuffer>(server_.config().max_head_bytes);
-  rc = uv_read_start(stream(), alloc_cb, read_cb);
-  if (rc != 0) close(uv_strerror(rc));
+  head_ = std::make_unique<HeadBuffer>(worker_.config().max_head_bytes);
+  if (const int rc = uv_read_start(stream(), alloc_cb, read_cb); rc != 0) close(uv_strerror(rc));
   return true;
 }
 
@@ -107,7 +127,7 @@ void Connection::on_alloc(uv_buf_t* buffer) {
     case State::viewer:
     case State::lingering:
     case State::closed:
-      *buffer = server_.discard_buffer();
+      *buffer = worker_.discard_buffer();
       return;
   }
 }
@@ -115,6 +135,10 @@ void Connection::on_alloc(uv_buf_t* buffer) {
 void Connection::on_read(ssize_t nread, const uv_buf_t*) {
   if (state_ == State::closed) return;
   if (nread == 0) return;  // EAGAIN: the reservation (if any) is simply not committed
+  if (nread == UV_ENOBUFS && state_ == State::source) {
+    source_->pause();  // the ring had no room: the writer waits for a lane, never for a viewer
+    return;
+  }
   if (nread < 0) {
     if (nread == UV_EOF) {
       close("peer closed");
@@ -126,7 +150,7 @@ void Connection::on_read(ssize_t nread, const uv_buf_t*) {
   const auto n = static_cast<std::size_t>(nread);
   switch (state_) {
     case State::reading_head: on_head_bytes(n); return;
-    case State::source: source_->on_received(n, server_.now_ms()); return;
+    case State::source: source_->on_received(n, monotonic_ms()); return;
     case State::viewer:      // a viewer has nothing to say after its request: ignore it
     case State::lingering:   // drain until the peer closes
     case State::closed: return;
@@ -139,13 +163,13 @@ void Connection::on_head_bytes(std::size_t n) {
   switch (head_->parser.feed(received)) {
     case ParseStatus::incomplete:
       if (head_->used == head_->capacity) {
-        ++server_.counters().heads_too_large;
+        worker_.counters().heads_too_large.add(1);
         spdlog::info("{} request head larger than {} bytes: 431", peer_, head_->capacity);
         respond_and_close(431, "request head too large\n");
       }
       return;
     case ParseStatus::malformed:
-      ++server_.counters().bad_requests;
+      worker_.counters().bad_requests.add(1);
       spdlog::info("{} malformed request head: 400", peer_);
       respond_and_close(400, "malformed request\n");
       return;
@@ -153,7 +177,7 @@ void Connection::on_head_bytes(std::size_t n) {
       // Keep the head buffer alive through routing: early body bytes point into it.
       auto head = std::move(head_);
       const std::string_view early_body = received.substr(head->parser.head_length());
-      server_.handle_request(*this, head->parser.head(), early_body);
+      worker_.handle_request(*this, head->parser.head(), early_body);
       return;
     }
   }
@@ -170,6 +194,8 @@ void Connection::become_viewer(std::unique_ptr<ViewerSession> viewer) {
   state_ = State::viewer;
   viewer_ = std::move(viewer);
 }
+
+int Connection::restart_reading() { return uv_read_start(stream(), alloc_cb, read_cb); }
 
 void Connection::respond_and_close(int status, std::string_view body,
                                    std::string_view extra_headers) {
@@ -215,7 +241,7 @@ void Connection::shutdown_then_close() {
   if (state_ == State::closed) return;
   if (viewer_) viewer_->detach();
   state_ = State::lingering;
-  lingering_since_ms_ = server_.now_ms();
+  lingering_since_ms_ = monotonic_ms();
   auto* request = new uv_shutdown_t;
   request->data = this;
   // The shutdown runs after queued writes; the peer then sees EOF. We keep draining its bytes
@@ -235,7 +261,7 @@ void Connection::close(std::string_view why) {
   if (state_ == State::closed) return;
   spdlog::debug("connection {} {} closing: {}", id_, peer_, why);
   if (viewer_) viewer_->detach();
-  if (source_) source_->detach(server_.now_ms());
+  if (source_) source_->detach(monotonic_ms());
   state_ = State::closed;
   head_.reset();
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
@@ -256,7 +282,7 @@ void Connection::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 
 void Connection::close_cb(uv_handle_t* handle) {
   auto* self = static_cast<Connection*>(handle->data);
-  self->server_.connection_closed(*self);
+  self->worker_.connection_closed(*self);
 }
 
 }  // namespace ringcast::relay

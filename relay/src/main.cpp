@@ -9,7 +9,8 @@
 #include <string>
 
 #include "ringcast/relay/config.h"
-#include "ringcast/relay/server.h"
+#include "ringcast/relay/relay.h"
+#include <thread>
 #include "ringcast/relay/version.h"
 
 namespace {
@@ -110,6 +111,14 @@ int main(int argc, char** argv) {
       ->transform(CLI::AsSizeValue(false));
   app.add_option("--slow-viewer", slow_viewer, "what happens to a slow viewer")
       ->check(CLI::IsMember({"skip", "disconnect"}))->capture_default_str();
+  config.workers = std::max(1u, std::thread::hardware_concurrency());
+  std::string accept_mode = "handoff";
+  app.add_option("--workers", config.workers, "event loops serving connections (default: CPUs)")
+      ->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--accept", accept_mode,
+                 "handoff: one acceptor deals sockets to the workers in turn; reuseport: each worker "
+                 "accepts on its own SO_REUSEPORT socket")
+      ->check(CLI::IsMember({"handoff", "reuseport"}))->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
@@ -123,6 +132,7 @@ int main(int argc, char** argv) {
   config.source_idle_timeout_ms = static_cast<std::uint32_t>(source_timeout_seconds * 1000);
   config.head_timeout_ms = static_cast<std::uint32_t>(head_timeout_seconds * 1000);
   fanout.slow_action = slow_viewer == "disconnect" ? SlowViewerAction::disconnect : SlowViewerAction::skip;
+  config.reuseport = accept_mode == "reuseport";
   const bool generated = config.source_password.empty();
   if (generated) config.source_password = generate_password();
 
@@ -132,16 +142,22 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
   uv_loop_t* loop = uv_default_loop();
-  ringcast::relay::Server server(loop, config);
-  if (const int rc = server.start(); rc != 0) {
-    spdlog::error("cannot listen on {}: {}", listen, uv_strerror(rc));
-    return 1;
+  int status = 0;
+  {
+    ringcast::relay::Relay relay(loop, config);
+    if (const int rc = relay.start(); rc != 0) {
+      spdlog::error("cannot listen on {}: {}", listen, uv_strerror(rc));
+      status = 1;
+    } else {
+      print_banner(config, relay.bound_port(), generated);
+      spdlog::info("listening on http://{}:{}/ with {} worker loop{}", config.listen_host,
+                   relay.bound_port(), config.workers, config.workers == 1 ? "" : "s");
+    }
+    uv_run(loop, UV_RUN_DEFAULT);  // returns once every loop has shut down
   }
-  print_banner(config, server.bound_port(), generated);
-  spdlog::info("listening on http://{}:{}/", config.listen_host, server.bound_port());
-  uv_run(loop, UV_RUN_DEFAULT);
-  const int rc = uv_loop_close(loop);
-  if (rc != 0) spdlog::warn("event loop closed with handles open: {}", uv_strerror(rc));
-  spdlog::info("stopped");
-  return 0;
+  if (const int rc = uv_loop_close(loop); rc != 0) {
+    spdlog::warn("event loop closed with handles open: {}", uv_strerror(rc));
+  }
+  if (status == 0) spdlog::info("stopped");
+  return status;
 }

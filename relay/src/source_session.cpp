@@ -9,6 +9,7 @@
 
 #include "ringcast/relay/connection.h"
 #include "ringcast/relay/stream.h"
+#include "ringcast/relay/worker.h"
 
 namespace ringcast::relay {
 
@@ -27,8 +28,9 @@ void SourceSession::start(std::string_view early_body, std::uint64_t now_ms) {
   last_data_ms_ = now_ms;
   // The one copy on the ingest path: bytes that shared a read with the request head.
   while (!early_body.empty()) {
-    auto span = stream_->reserve_for_source(early_body.size());
+    auto span = stream_->reserve_for_source(early_body.size(), connection_.worker());
     const std::size_t n = std::min(span.size(), early_body.size());
+    if (n == 0) break;  // a brand-new or orphaned mount has room; give up rather than spin
     std::memcpy(span.data(), early_body.data(), n);
     early_body.remove_prefix(n);
     on_received(n, now_ms);
@@ -36,20 +38,35 @@ void SourceSession::start(std::string_view early_body, std::uint64_t now_ms) {
 }
 
 uv_buf_t SourceSession::next_buffer() {
-  auto span = stream_->reserve_for_source(kReadBytes);
+  auto span = stream_->reserve_for_source(kReadBytes, connection_.worker());
   return uv_buf_init(reinterpret_cast<char*>(span.data()), static_cast<unsigned>(span.size()));
 }
 
 void SourceSession::on_received(std::size_t n, std::uint64_t now_ms) {
   last_data_ms_ = now_ms;
   bytes_received_ += n;
-  stream_->commit_from_source(n, now_ms);
+  stream_->commit_from_source(n, now_ms, connection_.worker());
 }
 
-void SourceSession::detach(std::uint64_t now_ms) {
+void SourceSession::pause() {
+  if (paused_) return;
+  paused_ = true;
+  uv_read_stop(connection_.stream());
+  connection_.worker().source_paused(*this);
+}
+
+void SourceSession::resume() {
+  if (!paused_ || !attached_) return;
+  paused_ = false;
+  const int rc = connection_.restart_reading();
+  if (rc != 0) connection_.close(uv_strerror(rc));
+}
+
+void SourceSession::detach(std::uint64_t) {
   if (!attached_) return;
   attached_ = false;
-  stream_->detach_source(now_ms);
+  if (paused_) connection_.worker().source_gone(*this);
+  connection_.worker().source_detached(*stream_);
   spdlog::info("source {} left {} after {} bytes; viewers wait for it to return",
                connection_.peer(), stream_->mount(), bytes_received_);
 }

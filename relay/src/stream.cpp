@@ -1,20 +1,19 @@
-// A mount's ring and its fan-out loop. The writer (source) and the viewers share one event
-// loop here, so the ring's gate slot 0 is this loop's: the oldest byte an in-flight write of
-// any viewer still references.
+// A mount's ring and its lanes. The writer (the source's worker) commits and services its own
+// lane directly; other lanes get one coalesced commit event each through their worker's inbox
+// and read the ring under their own gate slot.
 #include "ringcast/relay/stream.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cassert>
-#include <limits>
 
 #include "ringcast/relay/viewer_session.h"
+#include "ringcast/relay/worker.h"
 
 namespace ringcast::relay {
 
 namespace {
-constexpr std::size_t kLoopGate = 0;
 constexpr std::uint32_t kTsPacket = 188;
 constexpr std::byte kTsSync{0x47};
 
@@ -30,10 +29,12 @@ bool is_mpeg_ts(std::string_view content_type) {
 }
 }  // namespace
 
-Stream::Stream(std::string mount, const RelayConfig& config)
+Stream::Stream(std::string mount, const RelayConfig& config, std::size_t workers)
     : mount_(std::move(mount)),
       settings_(config.fanout),
-      ring_(round_up_to_power_of_two(config.ring_bytes)) {
+      ring_(round_up_to_power_of_two(config.ring_bytes), workers),
+      lane_count_(workers),
+      lanes_(std::make_unique<StreamLane[]>(workers)) {
   if (settings_.max_lag_bytes == 0 || settings_.max_lag_bytes > ring_.capacity() / 2) {
     settings_.max_lag_bytes = ring_.capacity() / 2;
   }
@@ -41,148 +42,195 @@ Stream::Stream(std::string mount, const RelayConfig& config)
   settings_.burst_bytes = std::min(settings_.burst_bytes, ring_.capacity() / 2);
 }
 
-void Stream::attach_source(std::string content_type,
-                           std::vector<std::pair<std::string, std::string>> ice_headers) {
-  content_type_ = std::move(content_type);
-  ice_headers_ = std::move(ice_headers);
-  has_source_ = true;
-  orphaned_since_ms_ = 0;
-  ++counters_.source_connects;
-  const bool ts = is_mpeg_ts(content_type_);
-  framing_ = Framing{ring_.head(), ts ? kTsPacket : 1};
+void Stream::attach_source(std::size_t worker, StreamMetadata metadata) {
+  const bool ts = is_mpeg_ts(metadata.content_type);
+  {
+    std::lock_guard lock(metadata_mutex_);
+    metadata_ = std::move(metadata);
+  }
+  framing_packet_.store(ts ? kTsPacket : 1, std::memory_order_relaxed);
+  framing_origin_.store(ring_.head(), std::memory_order_release);  // pairs: acquire in framing()
   framing_locked_ = !ts;  // the first sync byte of the new source fixes the TS origin
+  source_connects_.add(1);
+  writer_worker_.store(worker, std::memory_order_release);  // pairs: acquire in writer_worker()
+  orphaned_since_ms_.store(0, std::memory_order_relaxed);
+  has_source_.store(true, std::memory_order_release);  // pairs: acquire in has_source()
 }
 
 void Stream::detach_source(std::uint64_t now_ms) {
-  has_source_ = false;
-  orphaned_since_ms_ = now_ms;
+  orphaned_since_ms_.store(now_ms, std::memory_order_relaxed);
+  has_source_.store(false, std::memory_order_release);  // pairs: acquire in has_source()
 }
 
-std::span<std::byte> Stream::reserve_for_source(std::size_t wanted) {
+StreamMetadata Stream::metadata() const {
+  std::lock_guard lock(metadata_mutex_);
+  return metadata_;
+}
+
+Framing Stream::framing() const {
+  const std::uint64_t origin = framing_origin_.load(std::memory_order_acquire);  // pairs: attach
+  return Framing{origin, framing_packet_.load(std::memory_order_relaxed)};
+}
+
+std::uint64_t Stream::eviction_threshold() const {
+  // A viewer whose kernel has taken nothing of the last 3/4 ring is stalled: closing it now
+  // keeps the writer from ever running into its gate.
+  const std::uint64_t head = ring_.head();
+  const std::uint64_t margin = ring_.capacity() - ring_.capacity() / 4;
+  return head > margin ? head - margin : 0;
+}
+
+std::span<std::byte> Stream::reserve_for_source(std::size_t wanted, Worker& writer) {
   const std::uint64_t head = ring_.head();
   const std::size_t to_buffer_end = ring_.capacity() - (head & (ring_.capacity() - 1));
   wanted = std::min(wanted, to_buffer_end);
   auto span = ring_.writable_span(wanted);
-  if (span.size() < wanted) {
-    refresh_gate();
-    span = ring_.writable_span(wanted);
+  if (span.size() == wanted) return span;
+
+  // Short of room: the gates of some lanes hold the writer back.
+  const std::uint64_t needed = head + wanted - ring_.capacity();
+  const std::size_t own = writer.index();
+  if (ring_.gate(own) < needed) refresh_lane_gate(own, needed);
+  for (std::size_t worker = 0; worker < lane_count_; ++worker) {
+    if (worker != own && ring_.gate(worker) < needed) {
+      writer.post_to(worker, LoopEvent{LoopEvent::Kind::make_room, -1, shared_from_this(), needed});
+    }
   }
-  if (span.size() < wanted) {
-    evict_pinning_viewers(head + wanted - ring_.capacity());
-    span = ring_.writable_span(wanted);
-  }
-  assert(span.size() == wanted);
-  return span;
+  return ring_.writable_span(wanted);
 }
 
-void Stream::commit_from_source(std::size_t n, std::uint64_t now_ms) {
+void Stream::commit_from_source(std::size_t n, std::uint64_t now_ms, Worker& writer) {
   ring_.commit(n);
-  counters_.bytes_in += n;
+  bytes_in_.add(n);
   if (!framing_locked_) lock_ts_framing();
-  const std::uint64_t head = ring_.head();
-  if (head - gate_refresh_head_ > ring_.capacity() / 2) refresh_gate();
-  if (delay_ms() == 0 || head - serviced_head_ >= settings_.coalesce_bytes) {
-    service_viewers(now_ms);
+  const std::size_t own = writer.index();
+  for (std::size_t worker = 0; worker < lane_count_; ++worker) {
+    StreamLane& lane = lanes_[worker];
+    if (lane.viewer_count.load(std::memory_order_relaxed) == 0) continue;
+    if (worker == own) {
+      on_commit_event(own, writer.delay_ms(), now_ms);
+    } else if (!lane.notify_pending.exchange(true, std::memory_order_acq_rel)) {
+      // acq_rel: pairs with the lane's exchange(false) before it reads head.
+      writer.post_to(worker, LoopEvent{LoopEvent::Kind::commit, -1, shared_from_this(), 0});
+    }
   }
 }
 
 void Stream::lock_ts_framing() {
   // Find the first sync byte that a second one follows 188 bytes later: a packet boundary.
   const std::uint64_t head = ring_.head();
-  for (std::uint64_t pos = framing_.origin; pos + kTsPacket < head; ++pos) {
-    if (pos - framing_.origin >= kTsPacket) break;
-    const auto* data = ring_.data();
-    const std::size_t mask = ring_.capacity() - 1;
+  const std::uint64_t origin = framing_origin_.load(std::memory_order_relaxed);  // writer's own
+  const auto* data = ring_.data();
+  const std::size_t mask = ring_.capacity() - 1;
+  for (std::uint64_t pos = origin; pos + kTsPacket < head && pos - origin < kTsPacket; ++pos) {
     if (data[pos & mask] == kTsSync && data[(pos + kTsPacket) & mask] == kTsSync) {
-      framing_.origin = pos;
+      framing_origin_.store(pos, std::memory_order_release);  // pairs: acquire in framing()
       framing_locked_ = true;
       return;
     }
   }
-  if (head - framing_.origin > 2 * kTsPacket) framing_locked_ = true;  // not TS after all: keep
+  if (head - origin > 2 * kTsPacket) framing_locked_ = true;  // not TS after all: keep the origin
 }
 
-void Stream::add_viewer(ViewerSession& viewer) {
-  viewer.set_stream_index(viewers_.size());
-  viewers_.push_back(&viewer);
-  ++counters_.joins;
-  counters_.peak_viewers = std::max<std::uint64_t>(counters_.peak_viewers, viewers_.size());
+void Stream::add_viewer(std::size_t worker, ViewerSession& viewer) {
+  StreamLane& lane = lanes_[worker];
+  viewer.set_stream_index(lane.viewers.size());
+  lane.viewers.push_back(&viewer);
+  lane.viewer_count.store(static_cast<std::uint32_t>(lane.viewers.size()), std::memory_order_relaxed);
+  lane.joins.add(1);
+  const std::uint64_t total = viewer_count();
+  std::uint64_t peak = peak_viewers_.load(std::memory_order_relaxed);
+  while (total > peak && !peak_viewers_.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
+  }
 }
 
-void Stream::remove_viewer(ViewerSession& viewer) {
+void Stream::remove_viewer(std::size_t worker, ViewerSession& viewer) {
+  StreamLane& lane = lanes_[worker];
   const std::size_t index = viewer.stream_index();
-  assert(index < viewers_.size() && viewers_[index] == &viewer);
-  viewers_[index] = viewers_.back();
-  viewers_[index]->set_stream_index(index);
-  viewers_.pop_back();
+  assert(index < lane.viewers.size() && lane.viewers[index] == &viewer);
+  lane.viewers[index] = lane.viewers.back();
+  lane.viewers[index]->set_stream_index(index);
+  lane.viewers.pop_back();
+  lane.viewer_count.store(static_cast<std::uint32_t>(lane.viewers.size()), std::memory_order_relaxed);
+}
+
+std::size_t Stream::viewer_count() const {
+  std::size_t total = 0;
+  for (std::size_t worker = 0; worker < lane_count_; ++worker) {
+    total += lanes_[worker].viewer_count.load(std::memory_order_relaxed);
+  }
+  return total;
 }
 
 std::uint64_t Stream::join_position() const {
   const RingState state = ring_state();
-  return relay::join_position(state.head, state.oldest, settings_.burst_bytes, framing_);
+  return relay::join_position(state.head, state.oldest, settings_.burst_bytes, framing());
 }
 
 RingState Stream::ring_state() const {
   return RingState{ring_.head(), ring_.tail(), ring_.capacity()};
 }
 
-std::uint32_t Stream::delay_ms() const { return effective_delay_ms(settings_, audience_); }
+void Stream::on_commit_event(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms) {
+  StreamLane& lane = lanes_[worker];
+  const bool enough = ring_.head() - lane.serviced_head >= settings_.coalesce_bytes;
+  if (delay_ms == 0 || enough) service_lane(worker, delay_ms, now_ms);
+}
 
-void Stream::service_viewers(std::uint64_t now_ms) {
-  serviced_head_ = ring_.head();
-  earliest_wait_ms_ = 0;
+void Stream::on_flush_tick(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms) {
+  StreamLane& lane = lanes_[worker];
+  if (lane.earliest_wait_ms != 0 && now_ms - lane.earliest_wait_ms >= delay_ms) {
+    service_lane(worker, delay_ms, now_ms);
+  }
+}
+
+void Stream::service_lane(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms) {
+  StreamLane& lane = lanes_[worker];
   const RingState state = ring_state();
-  const std::uint32_t delay = delay_ms();
+  lane.serviced_head = state.head;
+  lane.earliest_wait_ms = 0;
+  if (state.head - lane.gate_refresh_head > ring_.capacity() / 4) {
+    refresh_lane_gate(worker, eviction_threshold());
+  }
   // Backwards: a viewer that closes swaps the last (already serviced) one into its place.
-  for (std::size_t i = viewers_.size(); i-- > 0;) {
-    viewers_[i]->service(state, delay, now_ms);
+  for (std::size_t i = lane.viewers.size(); i-- > 0;) {
+    lane.viewers[i]->service(state, delay_ms, now_ms);
   }
 }
 
-void Stream::on_flush_tick(std::uint64_t now_ms) {
-  if (earliest_wait_ms_ != 0 && now_ms - earliest_wait_ms_ >= delay_ms()) service_viewers(now_ms);
+void Stream::note_waiting(std::size_t worker, std::uint64_t since_ms) {
+  StreamLane& lane = lanes_[worker];
+  if (lane.earliest_wait_ms == 0 || since_ms < lane.earliest_wait_ms) lane.earliest_wait_ms = since_ms;
 }
 
-void Stream::note_waiting(std::uint64_t since_ms) {
-  if (earliest_wait_ms_ == 0 || since_ms < earliest_wait_ms_) earliest_wait_ms_ = since_ms;
-}
-
-void Stream::pin_in_flight(std::uint64_t pos) {
-  // Same thread as the writer: the position was checked against tail() just before, so the
-  // pin cannot fail. (Readers on other loops must handle a failed pin as a lap.)
-  [[maybe_unused]] const bool pinned = ring_.pin(kLoopGate, pos);
-  assert(pinned);
-}
-
-void Stream::refresh_gate() {
-  std::uint64_t oldest = ringbuf::kNoGate;
-  for (const ViewerSession* viewer : viewers_) {
-    if (viewer->write_in_flight()) oldest = std::min(oldest, viewer->accepted_position());
-  }
-  ring_.release(kLoopGate, oldest);
-  gate_refresh_head_ = ring_.head();
-}
-
-void Stream::evict_pinning_viewers(std::uint64_t needed_pos) {
-  // Invariant 2: the writer never waits. A viewer whose socket has not taken the bytes at
-  // `needed_pos` in a whole ring's time is stalled; closing it releases the memory at once.
-  for (std::size_t i = viewers_.size(); i-- > 0;) {
-    ViewerSession* viewer = viewers_[i];
-    if (viewer->write_in_flight() && viewer->accepted_position() < needed_pos) {
-      ++counters_.slow_disconnects;
+void Stream::refresh_lane_gate(std::size_t worker, std::uint64_t evict_below) {
+  StreamLane& lane = lanes_[worker];
+  // Invariant 2: the writer never waits for a viewer. A viewer whose socket has not taken the
+  // bytes at `evict_below` is stalled; closing it releases the memory at once (uv_close closes
+  // the fd, so libuv never reads the ring for it again).
+  for (std::size_t i = lane.viewers.size(); i-- > 0;) {
+    ViewerSession* viewer = lane.viewers[i];
+    if (viewer->write_in_flight() && viewer->accepted_position() < evict_below) {
+      lane.slow_disconnects.add(1);
       viewer->drop_stalled();
     }
   }
-  refresh_gate();
+  std::uint64_t oldest = ringbuf::kNoGate;
+  for (const ViewerSession* viewer : lane.viewers) {
+    if (viewer->write_in_flight()) oldest = std::min(oldest, viewer->accepted_position());
+  }
+  ring_.release(worker, oldest);
+  lane.gate_refresh_head = ring_.head();
 }
 
 void Stream::sample_rate(std::uint64_t now_ms) {
+  const std::uint64_t bytes = bytes_in_.get();
   if (rate_sample_ms_ != 0 && now_ms > rate_sample_ms_) {
-    const double seconds = static_cast<double>(now_ms - rate_sample_ms_) / 1000.0;
-    ingest_bps_ = static_cast<double>(counters_.bytes_in - rate_sample_bytes_) * 8.0 / seconds;
+    ingest_bps_.store((bytes - rate_sample_bytes_) * 8 * 1000 / (now_ms - rate_sample_ms_),
+                      std::memory_order_relaxed);
   }
   rate_sample_ms_ = now_ms;
-  rate_sample_bytes_ = counters_.bytes_in;
+  rate_sample_bytes_ = bytes;
 }
 
 }  // namespace ringcast::relay

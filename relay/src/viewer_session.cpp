@@ -8,7 +8,8 @@
 #include <cassert>
 
 #include "ringcast/relay/connection.h"
-#include "ringcast/relay/server.h"
+#include "ringcast/relay/relay.h"
+#include "ringcast/relay/worker.h"
 #include "ringcast/relay/stream.h"
 
 namespace ringcast::relay {
@@ -22,9 +23,9 @@ ViewerSession::~ViewerSession() { assert(!attached_); }
 
 void ViewerSession::start(std::string response_head, std::uint64_t now_ms) {
   cursor_.position = stream_->join_position();
-  stream_->add_viewer(*this);
+  stream_->add_viewer(worker_index(), *this);
   attached_ = true;
-  connection_.server().viewer_joined(*stream_);
+  connection_.worker().viewer_joined(stream_);
 
   response_head_ = std::move(response_head);
   uv_buf_t buffer = uv_buf_init(response_head_.data(), static_cast<unsigned>(response_head_.size()));
@@ -54,7 +55,7 @@ void ViewerSession::on_head_written(int status) {
   }
   response_head_.clear();
   response_head_.shrink_to_fit();
-  service(stream_->ring_state(), 0, connection_.server().now_ms());
+  service(stream_->ring_state(), 0, monotonic_ms());
 }
 
 void ViewerSession::service(const RingState& ring, std::uint32_t delay_ms, std::uint64_t now_ms) {
@@ -65,23 +66,16 @@ void ViewerSession::service(const RingState& ring, std::uint32_t delay_ms, std::
     case Action::idle:
       if (ring.head > cursor_.position) {
         if (cursor_.waiting_since == 0) cursor_.waiting_since = now_ms;
-        stream_->note_waiting(cursor_.waiting_since);
+        stream_->note_waiting(worker_index(), cursor_.waiting_since);
       } else if (finishing_) {
         connection_.shutdown_then_close();
       }
       return;
-    case Action::skip: {
-      auto& counters = stream_->counters();
-      ++counters.skips;
-      counters.skipped_bytes += decision.to - decision.from;
-      spdlog::debug("viewer {} on {} skipped {} bytes to the live edge", connection_.peer(),
-                    stream_->mount(), decision.to - decision.from);
-      cursor_.position = decision.to;
-      cursor_.waiting_since = 0;
+    case Action::skip:
+      skip_to(decision.to);
       return;
-    }
     case Action::disconnect:
-      ++stream_->counters().slow_disconnects;
+      lane().slow_disconnects.add(1);
       spdlog::info("viewer {} on {} too slow: disconnected", connection_.peer(), stream_->mount());
       connection_.close("slow viewer");
       return;
@@ -91,10 +85,27 @@ void ViewerSession::service(const RingState& ring, std::uint32_t delay_ms, std::
   }
 }
 
+void ViewerSession::skip_to(std::uint64_t position) {
+  StreamLane& lane = this->lane();
+  lane.skips.add(1);
+  lane.skipped_bytes.add(position - cursor_.position);
+  spdlog::debug("viewer {} on {} skipped {} bytes to the live edge", connection_.peer(),
+                stream_->mount(), position - cursor_.position);
+  cursor_.position = position;
+  cursor_.waiting_since = 0;
+}
+
 void ViewerSession::write_views(std::uint64_t from, std::uint64_t to) {
   auto& ring = stream_->ring();
+  // Invariant 1: pin before reading. The ring may be written on another thread; once the gate
+  // covers `from`, the writer cannot reach it, and a failed pin means it already has.
+  if (!stream_->pin(worker_index(), from)) {
+    const RingState state = stream_->ring_state();
+    skip_to(std::max(stream_->framing().align_down(state.head), state.oldest));
+    return;
+  }
   const ringbuf::ReadResult read = ring.views(from, to);
-  assert(read.outcome == ringbuf::ReadOutcome::ok);  // decide() never picks a lapped range
+  assert(read.outcome == ringbuf::ReadOutcome::ok);  // pinned at or below from: not lapped
   for (std::size_t i = 0; i < read.views.count; ++i) {
     const ringbuf::View& view = read.views.parts[i];
     // libuv takes non-const bases but only reads them for writes.
@@ -111,8 +122,7 @@ void ViewerSession::write_views(std::uint64_t from, std::uint64_t to) {
     return;
   }
   const auto sent = static_cast<std::uint64_t>(written);
-  bytes_sent_ += sent;
-  stream_->counters().bytes_out += sent;
+  count_sent(sent);
   cursor_.position = to;
   cursor_.waiting_since = 0;
   if (sent == total) return;
@@ -123,7 +133,6 @@ void ViewerSession::write_views(std::uint64_t from, std::uint64_t to) {
   while (skip >= buffers_[first].len) skip -= buffers_[first++].len;
   buffers_[first].base += skip;
   buffers_[first].len -= static_cast<unsigned>(skip);
-  stream_->pin_in_flight(from + sent);
   const int rc = uv_write(&request_, connection_.stream(), buffers_ + first, count - first,
                           write_done_cb);
   if (rc != 0) {
@@ -142,11 +151,10 @@ void ViewerSession::on_write_done(int status) {
     connection_.close(uv_strerror(status));
     return;
   }
-  bytes_sent_ += in_flight_bytes_;
-  stream_->counters().bytes_out += in_flight_bytes_;
+  count_sent(in_flight_bytes_);
   in_flight_bytes_ = 0;
   // Whatever arrived while the write was in flight goes out now, in one write.
-  service(stream_->ring_state(), 0, connection_.server().now_ms());
+  service(stream_->ring_state(), 0, monotonic_ms());
 }
 
 std::uint64_t ViewerSession::accepted_position() const {
@@ -156,7 +164,7 @@ std::uint64_t ViewerSession::accepted_position() const {
 
 void ViewerSession::finish() {
   finishing_ = true;
-  if (!in_flight_ && head_sent()) service(stream_->ring_state(), 0, connection_.server().now_ms());
+  if (!in_flight_ && head_sent()) service(stream_->ring_state(), 0, monotonic_ms());
 }
 
 void ViewerSession::drop_stalled() {
@@ -168,8 +176,18 @@ void ViewerSession::drop_stalled() {
 void ViewerSession::detach() {
   if (!attached_) return;
   attached_ = false;
-  stream_->remove_viewer(*this);
-  connection_.server().viewer_left(*stream_);
+  stream_->remove_viewer(worker_index(), *this);
+  connection_.worker().viewer_left(stream_);
+}
+
+std::size_t ViewerSession::worker_index() const { return connection_.worker().index(); }
+
+StreamLane& ViewerSession::lane() { return stream_->lane(worker_index()); }
+
+void ViewerSession::count_sent(std::uint64_t n) {
+  bytes_sent_ += n;
+  lane().bytes_out.add(n);
+  connection_.worker().counters().bytes_out.add(n);
 }
 
 // libuv callbacks

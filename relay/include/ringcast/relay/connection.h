@@ -13,7 +13,7 @@
 
 namespace ringcast::relay {
 
-class Server;
+class Worker;
 class SourceSession;
 class ViewerSession;
 
@@ -21,7 +21,7 @@ class Connection {
  public:
   enum class State { reading_head, source, viewer, lingering, closed };
 
-  Connection(Server& server, std::uint64_t id, std::uint64_t now_ms);
+  Connection(Worker& worker, std::uint64_t id, std::uint64_t now_ms);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -29,6 +29,8 @@ class Connection {
   // Accepts from the listener and starts reading. False only when no handle could be made, and
   // the caller frees the object; other failures close the connection through close_cb.
   bool accept_from(uv_stream_t* listener);
+  // Adopts a socket another thread accepted. False (fd closed) when no handle could be made.
+  bool open(uv_loop_t* loop, int fd);
 
   // Answers `status` with a short text body, then closes cleanly.
   void respond_and_close(int status, std::string_view body, std::string_view extra_headers = {});
@@ -42,6 +44,8 @@ class Connection {
   void become_source(std::unique_ptr<SourceSession> source, std::string_view early_body,
                      std::uint64_t now_ms);
   void become_viewer(std::unique_ptr<ViewerSession> viewer);
+  // Reads again after a paused source's uv_read_stop. Returns a libuv error code.
+  int restart_reading();
 
   State state() const { return state_; }
   bool is_closing() const { return state_ == State::closed; }
@@ -51,7 +55,7 @@ class Connection {
   const std::string& peer() const { return peer_; }
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
   const uv_tcp_t& tcp() const { return tcp_; }
-  Server& server() { return server_; }
+  Worker& worker() { return worker_; }
   SourceSession* source() { return source_.get(); }
   ViewerSession* viewer() { return viewer_.get(); }
 
@@ -62,6 +66,7 @@ class Connection {
   void on_read(ssize_t nread, const uv_buf_t* buffer);
   void on_head_bytes(std::size_t n);
   void write_then_shutdown(std::string text);
+  bool start_reading();
 
   // libuv callbacks
   static void alloc_cb(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
@@ -69,7 +74,7 @@ class Connection {
   static void close_cb(uv_handle_t* handle);
 
   uv_tcp_t tcp_{};
-  Server& server_;
+  Worker& worker_;
   std::uint64_t id_;
   std::uint64_t accepted_ms_;
   State state_ = State::reading_head;

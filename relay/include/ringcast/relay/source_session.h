@@ -23,6 +23,9 @@ class SourceSession {
   uv_buf_t next_buffer();
   void on_received(std::size_t n, std::uint64_t now_ms);
   void detach(std::uint64_t now_ms);
+  // The ring had no room (a lane's gate): stop reading until that lane made room.
+  void pause();
+  void resume();
 
   std::uint64_t last_data_ms() const { return last_data_ms_; }
   std::uint64_t bytes_received() const { return bytes_received_; }
@@ -32,6 +35,7 @@ class SourceSession {
   Connection& connection_;
   std::shared_ptr<Stream> stream_;
   bool attached_ = false;
+  bool paused_ = false;
   std::uint64_t last_data_ms_ = 0;
   std::uint64_t bytes_received_ = 0;
 };

@@ -1,42 +1,51 @@
-// Relay-wide counters and the /stats JSON document. Counters are plain integers: everything
-// that updates them runs on the one event loop that owns them.
+// Counters and the /stats JSON document. Each counter has one writing thread (its worker, or
+// the housekeeping loop) and is read by /stats on any thread: no lock on the hot path, and the
+// sums are taken only when /stats is read.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
+
+#include "ringcast/relay/stream.h"
 
 namespace ringcast::relay {
 
-class Stream;
-
-struct RelayCounters {
-  std::uint64_t connections_accepted = 0;
-  std::uint64_t connections_open = 0;
-  std::uint64_t bad_requests = 0;        // 400
-  std::uint64_t auth_failures = 0;       // 401
-  std::uint64_t mount_in_use = 0;        // 403
-  std::uint64_t not_found = 0;           // 404
-  std::uint64_t bad_methods = 0;         // 405
-  std::uint64_t head_timeouts = 0;       // 408
-  std::uint64_t heads_too_large = 0;     // 431
-  std::uint64_t source_idle_timeouts = 0;
-  std::uint64_t streams_ended = 0;
-  // Totals of streams that have ended (live streams add their own counters on top).
-  std::uint64_t ended_bytes_in = 0;
-  std::uint64_t ended_bytes_out = 0;
-  std::uint64_t ended_skips = 0;
-  std::uint64_t ended_slow_disconnects = 0;
+struct WorkerCounters {
+  Counter connections_accepted;
+  Counter connections_closed;
+  Counter bad_requests;     // 400, 505
+  Counter auth_failures;    // 401
+  Counter mount_in_use;     // 403
+  Counter not_found;        // 404
+  Counter bad_methods;      // 405
+  Counter head_timeouts;    // 408
+  Counter heads_too_large;  // 431
+  Counter source_idle_timeouts;
+  Counter viewers_joined;
+  Counter viewers_left;
+  Counter bytes_out;
 };
 
-struct StatsSnapshotInput {
-  const RelayCounters& counters;
-  const std::map<std::string, std::shared_ptr<Stream>>& streams;
+// Totals of mounts that have ended (written by the housekeeping loop only).
+struct EndedTotals {
+  Counter streams;
+  Counter bytes_in;
+  Counter bytes_out;
+  Counter skips;
+  Counter slow_disconnects;
+};
+
+struct StatsInput {
+  std::vector<const WorkerCounters*> workers;
+  const EndedTotals& ended;
+  std::vector<std::shared_ptr<Stream>> streams;
   std::uint64_t uptime_ms;
   std::string version;
 };
 
-std::string render_stats_json(const StatsSnapshotInput& input);
+std::string render_stats_json(const StatsInput& input);
 
 }  // namespace ringcast::relay

@@ -14,6 +14,7 @@ namespace ringcast::relay {
 
 class Connection;
 class Stream;
+struct StreamLane;
 
 class ViewerSession {
  public:
@@ -43,6 +44,10 @@ class ViewerSession {
 
  private:
   void write_views(std::uint64_t from, std::uint64_t to);
+  void skip_to(std::uint64_t position);
+  void count_sent(std::uint64_t n);
+  std::size_t worker_index() const;
+  StreamLane& lane();
   void on_write_done(int status);
   void on_head_written(int status);
   bool head_sent() const { return response_head_.empty(); }

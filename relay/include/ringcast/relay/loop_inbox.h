@@ -1,0 +1,83 @@
+// A loop's inbox: the one way other threads hand it work. A moodycamel ConcurrentQueue plus a
+// uv_async_t; the sender wakes the loop only when it has not been woken for earlier work yet,
+// and the loop drains whole batches.
+#pragma once
+
+#include <concurrentqueue/concurrentqueue.h>
+#include <uv.h>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <functional>
+
+namespace ringcast::relay {
+
+template <typename Event>
+class LoopInbox {
+ public:
+  using Handler = std::function<void(Event&)>;
+
+  LoopInbox() = default;
+  LoopInbox(const LoopInbox&) = delete;
+  LoopInbox& operator=(const LoopInbox&) = delete;
+
+  // On the receiving loop's thread, before any sender posts.
+  int open(uv_loop_t* loop, Handler handler) {
+    handler_ = std::move(handler);
+    async_.data = this;
+    return uv_async_init(loop, &async_, async_cb);
+  }
+  // On the receiving loop's thread; the inbox drops whatever arrives afterwards.
+  void close() {
+    closed_.store(true);
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  }
+
+  moodycamel::ProducerToken make_producer_token() { return moodycamel::ProducerToken(queue_); }
+
+  // Any thread. The token must belong to the calling thread.
+  void post(moodycamel::ProducerToken& token, Event&& event) {
+    queue_.enqueue(token, std::move(event));
+    wake();
+  }
+  // Any thread, without a token (rare senders: shutdown, tests).
+  void post(Event&& event) {
+    queue_.enqueue(std::move(event));
+    wake();
+  }
+
+ private:
+  static constexpr std::size_t kBatch = 64;
+
+  void wake() {
+    // acq_rel: pairs with the receiver's exchange(false) in drain(); whoever flips the flag
+    // from false to true owes one uv_async_send, and later posts ride on it.
+    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) uv_async_send(&async_);
+  }
+
+  void drain() {
+    // Clear first: a post racing with this drain either lands in this batch or wakes us again.
+    wake_pending_.exchange(false, std::memory_order_acq_rel);
+    std::array<Event, kBatch> batch;
+    std::size_t n;
+    while ((n = queue_.try_dequeue_bulk(consumer_, batch.begin(), batch.size())) > 0) {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!closed_.load(std::memory_order_relaxed)) handler_(batch[i]);  // same thread as close()
+        batch[i] = Event{};  // drop references (e.g. to streams) now, not at the next batch
+      }
+    }
+  }
+
+  // libuv callbacks
+  static void async_cb(uv_async_t* async) { static_cast<LoopInbox*>(async->data)->drain(); }
+
+  moodycamel::ConcurrentQueue<Event> queue_;
+  moodycamel::ConsumerToken consumer_{queue_};
+  std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> closed_{false};
+  uv_async_t async_{};
+  Handler handler_;
+};
+
+}  // namespace ringcast::relay

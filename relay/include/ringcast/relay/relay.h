@@ -1,0 +1,79 @@
+// The relay: the worker loops, the acceptor that hands them connections, the mount registry,
+// and the main loop's signals and housekeeping (grace periods, ingest rates, shutdown).
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ringcast/relay/config.h"
+#include "ringcast/relay/stats.h"
+#include "ringcast/relay/stream_registry.h"
+#include "ringcast/relay/worker.h"
+
+namespace ringcast::relay {
+
+enum class AcceptMode { handoff, reuseport };
+
+// Milliseconds on one monotonic clock shared by every thread.
+std::uint64_t monotonic_ms();
+
+class Relay {
+ public:
+  Relay(uv_loop_t* main_loop, RelayConfig config);
+  ~Relay();
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  // Binds, starts the workers, arms signals and housekeeping. Returns 0 or a libuv error.
+  int start();
+  // Stops accepting, closes every connection, then the workers; uv_run(main) then returns.
+  void stop();
+  std::uint16_t bound_port() const { return bound_port_; }
+
+  const RelayConfig& config() const { return config_; }
+  StreamRegistry& registry() { return registry_; }
+  std::size_t worker_count() const { return workers_.size(); }
+  LoopInbox<LoopEvent>& worker_inbox(std::size_t worker) { return workers_[worker]->inbox(); }
+  std::string stats_json() const;
+  // Any worker thread: it has no connections left after a drain.
+  void worker_drained();
+
+ private:
+  int open_listening_socket(bool reuseport, std::uint16_t port, int* fd_out);
+  void on_acceptable();
+  void on_housekeeping();
+  void on_all_drained();
+
+  // libuv callbacks
+  static void acceptable_cb(uv_poll_t* poll, int status, int events);
+  static void housekeeping_cb(uv_timer_t* timer);
+  static void signal_cb(uv_signal_t* signal, int signum);
+  static void drained_cb(uv_async_t* async);
+
+  uv_loop_t* main_loop_;
+  RelayConfig config_;
+  StreamRegistry registry_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<moodycamel::ProducerToken> tokens_;  // main thread's, to each worker's inbox
+  int listen_fd_ = -1;
+  uv_poll_t acceptor_{};
+  bool acceptor_open_ = false;
+  uv_timer_t housekeeping_{};
+  uv_signal_t sigint_{};
+  uv_signal_t sigterm_{};
+  uv_async_t drained_async_{};
+  std::atomic<std::size_t> drained_workers_{0};
+  std::uint16_t bound_port_ = 0;
+  std::size_t next_worker_ = 0;
+  bool stopping_ = false;
+  bool started_ = false;
+  std::uint64_t started_ms_ = 0;
+  EndedTotals ended_;
+};
+
+}  // namespace ringcast::relay

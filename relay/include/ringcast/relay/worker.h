@@ -1,0 +1,125 @@
+// A worker: one event loop on its own thread, owning a share of the connections (sources and
+// viewers of any mount). Other threads reach it only through its inbox.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "ringcast/relay/config.h"
+#include "ringcast/relay/loop_inbox.h"
+#include "ringcast/relay/stats.h"
+
+namespace ringcast::relay {
+
+class Connection;
+class Relay;
+class SourceSession;
+class Stream;
+struct RequestHead;
+
+struct LoopEvent {
+  enum class Kind : std::uint8_t {
+    none,
+    accept,         // fd: a connection accepted by the acceptor, now this loop's
+    commit,         // stream: new bytes for this loop's lane
+    make_room,      // stream, position: the writer needs memory up to position; evict below it
+    resume_source,  // stream: room was made, the paused source may read again
+    stream_ended,   // stream: grace is over; finish this lane's viewers
+    drain,          // shutdown, phase 1: close every connection
+    stop,           // shutdown, phase 2: close the loop's handles
+  };
+  Kind kind = Kind::none;
+  int fd = -1;
+  std::shared_ptr<Stream> stream;
+  std::uint64_t position = 0;
+};
+
+class Worker {
+ public:
+  // Runs on the main thread: the loop and its handles are made here, before the thread starts.
+  Worker(Relay& relay, std::size_t index);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Main thread, after every worker exists: tokens to post into every inbox from this loop.
+  void make_tokens(std::vector<std::unique_ptr<Worker>>& workers);
+  // Main thread: listen on a socket of our own (SO_REUSEPORT mode) before start().
+  int listen_on(int fd);
+  void start();
+  void join();
+
+  std::size_t index() const { return index_; }
+  LoopInbox<LoopEvent>& inbox() { return inbox_; }
+  const WorkerCounters& counters() const { return counters_; }
+
+  // --- on this worker's thread ---
+  void post_to(std::size_t worker, LoopEvent&& event);
+  void handle_request(Connection& connection, RequestHead& head, std::string_view early_body);
+  void connection_closed(Connection& connection);
+  void viewer_joined(const std::shared_ptr<Stream>& stream);
+  void viewer_left(const std::shared_ptr<Stream>& stream);
+  void source_paused(SourceSession& source);
+  void source_gone(SourceSession& source);
+  void source_detached(Stream& stream);
+  std::uint32_t delay_ms() const;
+  const RelayConfig& config() const;
+  WorkerCounters& counters() { return counters_; }
+  uv_buf_t discard_buffer() { return uv_buf_init(discard_.get(), kDiscardBytes); }
+  Relay& relay() { return relay_; }
+
+ private:
+  static constexpr unsigned kDiscardBytes = 16 * 1024;
+
+  void run();
+  void on_event(LoopEvent& event);
+  void on_accepted_fd(int fd);
+  void on_listener_connection(int status);
+  void on_sweep();
+  void on_flush_tick();
+  void drain();
+  void stop();
+  void maybe_drained();
+  void resume_sources(const Stream* stream);
+  void handle_source(Connection& connection, RequestHead& head, std::string_view early_body);
+  void handle_viewer(Connection& connection, RequestHead& head);
+
+  // libuv callbacks
+  static void listener_cb(uv_stream_t* listener, int status);
+  static void sweep_cb(uv_timer_t* timer);
+  static void flush_cb(uv_timer_t* timer);
+
+  Relay& relay_;
+  const std::size_t index_;
+  uv_loop_t loop_{};
+  LoopInbox<LoopEvent> inbox_;
+  std::vector<moodycamel::ProducerToken> tokens_;  // to each worker's inbox; this thread only
+  uv_timer_t sweep_timer_{};
+  uv_timer_t flush_timer_{};
+  uv_tcp_t listener_{};
+  bool has_listener_ = false;
+  std::thread thread_;
+
+  std::unordered_set<Connection*> connections_;
+  struct ActiveStream {
+    std::shared_ptr<Stream> stream;
+    std::size_t viewers = 0;
+  };
+  std::unordered_map<const Stream*, ActiveStream> active_streams_;  // streams with our viewers
+  std::vector<SourceSession*> paused_sources_;
+  std::size_t audience_ = 0;
+  std::uint64_t next_connection_id_ = 1;
+  bool draining_ = false;
+  bool drained_reported_ = false;
+  WorkerCounters counters_;
+  std::unique_ptr<char[]> discard_;
+};
+
+}  // namespace ringcast::relay

@@ -1,0 +1,206 @@
+// The main loop: binds, hands accepted sockets to the workers (or lets each worker accept on
+// its own SO_REUSEPORT socket), ends mounts whose grace is over, samples ingest rates, and
+// shuts down in two phases (drain every connection, then stop every loop).
+#include "ringcast/relay/relay.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "ringcast/relay/version.h"
+
+namespace ringcast::relay {
+
+namespace {
+constexpr std::uint64_t kHousekeepingMs = 250;
+}  // namespace
+
+std::uint64_t monotonic_ms() { return uv_hrtime() / 1'000'000; }
+
+Relay::Relay(uv_loop_t* main_loop, RelayConfig config)
+    : main_loop_(main_loop),
+      config_(std::move(config)),
+      registry_(config_, config_.workers == 0 ? 1 : config_.workers) {
+  if (config_.workers == 0) config_.workers = 1;
+  acceptor_.data = this;
+  housekeeping_.data = this;
+  sigint_.data = this;
+  sigterm_.data = this;
+  drained_async_.data = this;
+}
+
+Relay::~Relay() {
+  for (auto& worker : workers_) worker->join();
+  workers_.clear();
+}
+
+int Relay::open_listening_socket(bool reuseport, std::uint16_t port, int* fd_out) {
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  auto* in = reinterpret_cast<sockaddr_in*>(&address);
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
+  if (uv_ip4_addr(config_.listen_host.c_str(), port, in) == 0) {
+    length = sizeof(sockaddr_in);
+  } else if (uv_ip6_addr(config_.listen_host.c_str(), port, in6) == 0) {
+    length = sizeof(sockaddr_in6);
+  } else {
+    return UV_EINVAL;
+  }
+  const int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  if (reuseport) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(fd, 1024) != 0) {
+    const int error = -errno;
+    ::close(fd);
+    return error;
+  }
+  sockaddr_storage bound{};
+  socklen_t bound_length = sizeof(bound);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length);
+  bound_port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                                  : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  *fd_out = fd;
+  return 0;
+}
+
+int Relay::start() {
+  started_ms_ = monotonic_ms();
+  for (std::size_t i = 0; i < config_.workers; ++i) {
+    workers_.push_back(std::make_unique<Worker>(*this, i));
+  }
+  for (auto& worker : workers_) worker->make_tokens(workers_);
+  for (auto& worker : workers_) tokens_.push_back(worker->inbox().make_producer_token());
+
+  int rc = 0;
+  if (config_.reuseport) {
+    std::uint16_t port = config_.listen_port;
+    for (auto& worker : workers_) {
+      int fd = -1;
+      rc = open_listening_socket(true, port, &fd);
+      if (rc != 0) break;
+      port = bound_port_;  // the first bind picks the port when asked for 0
+      rc = worker->listen_on(fd);
+      if (rc != 0) break;
+    }
+  } else {
+    rc = open_listening_socket(false, config_.listen_port, &listen_fd_);
+    if (rc == 0) rc = uv_poll_init_socket(main_loop_, &acceptor_, listen_fd_);
+    acceptor_open_ = rc == 0;
+    if (rc == 0) rc = uv_poll_start(&acceptor_, UV_READABLE, acceptable_cb);
+  }
+  uv_timer_init(main_loop_, &housekeeping_);
+  uv_signal_init(main_loop_, &sigint_);
+  uv_signal_init(main_loop_, &sigterm_);
+  uv_async_init(main_loop_, &drained_async_, drained_cb);
+  for (auto& worker : workers_) worker->start();
+  started_ = true;
+  if (rc != 0) {
+    stop();
+    return rc;
+  }
+  uv_timer_start(&housekeeping_, housekeeping_cb, kHousekeepingMs, kHousekeepingMs);
+  uv_signal_start(&sigint_, signal_cb, SIGINT);
+  uv_signal_start(&sigterm_, signal_cb, SIGTERM);
+  return 0;
+}
+
+void Relay::on_acceptable() {
+  // Accept everything pending; hand each socket to the next worker in turn.
+  for (;;) {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        spdlog::warn("accept failed: {}", std::strerror(errno));
+      }
+      return;
+    }
+    const std::size_t worker = next_worker_;
+    next_worker_ = (next_worker_ + 1) % workers_.size();
+    workers_[worker]->inbox().post(tokens_[worker], LoopEvent{LoopEvent::Kind::accept, fd, nullptr, 0});
+  }
+}
+
+void Relay::on_housekeeping() {
+  const std::uint64_t now = monotonic_ms();
+  for (auto& stream : registry_.snapshot()) stream->sample_rate(now);
+  for (auto& stream : registry_.take_expired(now, config_.grace_ms)) {
+    ended_.streams.add(1);
+    ended_.bytes_in.add(stream->bytes_in());
+    for (std::size_t i = 0; i < stream->lane_count(); ++i) {
+      const StreamLane& lane = stream->lane(i);
+      ended_.bytes_out.add(lane.bytes_out.get());
+      ended_.skips.add(lane.skips.get());
+      ended_.slow_disconnects.add(lane.slow_disconnects.get());
+    }
+    spdlog::info("{} ended: no source for {} ms; closing {} viewers", stream->mount(),
+                 config_.grace_ms, stream->viewer_count());
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      workers_[i]->inbox().post(tokens_[i], LoopEvent{LoopEvent::Kind::stream_ended, -1, stream, 0});
+    }
+  }
+}
+
+void Relay::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  spdlog::info("shutting down");
+  if (acceptor_open_) uv_close(reinterpret_cast<uv_handle_t*>(&acceptor_), nullptr);
+  if (listen_fd_ >= 0) ::close(listen_fd_);  // after the poll handle stopped watching it
+  listen_fd_ = -1;
+  uv_close(reinterpret_cast<uv_handle_t*>(&housekeeping_), nullptr);
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i]->inbox().post(tokens_[i], LoopEvent{LoopEvent::Kind::drain, -1, nullptr, 0});
+  }
+}
+
+void Relay::worker_drained() {
+  // Any worker thread; the last one wakes the main loop.
+  if (drained_workers_.fetch_add(1) + 1 == workers_.size()) uv_async_send(&drained_async_);
+}
+
+void Relay::on_all_drained() {
+  // No connection is left anywhere, so nobody posts any more: the loops can close.
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i]->inbox().post(tokens_[i], LoopEvent{LoopEvent::Kind::stop, -1, nullptr, 0});
+  }
+  for (auto& worker : workers_) worker->join();
+  for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
+                              reinterpret_cast<uv_handle_t*>(&drained_async_)}) {
+    if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+  }
+}
+
+std::string Relay::stats_json() const {
+  StatsInput input{{}, ended_, registry_.snapshot(), monotonic_ms() - started_ms_, std::string(kVersion)};
+  for (const auto& worker : workers_) input.workers.push_back(&worker->counters());
+  return render_stats_json(input);
+}
+
+// libuv callbacks
+
+void Relay::acceptable_cb(uv_poll_t* poll, int status, int) {
+  if (status < 0) {
+    spdlog::warn("listener poll error: {}", uv_strerror(status));
+    return;
+  }
+  static_cast<Relay*>(poll->data)->on_acceptable();
+}
+
+void Relay::housekeeping_cb(uv_timer_t* timer) { static_cast<Relay*>(timer->data)->on_housekeeping(); }
+
+void Relay::signal_cb(uv_signal_t* signal, int signum) {
+  spdlog::info("signal {} received", signum);
+  static_cast<Relay*>(signal->data)->stop();
+}
+
+void Relay::drained_cb(uv_async_t* async) { static_cast<Relay*>(async->data)->on_all_drained(); }
+
+}  // namespace ringcast::relay

@@ -1,0 +1,54 @@
+// Mount table operations; each holds the registry mutex for a map lookup and a few stores.
+#include "ringcast/relay/stream_registry.h"
+
+namespace ringcast::relay {
+
+StreamRegistry::Attached StreamRegistry::attach_source(const std::string& mount, std::size_t worker,
+                                                       StreamMetadata metadata) {
+  std::lock_guard lock(mutex_);
+  auto found = streams_.find(mount);
+  if (found != streams_.end() && found->second->has_source()) {
+    return {AttachOutcome::in_use, nullptr};
+  }
+  const bool resumed = found != streams_.end();
+  if (!resumed) found = streams_.emplace(mount, std::make_shared<Stream>(mount, config_, workers_)).first;
+  // Under the mutex, so that a mount cannot expire between "orphaned" and "attached".
+  found->second->attach_source(worker, std::move(metadata));
+  return {resumed ? AttachOutcome::resumed : AttachOutcome::started, found->second};
+}
+
+void StreamRegistry::detach_source(Stream& stream, std::uint64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  stream.detach_source(now_ms);
+}
+
+std::shared_ptr<Stream> StreamRegistry::find(const std::string& mount) const {
+  std::lock_guard lock(mutex_);
+  const auto found = streams_.find(mount);
+  return found == streams_.end() ? nullptr : found->second;
+}
+
+std::vector<std::shared_ptr<Stream>> StreamRegistry::take_expired(std::uint64_t now_ms,
+                                                                  std::uint64_t grace_ms) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<Stream>> expired;
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    const Stream& stream = *it->second;
+    if (!stream.has_source() && now_ms - stream.orphaned_since_ms() >= grace_ms) {
+      expired.push_back(std::move(it->second));
+      it = streams_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return expired;
+}
+
+std::vector<std::shared_ptr<Stream>> StreamRegistry::snapshot() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<Stream>> streams;
+  for (const auto& [mount, stream] : streams_) streams.push_back(stream);
+  return streams;
+}
+
+}  // namespace ringcast::relay

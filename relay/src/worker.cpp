@@ -1,0 +1,430 @@
+// A worker loop: its connections, its share of every mount (a lane), its inbox events, and
+// the routing of requests that arrive on its connections.
+#include "ringcast/relay/worker.h"
+
+#include <spdlog/spdlog.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+
+#include "ringcast/relay/connection.h"
+#include "ringcast/relay/http_request.h"
+#include "ringcast/relay/relay.h"
+#include "ringcast/relay/source_session.h"
+#include "ringcast/relay/stream.h"
+#include "ringcast/relay/version.h"
+#include "ringcast/relay/viewer_session.h"
+
+namespace ringcast::relay {
+
+namespace {
+
+constexpr std::uint64_t kSweepIntervalMs = 250;
+constexpr std::uint64_t kLingerMs = 2000;
+constexpr std::string_view kSourceUser = "source";
+constexpr std::string_view kAllowHeader = "Allow: GET, HEAD, PUT, SOURCE\r\n";
+constexpr std::string_view kAuthenticateHeader = "WWW-Authenticate: Basic realm=\"ringcast\"\r\n";
+
+bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
+}
+
+bool is_reserved_path(std::string_view path) {
+  return path == "/" || path == "/stats" || path == "/metrics" || path == "/favicon.ico";
+}
+
+// Icecast's names for the source's ice-* headers as listeners see them.
+std::string listener_header_name(std::string_view ice_name) {
+  std::string lower(ice_name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "ice-name") return "icy-name";
+  if (lower == "ice-genre") return "icy-genre";
+  if (lower == "ice-description") return "icy-description";
+  if (lower == "ice-url") return "icy-url";
+  if (lower == "ice-public") return "icy-pub";
+  if (lower == "ice-bitrate") return "icy-br";
+  return lower;
+}
+
+std::string viewer_response_head(const StreamMetadata& metadata) {
+  std::string head =
+      "HTTP/1.0 200 OK\r\nServer: ringcast\r\nContent-Type: " + metadata.content_type +
+      "\r\nCache-Control: no-cache, no-store\r\nPragma: no-cache\r\n"
+      "Access-Control-Allow-Origin: *\r\nConnection: close\r\n";
+  for (const auto& [name, value] : metadata.ice_headers) {
+    head += listener_header_name(name) + ": " + value + "\r\n";
+  }
+  return head + "\r\n";
+}
+
+// Writes a string with static storage and frees only the request afterwards.
+int write_static(uv_stream_t* stream, std::string_view text) {
+  auto* request = new uv_write_t;
+  uv_buf_t buffer = uv_buf_init(const_cast<char*>(text.data()), static_cast<unsigned>(text.size()));
+  const int rc = uv_write(request, stream, &buffer, 1, [](uv_write_t* r, int) { delete r; });
+  if (rc != 0) delete request;
+  return rc;
+}
+
+}  // namespace
+
+Worker::Worker(Relay& relay, std::size_t index)
+    : relay_(relay), index_(index), discard_(std::make_unique<char[]>(kDiscardBytes)) {
+  uv_loop_init(&loop_);
+  inbox_.open(&loop_, [this](LoopEvent& event) { on_event(event); });
+  sweep_timer_.data = this;
+  flush_timer_.data = this;
+  listener_.data = this;
+  uv_timer_init(&loop_, &sweep_timer_);
+  uv_timer_start(&sweep_timer_, sweep_cb, kSweepIntervalMs, kSweepIntervalMs);
+  uv_timer_init(&loop_, &flush_timer_);
+  const auto& fanout = relay_.config().fanout;
+  const std::uint64_t tick = std::clamp<std::uint64_t>(fanout.max_delay_ms / 4, 1, 10);
+  if (fanout.max_delay_ms > 0) uv_timer_start(&flush_timer_, flush_cb, tick, tick);
+}
+
+Worker::~Worker() {
+  assert(!thread_.joinable());
+  // Every handle was closed by stop() and uv_run ran their close callbacks.
+  if (const int rc = uv_loop_close(&loop_); rc != 0) {
+    spdlog::warn("worker {} loop closed with handles open: {}", index_, uv_strerror(rc));
+  }
+}
+
+void Worker::make_tokens(std::vector<std::unique_ptr<Worker>>& workers) {
+  for (auto& worker : workers) tokens_.push_back(worker->inbox().make_producer_token());
+}
+
+int Worker::listen_on(int fd) {
+  uv_tcp_init(&loop_, &listener_);
+  int rc = uv_tcp_open(&listener_, fd);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 1024, listener_cb);
+  has_listener_ = true;  // closed in drain() either way
+  return rc;
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+const RelayConfig& Worker::config() const { return relay_.config(); }
+
+void Worker::post_to(std::size_t worker, LoopEvent&& event) {
+  relay_.worker_inbox(worker).post(tokens_[worker], std::move(event));
+}
+
+void Worker::on_event(LoopEvent& event) {
+  switch (event.kind) {
+    case LoopEvent::Kind::none:
+      return;
+    case LoopEvent::Kind::accept:
+      on_accepted_fd(event.fd);
+      return;
+    case LoopEvent::Kind::commit: {
+      StreamLane& lane = event.stream->lane(index_);
+      // Clear before reading head: a commit after this point notifies again.
+      lane.notify_pending.exchange(false, std::memory_order_acq_rel);  // pairs: writer's exchange
+      event.stream->on_commit_event(index_, delay_ms(), monotonic_ms());
+      return;
+    }
+    case LoopEvent::Kind::make_room:
+      event.stream->refresh_lane_gate(index_, event.position);
+      post_to(event.stream->writer_worker(),
+              LoopEvent{LoopEvent::Kind::resume_source, -1, event.stream, 0});
+      return;
+    case LoopEvent::Kind::resume_source:
+      resume_sources(event.stream.get());
+      return;
+    case LoopEvent::Kind::stream_ended: {
+      StreamLane& lane = event.stream->lane(index_);
+      const std::vector<ViewerSession*> viewers = lane.viewers;  // finishing may leave the lane
+      for (ViewerSession* viewer : viewers) viewer->finish();
+      return;
+    }
+    case LoopEvent::Kind::drain:
+      drain();
+      return;
+    case LoopEvent::Kind::stop:
+      stop();
+      return;
+  }
+}
+
+void Worker::on_accepted_fd(int fd) {
+  if (draining_) {
+    ::close(fd);
+    return;
+  }
+  auto* connection = new Connection(*this, next_connection_id_++, monotonic_ms());
+  if (!connection->open(&loop_, fd)) {
+    delete connection;
+    return;
+  }
+  connections_.insert(connection);
+  counters_.connections_accepted.add(1);
+}
+
+void Worker::on_listener_connection(int status) {
+  if (status < 0) {
+    spdlog::warn("listener error: {}", uv_strerror(status));
+    return;
+  }
+  auto* connection = new Connection(*this, next_connection_id_++, monotonic_ms());
+  if (!connection->accept_from(reinterpret_cast<uv_stream_t*>(&listener_))) {
+    delete connection;
+    return;
+  }
+  connections_.insert(connection);
+  counters_.connections_accepted.add(1);
+}
+
+void Worker::connection_closed(Connection& connection) {
+  if (connections_.erase(&connection) > 0) counters_.connections_closed.add(1);
+  delete &connection;
+  maybe_drained();
+}
+
+void Worker::handle_request(Connection& connection, RequestHead& head, std::string_view early_body) {
+  spdlog::debug("{} {} {}", connection.peer(), head.method_name, head.target);
+  if (head.http_major != 1) {
+    counters_.bad_requests.add(1);
+    spdlog::info("{} HTTP/{}.{} not supported: 505", connection.peer(), head.http_major, head.http_minor);
+    connection.respond_and_close(505, "only HTTP/1.x is spoken here\n");
+    return;
+  }
+  switch (head.method) {
+    case Method::get:
+    case Method::head:
+      handle_viewer(connection, head);
+      return;
+    case Method::put:
+    case Method::source:
+      handle_source(connection, head, early_body);
+      return;
+    case Method::other:
+      counters_.bad_methods.add(1);
+      spdlog::info("{} method {} not allowed: 405", connection.peer(), head.method_name);
+      connection.respond_and_close(405, "use GET to watch, PUT or SOURCE to broadcast\n",
+                                   kAllowHeader);
+      return;
+  }
+}
+
+void Worker::handle_source(Connection& connection, RequestHead& head, std::string_view early_body) {
+  const std::string& mount = head.path;
+  const auto& config = relay_.config();
+  if (auto problem = mount_name_problem(mount, config.max_mount_length);
+      problem || is_reserved_path(mount)) {
+    counters_.bad_requests.add(1);
+    const std::string why = problem ? std::string(*problem) : "reserved path";
+    spdlog::info("{} source refused for {}: {}: 400", connection.peer(), mount, why);
+    connection.respond_and_close(400, why + "\n");
+    return;
+  }
+  const auto authorization = head.header("Authorization");
+  const auto credentials = authorization ? parse_basic_auth(*authorization) : std::nullopt;
+  if (!credentials || !constant_time_equals(credentials->user, kSourceUser) ||
+      !constant_time_equals(credentials->password, config.source_password)) {
+    counters_.auth_failures.add(1);
+    spdlog::warn("{} source refused for {}: {}: 401", connection.peer(), mount,
+                 authorization ? "wrong credentials" : "no credentials");
+    connection.respond_and_close(401, "authentication required\n", kAuthenticateHeader);
+    return;
+  }
+  StreamMetadata metadata;
+  metadata.content_type = std::string(head.header("Content-Type").value_or("audio/mpeg"));
+  for (const auto& [name, value] : head.headers) {
+    if (starts_with_ignoring_case(name, "ice-") || starts_with_ignoring_case(name, "icy-")) {
+      metadata.ice_headers.emplace_back(name, value);
+    }
+  }
+  const std::string content_type = metadata.content_type;
+  auto attached = relay_.registry().attach_source(mount, index_, std::move(metadata));
+  if (attached.outcome == StreamRegistry::AttachOutcome::in_use) {
+    counters_.mount_in_use.add(1);
+    spdlog::info("{} source refused for {}: a source is live there: 403", connection.peer(), mount);
+    connection.respond_and_close(403, "mountpoint in use\n");
+    return;
+  }
+  // Icecast 2.4 answers 100 Continue (and nothing more) when asked, else 200 OK.
+  const auto expect = head.header("Expect");
+  const bool continue_expected = expect && expect->size() == 12 &&
+                                 strncasecmp(expect->data(), "100-continue", 12) == 0;
+  const int rc = write_static(connection.stream(),
+                              continue_expected ? std::string_view("HTTP/1.1 100 Continue\r\n\r\n")
+                                                : std::string_view("HTTP/1.0 200 OK\r\n\r\n"));
+  const bool resumed = attached.outcome == StreamRegistry::AttachOutcome::resumed;
+  spdlog::info("source {} {} {} ({}){}", connection.peer(), resumed ? "resumed" : "started", mount,
+               content_type, resumed ? ": viewers continue" : "");
+  connection.become_source(std::make_unique<SourceSession>(connection, attached.stream),
+                           early_body, monotonic_ms());
+  if (rc != 0) connection.close(uv_strerror(rc));
+}
+
+void Worker::handle_viewer(Connection& connection, RequestHead& head) {
+  const std::string& path = head.path;
+  const auto& config = relay_.config();
+  if (path == "/stats") {
+    connection.respond_ok("application/json", relay_.stats_json());
+    return;
+  }
+  if (path == "/") {
+    std::string body = "ringcast " + std::string(kVersion) + "\nmounts:\n";
+    for (const auto& stream : relay_.registry().snapshot()) body += "  " + stream->mount() + "\n";
+    body += "stats: /stats\n";
+    connection.respond_ok("text/plain; charset=utf-8", std::move(body));
+    return;
+  }
+  if (auto problem = mount_name_problem(path, config.max_mount_length)) {
+    counters_.bad_requests.add(1);
+    spdlog::info("{} viewer refused for {}: {}: 400", connection.peer(), path, *problem);
+    connection.respond_and_close(400, std::string(*problem) + "\n");
+    return;
+  }
+  std::shared_ptr<Stream> stream = relay_.registry().find(path);
+  if (!stream) {
+    counters_.not_found.add(1);
+    spdlog::info("{} viewer refused for {}: no such mount: 404", connection.peer(), path);
+    connection.respond_and_close(404, "no such mount\n");
+    return;
+  }
+  const StreamMetadata metadata = stream->metadata();
+  if (head.method == Method::head) {
+    connection.respond_ok(metadata.content_type, std::string());
+    return;
+  }
+  auto viewer = std::make_unique<ViewerSession>(connection, stream);
+  ViewerSession& session = *viewer;
+  connection.become_viewer(std::move(viewer));
+  spdlog::info("viewer {} joined {}", connection.peer(), path);
+  session.start(viewer_response_head(metadata), monotonic_ms());
+}
+
+void Worker::viewer_joined(const std::shared_ptr<Stream>& stream) {
+  ++audience_;
+  counters_.viewers_joined.add(1);
+  auto& active = active_streams_[stream.get()];
+  if (active.viewers++ == 0) active.stream = stream;
+}
+
+void Worker::viewer_left(const std::shared_ptr<Stream>& stream) {
+  --audience_;
+  counters_.viewers_left.add(1);
+  const auto found = active_streams_.find(stream.get());
+  assert(found != active_streams_.end());
+  if (--found->second.viewers == 0) active_streams_.erase(found);
+}
+
+std::uint32_t Worker::delay_ms() const {
+  return effective_delay_ms(relay_.config().fanout, audience_);
+}
+
+void Worker::source_paused(SourceSession& source) { paused_sources_.push_back(&source); }
+
+void Worker::source_gone(SourceSession& source) {
+  std::erase(paused_sources_, &source);
+}
+
+void Worker::resume_sources(const Stream* stream) {
+  // Copy: a source that resumes may pause again at once.
+  const std::vector<SourceSession*> paused = std::exchange(paused_sources_, {});
+  for (SourceSession* source : paused) {
+    if (stream == nullptr || &source->stream() == stream) {
+      source->resume();
+    } else {
+      paused_sources_.push_back(source);
+    }
+  }
+}
+
+void Worker::source_detached(Stream& stream) {
+  relay_.registry().detach_source(stream, monotonic_ms());
+}
+
+void Worker::on_sweep() {
+  const std::uint64_t now = monotonic_ms();
+  const auto& config = relay_.config();
+  for (Connection* connection : connections_) {
+    switch (connection->state()) {
+      case Connection::State::reading_head:
+        if (now - connection->accepted_ms() >= config.head_timeout_ms) {
+          counters_.head_timeouts.add(1);
+          spdlog::info("{} request head not complete after {} ms: 408", connection->peer(),
+                       config.head_timeout_ms);
+          connection->respond_and_close(408, "request head timeout\n");
+        }
+        break;
+      case Connection::State::source:
+        if (now - connection->source()->last_data_ms() >= config.source_idle_timeout_ms) {
+          counters_.source_idle_timeouts.add(1);
+          spdlog::warn("source {} on {} sent nothing for {} ms: dropped", connection->peer(),
+                       connection->source()->stream().mount(), config.source_idle_timeout_ms);
+          connection->close("source idle");
+        }
+        break;
+      case Connection::State::lingering:
+        if (now - connection->lingering_since_ms() >= kLingerMs) connection->close("linger over");
+        break;
+      case Connection::State::viewer:
+      case Connection::State::closed:
+        break;
+    }
+  }
+  // A paused source whose lanes have since emptied retries here instead of waiting forever.
+  if (!paused_sources_.empty()) resume_sources(nullptr);
+}
+
+void Worker::on_flush_tick() {
+  const std::uint64_t now = monotonic_ms();
+  const std::uint32_t delay = delay_ms();
+  for (auto& [key, active] : active_streams_) active.stream->on_flush_tick(index_, delay, now);
+}
+
+void Worker::drain() {
+  draining_ = true;
+  if (has_listener_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&listener_))) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  }
+  const std::vector<Connection*> open(connections_.begin(), connections_.end());
+  for (Connection* connection : open) connection->close("relay shutting down");
+  maybe_drained();
+}
+
+void Worker::maybe_drained() {
+  if (draining_ && connections_.empty() && !drained_reported_) {
+    drained_reported_ = true;
+    relay_.worker_drained();
+  }
+}
+
+void Worker::stop() {
+  inbox_.close();
+  uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&flush_timer_), nullptr);
+  if (has_listener_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&listener_))) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  }
+}
+
+// libuv callbacks
+
+void Worker::listener_cb(uv_stream_t* listener, int status) {
+  static_cast<Worker*>(listener->data)->on_listener_connection(status);
+}
+
+void Worker::sweep_cb(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->on_sweep(); }
+
+void Worker::flush_cb(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->on_flush_tick(); }
+
+}  // namespace ringcast::relay
