@@ -39,6 +39,12 @@ Decision decide(const FanoutSettings& settings, const ViewerCursor& viewer, cons
   if (viewer.position < ring.oldest || ring.head - viewer.position > max_lag) {
     // Invariant 1 is kept by never reading below `oldest`; invariant 2 by never waiting here.
     if (settings.slow_action == SlowViewerAction::disconnect) return {Action::disconnect, 0, 0};
+    // A viewer left inside a packet first gets the rest of it, so the skip never splices two
+    // packets into one (possible while the rest is readable: the lag limit is half the ring).
+    const std::uint64_t packet_end = framing.align_up(viewer.position);
+    if (packet_end != viewer.position && viewer.position >= ring.oldest && packet_end <= ring.head) {
+      return {Action::write, viewer.position, packet_end};
+    }
     const std::uint64_t live_edge = framing.align_down(ring.head);
     return {Action::skip, viewer.position, std::max(live_edge, ring.oldest)};
   }

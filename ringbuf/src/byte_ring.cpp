@@ -79,19 +79,25 @@ std::uint64_t ByteRing::tail() const {
 }
 
 ReadResult ByteRing::views(std::uint64_t from, std::uint64_t to) const {
-  assert(from <= to);
-  assert(to - from <= capacity_);
   ReadResult result;
   if (from < tail()) {
     result.outcome = ReadOutcome::lapped;
     return result;
   }
+  result.views = pinned_views(from, to);
+  return result;
+}
+
+Views ByteRing::pinned_views(std::uint64_t from, std::uint64_t to) const {
+  assert(from <= to);
+  assert(to - from <= capacity_);
+  Views views;
   const std::size_t start = from & mask_;
   const std::size_t length = static_cast<std::size_t>(to - from);
   const std::size_t first = std::min(length, capacity_ - start);
-  if (first > 0) result.views.parts[result.views.count++] = {start, first};
-  if (length > first) result.views.parts[result.views.count++] = {0, length - first};
-  return result;
+  if (first > 0) views.parts[views.count++] = {start, first};
+  if (length > first) views.parts[views.count++] = {0, length - first};
+  return views;
 }
 
 bool ByteRing::pin(std::size_t slot, std::uint64_t pos) {

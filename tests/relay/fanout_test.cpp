@@ -80,7 +80,7 @@ TEST_CASE("a lapped or too-slow viewer is skipped to a packet boundary at the li
   FanoutSettings settings;
   settings.max_lag_bytes = kRing / 2;
   const std::uint64_t head = 1000 + 188 * 20'000 + 50;
-  const RingState ring{head, head - kRing, kRing};
+  const RingState ring{head, head > kRing ? head - kRing : 0, kRing};
 
   SECTION("lapped") {
     const Decision d = decide(settings, {head - kRing - 1, 0}, ring, kTs, 0, 1);
@@ -89,8 +89,17 @@ TEST_CASE("a lapped or too-slow viewer is skipped to a packet boundary at the li
     CHECK((d.to - 1000) % 188 == 0);
   }
   SECTION("too far behind although still readable") {
-    CHECK(decide(settings, {head - kRing / 2 - 1, 0}, ring, kTs, 0, 1).action == Action::skip);
+    const std::uint64_t behind = 1000 + 188 * 17'000;  // a packet boundary, 564,050 bytes behind
+    CHECK(decide(settings, {behind, 0}, ring, kTs, 0, 1).action == Action::skip);
     CHECK(decide(settings, {head - kRing / 2, 0}, ring, kTs, 0, 1).action == Action::write);
+  }
+  SECTION("a viewer inside a packet first gets the rest of that packet, then is skipped") {
+    const std::uint64_t inside = 1000 + 188 * 17'000 + 100;
+    const Decision finish = decide(settings, {inside, 0}, ring, kTs, 0, 1);
+    CHECK(finish.action == Action::write);
+    CHECK(finish.from == inside);
+    CHECK(finish.to == inside + 88);
+    CHECK(decide(settings, {inside + 88, 0}, ring, kTs, 0, 1).action == Action::skip);
   }
   SECTION("the disconnect policy drops it instead") {
     settings.slow_action = SlowViewerAction::disconnect;

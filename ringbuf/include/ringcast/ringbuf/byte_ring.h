@@ -91,6 +91,10 @@ class ByteRing {
   bool is_lapped(std::uint64_t pos) const { return pos < tail(); }
   // Views of [from, to), to <= head(). Lapped when from < tail().
   ReadResult views(std::uint64_t from, std::uint64_t to) const;
+  // Views of [from, to) for a reader whose pinned gate covers `from`: no lap check, since the
+  // writer cannot reach pinned memory (tail() may briefly include a reservation the writer is
+  // about to shrink back to respect that very gate).
+  Views pinned_views(std::uint64_t from, std::uint64_t to) const;
 
   // Lowers gate `slot` to pos and checks that pos was not lapped in the meantime. Returns false
   // (and leaves the gate where it was) when pos is lapped. A gate may only be lowered by pin()

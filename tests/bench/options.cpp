@@ -1,0 +1,167 @@
+// Command-line parsing and validation of the bench's Options.
+#include "options.h"
+
+#include <arpa/inet.h>
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <iostream>
+
+namespace ringcast::bench {
+namespace {
+
+// "4M", "500k", "1.5G" or a plain number of bits per second.
+std::optional<std::uint64_t> parse_rate(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  const std::string suffix = text.substr(used);
+  if (suffix == "k" || suffix == "K")
+    value *= 1e3;
+  else if (suffix == "m" || suffix == "M")
+    value *= 1e6;
+  else if (suffix == "g" || suffix == "G")
+    value *= 1e9;
+  else if (!suffix.empty())
+    return std::nullopt;
+  if (!(value >= 8000 && value <= 100e9)) return std::nullopt;
+  return static_cast<std::uint64_t>(std::llround(value));
+}
+
+// http://HOST:PORT/MOUNT (IPv6 hosts in brackets).
+bool apply_url(const std::string& url, Options& options) {
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0) return false;
+  const std::string rest = url.substr(scheme.size());
+  const std::size_t slash = rest.find('/');
+  if (slash == std::string::npos || slash + 1 == rest.size()) return false;
+  std::string authority = rest.substr(0, slash);
+  options.mount = rest.substr(slash);
+  std::size_t colon = authority.rfind(':');
+  if (colon == std::string::npos || authority.back() == ']') return false;
+  options.port = static_cast<std::uint16_t>(std::stoul(authority.substr(colon + 1)));
+  std::string host = authority.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  options.host = host;
+  return true;
+}
+
+}  // namespace
+
+bool Options::is_stalled(std::uint32_t viewer) const {
+  // Spread the stalled viewers evenly over the index range (and so over the processes).
+  const std::uint64_t before = std::uint64_t{viewer} * stall_viewers / viewers;
+  const std::uint64_t after = (std::uint64_t{viewer} + 1) * stall_viewers / viewers;
+  return after != before;
+}
+
+bool is_loopback_host(const std::string& host) {
+  if (host == "localhost" || host == "::1") return true;
+  in_addr address{};
+  if (inet_pton(AF_INET, host.c_str(), &address) != 1) return false;
+  return (ntohl(address.s_addr) >> 24) == 127;
+}
+
+ParseOutcome parse_options(int argc, char** argv) {
+  Options options;
+  CLI::App app{
+      "ringcast-bench: load generator for an Icecast-compatible relay on loopback.\n"
+      "Modes: relay (default; one broadcaster PUTs to the relay, viewers GET from it) and\n"
+      "limit (a trivial in-tool writer serves the viewers: the ceiling no relay can beat)."};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // scripts append
+  std::string mode = "relay";
+  std::string url;
+  std::string rate = "4M";
+  app.add_option("mode", mode, "relay or limit")->check(CLI::IsMember({"relay", "limit"}));
+  app.add_option("--mode", mode, "same as the positional mode")
+      ->check(CLI::IsMember({"relay", "limit"}));
+  app.add_option("--url", url, "http://127.0.0.1:PORT/MOUNT (instead of --host/--port/--mount)");
+  app.add_option("--host", options.host, "relay host: 127.x.x.x, ::1 or localhost only")
+      ->capture_default_str();
+  app.add_option("--port", options.port, "relay port")->capture_default_str();
+  app.add_option("--mount", options.mount, "mount path")->capture_default_str();
+  app.add_option("--password", options.password, "source password (user is \"source\")")
+      ->capture_default_str();
+  app.add_option("--content-type", options.content_type, "the broadcaster's Content-Type")
+      ->capture_default_str();
+  app.add_option("--relay-pid", options.relay_pid, "sample this process's CPU and RSS");
+  app.add_option("-n,--viewers", options.viewers, "viewer connections")->capture_default_str();
+  app.add_option("--ramp", options.ramp_per_second, "viewer connects per second")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e6));
+  app.add_option("--processes", options.processes,
+                 "viewer processes (default: ceil(viewers / 19900))");
+  app.add_option("--rate", rate, "stream rate in bits/s, suffix k/M/G allowed")
+      ->capture_default_str();
+  app.add_option("--chunk", options.chunk_bytes, "bytes per broadcaster (and writer) write")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 4u << 20));
+  app.add_option("--warmup", options.warmup_seconds, "seconds after the ramp, not measured")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0));
+  app.add_option("--duration", options.duration_seconds, "measured seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, kMaxDurationSeconds));
+  app.add_option("--stall-viewers", options.stall_viewers,
+                 "viewers that stop reading for a while (reported separately)")
+      ->capture_default_str();
+  app.add_option("--stall-after", options.stall_after_seconds,
+                 "seconds into the measured window when they stop")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, kMaxDurationSeconds));
+  app.add_option("--stall-for", options.stall_for_seconds, "seconds they stay stopped")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, kMaxDurationSeconds));
+  app.add_option("--burst", options.limit_burst_bytes,
+                 "limit mode: bytes behind the live edge a new viewer starts at")
+      ->capture_default_str();
+  app.add_option("--limit-flush-ms", options.limit_flush_ms,
+                 "limit mode: batch writes to viewers this often (0: one write per chunk); "
+                 "match a relay that coalesces")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1000.0));
+  app.add_flag("--expect-clean", options.expect_clean,
+               "exit 1 on any corrupt record, connect failure or healthy viewer under 99% rate");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return {std::nullopt, app.exit(error)};
+  }
+  const auto fail = [](const std::string& message) {
+    std::cerr << "ringcast-bench: " << message << "\n";
+    return ParseOutcome{std::nullopt, 2};
+  };
+  options.mode = mode == "limit" ? Mode::kLimit : Mode::kRelay;
+  if (!url.empty() && !apply_url(url, options)) return fail("bad --url " + url);
+  if (!is_loopback_host(options.host)) {
+    return fail("refusing non-loopback host " + options.host + " (127.x, ::1, localhost only)");
+  }
+  if (options.host == "localhost") options.host = "127.0.0.1";
+  if (options.mount.empty() || options.mount[0] != '/') return fail("--mount must start with /");
+  auto rate_bps = parse_rate(rate);
+  if (!rate_bps) return fail("bad --rate " + rate + " (8k..100G bits/s)");
+  options.rate_bps = *rate_bps;
+  if (options.viewers == 0 || options.viewers > kMaxViewers) {
+    return fail("--viewers must be 1.." + std::to_string(kMaxViewers));
+  }
+  if (options.stall_viewers >= options.viewers && options.stall_viewers > 0) {
+    return fail("--stall-viewers must leave at least one healthy viewer");
+  }
+  const std::uint32_t needed =
+      (options.viewers + kMaxViewersPerProcess - 1) / kMaxViewersPerProcess;
+  if (options.processes == 0) options.processes = needed;
+  if (options.processes < needed || options.processes > 64 || options.processes > options.viewers) {
+    return fail("--processes must be " + std::to_string(needed) + "..min(64, viewers)");
+  }
+  if (options.limit_burst_bytes > (1u << 20)) return fail("--burst must be at most 1 MiB");
+  return {options, 0};
+}
+
+}  // namespace ringcast::bench

@@ -1,0 +1,61 @@
+// The bench's configuration: parsed from the command line, validated (loopback only, hard caps)
+// and shared read-only by every process of a run.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ringcast::bench {
+
+enum class Mode { kRelay, kLimit };
+
+struct Options {
+  Mode mode = Mode::kRelay;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8000;
+  std::string mount = "/bench.ts";
+  std::string password = "hackme";
+  std::string content_type = "video/mp2t";
+  pid_t relay_pid = 0;  // 0: do not sample
+
+  std::uint32_t viewers = 20;
+  double ramp_per_second = 1000;
+  std::uint32_t processes = 0;  // 0: as few as the descriptor limit allows
+  std::uint64_t rate_bps = 4'000'000;
+  std::uint32_t chunk_bytes = 1316;
+  double warmup_seconds = 2;
+  double duration_seconds = 10;
+  double settle_seconds = 0.5;  // the source streams this long before viewers connect
+
+  std::uint32_t stall_viewers = 0;
+  double stall_after_seconds = 1;  // from the start of the measured window
+  double stall_for_seconds = 3;
+
+  std::uint32_t limit_burst_bytes = 64 * 1024;
+  double limit_flush_ms = 0;  // limit mode: write to viewers every this often (0: every chunk)
+  bool expect_clean = false;
+
+  // Derived: seconds from the first viewer's connect to the end of the measured window.
+  double ramp_seconds() const { return viewers / ramp_per_second; }
+  bool is_stalled(std::uint32_t viewer) const;
+};
+
+// Hard caps: the bench is bounded in time and count whatever it is asked.
+inline constexpr std::uint32_t kMaxViewers = 100'000;
+inline constexpr std::uint32_t kMaxViewersPerProcess = 19'900;
+inline constexpr double kMaxDurationSeconds = 3600;
+
+// Parses argv; on error or --help prints to stderr/stdout and returns the exit code to use.
+struct ParseOutcome {
+  std::optional<Options> options;
+  int exit_code = 0;
+};
+ParseOutcome parse_options(int argc, char** argv);
+
+// True for 127.0.0.0/8, ::1 and "localhost": the bench never sends traffic elsewhere.
+bool is_loopback_host(const std::string& host);
+
+}  // namespace ringcast::bench

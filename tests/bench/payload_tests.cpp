@@ -1,0 +1,157 @@
+// The bench's record format and verifier: what a viewer must count as ok, skipped, discarded
+// or corrupt for every way a relay can cut the stream.
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "histogram.h"
+#include "payload.h"
+#include "stream_verifier.h"
+
+using namespace ringcast::bench;
+
+namespace {
+
+// Records [0, count) as one stream, as the broadcaster would send them.
+std::vector<std::uint8_t> make_stream(std::size_t count) {
+  std::vector<std::uint8_t> bytes(count * kRecordSize);
+  RecordWriter writer;
+  writer.fill(bytes, 1000);
+  return bytes;
+}
+
+std::span<const std::uint8_t> slice(const std::vector<std::uint8_t>& bytes, std::size_t from,
+                                    std::size_t to) {
+  return std::span<const std::uint8_t>(bytes).subspan(from, to - from);
+}
+
+// Feeds in random-sized reads, as a socket delivers them.
+void feed_in_pieces(StreamVerifier& verifier, std::span<const std::uint8_t> bytes,
+                    std::mt19937& rng) {
+  std::uniform_int_distribution<std::size_t> piece(1, 700);
+  while (!bytes.empty()) {
+    const std::size_t n = std::min(bytes.size(), piece(rng));
+    verifier.feed(bytes.first(n), 2000, nullptr);
+    bytes = bytes.subspan(n);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a record decodes to its sequence and timestamp; any flipped byte fails") {
+  std::array<std::uint8_t, kRecordSize> record;
+  encode_record(record, 42, 123456789);
+  auto decoded = decode_record(record);
+  REQUIRE(decoded);
+  CHECK(decoded->seq == 42);
+  CHECK(decoded->send_ns == 123456789);
+  for (std::size_t i = 0; i < kRecordSize; ++i) {
+    auto copy = record;
+    copy[i] ^= 0x10;
+    CHECK_FALSE(decode_record(copy));
+  }
+}
+
+TEST_CASE("the writer's stream is the same whatever the write size") {
+  const auto whole = make_stream(50);
+  std::vector<std::uint8_t> cut(whole.size());
+  RecordWriter writer;
+  std::size_t offset = 0;
+  for (std::size_t n : {1, 187, 188, 189, 500, 1316}) {
+    writer.fill(std::span(cut).subspan(offset, n), 1000);
+    offset += n;
+  }
+  writer.fill(std::span(cut).subspan(offset), 1000);
+  CHECK(cut == whole);
+}
+
+TEST_CASE("a clean stream verifies with every record ok, whatever the read sizes") {
+  const auto stream = make_stream(1000);
+  const unsigned seed = std::random_device{}();
+  INFO("seed " << seed);
+  std::mt19937 rng(seed);
+  StreamVerifier verifier;
+  Histogram latency;
+  verifier.feed(slice(stream, 0, 10 * kRecordSize), 1500, &latency);
+  feed_in_pieces(verifier, slice(stream, 10 * kRecordSize, stream.size()), rng);
+  const auto& counts = verifier.counts();
+  CHECK(counts.records_ok == 1000);
+  CHECK(counts.records_corrupt == 0);
+  CHECK(counts.gaps == 0);
+  CHECK(counts.bytes_discarded_at_join == 0);
+  CHECK(latency.count() == 10);
+  CHECK(latency.max() == 500);
+}
+
+TEST_CASE("a gap at a record boundary counts as a skip, not corruption") {
+  const auto stream = make_stream(200);
+  std::mt19937 rng(1);
+  StreamVerifier verifier;
+  feed_in_pieces(verifier, slice(stream, 0, 100 * kRecordSize), rng);
+  feed_in_pieces(verifier, slice(stream, 150 * kRecordSize, stream.size()), rng);
+  const auto& counts = verifier.counts();
+  CHECK(counts.records_ok == 150);
+  CHECK(counts.gaps == 1);
+  CHECK(counts.records_skipped == 50);
+  CHECK(counts.records_corrupt == 0);
+  CHECK(counts.bytes_discarded_after_corruption == 0);
+}
+
+TEST_CASE("bytes spliced from two records mid-record count as corrupt") {
+  const auto stream = make_stream(100);
+  std::mt19937 rng(2);
+  StreamVerifier verifier;
+  feed_in_pieces(verifier, slice(stream, 0, 5 * kRecordSize + 100), rng);
+  feed_in_pieces(verifier, slice(stream, 20 * kRecordSize + 100, stream.size()), rng);
+  const auto& counts = verifier.counts();
+  CHECK(counts.records_corrupt == 1);
+  CHECK(counts.records_ok == 5 + 79);  // 0..4, then 21..99 after rescanning
+  CHECK(counts.gaps == 0);             // the records lost belong to the corruption, not to a skip
+}
+
+TEST_CASE("once synced, a bit flip inside a record counts as corrupt") {
+  auto stream = make_stream(30);
+  stream[12 * kRecordSize + 60] ^= 1;
+  StreamVerifier verifier;
+  verifier.feed(stream, 2000, nullptr);
+  CHECK(verifier.counts().records_corrupt == 1);
+  CHECK(verifier.counts().records_ok == 29);
+  CHECK(verifier.counts().gaps == 0);
+}
+
+TEST_CASE("a mid-stream join at any offset resyncs and counts the discarded bytes") {
+  const auto stream = make_stream(100);
+  std::mt19937 rng(3);
+  for (std::size_t offset : {std::size_t{1}, std::size_t{77}, std::size_t{187}, std::size_t{188}}) {
+    StreamVerifier verifier;
+    const std::size_t start = 5 * kRecordSize + offset;
+    feed_in_pieces(verifier, slice(stream, start, stream.size()), rng);
+    const std::size_t expected_discard = (kRecordSize - offset % kRecordSize) % kRecordSize;
+    const auto& counts = verifier.counts();
+    CHECK(counts.bytes_discarded_at_join == expected_discard);
+    CHECK(counts.records_corrupt == 0);
+    CHECK(counts.records_ok == (stream.size() - start - expected_discard) / kRecordSize);
+  }
+}
+
+TEST_CASE("a false sync byte before the first record is discarded, not corrupt") {
+  const auto stream = make_stream(20);
+  std::vector<std::uint8_t> joined(300 + stream.size(), kSyncByte);  // garbage of sync bytes
+  std::copy(stream.begin(), stream.end(), joined.begin() + 300);
+  StreamVerifier verifier;
+  verifier.feed(joined, 2000, nullptr);
+  CHECK(verifier.counts().bytes_discarded_at_join == 300);
+  CHECK(verifier.counts().records_corrupt == 0);
+  CHECK(verifier.counts().records_ok == 20);
+}
+
+TEST_CASE("histogram percentiles stay within a bucket's width") {
+  Histogram histogram;
+  for (std::uint64_t v = 1; v <= 100000; ++v) histogram.record(v);
+  CHECK(histogram.percentile(0.5) >= 50000);
+  CHECK(histogram.percentile(0.5) <= 50000 * 1.04);
+  CHECK(histogram.percentile(1.0) == 100000);
+  CHECK(Histogram::bucket_of(~std::uint64_t{0}) == Histogram::kBuckets - 1);
+}

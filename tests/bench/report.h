@@ -1,0 +1,44 @@
+// The run's verdict: turns merged viewer results and server samples into the human summary,
+// the one-line JSON summary ("JSON {...}" on stdout) and the exit status.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "options.h"
+#include "proc_sampler.h"
+#include "results.h"
+
+namespace ringcast::bench {
+
+struct ServerSamples {
+  pid_t pid = 0;  // 0: not sampled
+  std::optional<ProcSample> before_viewers;
+  std::optional<ProcSample> window_start;
+  std::optional<ProcSample> window_end;
+  std::uint64_t rss_max_bytes = 0;
+  bool lost = false;  // a sample failed: the process exited during the run
+};
+
+struct SourceFacts {
+  bool used = false;  // false in limit mode
+  std::uint64_t bytes_in_window = 0;
+  std::uint64_t max_backlog_bytes = 0;
+  std::string error;
+};
+
+struct RunFacts {
+  ProcessResult viewers;
+  ServerSamples server;
+  SourceFacts source;
+};
+
+// Prints both summaries to `out`; returns 1 if --expect-clean was given and the run was not
+// clean, else 0.
+int report(const Options& options, const RunFacts& facts, std::ostream& out);
+
+}  // namespace ringcast::bench

@@ -1,0 +1,61 @@
+// What viewer processes measure, in the shape they send it to the coordinator: per-class
+// counters and histograms, their JSON form (one line over a pipe) and their merge.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "histogram.h"
+#include "stream_verifier.h"
+
+namespace ringcast::bench {
+
+// One class of viewers: healthy, or stalled on purpose.
+struct ClassResult {
+  std::uint32_t viewers = 0;
+  std::uint32_t connected = 0;           // got a 200 and reached the stream
+  std::uint32_t connect_failures = 0;    // TCP connect failed
+  std::uint32_t http_errors = 0;         // answered with anything but 200, or a bad head
+  std::uint32_t server_disconnects = 0;  // closed by the server before the window ended
+  // Not yet streaming when the window began (slow accept, SYN retries): excluded from the
+  // window's rates and latencies, which would otherwise measure their join burst.
+  std::uint32_t late_joins = 0;
+  VerifierCounts counts;             // over the whole run, not only the window
+  std::uint64_t bytes_received = 0;  // stream bytes over the whole run
+  std::uint64_t bytes_in_window = 0;
+  Histogram latency_ns;                  // send to receive, records received in the window
+  Histogram first_byte_ns;               // connect start to first stream byte
+  std::vector<double> window_rates_bps;  // one per viewer, 0 for those that never streamed
+
+  void merge(ClassResult&& other);
+};
+
+struct ProcessResult {
+  double window_seconds = 0;
+  double bench_cpu_seconds = 0;  // this viewer process, over the window
+  ClassResult healthy;
+  ClassResult stalled;
+
+  void merge(ProcessResult&& other);
+};
+
+// A viewer process's once-a-second report.
+struct Progress {
+  std::uint32_t connected = 0;
+  std::uint32_t open = 0;
+  std::uint32_t failures = 0;  // connect failures and HTTP errors
+  std::uint32_t disconnects = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t corrupt = 0;
+  std::uint64_t skipped = 0;
+
+  void merge(const Progress& other);
+};
+
+nlohmann::json to_json(const ProcessResult& result);
+ProcessResult process_result_from_json(const nlohmann::json& json);
+nlohmann::json to_json(const Progress& progress);
+Progress progress_from_json(const nlohmann::json& json);
+
+}  // namespace ringcast::bench

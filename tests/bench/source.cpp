@@ -1,0 +1,159 @@
+// Broadcaster connection: PUT with Basic auth and Expect: 100-continue, then paced records.
+#include "source.h"
+
+#include <cmath>
+#include <utility>
+
+#include "clock.h"
+
+namespace ringcast::bench {
+namespace {
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (unsigned char c : in) {
+    bits = (bits << 8) | c;
+    count += 8;
+    while (count >= 6) out += kAlphabet[(bits >> (count -= 6)) & 63];
+  }
+  if (count > 0) out += kAlphabet[(bits << (6 - count)) & 63];
+  while (out.size() % 4 != 0) out += '=';
+  return out;
+}
+
+constexpr std::size_t kMaxResponseHead = 8192;
+
+}  // namespace
+
+Source::Source(uv_loop_t* loop, const Options& options, const sockaddr_storage& relay)
+    : loop_(loop), options_(options), relay_(relay) {
+  request_ = "PUT " + options.mount + " HTTP/1.1\r\nHost: " + options.host +
+             "\r\nAuthorization: Basic " + base64("source:" + options.password) +
+             "\r\nUser-Agent: ringcast-bench\r\nContent-Type: " + options.content_type +
+             "\r\nIce-Name: bench\r\nIce-Public: 0\r\nExpect: 100-continue\r\n\r\n";
+  const std::size_t second = options.rate_bps / 8 + options.chunk_bytes;
+  in_flight_.reserve(second);
+  staging_.reserve(second);
+}
+
+void Source::start() {
+  uv_tcp_init(loop_, &tcp_);
+  tcp_.data = this;
+  connect_.data = this;
+  write_.data = this;
+  uv_tcp_nodelay(&tcp_, 1);
+  state_ = State::kConnecting;
+  const int rc =
+      uv_tcp_connect(&connect_, &tcp_, reinterpret_cast<const sockaddr*>(&relay_), connect_cb);
+  if (rc < 0) fail(std::string("connect: ") + uv_strerror(rc));
+}
+
+void Source::on_connect(int status) {
+  if (state_ != State::kConnecting) return;
+  if (status < 0) return fail(std::string("connect: ") + uv_strerror(status));
+  state_ = State::kAwaitingResponse;
+  uv_buf_t buf = uv_buf_init(request_.data(), static_cast<unsigned>(request_.size()));
+  write_pending_ = true;
+  uv_write(&write_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, write_cb);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc_cb, read_cb);
+}
+
+void Source::on_read(ssize_t nread, const uv_buf_t* buf) {
+  if (nread < 0) {
+    return fail(state_ == State::kStreaming ? "the relay closed the source connection"
+                                            : "the relay closed before answering the PUT");
+  }
+  if (state_ != State::kAwaitingResponse) return;  // anything after the answer is ignored
+  response_head_.append(buf->base, static_cast<std::size_t>(nread));
+  const std::size_t end = response_head_.find("\r\n\r\n");
+  if (end == std::string::npos) {
+    if (response_head_.size() > kMaxResponseHead) fail("response head too long");
+    return;
+  }
+  const std::string status_line = response_head_.substr(0, response_head_.find("\r\n"));
+  const std::string code = status_line.size() >= 12 ? status_line.substr(9, 3) : "";
+  if (status_line.rfind("HTTP/1.", 0) != 0 || (code != "100" && code != "200")) {
+    return fail("the relay refused the source: " + status_line);
+  }
+  state_ = State::kStreaming;
+  stream_start_ns_ = monotonic_ns();
+}
+
+void Source::pump(std::uint64_t now_ns) {
+  if (state_ != State::kStreaming) return;
+  const double due_bytes =
+      static_cast<double>(now_ns - stream_start_ns_) * static_cast<double>(options_.rate_bps) / 8e9;
+  const auto due_chunks = static_cast<std::uint64_t>(due_bytes / options_.chunk_bytes) + 1;
+  while (chunks_generated_ < due_chunks) {
+    const std::size_t offset = staging_.size();
+    staging_.resize(offset + options_.chunk_bytes);
+    writer_.fill(std::span(staging_).subspan(offset), now_ns);
+    ++chunks_generated_;
+  }
+  if (!write_pending_) flush();
+}
+
+void Source::flush() {
+  if (staging_.empty()) return;
+  std::swap(in_flight_, staging_);
+  staging_.clear();
+  const std::uint64_t backlog = in_flight_.size() + tcp_.write_queue_size;
+  if (backlog > max_backlog_) max_backlog_ = backlog;
+  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(in_flight_.data()),
+                             static_cast<unsigned>(in_flight_.size()));
+  write_pending_ = true;
+  const int rc = uv_write(&write_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, write_cb);
+  if (rc < 0) fail(std::string("write: ") + uv_strerror(rc));
+}
+
+void Source::on_write(int status) {
+  write_pending_ = false;
+  if (status < 0) {
+    if (status != UV_ECANCELED) fail(std::string("write: ") + uv_strerror(status));
+    return;
+  }
+  if (state_ != State::kStreaming && state_ != State::kAwaitingResponse) return;
+  bytes_sent_ += in_flight_.size();
+  in_flight_.clear();
+  if (state_ == State::kStreaming) flush();
+}
+
+void Source::fail(std::string message) {
+  if (state_ == State::kFailed || state_ == State::kClosed) return;
+  error_ = std::move(message);  // the coordinator reports it
+  state_ = State::kFailed;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);
+}
+
+void Source::close() {
+  if (state_ == State::kIdle || state_ == State::kFailed || state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);
+}
+
+// libuv callbacks
+
+void Source::alloc_cb(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* source = static_cast<Source*>(handle->data);
+  *buf = uv_buf_init(source->read_buffer_.data(), source->read_buffer_.size());
+}
+
+void Source::connect_cb(uv_connect_t* request, int status) {
+  static_cast<Source*>(request->data)->on_connect(status);
+}
+
+void Source::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  if (nread != 0) static_cast<Source*>(stream->data)->on_read(nread, buf);
+}
+
+void Source::write_cb(uv_write_t* request, int status) {
+  static_cast<Source*>(request->data)->on_write(status);
+}
+
+void Source::close_cb(uv_handle_t*) {}  // the Source outlives its loop's run
+
+}  // namespace ringcast::bench

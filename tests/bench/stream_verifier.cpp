@@ -1,0 +1,142 @@
+// Framing, resynchronisation and classification of a viewer's received bytes.
+#include "stream_verifier.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace ringcast::bench {
+
+void VerifierCounts::add(const VerifierCounts& other) {
+  records_ok += other.records_ok;
+  records_corrupt += other.records_corrupt;
+  gaps += other.gaps;
+  records_skipped += other.records_skipped;
+  records_replayed += other.records_replayed;
+  bytes_discarded_at_join += other.bytes_discarded_at_join;
+  bytes_discarded_after_corruption += other.bytes_discarded_after_corruption;
+}
+
+void StreamVerifier::feed(std::span<const std::uint8_t> bytes, std::uint64_t now_ns,
+                          Histogram* latency) {
+  now_ns_ = now_ns;
+  latency_ = latency;
+  while (!bytes.empty()) {
+    bytes = state_ == State::kSynced ? feed_synced(bytes) : feed_scanning(bytes);
+  }
+}
+
+// Consumes whole records until the input ends (the tail goes to carry_) or one fails.
+std::span<const std::uint8_t> StreamVerifier::feed_synced(std::span<const std::uint8_t> bytes) {
+  if (carry_size_ > 0) {
+    const std::size_t take = std::min(bytes.size(), kRecordSize - carry_size_);
+    std::memcpy(carry_.data() + carry_size_, bytes.data(), take);
+    carry_size_ = static_cast<std::uint8_t>(carry_size_ + take);
+    bytes = bytes.subspan(take);
+    if (carry_size_ < kRecordSize) return bytes;
+    carry_size_ = 0;
+    check_framed(carry_);
+  }
+  while (state_ == State::kSynced && bytes.size() >= kRecordSize) {
+    check_framed(bytes.first<kRecordSize>());
+    bytes = bytes.subspan(kRecordSize);
+  }
+  if (state_ == State::kSynced) {
+    std::memcpy(carry_.data(), bytes.data(), bytes.size());
+    carry_size_ = static_cast<std::uint8_t>(bytes.size());
+    return {};
+  }
+  return bytes;
+}
+
+// Looks for the first record that verifies, at any byte offset. A candidate may start inside
+// carry_ and end in `bytes`; it is then assembled on the stack.
+std::span<const std::uint8_t> StreamVerifier::feed_scanning(std::span<const std::uint8_t> bytes) {
+  while (carry_size_ > 0) {
+    if (carry_[0] != kSyncByte) {
+      const void* sync = std::memchr(carry_.data(), kSyncByte, carry_size_);
+      drop_carry_front(sync ? static_cast<const std::uint8_t*>(sync) - carry_.data() : carry_size_);
+      continue;
+    }
+    const std::size_t need = kRecordSize - carry_size_;
+    if (bytes.size() < need) {
+      std::memcpy(carry_.data() + carry_size_, bytes.data(), bytes.size());
+      carry_size_ = static_cast<std::uint8_t>(carry_size_ + bytes.size());
+      return {};
+    }
+    std::array<std::uint8_t, kRecordSize> candidate;
+    std::memcpy(candidate.data(), carry_.data(), carry_size_);
+    std::memcpy(candidate.data() + carry_size_, bytes.data(), need);
+    if (auto record = decode_record(candidate)) {
+      carry_size_ = 0;
+      accept(*record);
+      return bytes.subspan(need);
+    }
+    drop_carry_front(1);
+  }
+  std::size_t offset = 0;
+  while (offset < bytes.size()) {
+    const void* sync = std::memchr(bytes.data() + offset, kSyncByte, bytes.size() - offset);
+    if (sync == nullptr) break;
+    const auto at = static_cast<std::size_t>(static_cast<const std::uint8_t*>(sync) - bytes.data());
+    discard(at - offset);
+    offset = at;
+    if (bytes.size() - offset < kRecordSize) {
+      std::memcpy(carry_.data(), bytes.data() + offset, bytes.size() - offset);
+      carry_size_ = static_cast<std::uint8_t>(bytes.size() - offset);
+      return {};
+    }
+    if (auto record = decode_record(bytes.subspan(offset).first<kRecordSize>())) {
+      accept(*record);
+      return bytes.subspan(offset + kRecordSize);
+    }
+    discard(1);
+    ++offset;
+  }
+  discard(bytes.size() - offset);
+  return {};
+}
+
+// A record at a position where one must start. Failure here is corruption, never a resync:
+// the relay cuts only at record (188-byte) boundaries, so a partial record means spliced bytes.
+void StreamVerifier::check_framed(ConstRecordBytes bytes) {
+  if (auto record = decode_record(bytes)) {
+    accept(*record);
+    return;
+  }
+  ++counts_.records_corrupt;
+  state_ = State::kResyncing;
+}
+
+void StreamVerifier::accept(const DecodedRecord& record) {
+  // After a corruption the records lost are part of that one event, not a relay skip.
+  if (state_ == State::kSynced) {
+    if (record.seq < next_seq_) {
+      ++counts_.records_replayed;
+      return;
+    }
+    if (record.seq > next_seq_) {
+      ++counts_.gaps;
+      counts_.records_skipped += record.seq - next_seq_;
+    }
+  }
+  state_ = State::kSynced;
+  next_seq_ = record.seq + 1;
+  ++counts_.records_ok;
+  if (latency_ != nullptr && now_ns_ >= record.send_ns) latency_->record(now_ns_ - record.send_ns);
+}
+
+void StreamVerifier::discard(std::size_t count) {
+  if (state_ == State::kJoining) {
+    counts_.bytes_discarded_at_join += count;
+  } else {
+    counts_.bytes_discarded_after_corruption += count;
+  }
+}
+
+void StreamVerifier::drop_carry_front(std::size_t count) {
+  discard(count);
+  std::memmove(carry_.data(), carry_.data() + count, carry_size_ - count);
+  carry_size_ = static_cast<std::uint8_t>(carry_size_ - count);
+}
+
+}  // namespace ringcast::bench

@@ -1,0 +1,297 @@
+// Viewer connections: connect, GET, response head, then every byte to the verifier.
+#include "viewer_pool.h"
+
+#include <arpa/inet.h>
+
+#include <array>
+#include <cstring>
+#include <iostream>
+
+#include "clock.h"
+#include "stream_verifier.h"
+
+namespace ringcast::bench {
+namespace {
+
+constexpr std::size_t kReadBufferBytes = 256 * 1024;
+constexpr std::size_t kMaxHeadBytes = 16 * 1024;
+constexpr std::size_t kStatusLineBytes = 12;                // "HTTP/1.x NNN"
+constexpr std::uint32_t kViewersPerSourceAddress = 20'000;  // under the ephemeral port range
+
+}  // namespace
+
+struct ViewerPool::Viewer {
+  enum class Phase : std::uint8_t { kIdle, kConnecting, kHead, kStreaming, kClosing, kClosed };
+
+  uv_tcp_t tcp;
+  uv_connect_t connect;
+  uv_write_t write;
+  ViewerPool* pool = nullptr;
+  StreamVerifier verifier;
+  std::uint64_t connect_start_ns = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t bytes_at_window_start = 0;
+  std::uint64_t bytes_at_window_end = 0;
+  std::uint32_t index = 0;
+  std::uint16_t head_bytes = 0;
+  std::array<char, kStatusLineBytes> status_line{};
+  std::uint8_t head_end_matched = 0;  // how much of "\r\n\r\n" the head read so far ends with
+  Phase phase = Phase::kIdle;
+  bool stalled = false;
+  bool reading = false;
+  bool streaming_at_window_start = false;
+};
+
+ViewerPool::ViewerPool(uv_loop_t* loop, const Options& options, const sockaddr_storage& relay,
+                       std::uint32_t first, std::uint32_t count)
+    : loop_(loop),
+      options_(options),
+      relay_(relay),
+      request_("GET " + options.mount + " HTTP/1.1\r\nHost: " + options.host +
+               "\r\nUser-Agent: ringcast-bench\r\n\r\n"),
+      first_(first),
+      count_(count),
+      viewers_(new Viewer[count]),
+      read_buffer_(kReadBufferBytes) {
+  for (std::uint32_t i = 0; i < count_; ++i) {
+    Viewer& viewer = viewers_[i];
+    viewer.pool = this;
+    viewer.index = first + i;
+    viewer.stalled = options.is_stalled(viewer.index);
+    ++class_of(viewer).viewers;
+  }
+}
+
+ViewerPool::~ViewerPool() = default;
+
+bool ViewerPool::open_due(std::uint64_t ramp_start_ns, std::uint64_t now_ns) {
+  while (next_to_open_ < count_) {
+    const double slot_seconds = (first_ + next_to_open_) / options_.ramp_per_second;
+    if (ramp_start_ns + static_cast<std::uint64_t>(slot_seconds * 1e9) > now_ns) return false;
+    open(viewers_[next_to_open_++]);
+  }
+  return true;
+}
+
+void ViewerPool::open(Viewer& viewer) {
+  uv_tcp_init(loop_, &viewer.tcp);
+  viewer.tcp.data = &viewer;
+  viewer.connect.data = &viewer;
+  viewer.write.data = &viewer;
+  ++open_handles_;
+  viewer.phase = Viewer::Phase::kConnecting;
+  viewer.connect_start_ns = monotonic_ns();
+  if (relay_.ss_family == AF_INET && options_.viewers > kViewersPerSourceAddress) {
+    // Each source address has its own ephemeral ports: spread big runs over 127.0.1.x.
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_addr.s_addr =
+        htonl((127u << 24) | (1u << 8) | (1 + viewer.index / kViewersPerSourceAddress));
+    uv_tcp_bind(&viewer.tcp, reinterpret_cast<const sockaddr*>(&local), 0);
+  }
+  const int rc = uv_tcp_connect(&viewer.connect, &viewer.tcp,
+                                reinterpret_cast<const sockaddr*>(&relay_), connect_cb);
+  if (rc < 0) on_connect(viewer, rc);
+}
+
+void ViewerPool::on_connect(Viewer& viewer, int status) {
+  if (viewer.phase != Viewer::Phase::kConnecting) return;  // closed meanwhile
+  if (status < 0) {
+    if (class_of(viewer).connect_failures++ == 0) {
+      std::cerr << "ringcast-bench: viewer connect failed: " << uv_strerror(status) << "\n";
+    }
+    close(viewer);
+    return;
+  }
+  viewer.phase = Viewer::Phase::kHead;
+  uv_buf_t buf = uv_buf_init(request_.data(), static_cast<unsigned>(request_.size()));
+  uv_write(&viewer.write, reinterpret_cast<uv_stream_t*>(&viewer.tcp), &buf, 1, write_cb);
+  if (!(stalled_ && viewer.stalled)) {
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&viewer.tcp), alloc_cb, read_cb);
+    viewer.reading = true;
+  }
+}
+
+void ViewerPool::on_read(Viewer& viewer, ssize_t nread) {
+  if (nread < 0) {
+    if (!window_ended_) {
+      ClassResult& result = class_of(viewer);
+      if (viewer.phase == Viewer::Phase::kStreaming) {
+        ++result.server_disconnects;
+      } else {
+        ++result.http_errors;  // closed before a complete response head
+      }
+    }
+    close(viewer);
+    return;
+  }
+  const std::uint8_t* data = read_buffer_.data();
+  auto size = static_cast<std::size_t>(nread);
+  if (viewer.phase == Viewer::Phase::kHead) on_head_bytes(viewer, data, size);
+  if (viewer.phase != Viewer::Phase::kStreaming || size == 0) return;
+  const std::uint64_t now = monotonic_ns();
+  ClassResult& result = class_of(viewer);
+  if (viewer.bytes_received == 0) result.first_byte_ns.record(now - viewer.connect_start_ns);
+  viewer.bytes_received += size;
+  const bool measured = in_window_ && viewer.streaming_at_window_start;
+  viewer.verifier.feed({data, size}, now, measured ? &result.latency_ns : nullptr);
+}
+
+// Consumes response-head bytes up to the blank line; leaves `data` at the first stream byte.
+void ViewerPool::on_head_bytes(Viewer& viewer, const std::uint8_t*& data, std::size_t& size) {
+  static constexpr char kHeadEnd[] = "\r\n\r\n";
+  while (size > 0) {
+    const char c = static_cast<char>(*data++);
+    --size;
+    if (viewer.head_bytes < kStatusLineBytes) viewer.status_line[viewer.head_bytes] = c;
+    if (++viewer.head_bytes > kMaxHeadBytes) return fail(viewer, &ClassResult::http_errors);
+    if (c == kHeadEnd[viewer.head_end_matched]) {
+      ++viewer.head_end_matched;
+    } else {
+      viewer.head_end_matched = c == '\r' ? 1 : 0;
+    }
+    if (viewer.head_end_matched < 4) continue;
+    const std::string_view line(viewer.status_line.data(), kStatusLineBytes);
+    if (line.substr(0, 7) != "HTTP/1." || line.substr(8, 4) != " 200") {
+      if (class_of(viewer).http_errors == 0) {
+        std::cerr << "ringcast-bench: viewer got \"" << line << "...\"\n";
+      }
+      return fail(viewer, &ClassResult::http_errors);
+    }
+    viewer.phase = Viewer::Phase::kStreaming;
+    ++class_of(viewer).connected;
+    return;
+  }
+}
+
+void ViewerPool::fail(Viewer& viewer, std::uint32_t ClassResult::*counter) {
+  ++(class_of(viewer).*counter);
+  close(viewer);
+}
+
+void ViewerPool::close(Viewer& viewer) {
+  if (viewer.phase == Viewer::Phase::kClosing || viewer.phase == Viewer::Phase::kClosed ||
+      viewer.phase == Viewer::Phase::kIdle) {
+    return;
+  }
+  viewer.phase = Viewer::Phase::kClosing;
+  uv_close(reinterpret_cast<uv_handle_t*>(&viewer.tcp), close_cb);
+}
+
+void ViewerPool::on_close(Viewer& viewer) {
+  viewer.phase = Viewer::Phase::kClosed;
+  if (--open_handles_ == 0 && on_closed_ != nullptr) on_closed_(on_closed_arg_);
+}
+
+void ViewerPool::begin_window(std::uint64_t now_ns) {
+  window_start_ns_ = now_ns;
+  in_window_ = true;
+  for (std::uint32_t i = 0; i < count_; ++i) {
+    Viewer& viewer = viewers_[i];
+    viewer.bytes_at_window_start = viewer.bytes_received;
+    viewer.streaming_at_window_start =
+        viewer.phase == Viewer::Phase::kStreaming && viewer.bytes_received > 0;
+  }
+}
+
+void ViewerPool::end_window(std::uint64_t now_ns) {
+  in_window_ = false;
+  window_ended_ = true;
+  window_seconds_ = static_cast<double>(now_ns - window_start_ns_) / 1e9;
+  for (std::uint32_t i = 0; i < count_; ++i) {
+    viewers_[i].bytes_at_window_end = viewers_[i].bytes_received;
+  }
+}
+
+void ViewerPool::set_stall(bool stalled) {
+  stalled_ = stalled;
+  for (std::uint32_t i = 0; i < count_; ++i) {
+    Viewer& viewer = viewers_[i];
+    const bool live =
+        viewer.phase == Viewer::Phase::kHead || viewer.phase == Viewer::Phase::kStreaming;
+    if (!viewer.stalled || !live) continue;
+    auto* stream = reinterpret_cast<uv_stream_t*>(&viewer.tcp);
+    if (stalled && viewer.reading) uv_read_stop(stream);
+    if (!stalled && !viewer.reading) uv_read_start(stream, alloc_cb, read_cb);
+    viewer.reading = !stalled;
+  }
+}
+
+void ViewerPool::close_all(void (*on_closed)(void*), void* arg) {
+  on_closed_ = on_closed;
+  on_closed_arg_ = arg;
+  for (std::uint32_t i = 0; i < count_; ++i) close(viewers_[i]);
+  if (open_handles_ == 0) on_closed(arg);
+}
+
+Progress ViewerPool::progress() const {
+  Progress progress;
+  for (const ClassResult* result : {&healthy_, &stalled_class_}) {
+    progress.connected += result->connected;
+    progress.failures += result->connect_failures + result->http_errors;
+    progress.disconnects += result->server_disconnects;
+  }
+  for (std::uint32_t i = 0; i < count_; ++i) {
+    const Viewer& viewer = viewers_[i];
+    if (viewer.phase == Viewer::Phase::kHead || viewer.phase == Viewer::Phase::kStreaming) {
+      ++progress.open;
+    }
+    progress.bytes += viewer.bytes_received;
+    progress.corrupt += viewer.verifier.counts().records_corrupt;
+    progress.skipped += viewer.verifier.counts().records_skipped;
+  }
+  return progress;
+}
+
+ProcessResult ViewerPool::result() const {
+  ProcessResult result;
+  result.window_seconds = window_seconds_;
+  result.healthy = healthy_;
+  result.stalled = stalled_class_;
+  for (std::uint32_t i = 0; i < count_; ++i) {
+    const Viewer& viewer = viewers_[i];
+    ClassResult& target = viewer.stalled ? result.stalled : result.healthy;
+    target.counts.add(viewer.verifier.counts());
+    target.bytes_received += viewer.bytes_received;
+    if (!viewer.streaming_at_window_start && viewer.bytes_received > 0) {
+      ++target.late_joins;
+      continue;
+    }
+    const std::uint64_t in_window = viewer.bytes_at_window_end - viewer.bytes_at_window_start;
+    target.bytes_in_window += in_window;
+    target.window_rates_bps.push_back(
+        window_seconds_ > 0 ? static_cast<double>(in_window) * 8 / window_seconds_ : 0);
+  }
+  return result;
+}
+
+ClassResult& ViewerPool::class_of(const Viewer& viewer) {
+  return viewer.stalled ? stalled_class_ : healthy_;
+}
+
+// libuv callbacks
+
+void ViewerPool::alloc_cb(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* viewer = static_cast<Viewer*>(handle->data);
+  std::vector<std::uint8_t>& buffer = viewer->pool->read_buffer_;
+  *buf = uv_buf_init(reinterpret_cast<char*>(buffer.data()), static_cast<unsigned>(buffer.size()));
+}
+
+void ViewerPool::connect_cb(uv_connect_t* request, int status) {
+  auto* viewer = static_cast<Viewer*>(request->data);
+  viewer->pool->on_connect(*viewer, status);
+}
+
+void ViewerPool::write_cb(uv_write_t*, int) {}  // a failed GET shows up as a read error
+
+void ViewerPool::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+  auto* viewer = static_cast<Viewer*>(stream->data);
+  if (nread != 0) viewer->pool->on_read(*viewer, nread);
+}
+
+void ViewerPool::close_cb(uv_handle_t* handle) {
+  auto* viewer = static_cast<Viewer*>(handle->data);
+  viewer->pool->on_close(*viewer);
+}
+
+}  // namespace ringcast::bench
