@@ -76,22 +76,6 @@ Connection::Connection(Worker& worker, std::uint64_t id, std::uint64_t now_ms)
 
 Connection::~Connection() = default;
 
-bool Connection::accept_from(uv_stream_t* listener) {
-  int rc = uv_tcp_init(listener->loop, &tcp_);
-  if (rc != 0) {
-    spdlog::warn("accept failed: {}", uv_strerror(rc));
-    state_ = State::closed;
-    return false;  // no handle to close: the caller frees us
-  }
-  rc = uv_accept(listener, stream());
-  if (rc != 0) {
-    spdlog::warn("accept failed: {}", uv_strerror(rc));
-    close("accept failed");
-    return true;
-  }
-  return start_reading();
-}
-
 bool Connection::open(uv_loop_t* loop, int fd) {
   if (const int rc = uv_tcp_init(loop, &tcp_); rc != 0) {
     spdlog::warn("cannot adopt an accepted socket: {}", uv_strerror(rc));

@@ -112,13 +112,8 @@ int main(int argc, char** argv) {
   app.add_option("--slow-viewer", slow_viewer, "what happens to a slow viewer")
       ->check(CLI::IsMember({"skip", "disconnect"}))->capture_default_str();
   config.workers = std::max(1u, std::thread::hardware_concurrency());
-  std::string accept_mode = "handoff";
   app.add_option("--workers", config.workers, "event loops serving connections (default: CPUs)")
       ->check(CLI::Range(1, 256))->capture_default_str();
-  app.add_option("--accept", accept_mode,
-                 "handoff: one acceptor deals sockets to the workers in turn; reuseport: each worker "
-                 "accepts on its own SO_REUSEPORT socket")
-      ->check(CLI::IsMember({"handoff", "reuseport"}))->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
@@ -132,7 +127,6 @@ int main(int argc, char** argv) {
   config.source_idle_timeout_ms = static_cast<std::uint32_t>(source_timeout_seconds * 1000);
   config.head_timeout_ms = static_cast<std::uint32_t>(head_timeout_seconds * 1000);
   fanout.slow_action = slow_viewer == "disconnect" ? SlowViewerAction::disconnect : SlowViewerAction::skip;
-  config.reuseport = accept_mode == "reuseport";
   const bool generated = config.source_password.empty();
   if (generated) config.source_password = generate_password();
 

@@ -1,6 +1,6 @@
-// The main loop: binds, hands accepted sockets to the workers (or lets each worker accept on
-// its own SO_REUSEPORT socket), ends mounts whose grace is over, samples ingest rates, and
-// shuts down in two phases (drain every connection, then stop every loop).
+// The main loop: binds, hands accepted sockets to the workers in turn, ends mounts whose grace
+// is over, samples ingest rates, and shuts down in two phases (drain every connection, then
+// stop every loop).
 #include "ringcast/relay/relay.h"
 
 #include <arpa/inet.h>
@@ -39,7 +39,8 @@ Relay::~Relay() {
   workers_.clear();
 }
 
-int Relay::open_listening_socket(bool reuseport, std::uint16_t port, int* fd_out) {
+int Relay::open_listening_socket() {
+  const std::uint16_t port = config_.listen_port;
   sockaddr_storage address{};
   socklen_t length = 0;
   auto* in = reinterpret_cast<sockaddr_in*>(&address);
@@ -55,7 +56,6 @@ int Relay::open_listening_socket(bool reuseport, std::uint16_t port, int* fd_out
   if (fd < 0) return -errno;
   const int on = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  if (reuseport) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(fd, 1024) != 0) {
     const int error = -errno;
     ::close(fd);
@@ -66,7 +66,7 @@ int Relay::open_listening_socket(bool reuseport, std::uint16_t port, int* fd_out
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length);
   bound_port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                                   : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  *fd_out = fd;
+  listen_fd_ = fd;
   return 0;
 }
 
@@ -78,23 +78,10 @@ int Relay::start() {
   for (auto& worker : workers_) worker->make_tokens(workers_);
   for (auto& worker : workers_) tokens_.push_back(worker->inbox().make_producer_token());
 
-  int rc = 0;
-  if (config_.reuseport) {
-    std::uint16_t port = config_.listen_port;
-    for (auto& worker : workers_) {
-      int fd = -1;
-      rc = open_listening_socket(true, port, &fd);
-      if (rc != 0) break;
-      port = bound_port_;  // the first bind picks the port when asked for 0
-      rc = worker->listen_on(fd);
-      if (rc != 0) break;
-    }
-  } else {
-    rc = open_listening_socket(false, config_.listen_port, &listen_fd_);
-    if (rc == 0) rc = uv_poll_init_socket(main_loop_, &acceptor_, listen_fd_);
-    acceptor_open_ = rc == 0;
-    if (rc == 0) rc = uv_poll_start(&acceptor_, UV_READABLE, acceptable_cb);
-  }
+  int rc = open_listening_socket();
+  if (rc == 0) rc = uv_poll_init_socket(main_loop_, &acceptor_, listen_fd_);
+  acceptor_open_ = rc == 0;
+  if (rc == 0) rc = uv_poll_start(&acceptor_, UV_READABLE, acceptable_cb);
   uv_timer_init(main_loop_, &housekeeping_);
   uv_signal_init(main_loop_, &sigint_);
   uv_signal_init(main_loop_, &sigterm_);

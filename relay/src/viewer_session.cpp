@@ -104,15 +104,14 @@ void ViewerSession::write_views(std::uint64_t from, std::uint64_t to) {
     skip_to(std::max(stream_->framing().align_down(state.head), state.oldest));
     return;
   }
-  const ringbuf::ReadResult read = ring.views(from, to);
-  assert(read.outcome == ringbuf::ReadOutcome::ok);  // pinned at or below from: not lapped
-  for (std::size_t i = 0; i < read.views.count; ++i) {
-    const ringbuf::View& view = read.views.parts[i];
+  const ringbuf::Views views = ring.pinned_views(from, to);
+  for (std::size_t i = 0; i < views.count; ++i) {
+    const ringbuf::View& view = views.parts[i];
     // libuv takes non-const bases but only reads them for writes.
     buffers_[i] = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(ring.data())) + view.offset,
                               static_cast<unsigned>(view.length));
   }
-  unsigned count = static_cast<unsigned>(read.views.count);
+  unsigned count = static_cast<unsigned>(views.count);
   const std::uint64_t total = to - from;
 
   int written = uv_try_write(connection_.stream(), buffers_, count);

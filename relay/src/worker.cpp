@@ -77,7 +77,6 @@ Worker::Worker(Relay& relay, std::size_t index)
   inbox_.open(&loop_, [this](LoopEvent& event) { on_event(event); });
   sweep_timer_.data = this;
   flush_timer_.data = this;
-  listener_.data = this;
   uv_timer_init(&loop_, &sweep_timer_);
   uv_timer_start(&sweep_timer_, sweep_cb, kSweepIntervalMs, kSweepIntervalMs);
   uv_timer_init(&loop_, &flush_timer_);
@@ -96,14 +95,6 @@ Worker::~Worker() {
 
 void Worker::make_tokens(std::vector<std::unique_ptr<Worker>>& workers) {
   for (auto& worker : workers) tokens_.push_back(worker->inbox().make_producer_token());
-}
-
-int Worker::listen_on(int fd) {
-  uv_tcp_init(&loop_, &listener_);
-  int rc = uv_tcp_open(&listener_, fd);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 1024, listener_cb);
-  has_listener_ = true;  // closed in drain() either way
-  return rc;
 }
 
 void Worker::start() {
@@ -168,20 +159,6 @@ void Worker::on_accepted_fd(int fd) {
   }
   auto* connection = new Connection(*this, next_connection_id_++, monotonic_ms());
   if (!connection->open(&loop_, fd)) {
-    delete connection;
-    return;
-  }
-  connections_.insert(connection);
-  counters_.connections_accepted.add(1);
-}
-
-void Worker::on_listener_connection(int status) {
-  if (status < 0) {
-    spdlog::warn("listener error: {}", uv_strerror(status));
-    return;
-  }
-  auto* connection = new Connection(*this, next_connection_id_++, monotonic_ms());
-  if (!connection->accept_from(reinterpret_cast<uv_stream_t*>(&listener_))) {
     delete connection;
     return;
   }
@@ -393,9 +370,6 @@ void Worker::on_flush_tick() {
 
 void Worker::drain() {
   draining_ = true;
-  if (has_listener_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&listener_))) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
-  }
   const std::vector<Connection*> open(connections_.begin(), connections_.end());
   for (Connection* connection : open) connection->close("relay shutting down");
   maybe_drained();
@@ -412,16 +386,9 @@ void Worker::stop() {
   inbox_.close();
   uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&flush_timer_), nullptr);
-  if (has_listener_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&listener_))) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
-  }
 }
 
 // libuv callbacks
-
-void Worker::listener_cb(uv_stream_t* listener, int status) {
-  static_cast<Worker*>(listener->data)->on_listener_connection(status);
-}
 
 void Worker::sweep_cb(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->on_sweep(); }
 

@@ -20,7 +20,6 @@ struct RelayConfig {
   std::uint32_t head_timeout_ms = 15'000;      // request head slower: 408
   std::size_t max_mount_length = 128;
   std::size_t workers = 1;         // event loops serving connections
-  bool reuseport = false;          // per-worker SO_REUSEPORT listeners instead of one acceptor
   FanoutSettings fanout;
 };
 

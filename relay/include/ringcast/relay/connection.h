@@ -26,9 +26,6 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Accepts from the listener and starts reading. False only when no handle could be made, and
-  // the caller frees the object; other failures close the connection through close_cb.
-  bool accept_from(uv_stream_t* listener);
   // Adopts a socket another thread accepted. False (fd closed) when no handle could be made.
   bool open(uv_loop_t* loop, int fd);
 

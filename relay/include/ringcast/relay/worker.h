@@ -51,8 +51,6 @@ class Worker {
 
   // Main thread, after every worker exists: tokens to post into every inbox from this loop.
   void make_tokens(std::vector<std::unique_ptr<Worker>>& workers);
-  // Main thread: listen on a socket of our own (SO_REUSEPORT mode) before start().
-  int listen_on(int fd);
   void start();
   void join();
 
@@ -81,7 +79,6 @@ class Worker {
   void run();
   void on_event(LoopEvent& event);
   void on_accepted_fd(int fd);
-  void on_listener_connection(int status);
   void on_sweep();
   void on_flush_tick();
   void drain();
@@ -92,7 +89,6 @@ class Worker {
   void handle_viewer(Connection& connection, RequestHead& head);
 
   // libuv callbacks
-  static void listener_cb(uv_stream_t* listener, int status);
   static void sweep_cb(uv_timer_t* timer);
   static void flush_cb(uv_timer_t* timer);
 
@@ -103,8 +99,6 @@ class Worker {
   std::vector<moodycamel::ProducerToken> tokens_;  // to each worker's inbox; this thread only
   uv_timer_t sweep_timer_{};
   uv_timer_t flush_timer_{};
-  uv_tcp_t listener_{};
-  bool has_listener_ = false;
   std::thread thread_;
 
   std::unordered_set<Connection*> connections_;
