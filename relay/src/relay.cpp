@@ -121,12 +121,6 @@ void Relay::on_housekeeping() {
   for (auto& stream : registry_.take_expired(now, config_.grace_ms)) {
     ended_.streams.add(1);
     ended_.bytes_in.add(stream->bytes_in());
-    for (std::size_t i = 0; i < stream->lane_count(); ++i) {
-      const StreamLane& lane = stream->lane(i);
-      ended_.bytes_out.add(lane.bytes_out.get());
-      ended_.skips.add(lane.skips.get());
-      ended_.slow_disconnects.add(lane.slow_disconnects.get());
-    }
     spdlog::info("{} ended: no source for {} ms; closing {} viewers", stream->mount(),
                  config_.grace_ms, stream->viewer_count());
     for (std::size_t i = 0; i < workers_.size(); ++i) {

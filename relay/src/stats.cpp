@@ -27,9 +27,6 @@ LaneSums sum_lanes(const Stream& stream) {
 std::string render_stats_json(const StatsInput& input) {
   nlohmann::json mounts = nlohmann::json::object();
   std::uint64_t bytes_in = input.ended.bytes_in.get();
-  std::uint64_t bytes_out = input.ended.bytes_out.get();
-  std::uint64_t skips = input.ended.skips.get();
-  std::uint64_t slow = input.ended.slow_disconnects.get();
   std::uint64_t viewers = 0;
   for (const auto& stream : input.streams) {
     const LaneSums sums = sum_lanes(*stream);
@@ -56,15 +53,13 @@ std::string render_stats_json(const StatsInput& input) {
         {"head_position", head},
     };
     bytes_in += stream->bytes_in();
-    bytes_out += sums.bytes_out;
-    skips += sums.skips;
-    slow += sums.slow_disconnects;
     viewers += stream_viewers;
   }
 
   nlohmann::json workers = nlohmann::json::array();
   std::uint64_t accepted = 0, closed = 0, bad = 0, auth = 0, in_use = 0, not_found = 0,
-                method = 0, head_timeout = 0, too_large = 0, idle = 0;
+                method = 0, head_timeout = 0, too_large = 0, idle = 0, bytes_out = 0, skips = 0,
+                slow = 0;
   for (const WorkerCounters* w : input.workers) {
     workers.push_back({{"viewers", w->viewers_joined.get() - w->viewers_left.get()},
                        {"bytes_out", w->bytes_out.get()},
@@ -80,6 +75,9 @@ std::string render_stats_json(const StatsInput& input) {
     head_timeout += w->head_timeouts.get();
     too_large += w->heads_too_large.get();
     idle += w->source_idle_timeouts.get();
+    bytes_out += w->bytes_out.get();
+    skips += w->skips.get();
+    slow += w->slow_disconnects.get();
   }
 
   nlohmann::json doc = {

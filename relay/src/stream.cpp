@@ -174,7 +174,11 @@ RingState Stream::ring_state() const {
 void Stream::on_commit_event(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms) {
   StreamLane& lane = lanes_[worker];
   const bool enough = ring_.head() - lane.serviced_head >= settings_.coalesce_bytes;
-  if (delay_ms == 0 || enough) service_lane(worker, delay_ms, now_ms);
+  if (delay_ms == 0 || enough) {
+    service_lane(worker, delay_ms, now_ms);
+  } else if (lane.earliest_wait_ms == 0) {
+    lane.earliest_wait_ms = now_ms;  // the flush tick writes these bytes once they waited enough
+  }
 }
 
 void Stream::on_flush_tick(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms) {
@@ -187,6 +191,7 @@ void Stream::on_flush_tick(std::size_t worker, std::uint32_t delay_ms, std::uint
 void Stream::service_lane(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms) {
   StreamLane& lane = lanes_[worker];
   const RingState state = ring_state();
+  const std::uint64_t wait_origin = lane.earliest_wait_ms;
   lane.serviced_head = state.head;
   lane.earliest_wait_ms = 0;
   if (state.head - lane.gate_refresh_head > ring_.capacity() / 4) {
@@ -194,7 +199,7 @@ void Stream::service_lane(std::size_t worker, std::uint32_t delay_ms, std::uint6
   }
   // Backwards: a viewer that closes swaps the last (already serviced) one into its place.
   for (std::size_t i = lane.viewers.size(); i-- > 0;) {
-    lane.viewers[i]->service(state, delay_ms, now_ms);
+    lane.viewers[i]->service(state, delay_ms, now_ms, wait_origin);
   }
 }
 
@@ -211,7 +216,6 @@ void Stream::refresh_lane_gate(std::size_t worker, std::uint64_t evict_below) {
   for (std::size_t i = lane.viewers.size(); i-- > 0;) {
     ViewerSession* viewer = lane.viewers[i];
     if (viewer->write_in_flight() && viewer->accepted_position() < evict_below) {
-      lane.slow_disconnects.add(1);
       viewer->drop_stalled();
     }
   }

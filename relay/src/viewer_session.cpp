@@ -58,36 +58,49 @@ void ViewerSession::on_head_written(int status) {
   service(stream_->ring_state(), 0, monotonic_ms());
 }
 
-void ViewerSession::service(const RingState& ring, std::uint32_t delay_ms, std::uint64_t now_ms) {
-  if (!attached_ || in_flight_ || !head_sent()) return;
-  const Decision decision =
-      decide(stream_->settings(), cursor_, ring, stream_->framing(), delay_ms, now_ms);
-  switch (decision.action) {
-    case Action::idle:
-      if (ring.head > cursor_.position) {
-        if (cursor_.waiting_since == 0) cursor_.waiting_since = now_ms;
-        stream_->note_waiting(worker_index(), cursor_.waiting_since);
-      } else if (finishing_) {
-        connection_.shutdown_then_close();
-      }
-      return;
-    case Action::skip:
-      skip_to(decision.to);
-      return;
-    case Action::disconnect:
-      lane().slow_disconnects.add(1);
-      spdlog::info("viewer {} on {} too slow: disconnected", connection_.peer(), stream_->mount());
-      connection_.close("slow viewer");
-      return;
-    case Action::write:
-      write_views(decision.from, decision.to);
-      return;
+void ViewerSession::service(const RingState& ring, std::uint32_t delay_ms, std::uint64_t now_ms,
+                            std::uint64_t wait_origin_ms) {
+  if (finishing_) delay_ms = 0;  // the stream has ended: nothing more will join these bytes
+  // Each round writes at most max_write_bytes; a viewer with a backlog keeps going while the
+  // kernel takes whole writes. Bounded: the lag limit is half the ring.
+  while (attached_ && !in_flight_ && head_sent()) {
+    if (cursor_.waiting_since == 0 && ring.head > cursor_.position) {
+      cursor_.waiting_since = wait_origin_ms != 0 ? wait_origin_ms : now_ms;
+    }
+    const Decision decision =
+        decide(stream_->settings(), cursor_, ring, stream_->framing(), delay_ms, now_ms);
+    switch (decision.action) {
+      case Action::idle:
+        if (ring.head > cursor_.position) {
+          stream_->note_waiting(worker_index(), cursor_.waiting_since);
+        } else if (finishing_) {
+          connection_.shutdown_then_close();
+        }
+        return;
+      case Action::skip:
+        skip_to(decision.to);
+        return;
+      case Action::disconnect:
+        count_slow_disconnect();
+        spdlog::info("viewer {} on {} too slow: disconnected", connection_.peer(), stream_->mount());
+        connection_.close("slow viewer");
+        return;
+      case Action::write:
+        write_views(decision.from, decision.to);
+        break;
+    }
   }
+}
+
+void ViewerSession::count_slow_disconnect() {
+  lane().slow_disconnects.add(1);
+  connection_.worker().counters().slow_disconnects.add(1);
 }
 
 void ViewerSession::skip_to(std::uint64_t position) {
   StreamLane& lane = this->lane();
   lane.skips.add(1);
+  connection_.worker().counters().skips.add(1);
   lane.skipped_bytes.add(position - cursor_.position);
   spdlog::debug("viewer {} on {} skipped {} bytes to the live edge", connection_.peer(),
                 stream_->mount(), position - cursor_.position);
@@ -167,6 +180,7 @@ void ViewerSession::finish() {
 }
 
 void ViewerSession::drop_stalled() {
+  count_slow_disconnect();
   spdlog::info("viewer {} on {} stalled past the ring: disconnected", connection_.peer(),
                stream_->mount());
   connection_.close("stalled viewer");

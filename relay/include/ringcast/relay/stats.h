@@ -26,16 +26,17 @@ struct WorkerCounters {
   Counter source_idle_timeouts;
   Counter viewers_joined;
   Counter viewers_left;
-  Counter bytes_out;
+  Counter bytes_out;         // every byte sent to a viewer, whatever its mount's fate
+  Counter skips;
+  Counter slow_disconnects;
 };
 
-// Totals of mounts that have ended (written by the housekeeping loop only).
+// Totals of mounts that have ended (written by the housekeeping loop only). Bytes out, skips
+// and slow disconnects are totalled per worker instead: viewers of an ended mount may still be
+// sent its last bytes.
 struct EndedTotals {
   Counter streams;
   Counter bytes_in;
-  Counter bytes_out;
-  Counter skips;
-  Counter slow_disconnects;
 };
 
 struct StatsInput {

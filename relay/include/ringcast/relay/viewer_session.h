@@ -24,7 +24,10 @@ class ViewerSession {
   // Sends the response head and joins the stream at the live edge minus the burst.
   void start(std::string response_head, std::uint64_t now_ms);
   // Decides and, when due, writes the next views of the ring (no-op while a write is in flight).
-  void service(const RingState& ring, std::uint32_t delay_ms, std::uint64_t now_ms);
+  // `wait_origin_ms`: when the oldest commit not yet serviced arrived (0: now); a caught-up
+  // viewer's new bytes have waited since then.
+  void service(const RingState& ring, std::uint32_t delay_ms, std::uint64_t now_ms,
+               std::uint64_t wait_origin_ms = 0);
   // The source is gone for good: send what is left, then close cleanly.
   void finish();
   // Stalled with ring memory pinned: disconnect now (called by the stream's writer).
@@ -46,6 +49,7 @@ class ViewerSession {
   void write_views(std::uint64_t from, std::uint64_t to);
   void skip_to(std::uint64_t position);
   void count_sent(std::uint64_t n);
+  void count_slow_disconnect();
   std::size_t worker_index() const;
   StreamLane& lane();
   void on_write_done(int status);
