@@ -148,9 +148,9 @@ TEST_CASE("shutdown under load on several workers exits 0 and every viewer sees 
     SourceOptions options;
     options.mount = mount_name(m);
     sources.push_back(connect_source(relay.port(), options));
-    Viewer::Options options;
-    options.contiguous = false;  // a source at full speed may outrun a viewer: skips are fine
-    for (int i = 0; i < 10; ++i) viewers.push_back(std::make_unique<Viewer>(relay.port(), mount_name(m), options));
+    Viewer::Options viewer_options;
+    viewer_options.contiguous = false;  // a source at full speed may outrun a viewer: skips are fine
+    for (int i = 0; i < 10; ++i) viewers.push_back(std::make_unique<Viewer>(relay.port(), mount_name(m), viewer_options));
   }
   for (auto& source : sources) {
     senders.push_back(std::make_unique<PacedSource>(std::move(source.socket), 0, kTotal, 0));
