@@ -34,8 +34,10 @@ TEST_CASE("viewers of several mounts spread over every worker get every byte whi
           "[workers]") {
   const std::string workers = GENERATE("2", "4");
   CAPTURE(workers);
-  RelayProcess relay({"--workers", workers, "--ring-size", "256K"});
-  constexpr std::uint64_t kTotal = 8u << 20;  // per mount: 32 laps of the ring
+  // A 1 MiB ring: a fast viewer may lag half of it (125 ms here) before it counts as slow, which
+  // an oversubscribed 2-core machine running 4 loops and 30 client threads needs.
+  RelayProcess relay({"--workers", workers, "--ring-size", "1M"});
+  constexpr std::uint64_t kTotal = 12u << 20;  // per mount: 12 laps, more than kernel buffers hold
   constexpr double kRate = 4.0 * (1 << 20);
 
   std::vector<SourceConnection> sources;
