@@ -11,6 +11,7 @@
 #include "ringcast/relay/config.h"
 #include "ringcast/relay/relay.h"
 #include <thread>
+#include <sys/resource.h>
 #include "ringcast/relay/version.h"
 
 namespace {
@@ -114,6 +115,16 @@ int main(int argc, char** argv) {
   config.workers = std::max(1u, std::thread::hardware_concurrency());
   app.add_option("--workers", config.workers, "event loops serving connections (default: CPUs)")
       ->check(CLI::Range(1, 256))->capture_default_str();
+  double viewer_stall_seconds = config.viewer_stall_timeout_ms / 1000.0;
+  app.add_option("--max-connections", config.max_connections,
+                 "open connections at most, then 503 (default: the descriptor limit minus 64)");
+  app.add_option("--max-viewers-per-mount", config.max_viewers_per_mount,
+                 "viewers of one mount at most, then 503 (0: no limit)")->capture_default_str();
+  app.add_option("--max-mounts", config.max_mounts, "mounts at most; a source for one more gets 503")
+      ->capture_default_str();
+  app.add_option("--viewer-stall-timeout", viewer_stall_seconds,
+                 "seconds a viewer's socket may take nothing before it is closed")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
@@ -124,6 +135,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.grace_ms = static_cast<std::uint32_t>(grace_seconds * 1000);
+  config.viewer_stall_timeout_ms = static_cast<std::uint32_t>(viewer_stall_seconds * 1000);
+  // One descriptor per connection: take the hard limit, and keep 64 for everything else.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  if (config.max_connections == 0) {
+    config.max_connections = files.rlim_cur > 128 ? files.rlim_cur - 64 : 64;
+  }
   config.source_idle_timeout_ms = static_cast<std::uint32_t>(source_timeout_seconds * 1000);
   config.head_timeout_ms = static_cast<std::uint32_t>(head_timeout_seconds * 1000);
   fanout.slow_action = slow_viewer == "disconnect" ? SlowViewerAction::disconnect : SlowViewerAction::skip;

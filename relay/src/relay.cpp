@@ -111,7 +111,10 @@ void Relay::on_acceptable() {
     }
     const std::size_t worker = next_worker_;
     next_worker_ = (next_worker_ + 1) % workers_.size();
-    workers_[worker]->inbox().post(tokens_[worker], LoopEvent{LoopEvent::Kind::accept, fd, nullptr, 0});
+    // Over the limit the worker answers 503 and closes: the socket still counts until then.
+    const bool over_limit = open_connections_.fetch_add(1) >= config_.max_connections;
+    workers_[worker]->inbox().post(tokens_[worker],
+                                   LoopEvent{LoopEvent::Kind::accept, fd, nullptr, over_limit ? 1u : 0u});
   }
 }
 
@@ -141,6 +144,8 @@ void Relay::stop() {
     workers_[i]->inbox().post(tokens_[i], LoopEvent{LoopEvent::Kind::drain, -1, nullptr, 0});
   }
 }
+
+void Relay::connection_closed() { open_connections_.fetch_sub(1); }
 
 void Relay::worker_drained() {
   // Any worker thread; the last one wakes the main loop.

@@ -58,7 +58,7 @@ std::string render_stats_json(const StatsInput& input) {
 
   nlohmann::json workers = nlohmann::json::array();
   std::uint64_t accepted = 0, closed = 0, bad = 0, auth = 0, in_use = 0, not_found = 0,
-                method = 0, head_timeout = 0, too_large = 0, idle = 0, bytes_out = 0, skips = 0,
+                method = 0, head_timeout = 0, too_large = 0, idle = 0, limit = 0, bytes_out = 0, skips = 0,
                 slow = 0;
   for (const WorkerCounters* w : input.workers) {
     workers.push_back({{"viewers", w->viewers_joined.get() - w->viewers_left.get()},
@@ -74,6 +74,7 @@ std::string render_stats_json(const StatsInput& input) {
     method += w->bad_methods.get();
     head_timeout += w->head_timeouts.get();
     too_large += w->heads_too_large.get();
+    limit += w->over_limit.get();
     idle += w->source_idle_timeouts.get();
     bytes_out += w->bytes_out.get();
     skips += w->skips.get();
@@ -91,7 +92,8 @@ std::string render_stats_json(const StatsInput& input) {
         {"not_found", not_found},
         {"method", method},
         {"head_timeout", head_timeout},
-        {"head_too_large", too_large}}},
+        {"head_too_large", too_large},
+        {"limit", limit}}},
       {"totals",
        {{"mounts", input.streams.size()},
         {"viewers", viewers},

@@ -11,6 +11,7 @@ StreamRegistry::Attached StreamRegistry::attach_source(const std::string& mount,
     return {AttachOutcome::in_use, nullptr};
   }
   const bool resumed = found != streams_.end();
+  if (!resumed && streams_.size() >= config_.max_mounts) return {AttachOutcome::too_many_mounts, nullptr};
   if (!resumed) found = streams_.emplace(mount, std::make_shared<Stream>(mount, config_, workers_)).first;
   // Under the mutex, so that a mount cannot expire between "orphaned" and "attached".
   found->second->attach_source(worker, std::move(metadata));

@@ -174,6 +174,19 @@ std::uint64_t ViewerSession::accepted_position() const {
   return queued_end_ - connection_.tcp().write_queue_size;
 }
 
+std::uint64_t ViewerSession::stalled_for(std::uint64_t now_ms) {
+  if (!in_flight_) {
+    progress_ms_ = 0;
+    return 0;
+  }
+  const std::uint64_t accepted = accepted_position();
+  if (progress_ms_ == 0 || accepted != progress_position_) {
+    progress_position_ = accepted;
+    progress_ms_ = now_ms;
+  }
+  return now_ms - progress_ms_;
+}
+
 void ViewerSession::finish() {
   finishing_ = true;
   if (!in_flight_ && head_sent()) service(stream_->ring_state(), 0, monotonic_ms());

@@ -120,7 +120,7 @@ void Worker::on_event(LoopEvent& event) {
     case LoopEvent::Kind::none:
       return;
     case LoopEvent::Kind::accept:
-      on_accepted_fd(event.fd);
+      on_accepted_fd(event.fd, event.position != 0);
       return;
     case LoopEvent::Kind::commit: {
       StreamLane& lane = event.stream->lane(index_);
@@ -152,23 +152,32 @@ void Worker::on_event(LoopEvent& event) {
   }
 }
 
-void Worker::on_accepted_fd(int fd) {
+void Worker::on_accepted_fd(int fd, bool over_limit) {
   if (draining_) {
     ::close(fd);
+    relay_.connection_closed();
     return;
   }
   auto* connection = new Connection(*this, next_connection_id_++, monotonic_ms());
   if (!connection->open(&loop_, fd)) {
     delete connection;
+    relay_.connection_closed();
     return;
   }
   connections_.insert(connection);
   counters_.connections_accepted.add(1);
+  if (over_limit) {
+    counters_.over_limit.add(1);
+    spdlog::warn("{} refused: {} connections open (--max-connections): 503", connection->peer(),
+                 relay_.config().max_connections);
+    connection->respond_and_close(503, "too many connections\n");
+  }
 }
 
 void Worker::connection_closed(Connection& connection) {
   if (connections_.erase(&connection) > 0) counters_.connections_closed.add(1);
   delete &connection;
+  relay_.connection_closed();
   maybe_drained();
 }
 
@@ -228,6 +237,13 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   }
   const std::string content_type = metadata.content_type;
   auto attached = relay_.registry().attach_source(mount, index_, std::move(metadata));
+  if (attached.outcome == StreamRegistry::AttachOutcome::too_many_mounts) {
+    counters_.over_limit.add(1);
+    spdlog::warn("{} source refused for {}: {} mounts exist (--max-mounts): 503", connection.peer(),
+                 mount, config.max_mounts);
+    connection.respond_and_close(503, "too many mounts\n");
+    return;
+  }
   if (attached.outcome == StreamRegistry::AttachOutcome::in_use) {
     counters_.mount_in_use.add(1);
     spdlog::info("{} source refused for {}: a source is live there: 403", connection.peer(), mount);
@@ -274,6 +290,13 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
     counters_.not_found.add(1);
     spdlog::info("{} viewer refused for {}: no such mount: 404", connection.peer(), path);
     connection.respond_and_close(404, "no such mount\n");
+    return;
+  }
+  if (config.max_viewers_per_mount != 0 && stream->viewer_count() >= config.max_viewers_per_mount) {
+    counters_.over_limit.add(1);
+    spdlog::warn("{} viewer refused for {}: {} viewers (--max-viewers-per-mount): 503",
+                 connection.peer(), path, config.max_viewers_per_mount);
+    connection.respond_and_close(503, "mount full\n");
     return;
   }
   const StreamMetadata metadata = stream->metadata();
@@ -354,6 +377,12 @@ void Worker::on_sweep() {
         if (now - connection->lingering_since_ms() >= kLingerMs) connection->close("linger over");
         break;
       case Connection::State::viewer:
+        if (connection->viewer()->stalled_for(now) >= config.viewer_stall_timeout_ms) {
+          spdlog::info("viewer {} on {} took nothing for {} ms: disconnected", connection->peer(),
+                       connection->viewer()->stream().mount(), config.viewer_stall_timeout_ms);
+          connection->viewer()->drop_stalled();
+        }
+        break;
       case Connection::State::closed:
         break;
     }

@@ -20,6 +20,10 @@ struct RelayConfig {
   std::uint32_t head_timeout_ms = 15'000;      // request head slower: 408
   std::size_t max_mount_length = 128;
   std::size_t workers = 1;         // event loops serving connections
+  std::size_t max_connections = 0;       // over it: 503 (0: the descriptor limit minus 64)
+  std::size_t max_viewers_per_mount = 0;  // over it: 503 (0: no limit)
+  std::size_t max_mounts = 100;           // a new mount over it: 503
+  std::uint32_t viewer_stall_timeout_ms = 20'000;  // a viewer's write without progress: closed
   FanoutSettings fanout;
 };
 

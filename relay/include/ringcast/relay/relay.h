@@ -40,6 +40,8 @@ class Relay {
   std::size_t worker_count() const { return workers_.size(); }
   LoopInbox<LoopEvent>& worker_inbox(std::size_t worker) { return workers_[worker]->inbox(); }
   std::string stats_json() const;
+  // Any worker thread: an accepted connection is gone (the limit counts it no more).
+  void connection_closed();
   // Any worker thread: it has no connections left after a drain.
   void worker_drained();
 
@@ -68,6 +70,7 @@ class Relay {
   uv_signal_t sigterm_{};
   uv_async_t drained_async_{};
   std::atomic<std::size_t> drained_workers_{0};
+  std::atomic<std::size_t> open_connections_{0};  // for --max-connections
   std::uint16_t bound_port_ = 0;
   std::size_t next_worker_ = 0;
   bool stopping_ = false;

@@ -23,6 +23,7 @@ struct WorkerCounters {
   Counter bad_methods;      // 405
   Counter head_timeouts;    // 408
   Counter heads_too_large;  // 431
+  Counter over_limit;       // 503: connections, viewers per mount, mounts
   Counter source_idle_timeouts;
   Counter viewers_joined;
   Counter viewers_left;

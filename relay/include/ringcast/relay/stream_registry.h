@@ -18,7 +18,7 @@ class StreamRegistry {
  public:
   StreamRegistry(const RelayConfig& config, std::size_t workers) : config_(config), workers_(workers) {}
 
-  enum class AttachOutcome { started, resumed, in_use };
+  enum class AttachOutcome { started, resumed, in_use, too_many_mounts };
   struct Attached {
     AttachOutcome outcome;
     std::shared_ptr<Stream> stream;

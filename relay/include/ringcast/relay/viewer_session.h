@@ -36,6 +36,8 @@ class ViewerSession {
   void detach();
 
   bool write_in_flight() const { return in_flight_; }
+  // How long (ms) the kernel has taken none of the in-flight write (0: none in flight).
+  std::uint64_t stalled_for(std::uint64_t now_ms);
   // Oldest ring position the in-flight write still references (the kernel took the rest).
   std::uint64_t accepted_position() const;
   std::uint64_t position() const { return cursor_.position; }
@@ -70,6 +72,8 @@ class ViewerSession {
   std::uint64_t queued_end_ = 0;      // end of the bytes handed to libuv
   std::uint64_t in_flight_bytes_ = 0;  // of them, what uv_write still owns
   std::uint64_t bytes_sent_ = 0;
+  std::uint64_t progress_position_ = 0;  // accepted position when progress was last seen
+  std::uint64_t progress_ms_ = 0;
   std::string response_head_;  // until written
   uv_write_t request_{};       // reused: one write in flight at a time
   uv_buf_t buffers_[2]{};

@@ -78,7 +78,7 @@ class Worker {
 
   void run();
   void on_event(LoopEvent& event);
-  void on_accepted_fd(int fd);
+  void on_accepted_fd(int fd, bool over_limit);
   void on_sweep();
   void on_flush_tick();
   void drain();
