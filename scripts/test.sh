@@ -11,6 +11,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1
 
+echo "== libFuzzer: request heads and the ring, 20 s each from the seed corpus"
+bash tests/fuzz/run.sh 20
+
 echo "== ThreadSanitizer: whole suite"
 configure_and_build build-tsan -DRINGCAST_TSAN=ON
 ctest --test-dir build-tsan --output-on-failure --timeout 300

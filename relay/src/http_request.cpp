@@ -97,7 +97,13 @@ ParseStatus RequestHeadParser::feed(std::string_view received) {
   if (state_->headers_done) {
     // Paused inside on_headers_complete, http_parser 2.9 stops just before the head's final
     // '\n': count it, so that head_length() is where the body starts.
-    if (consumed_ < received.size() && received[consumed_] == '\n') ++consumed_;
+    // Debian's http_parser is built lenient and also ends a head on "\r" plus any byte: that
+    // is no head end (the byte would reach the ring as body), so refuse it.
+    if (consumed_ >= received.size() || received[consumed_] != '\n') {
+      status_ = ParseStatus::malformed;
+      return status_;
+    }
+    ++consumed_;
     head_.method = method_of(state_->parser.method);
     head_.method_name = http_method_str(static_cast<http_method>(state_->parser.method));
     head_.http_major = state_->parser.http_major;

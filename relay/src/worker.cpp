@@ -394,7 +394,13 @@ void Worker::on_sweep() {
 void Worker::on_flush_tick() {
   const std::uint64_t now = monotonic_ms();
   const std::uint32_t delay = delay_ms();
-  for (auto& [key, active] : active_streams_) active.stream->on_flush_tick(index_, delay, now);
+  // Servicing may close viewers, and a mount's last viewer leaving erases it from
+  // active_streams_ (and may drop the last reference to an ended mount): walk a copy that
+  // keeps every mount alive until the walk is over. The vector's capacity is reused.
+  flush_walk_.clear();
+  for (auto& [key, active] : active_streams_) flush_walk_.push_back(active.stream);
+  for (const auto& stream : flush_walk_) stream->on_flush_tick(index_, delay, now);
+  flush_walk_.clear();
 }
 
 void Worker::drain() {

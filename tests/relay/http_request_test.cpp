@@ -57,6 +57,12 @@ TEST_CASE("garbage and binary heads are malformed", "[http]") {
   }
 }
 
+TEST_CASE("a head whose blank line ends in CR and another byte is malformed, not complete", "[http]") {
+  // Found by tests/fuzz/http_request_fuzz: the lenient parser took "\r" + any byte as the end.
+  RequestHeadParser parser;
+  CHECK(parser.feed("GET / HTTP/1.1\r\n\rX") == ParseStatus::malformed);
+}
+
 TEST_CASE("an unknown method parses and is reported as other", "[http]") {
   RequestHeadParser parser;
   REQUIRE(parser.feed("DELETE /x HTTP/1.1\r\n\r\n") == ParseStatus::complete);

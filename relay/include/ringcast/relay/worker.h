@@ -108,6 +108,7 @@ class Worker {
   };
   std::unordered_map<const Stream*, ActiveStream> active_streams_;  // streams with our viewers
   std::vector<SourceSession*> paused_sources_;
+  std::vector<std::shared_ptr<Stream>> flush_walk_;  // on_flush_tick's copy of active_streams_
   std::size_t audience_ = 0;
   std::uint64_t next_connection_id_ = 1;
   bool draining_ = false;
