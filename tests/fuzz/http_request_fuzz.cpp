@@ -15,10 +15,6 @@
 #include "fuzz_check.h"
 #include "ringcast/relay/http_request.h"
 
-#ifndef RINGCAST_FUZZ_TOLERATE_CR_HEAD_END
-#define RINGCAST_FUZZ_TOLERATE_CR_HEAD_END 0
-#endif
-
 namespace {
 
 using ringcast::relay::ParseStatus;
@@ -203,11 +199,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
              head_length, pieces.head_length());
   FUZZ_CHECK(head_length >= 1 && head_length <= received.size(), "head_length %zu of %zu bytes",
              head_length, received.size());
-  // The body starts right after the head's final line feed. (Known failure, seed
-  // cr_terminated_head: http_parser ends a head at CR plus any byte. Configuring with
-  // -DRINGCAST_FUZZ_TOLERATE_CR_HEAD_END=ON lets a run look past it until that is fixed.)
-  const bool tolerated = RINGCAST_FUZZ_TOLERATE_CR_HEAD_END && received[head_length - 1] == '\r';
-  FUZZ_CHECK(received[head_length - 1] == '\n' || tolerated,
+  // The body starts right after the head's final line feed (seed cr_terminated_head: the
+  // lenient http_parser once ended a head at CR plus any byte).
+  FUZZ_CHECK(received[head_length - 1] == '\n',
              "the head ends in 0x%02x, not a line feed",
              static_cast<unsigned char>(received[head_length - 1]));
   check_same_head(pieces.head(), whole.head());

@@ -519,8 +519,7 @@ Viewer::Viewer(std::uint16_t port, std::string mount, Options options)
   // Read the head here: when the constructor returns, the relay has attached this viewer.
   response_ = read_response_head(socket_, deadline);
   if (response_.status != 200) throw std::runtime_error("viewer refused: " + response_.text);
-  checker_.feed(response_.leftover);
-  received_.store(response_.leftover.size());
+  take(response_.leftover);
   paused_.store(options_.start_paused);
   thread_ = std::thread([this] { run(); });
 }
@@ -539,6 +538,12 @@ void Viewer::hang_up() {
   if (thread_.joinable()) thread_.join();
   if (!eof_.load()) checker_.finish();  // a cut packet at the end must still be a valid prefix
   socket_.close();
+}
+
+void Viewer::take(std::span<const std::uint8_t> bytes) {
+  checker_.feed(bytes);
+  if (options_.keep_stream) stream_.insert(stream_.end(), bytes.begin(), bytes.end());
+  received_.fetch_add(bytes.size());
 }
 
 void Viewer::run() {
@@ -572,8 +577,7 @@ void Viewer::run() {
         eof_.store(true);
         return;
       }
-      checker_.feed(std::span<const std::uint8_t>(buffer.data(), *n));
-      received_.fetch_add(*n);
+      take(std::span<const std::uint8_t>(buffer.data(), *n));
     }
   } catch (const std::exception& e) {
     error_ = e.what();

@@ -45,6 +45,7 @@ class RelayProcess {
   // or a timeout (the process is then killed). Callers assert it is 0.
   int stop(std::chrono::milliseconds timeout = 10s);
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }  // for /proc/<pid>/... (descriptors, memory)
   std::string log() const;
 
  private:
@@ -234,6 +235,7 @@ class Viewer {
     std::chrono::milliseconds deadline = 60s;  // give up (and record an error) after this
     bool start_paused = false;
     double bytes_per_second = 0;  // > 0: read no faster than this (a slow player)
+    bool keep_stream = false;     // keep every byte received, for stream()
   };
   Viewer(std::uint16_t port, std::string mount, Options options);
   Viewer(std::uint16_t port, std::string mount) : Viewer(port, std::move(mount), Options{}) {}
@@ -252,9 +254,12 @@ class Viewer {
   const ResponseHead& response() const { return response_; }
   const PacketChecker& checker() const { return checker_; }
   const std::string& error() const { return error_; }  // transport errors, timeouts
+  // Every byte after the response head (only with Options::keep_stream), after join()/hang_up().
+  const std::vector<std::uint8_t>& stream() const { return stream_; }
 
  private:
   void run();
+  void take(std::span<const std::uint8_t> bytes);
 
   std::uint16_t port_;
   std::string mount_;
@@ -267,6 +272,7 @@ class Viewer {
   std::atomic<bool> stop_{false};
   std::atomic<bool> eof_{false};
   std::string error_;
+  std::vector<std::uint8_t> stream_;
   std::thread thread_;
 };
 
