@@ -207,15 +207,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_same_head(pieces.head(), whole.head());
 
   // The head alone completes at its end, and one byte less does not.
-  if (!tolerated) {
-    RequestHeadParser exact;
-    FUZZ_CHECK(exact.feed(received.substr(0, head_length)) == ParseStatus::complete &&
-                   exact.head_length() == head_length,
-               "the head's own %zu bytes do not complete it", head_length);
-    RequestHeadParser short_by_one;
-    FUZZ_CHECK(short_by_one.feed(received.substr(0, head_length - 1)) != ParseStatus::complete,
-               "a head of %zu bytes completes one byte early", head_length);
-  }
+  RequestHeadParser exact;
+  FUZZ_CHECK(exact.feed(received.substr(0, head_length)) == ParseStatus::complete &&
+                 exact.head_length() == head_length,
+             "the head's own %zu bytes do not complete it", head_length);
+  RequestHeadParser short_by_one;
+  FUZZ_CHECK(short_by_one.feed(received.substr(0, head_length - 1)) != ParseStatus::complete,
+             "a head of %zu bytes completes one byte early", head_length);
 
   const RequestHead& head = whole.head();
   FUZZ_CHECK(head.target.compare(0, head.path.size(), head.path) == 0,
