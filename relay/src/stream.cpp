@@ -92,7 +92,9 @@ std::span<std::byte> Stream::reserve_for_source(std::size_t wanted, Worker& writ
   const std::size_t own = writer.index();
   if (ring_.gate(own) < needed) refresh_lane_gate(own, needed);
   for (std::size_t worker = 0; worker < lane_count_; ++worker) {
-    if (worker != own && ring_.gate(worker) < needed) {
+    // One request at a time per lane (acq_rel: pairs with the lane's exchange(false)).
+    if (worker != own && ring_.gate(worker) < needed &&
+        !lanes_[worker].make_room_pending.exchange(true, std::memory_order_acq_rel)) {
       writer.post_to(worker, LoopEvent{LoopEvent::Kind::make_room, -1, shared_from_this(), needed});
     }
   }

@@ -130,6 +130,7 @@ void Worker::on_event(LoopEvent& event) {
       return;
     }
     case LoopEvent::Kind::make_room:
+      event.stream->lane(index_).make_room_pending.exchange(false, std::memory_order_acq_rel);
       event.stream->refresh_lane_gate(index_, event.position);
       post_to(event.stream->writer_worker(),
               LoopEvent{LoopEvent::Kind::resume_source, -1, event.stream, 0});

@@ -45,7 +45,8 @@ struct alignas(64) StreamLane {
   std::uint64_t serviced_head = 0;     // head when every viewer was last serviced
   std::uint64_t earliest_wait_ms = 0;  // oldest waiting_since of any viewer; 0: none
   std::uint64_t gate_refresh_head = 0;
-  std::atomic<bool> notify_pending{false};  // a commit event is queued for this lane
+  std::atomic<bool> notify_pending{false};     // a commit event is queued for this lane
+  std::atomic<bool> make_room_pending{false};  // a make_room event is queued for this lane
   std::atomic<std::uint32_t> viewer_count{0};
   Counter bytes_out, joins, skips, skipped_bytes, slow_disconnects;
 };
