@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include <csignal>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -143,7 +144,7 @@ int main(int argc, char** argv) {
     setrlimit(RLIMIT_NOFILE, &files);
   }
   if (config.max_connections == 0) {
-    config.max_connections = files.rlim_cur > 128 ? files.rlim_cur - 64 : 64;
+    config.max_connections = files.rlim_cur > 128 ? files.rlim_cur - 64 : files.rlim_cur / 2;
   }
   config.source_idle_timeout_ms = static_cast<std::uint32_t>(source_timeout_seconds * 1000);
   config.head_timeout_ms = static_cast<std::uint32_t>(head_timeout_seconds * 1000);
@@ -155,6 +156,10 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  // A viewer that hangs up turns the next write into EPIPE, not a fatal SIGPIPE. Set before
+  // any worker thread starts, so that every thread inherits it.
+  std::signal(SIGPIPE, SIG_IGN);
 
   uv_loop_t* loop = uv_default_loop();
   int status = 0;

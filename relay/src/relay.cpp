@@ -18,6 +18,7 @@ namespace ringcast::relay {
 
 namespace {
 constexpr std::uint64_t kHousekeepingMs = 250;
+constexpr std::uint64_t kAcceptPauseMs = 100;
 }  // namespace
 
 std::uint64_t monotonic_ms() { return uv_hrtime() / 1'000'000; }
@@ -29,6 +30,7 @@ Relay::Relay(uv_loop_t* main_loop, RelayConfig config)
   if (config_.workers == 0) config_.workers = 1;
   acceptor_.data = this;
   housekeeping_.data = this;
+  accept_pause_.data = this;
   sigint_.data = this;
   sigterm_.data = this;
   drained_async_.data = this;
@@ -83,6 +85,7 @@ int Relay::start() {
   acceptor_open_ = rc == 0;
   if (rc == 0) rc = uv_poll_start(&acceptor_, UV_READABLE, acceptable_cb);
   uv_timer_init(main_loop_, &housekeeping_);
+  uv_timer_init(main_loop_, &accept_pause_);
   uv_signal_init(main_loop_, &sigint_);
   uv_signal_init(main_loop_, &sigterm_);
   uv_async_init(main_loop_, &drained_async_, drained_cb);
@@ -104,7 +107,13 @@ void Relay::on_acceptable() {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      if (errno == EMFILE || errno == ENFILE) {
+        // Out of descriptors: the listening socket stays readable, so polling on would spin.
+        // Pause accepting; waiting clients stay in the backlog until a descriptor frees.
+        spdlog::warn("accept paused for {} ms: {}", kAcceptPauseMs, std::strerror(errno));
+        uv_poll_stop(&acceptor_);
+        uv_timer_start(&accept_pause_, accept_pause_cb, kAcceptPauseMs, 0);
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
         spdlog::warn("accept failed: {}", std::strerror(errno));
       }
       return;
@@ -140,6 +149,7 @@ void Relay::stop() {
   if (listen_fd_ >= 0) ::close(listen_fd_);  // after the poll handle stopped watching it
   listen_fd_ = -1;
   uv_close(reinterpret_cast<uv_handle_t*>(&housekeeping_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&accept_pause_), nullptr);
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     workers_[i]->inbox().post(tokens_[i], LoopEvent{LoopEvent::Kind::drain, -1, nullptr, 0});
   }
@@ -178,6 +188,11 @@ void Relay::acceptable_cb(uv_poll_t* poll, int status, int) {
     return;
   }
   static_cast<Relay*>(poll->data)->on_acceptable();
+}
+
+void Relay::accept_pause_cb(uv_timer_t* timer) {
+  auto* self = static_cast<Relay*>(timer->data);
+  if (!self->stopping_) uv_poll_start(&self->acceptor_, UV_READABLE, acceptable_cb);
 }
 
 void Relay::housekeeping_cb(uv_timer_t* timer) { static_cast<Relay*>(timer->data)->on_housekeeping(); }

@@ -54,6 +54,7 @@ class Relay {
   // libuv callbacks
   static void acceptable_cb(uv_poll_t* poll, int status, int events);
   static void housekeeping_cb(uv_timer_t* timer);
+  static void accept_pause_cb(uv_timer_t* timer);
   static void signal_cb(uv_signal_t* signal, int signum);
   static void drained_cb(uv_async_t* async);
 
@@ -66,6 +67,7 @@ class Relay {
   uv_poll_t acceptor_{};
   bool acceptor_open_ = false;
   uv_timer_t housekeeping_{};
+  uv_timer_t accept_pause_{};  // restarts accepting after running out of descriptors
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
   uv_async_t drained_async_{};
