@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: the same ringcast-bench load against the limit-mode writer (the
-# ceiling: uv_try_write of one buffer, no relay logic), ringcast (one loop; and two if the
-# binary has --workers) and Icecast 2.4 from Debian, all on loopback with the same burst,
-# lag limit and source password. Writes raw JSON lines, per-cell medians, plots and the
-# generated part of docs/benchmarks.md. Every process it starts is stopped by its pid.
+# ceiling: uv_try_write of one buffer, no relay logic; limit-60ms writes every 60 ms like
+# ringcast's default --max-write-delay), ringcast with --workers 1 and --workers 2, and
+# Icecast 2.4 from Debian, all on loopback with the same burst, lag limit and source password.
+# Writes raw JSON lines, per-cell medians, plots and the generated part of docs/benchmarks.md. Every process it starts is stopped by its pid.
 #
 # usage: bash scripts/bench-vs-icecast.sh [--quick] [--runs N] [--no-install] [--no-extras]
 #   --quick      1 run per cell, 100 and 1,000 viewers, short extras; output to a temp dir
@@ -12,10 +12,18 @@
 #   --no-install do not apt-get install icecast2, gnuplot-nox, jq when they are missing
 #   --no-extras  only the matrix (skip first-byte, stall, RSS and profile runs)
 # env: BUILD=build  BENCH=$BUILD/tests/bench/ringcast-bench  RINGCAST=$BUILD/relay/ringcast
-#      ICECAST=icecast2  OUT=docs/bench  DOC=docs/benchmarks.md  RELAYS="limit ringcast ..."
-#      VIEWERS="100 1000 5000 10000"  RATES="1M 8M"  DURATION=5  WARMUP=2  RAMP=5000
-#      EXTRA_SET="first_byte stall stall8 rss slow_ramp what_if profile"  KEEP_RESULTS=1 (append
-#      to results.jsonl instead of starting it anew)  SKIP_MATRIX=1 (only extras and summaries)
+#      ICECAST=icecast2  OUT=docs/bench  DOC=docs/benchmarks.md
+#      RELAYS="limit-60ms ringcast ringcast-w2 icecast"  (also: limit, limit-<N>ms,
+#        ringcast-d<N> = one loop with --max-write-delay N)
+#      CEIL=limit-60ms (the column the "× ceiling" ratio divides by)
+#      VIEWERS="100 1000 5000 10000"  VIEWERS_1M=, VIEWERS_8M= (per rate; default VIEWERS, and
+#      "100 1000 1500 5000" at 8M unless --quick)  RATES="1M 8M"  DURATION=5  WARMUP=2  RAMP=5000
+#      EXTRA_SET="first_byte stall stall8 rss slow_ramp what_if profile"
+#      EXTRA_RELAYS="ringcast ringcast-w2" (first_byte, slow_ramp)  STALL_RELAYS=ringcast
+#      RSS_RELAYS=ringcast  STALL_FOR=36 STALL_DURATION=40 (1 Mbit/s stall run)  RSS_WARMUP=34
+#      REUSE="icecast" (keep these relays' lines from the existing results.jsonl, marked
+#      reused: true, and do not run them)  KEEP_RESULTS=1 (append to results.jsonl instead of
+#      starting it anew)  SKIP_MATRIX=1 (only extras and summaries)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +34,7 @@ while (($#)); do
     --runs) RUNS=$2; shift ;;
     --no-install) INSTALL=0 ;;
     --no-extras) EXTRAS=0 ;;
-    -h|--help) sed -n '2,18p' "$0" | cut -c3-; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | cut -c3-; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -85,15 +93,20 @@ ICECAST=${ICECAST:-$(command -v icecast2 || true)}
 # Relays get the hard descriptor limit (20,000 here); the bench raises its own.
 ulimit -n "$(ulimit -Hn)"
 
-# ringcast with one loop (--workers 1 when the option exists), and a second column with two.
+# ringcast with one loop (--workers 1), and a second column with two (--workers 2).
 RINGCAST_ARGS=(--burst "$BURST" --max-lag "$QUEUE" --ring-size "$RING")
-HAS_WORKERS=0
-if "$RINGCAST" --help 2>&1 | grep -q -- '--workers'; then HAS_WORKERS=1; fi
+"$RINGCAST" --help 2>&1 | grep -q -- '--workers' || die "this ringcast has no --workers"
+REUSE=${REUSE:-}
+CEIL=${CEIL:-limit-60ms}
 if [[ -z ${RELAYS:-} ]]; then
-  RELAYS="limit limit-40ms ringcast"
-  ((HAS_WORKERS)) && RELAYS+=" ringcast-w2"
+  RELAYS="limit-60ms ringcast ringcast-w2"
   [[ -n $ICECAST ]] && RELAYS+=" icecast"
 fi
+# Reused relays are not run: their lines are carried over from the previous results.jsonl.
+for r in $REUSE; do RELAYS=$(echo " $RELAYS " | sed "s/ $r / /; s/^ *//; s/ *$//"); done
+EXTRA_RELAYS=${EXTRA_RELAYS:-ringcast ringcast-w2}
+STALL_RELAYS=${STALL_RELAYS:-ringcast}
+RSS_RELAYS=${RSS_RELAYS:-ringcast}
 
 # ---- relay lifecycle -----------------------------------------------------------------------
 RELAY_PID="" RELAY_PORT=""
@@ -185,6 +198,16 @@ start_icecast() {
 
 stop_relay() {
   [[ -n $RELAY_PID ]] || return 0
+  # A relay that died during the run is a zombie by now: report how it ended.
+  RELAY_EXIT=""
+  if [[ $(awk '{print $3}' "/proc/$RELAY_PID/stat" 2>/dev/null) == Z ]]; then
+    local rc=0
+    wait "$RELAY_PID" 2>/dev/null || rc=$?
+    RELAY_EXIT=$rc
+    log "  the relay (pid $RELAY_PID) had exited during the run: status $rc$( ((rc > 128)) && echo " (signal $((rc - 128)))")"
+    RELAY_PID=""
+    return 0
+  fi
   kill "$RELAY_PID" 2>/dev/null || true
   for _ in $(seq 60); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.05; done
   kill -9 "$RELAY_PID" 2>/dev/null || true
@@ -198,6 +221,7 @@ stop_relay() {
 # - its "99% less one write" allows one *source* write (1,316 B), but ringcast coalesces up to
 #   --coalesce-bytes (16 KiB) per viewer write, so a 5 s window at 1 Mbit/s holds 38 or 39 of
 #   them and an on-rate viewer can read 97.5%. We allow one 16 KiB write instead.
+# A relay that exited during the run (relay_exit_status, e.g. 141 = SIGPIPE) did not keep up.
 # - window_s is the viewer processes' window, which under load ends late (5.7 s for a 5 s
 #   --duration), while source bytes and relay CPU are counted over the coordinator's exact
 #   --duration. source_rate_bps and server_cpu_s_per_gb mix the two; we rescale both to
@@ -212,7 +236,8 @@ def keeps_up: if .error != null then . + {keeps_up: false} else
          rate_ok: (.healthy.fraction_at_99pct >= 0.99
                    or .healthy.rate_min_ratio >= 0.99 - 16384 * 8 / (.rate_bps * .window_s))}
   | .keeps_up = (.error == null and .healthy.connected == .healthy.viewers and .corrupt == 0
-                 and .rate_ok and .source_error == "" and ($src == null or $src >= 0.99)) end;
+                 and .rate_ok and .source_error == "" and ($src == null or $src >= 0.99)
+                 and .relay_exit_status == null) end;
 '
 
 # ---- one run -------------------------------------------------------------------------------
@@ -224,12 +249,11 @@ run_one() {
   local target=()
   case $relay in
     limit) target=(limit) ;;
-    limit-40ms) target=(limit --limit-flush-ms 40) ;;
-    ringcast) start_ringcast "$((HAS_WORKERS ? 1 : 0))" ;;
+    limit-*ms) local ms=${relay#limit-}; target=(limit --limit-flush-ms "${ms%ms}") ;;
+    ringcast) start_ringcast 1 ;;
     ringcast-w2) start_ringcast 2 ;;
-    # What the coalescing delay is meant to give at 1,000 viewers of 1 Mbit/s (40 ms = 5,000 B):
-    # pending bytes are written from 5,264 B (4 source writes) instead of 16 KiB.
-    ringcast-c5k) start_ringcast "$((HAS_WORKERS ? 1 : 0))" --coalesce-bytes 5264 ;;
+    # One loop with another coalescing delay (the default is 60 ms at 500+ viewers per loop).
+    ringcast-d*) start_ringcast 1 --max-write-delay "${relay#ringcast-d}" ;;
     icecast) start_icecast ;;
     *) die "unknown relay $relay" ;;
   esac
@@ -238,6 +262,7 @@ run_one() {
   fi
   log "$kind $relay run $run: $*"
   local rc=0
+  RELAY_EXIT=""
   timeout 300 "$BENCH" "${target[@]}" "$@" >"$WORK/bench.out" 2>"$WORK/bench.progress" || rc=$?
   stop_relay
   if ! grep -q '^JSON ' "$WORK/bench.out"; then
@@ -250,13 +275,14 @@ run_one() {
   fi
   grep '^JSON ' "$WORK/bench.out" | cut -c6- |
     jq -c --arg kind "$kind" --arg relay "$relay" --argjson run "$run" --arg args "$*" \
-      --arg ringcast_version "$("$RINGCAST" --version 2>&1 | head -1)" '
+      --arg ringcast_version "$("$RINGCAST" --version 2>&1 | head -1)" --arg relay_exit "$RELAY_EXIT" '
       . as $r
       | (if $r.window_s > 0 then $r.bench_cpu_s / ($r.window_s * $r.processes) else 0 end) as $busy
       | ($r.healthy.records_corrupt + $r.stalled.records_corrupt) as $corrupt
       | {kind: $kind, relay: $relay, run: $run, args: $args, ringcast_version: $ringcast_version,
          time: (now | todate), bench_busy: $busy, bench_saturated: ($busy > 0.9),
          corrupt: $corrupt}
+        + (if $relay_exit != "" then {relay_exit_status: ($relay_exit | tonumber)} else {} end)
         + $r
         + (if $r.window_s > 0 then {} else {error: "the viewer processes observed no window (window_s 0)"} end)' | tee -a "$RESULTS" | jq -c "$JQ_KEEPS_UP"' keeps_up' >"$WORK/last.json"
   # Keep the evidence of runs that did not keep up: the bench's output and the relay's log
@@ -287,7 +313,10 @@ matrix() {
   local rate viewers run relay
   for rate in $RATES; do
     declare -A stopped=()
-    for viewers in $VIEWERS; do
+    local list_var=VIEWERS_$rate list
+    list=${!list_var:-}
+    [[ -z $list && $rate == 8M ]] && ! ((QUICK)) && list="100 1000 1500 5000"
+    for viewers in ${list:-$VIEWERS}; do
       local warmup=$WARMUP
       ((viewers >= 10000)) && warmup=$((WARMUP + 1))
       for run in $(seq "$RUNS"); do
@@ -324,32 +353,30 @@ extras() {
   local only=" ${EXTRA_SET:-first_byte stall stall8 rss slow_ramp what_if profile} "
   # First byte while 1,000 viewers connect at once.
   [[ $only == *" first_byte "* ]] && for run in $(seq "$RUNS"); do
-    for relay in $RELAYS; do
+    for relay in $EXTRA_RELAYS; do
       run_one first_byte "$relay" "$run" -n 1000 --rate 1M --ramp 1000000 --warmup 2 --duration 3
     done
   done
   # 50 of 1,000 viewers stall longer than ringcast's ring holds at 1 Mbit/s (4 MiB = 33.6 s),
   # so they go past the lag limit and past the ring.
-  local stall_for=36 duration=40
+  local stall_for=${STALL_FOR:-36} duration=${STALL_DURATION:-40}
   ((short)) && stall_for=20 duration=22
-  [[ $only == *" stall "* ]] && for relay in $RELAYS; do
-    [[ $relay == limit* ]] && continue
+  [[ $only == *" stall "* ]] && for relay in $STALL_RELAYS; do
     run_one stall "$relay" 1 -n 1000 --rate 1M --ramp "$RAMP" --warmup 2 --duration "$duration" \
       --stall-viewers 50 --stall-after 1 --stall-for "$stall_for"
   done
   # At 1 Mbit/s the kernel's socket buffers (tcp_rmem up to 32 MiB here) absorb a 36 s stall,
   # so ringcast never sees those viewers as slow. At 8 Mbit/s a 20 s stall is 20 MB: past the
   # 2 MiB lag limit, the 4 MiB ring and the socket buffers.
-  [[ $only == *" stall8 "* ]] && for relay in $RELAYS; do
-    [[ $relay == limit* ]] && continue
+  [[ $only == *" stall8 "* ]] && for relay in $STALL_RELAYS; do
     run_one stall "$relay" 1 -n 250 --rate 8M --ramp "$RAMP" --warmup 2 --duration 25 \
       --stall-viewers 50 --stall-after 1 --stall-for 20
   done
   # RSS per viewer: two long runs (the ring is full after 34 s at 1 Mbit/s), 1,000 and 5,000
   # viewers; the slope between them leaves the ring's pages out.
-  local warm=34
+  local warm=${RSS_WARMUP:-34}
   ((short)) && warm=5
-  [[ $only == *" rss "* ]] && for relay in ringcast $([[ $RELAYS == *ringcast-w2* ]] && echo ringcast-w2); do
+  [[ $only == *" rss "* ]] && for relay in $RSS_RELAYS; do
     for n in 1000 5000; do
       run_one rss "$relay" 1 -n "$n" --rate 1M --ramp "$RAMP" --warmup "$warm" --duration 5
     done
@@ -357,16 +384,15 @@ extras() {
   # Icecast 2.4 listens with a backlog of 5 (ICECAST_LISTEN_QUEUE), so under the matrix's
   # fast ramp SYNs are dropped and retried seconds later. The same 1,000 viewers at 250/s:
   [[ $only == *" slow_ramp "* ]] && for run in $(seq "$RUNS"); do
-    for relay in $RELAYS; do
-      [[ $relay == limit* ]] && continue
+    for relay in $EXTRA_RELAYS; do
       run_one slow_ramp "$relay" "$run" -n 1000 --rate 1M --ramp 250 --warmup 2 --duration "$DURATION"
     done
   done
-  # ringcast as shipped against ringcast with its coalescing threshold at what 40 ms holds at
-  # 1 Mbit/s (see "Odd things" in docs/benchmarks.md).
+  # The coalescing trade-off on one loop: --max-write-delay 40 and 80 against the default 60
+  # (the matrix's ringcast column), 1,000 viewers of 1 Mbit/s.
   [[ $only == *" what_if "* ]] && for run in $(seq "$RUNS"); do
-    for n in 100 1000; do
-      run_one what_if ringcast-c5k "$run" -n "$n" --rate 1M --ramp "$RAMP" --warmup "$WARMUP" \
+    for relay in ringcast-d40 ringcast-d80; do
+      run_one what_if "$relay" "$run" -n 1000 --rate 1M --ramp "$RAMP" --warmup "$WARMUP" \
         --duration "$DURATION"
     done
   done
@@ -375,7 +401,7 @@ extras() {
 }
 
 profile() {
-  start_ringcast "$((HAS_WORKERS ? 1 : 0))"
+  start_ringcast 1
   log "perf profile of ringcast, 1000 x 1M"
   "$BENCH" --port "$RELAY_PORT" --password "$PASSWORD" --relay-pid "$RELAY_PID" -n 1000 \
     --rate 1M --ramp "$RAMP" --warmup 2 --duration 8 >"$WORK/profile.out" 2>/dev/null &
@@ -433,24 +459,25 @@ def cells($kind): map(select(.kind == $kind and .error == null) | keeps_up)
 
 summarise() {
   local all=$WORK/all.json
-  jq -s "$JQ_LIB"'
+  jq -s --arg ceil "$CEIL" "$JQ_LIB"'
     (cells("matrix")) as $m
     | def ratio($m; $name; $c):
         ($m | map(select(.relay == $name and .rate_bps == $c.rate_bps and .viewers == $c.viewers))
          | .[0]) as $l
         | if $l and $l.cpu_per_gb and $c.cpu_per_gb then $c.cpu_per_gb / $l.cpu_per_gb else null end;
-    {matrix: [$m[] | . + {x_limit: ratio($m; "limit"; .), x_limit_40ms: ratio($m; "limit-40ms"; .)}],
+    {ceil: $ceil, matrix: [$m[] | . + {x_limit: ratio($m; "limit"; .), x_ceil: ratio($m; $ceil; .)}],
        not_run: [.[] | select(.kind == "not_run")] | unique_by([.relay, .rate_bps, .viewers]),
        first_byte: cells("first_byte"), stall: cells("stall"), rss: cells("rss"),
        slow_ramp: cells("slow_ramp"), what_if: cells("what_if"),
-       errors: [.[] | select(.error != null)]}' "$RESULTS" >"$OUT/summary.json"
+       errors: [.[] | select(.error != null)],
+       relay_exits: [.[] | select(.relay_exit_status != null)]}' "$RESULTS" >"$OUT/summary.json"
   jq -r '["relay","rate_mbps","viewers","runs","runs_kept_up","held","at99","rate_min_ratio",
           "source_ratio","cpu_s_per_gb","x_limit","server_cpu_pct","bench_cpu_pct",
-          "x_limit_40ms","bench_saturated","p50_ms","p99_ms","first_byte_p99_ms","rss_end_mb","corrupt",
+          "x_ceil","bench_saturated","p50_ms","p99_ms","first_byte_p99_ms","rss_end_mb","corrupt",
           "records_skipped"],
          (.matrix[] | [.relay, .rate_bps / 1e6, .viewers, .runs, .runs_kept_up, .held, .at99,
           .rate_min_ratio, .source_ratio, .cpu_per_gb, .x_limit, .server_cpu_pct,
-          .bench_cpu_pct, .x_limit_40ms, .bench_saturated, .p50_ms, .p99_ms, .first_byte_p99_ms,
+          .bench_cpu_pct, .x_ceil, .bench_saturated, .p50_ms, .p99_ms, .first_byte_p99_ms,
           .rss_end_mb, .corrupt, .skipped])
          | @csv' "$OUT/summary.json" >"$OUT/cells.csv"
 }
@@ -459,7 +486,7 @@ plots() {
   command -v gnuplot >/dev/null || { log "no gnuplot: no plots"; return 0; }
   local series=() relay rate file
   for relay in $(jq -r '.matrix | map(.relay) | unique | sort_by(if . == "limit" then 0
-      elif . == "limit-40ms" then 1 elif . == "ringcast" then 2 elif . == "ringcast-w2" then 3
+      elif startswith("limit-") then 1 elif . == "ringcast" then 2 elif . == "ringcast-w2" then 3
       else 4 end)[]' "$OUT/summary.json"); do
     for rate in $(jq -r '.matrix | map(.rate_bps / 1e6 | tostring + "M") | unique[]' "$OUT/summary.json"); do
       file=$WORK/$relay-$rate.dat
@@ -506,15 +533,15 @@ fmt_table() {  # markdown for the generated part of the doc
     def mbps: . / 1e6 | tostring + " Mbit/s";
     def verdict: if .held then (if .bench_saturated then "held (bench ≥90% CPU)" else "held" end)
       else (if .bench_saturated then "**not held** (bench saturated: limit unclear)" else "**not held**" end) end;
-    "| relay | stream | viewers | verdict (runs kept up) | viewers ≥99% | min rate | source rate | CPU-s/GB | × limit | × limit-40ms | relay CPU | bench CPU | p50 ms | p99 ms | RSS MB | corrupt | skipped records |",
+    "| relay | stream | viewers | verdict (runs kept up) | viewers ≥99% | min rate | source rate | CPU-s/GB | × limit | × \(.ceil) | relay CPU | bench CPU | p50 ms | p99 ms | RSS MB | corrupt | skipped records |",
     "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ((.matrix + (.not_run | map(. + {not_run: true})))
-      | sort_by(.rate_bps, .viewers, (.relay | if . == "limit" then 0 elif . == "limit-40ms" then 1 elif . == "ringcast" then 2
+      | sort_by(.rate_bps, .viewers, (.relay | if . == "limit" then 0 elif startswith("limit-") then 1 elif . == "ringcast" then 2
           elif . == "ringcast-w2" then 3 else 4 end))[]
       | if .not_run then
           "| \(.relay) | \(.rate_bps | mbps) | \(.viewers) | not run: row stopped at \(.stopped_at) | | | | | | | | | | | | | |"
         else
-          "| \(.relay) | \(.rate_bps | mbps) | \(.viewers) | \(verdict) (\(.runs_kept_up)/\(.runs)) | \(.at99 | pct) | \(.rate_min_ratio | pct) | \(.source_ratio | pct) | \(.cpu_per_gb | f(3)) | \(.x_limit | f(2)) | \(.x_limit_40ms | f(2)) | \(.server_cpu_pct | f(0))% | \(.bench_cpu_pct | f(0))% | \(.p50_ms | f(1)) | \(.p99_ms | f(1)) | \(.rss_end_mb | f(1)) | \(.corrupt) | \(.skipped) |"
+          "| \(.relay) | \(.rate_bps | mbps) | \(.viewers) | \(verdict) (\(.runs_kept_up)/\(.runs)) | \(.at99 | pct) | \(.rate_min_ratio | pct) | \(.source_ratio | pct) | \(.cpu_per_gb | f(3)) | \(.x_limit | f(2)) | \(.x_ceil | f(2)) | \(.server_cpu_pct | f(0))% | \(.bench_cpu_pct | f(0))% | \(.p50_ms | f(1)) | \(.p99_ms | f(1)) | \(.rss_end_mb | f(1)) | \(.corrupt) | \(.skipped) |"
         end),
     "",
     (if (.first_byte | length) > 0 then
@@ -532,7 +559,7 @@ fmt_table() {  # markdown for the generated part of the doc
       (.slow_ramp[] | "| \(.relay) | \(verdict) (\(.runs_kept_up)/\(.runs)) | \(.at99 | pct) | \(.cpu_per_gb | f(3)) | \(.server_cpu_pct | f(0))% | \(.p99_ms | f(1)) | \(.first_byte_p99_ms | f(1)) | \(.corrupt) |"),
       "" else empty end),
     (if (.what_if | length) > 0 then
-      "ringcast with `--coalesce-bytes 5264` (what the 40 ms delay would write at 1 Mbit/s), medians:",
+      "One loop, 1,000 viewers of 1 Mbit/s, other `--max-write-delay` values (the default, 60, is the matrix'"'"'s `ringcast` row), medians:",
       "",
       "| relay | viewers | verdict (runs kept up) | CPU-s/GB | relay CPU | p50 ms | p99 ms | corrupt |",
       "|---|---:|---|---:|---:|---:|---:|---:|",
@@ -546,7 +573,7 @@ fmt_table() {  # markdown for the generated part of the doc
       (.stall | sort_by(.rate_bps, .relay)[] | "| \(.relay) | \(.rate_bps | mbps) | \(.viewers) | \(.at99 | pct) | \(.p99_ms | f(1)) | \(.corrupt) | \(.stalled.connected) / \(.stalled.server_disconnects) | \(.stalled.gaps) (\(.stalled.records_skipped)) | \(.stalled.rate_median_ratio | pct) | \(.source_ratio | pct) |"),
       "" else empty end),
     (if (.rss | length) > 0 then
-      "RSS after a long run (1 Mbit/s; the ring is full by the end of the warmup):",
+      "RSS after a long run (1 Mbit/s, the same warmup at both counts, so ring pages touched by then cancel in the slope):",
       "",
       "| relay | viewers | RSS before viewers MB | RSS at end MB |",
       "|---|---:|---:|---:|",
@@ -557,6 +584,9 @@ fmt_table() {  # markdown for the generated part of the doc
       "" else empty end),
     (if (.errors | length) > 0 then
       "Runs without a result: " + (.errors | map("\(.relay) \(.args): \(.error)") | join("; ")), ""
+      else empty end),
+    (if (.relay_exits | length) > 0 then
+      "Relay processes that exited during a run (counted as not kept up): " + (.relay_exits | map("\(.relay) \(.args) run \(.run): status \(.relay_exit_status)") | join("; ")), ""
       else empty end)
   ' "$OUT/summary.json"
 }
@@ -586,8 +616,17 @@ write_doc() {
 
 # ---- main ----------------------------------------------------------------------------------
 STAMP=$(date -u +%FT%TZ)
-if ! ((QUICK)) && [[ -z ${KEEP_RESULTS:-} ]]; then : >"$RESULTS"; fi
-log "relays: $RELAYS; rates: $RATES; viewers: $VIEWERS; runs: $RUNS; output: $OUT"
+if ! ((QUICK)) && [[ -z ${KEEP_RESULTS:-} ]]; then
+  # Carry over the reused relays' lines (same relay binary, earlier run), then start anew.
+  if [[ -n $REUSE && -s $RESULTS ]]; then
+    jq -c --arg reuse "$REUSE" 'select(.relay as $r | $reuse | split(" ") | index($r))
+      | . + {reused: true}' "$RESULTS" >"$WORK/reused.jsonl"
+    cp "$WORK/reused.jsonl" "$RESULTS"
+  else
+    : >"$RESULTS"
+  fi
+fi
+log "relays: $RELAYS (reused: ${REUSE:-none}); rates: $RATES; viewers: $VIEWERS; runs: $RUNS; output: $OUT"
 [[ ${SKIP_MATRIX:-} ]] || matrix
 ((EXTRAS)) && extras
 summarise
