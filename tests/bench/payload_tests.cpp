@@ -40,7 +40,7 @@ void feed_in_pieces(StreamVerifier& verifier, std::span<const std::uint8_t> byte
 
 }  // namespace
 
-TEST_CASE("a record decodes to its sequence and timestamp; any flipped byte fails") {
+TEST_CASE("a record decodes to its sequence and timestamp, any flipped byte fails") {
   std::array<std::uint8_t, kRecordSize> record;
   encode_record(record, 42, 123456789);
   auto decoded = decode_record(record);

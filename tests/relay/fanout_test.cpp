@@ -43,7 +43,7 @@ TEST_CASE("coalescing delay grows with the audience up to its maximum", "[fanout
   CHECK(effective_delay_ms(settings, 10000) == 40);
 }
 
-TEST_CASE("a caught-up viewer waits; new bytes are written when due", "[fanout]") {
+TEST_CASE("a caught-up viewer waits, new bytes are written when due", "[fanout]") {
   FanoutSettings settings;
   settings.coalesce_bytes = 16 * 1024;
   const RingState ring{100'000, 0, kRing};

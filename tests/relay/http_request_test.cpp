@@ -70,7 +70,7 @@ TEST_CASE("an unknown method parses and is reported as other", "[http]") {
   CHECK(parser.head().method_name == "DELETE");
 }
 
-TEST_CASE("Basic credentials decode; anything else is refused", "[http][auth]") {
+TEST_CASE("Basic credentials decode, anything else is refused", "[http][auth]") {
   auto credentials = parse_basic_auth("Basic c291cmNlOmhhY2ttZQ==");
   REQUIRE(credentials);
   CHECK(credentials->user == "source");
