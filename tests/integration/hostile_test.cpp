@@ -21,6 +21,16 @@ using namespace std::string_literals;
 
 namespace {
 
+// Whether the relay process maps a sanitizer runtime (libasan, libtsan).
+bool runs_under_sanitizer(pid_t pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("libasan") != std::string::npos || line.find("libtsan") != std::string::npos) return true;
+  }
+  return false;
+}
+
 constexpr double kGoodRate = 2.0 * (1 << 20);  // bytes per second
 // Whole packets per send, so the good source can stop anywhere and leave whole packets only.
 constexpr std::size_t kGoodChunk = 87 * kPacketBytes;
@@ -741,7 +751,9 @@ TEST_CASE("hostile: 5000 connect/disconnect cycles leave no descriptor and littl
       wait_until([&] { return fetch_stats(relay.port()).at("connections").at("open") == 3; }, 15s));
   const std::uint64_t after_kib = resident_kib(pid);
   INFO("after: " << after_kib << " KiB resident");
-  CHECK(after_kib <= baseline_kib + 8 * 1024);
+  // Under AddressSanitizer freed memory sits in its quarantine (hundreds of MiB), so resident
+  // memory says nothing there; the descriptor and connection checks above still hold.
+  if (!runs_under_sanitizer(pid)) CHECK(after_kib <= baseline_kib + 8 * 1024);
   const auto stats = fetch_stats(relay.port());
   CHECK(stats.at("connections").at("accepted").get<std::uint64_t>() >= 2 + 400 + kCycles);
   CHECK(stats.at("refused").at("auth") == (400 + kCycles) / 4);
