@@ -1,13 +1,33 @@
-// Everything the command line sets, with the defaults documented in docs/operations.md.
+// Everything the command line and the config file set, with the defaults documented in
+// docs/operations.md.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "ringcast/relay/fanout.h"
 
 namespace ringcast::relay {
+
+// Per-mount settings from the config file's [mounts."/name"] sections. Unset fields fall back
+// to the relay-wide values.
+struct MountSettings {
+  std::optional<std::string> source_password;  // this mount's sources use it instead
+  std::optional<std::size_t> burst_bytes;
+  std::optional<std::size_t> ring_bytes;       // takes effect when the mount is (re)created
+  std::optional<std::size_t> max_viewers;      // 0: no limit
+  std::optional<std::string> content_type;     // sent to viewers whatever the source declares
+};
+
+// Who may read /stats, /metrics and the dashboard.
+enum class StatsAccess {
+  open,            // anyone, on every listener
+  password,        // the admin password, on every listener
+  admin_listener,  // anyone, but only on the admin listener (404 on the public one)
+};
 
 struct RelayConfig {
   std::string listen_host = "127.0.0.1";
@@ -25,6 +45,18 @@ struct RelayConfig {
   std::size_t max_mounts = 100;           // a new mount over it: 503
   std::uint32_t viewer_stall_timeout_ms = 20'000;  // a viewer's write without progress: closed
   FanoutSettings fanout;
+
+  // Operators' surface.
+  std::string admin_password;         // empty: the admin endpoints answer 403
+  std::string admin_listen_host;      // empty: no admin listener
+  std::uint16_t admin_listen_port = 0;
+  StatsAccess stats_access = StatsAccess::open;
+  std::string access_log;             // path, "-" for stdout, empty for none
+  std::string log_level = "info";
+  std::map<std::string, MountSettings> mounts;  // by mount path, "/live.ts"
 };
+
+// "HOST:PORT", "[v6]:PORT" or ":PORT" (all interfaces). False: not that shape.
+bool parse_listen_address(const std::string& text, std::string& host, std::uint16_t& port);
 
 }  // namespace ringcast::relay
