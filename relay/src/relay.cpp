@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "ringcast/relay/version.h"
@@ -74,6 +75,8 @@ int Relay::open_listening_socket() {
 
 int Relay::start() {
   started_ms_ = monotonic_ms();
+  started_unix_ms_ = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   for (std::size_t i = 0; i < config_.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, i));
   }
@@ -128,6 +131,13 @@ void Relay::on_acceptable() {
 }
 
 void Relay::on_housekeeping() {
+  const std::uint64_t now_ns = uv_hrtime();
+  if (last_housekeeping_ns_ != 0) {
+    const std::uint64_t late_ns = now_ns - last_housekeeping_ns_;
+    const std::uint64_t interval_ns = kHousekeepingMs * 1'000'000;
+    main_loop_lag_us_.set(late_ns > interval_ns ? (late_ns - interval_ns) / 1000 : 0);
+  }
+  last_housekeeping_ns_ = now_ns;
   const std::uint64_t now = monotonic_ms();
   for (auto& stream : registry_.snapshot()) stream->sample_rate(now);
   for (auto& stream : registry_.take_expired(now, config_.grace_ms)) {
@@ -174,11 +184,16 @@ void Relay::on_all_drained() {
   }
 }
 
-std::string Relay::stats_json() const {
-  StatsInput input{{}, ended_, registry_.snapshot(), monotonic_ms() - started_ms_, std::string(kVersion)};
+StatsInput Relay::stats_input() const {
+  StatsInput input{{}, main_loop_lag_us_.get(), started_unix_ms_, ended_, registry_.snapshot(),
+                   monotonic_ms() - started_ms_, std::string(kVersion)};
   for (const auto& worker : workers_) input.workers.push_back(&worker->counters());
-  return render_stats_json(input);
+  return input;
 }
+
+std::string Relay::stats_json() const { return render_stats_json(stats_input()); }
+
+std::string Relay::metrics_text() const { return render_metrics_text(stats_input()); }
 
 // libuv callbacks
 

@@ -86,7 +86,7 @@ void ViewerSession::service(const RingState& ring, std::uint32_t delay_ms, std::
         connection_.close("slow viewer");
         return;
       case Action::write:
-        write_views(decision.from, decision.to);
+        write_views(decision.from, decision.to, ring.head);
         break;
     }
   }
@@ -108,7 +108,7 @@ void ViewerSession::skip_to(std::uint64_t position) {
   cursor_.waiting_since = 0;
 }
 
-void ViewerSession::write_views(std::uint64_t from, std::uint64_t to) {
+void ViewerSession::write_views(std::uint64_t from, std::uint64_t to, std::uint64_t head) {
   auto& ring = stream_->ring();
   // Invariant 1: pin before reading. The ring may be written on another thread; once the gate
   // covers `from`, the writer cannot reach it, and a failed pin means it already has.
@@ -126,6 +126,9 @@ void ViewerSession::write_views(std::uint64_t from, std::uint64_t to) {
   }
   unsigned count = static_cast<unsigned>(views.count);
   const std::uint64_t total = to - from;
+  WorkerCounters& counters = connection_.worker().counters();
+  counters.write_batch_bytes.observe(total, kWriteBatchBounds);
+  counters.viewer_lag_bytes.observe(head - from, kViewerLagBounds);
 
   int written = uv_try_write(connection_.stream(), buffers_, count);
   if (written == UV_EAGAIN) written = 0;

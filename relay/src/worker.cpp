@@ -273,6 +273,10 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
     connection.respond_ok("application/json", relay_.stats_json());
     return;
   }
+  if (path == "/metrics") {
+    connection.respond_ok("text/plain; version=0.0.4; charset=utf-8", relay_.metrics_text());
+    return;
+  }
   if (path == "/") {
     std::string body = "ringcast " + std::string(kVersion) + "\nmounts:\n";
     for (const auto& stream : relay_.registry().snapshot()) body += "  " + stream->mount() + "\n";
@@ -354,6 +358,12 @@ void Worker::source_detached(Stream& stream) {
 }
 
 void Worker::on_sweep() {
+  const std::uint64_t now_ns = uv_hrtime();
+  if (last_sweep_ns_ != 0) {
+    const std::uint64_t late_ns = now_ns - last_sweep_ns_;
+    counters_.loop_lag_us.set(late_ns > kSweepIntervalMs * 1'000'000 ? (late_ns - kSweepIntervalMs * 1'000'000) / 1000 : 0);
+  }
+  last_sweep_ns_ = now_ns;
   const std::uint64_t now = monotonic_ms();
   const auto& config = relay_.config();
   for (Connection* connection : connections_) {

@@ -40,6 +40,7 @@ class Relay {
   std::size_t worker_count() const { return workers_.size(); }
   LoopInbox<LoopEvent>& worker_inbox(std::size_t worker) { return workers_[worker]->inbox(); }
   std::string stats_json() const;
+  std::string metrics_text() const;
   // Any worker thread: an accepted connection is gone (the limit counts it no more).
   void connection_closed();
   // Any worker thread: it has no connections left after a drain.
@@ -50,6 +51,7 @@ class Relay {
   void on_acceptable();
   void on_housekeeping();
   void on_all_drained();
+  StatsInput stats_input() const;
 
   // libuv callbacks
   static void acceptable_cb(uv_poll_t* poll, int status, int events);
@@ -78,6 +80,9 @@ class Relay {
   bool stopping_ = false;
   bool started_ = false;
   std::uint64_t started_ms_ = 0;
+  std::uint64_t started_unix_ms_ = 0;
+  std::uint64_t last_housekeeping_ns_ = 0;
+  Counter main_loop_lag_us_;  // a gauge, read by /metrics on worker threads
   EndedTotals ended_;
 };
 

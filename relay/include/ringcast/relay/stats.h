@@ -3,6 +3,7 @@
 // sums are taken only when /stats is read.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -12,6 +13,28 @@
 #include "ringcast/relay/stream.h"
 
 namespace ringcast::relay {
+
+// A Prometheus-style histogram with one writing thread: per-bucket counts (not cumulative;
+// /metrics accumulates them), their sum and count. `kBounds` are the inclusive upper bounds.
+template <std::size_t N>
+struct Histogram {
+  static constexpr std::size_t kBuckets = N;
+  void observe(std::uint64_t value, const std::array<std::uint64_t, N>& bounds) {
+    std::size_t i = 0;
+    while (i < N && value > bounds[i]) ++i;
+    buckets[i].add(1);
+    sum.add(value);
+  }
+  std::array<Counter, N + 1> buckets;  // the last one is +Inf
+  Counter sum;
+};
+
+// Bytes handed to one write to a viewer (the coalescing's effect), and how far behind the live
+// edge that write started (the viewer's lag), in bytes.
+inline constexpr std::array<std::uint64_t, 7> kWriteBatchBounds{
+    188, 1'316, 4'096, 16'384, 65'536, 262'144, 1'048'576};
+inline constexpr std::array<std::uint64_t, 8> kViewerLagBounds{
+    1'316, 16'384, 65'536, 262'144, 1'048'576, 4'194'304, 16'777'216, 67'108'864};
 
 struct WorkerCounters {
   Counter connections_accepted;
@@ -30,6 +53,9 @@ struct WorkerCounters {
   Counter bytes_out;         // every byte sent to a viewer, whatever its mount's fate
   Counter skips;
   Counter slow_disconnects;
+  Histogram<kWriteBatchBounds.size()> write_batch_bytes;
+  Histogram<kViewerLagBounds.size()> viewer_lag_bytes;
+  Counter loop_lag_us;  // a gauge: how late the loop's last 250 ms sweep ran
 };
 
 // Totals of mounts that have ended (written by the housekeeping loop only). Bytes out, skips
@@ -42,6 +68,8 @@ struct EndedTotals {
 
 struct StatsInput {
   std::vector<const WorkerCounters*> workers;
+  std::uint64_t main_loop_lag_us = 0;
+  std::uint64_t started_unix_ms = 0;
   const EndedTotals& ended;
   std::vector<std::shared_ptr<Stream>> streams;
   std::uint64_t uptime_ms;
@@ -49,5 +77,7 @@ struct StatsInput {
 };
 
 std::string render_stats_json(const StatsInput& input);
+// The Prometheus text exposition format (version 0.0.4) of the same numbers, and histograms.
+std::string render_metrics_text(const StatsInput& input);
 
 }  // namespace ringcast::relay

@@ -27,6 +27,7 @@ class Worker;
 class Counter {
  public:
   void add(std::uint64_t n) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void set(std::uint64_t n) { value_.store(n, std::memory_order_relaxed); }  // used as a gauge
   std::uint64_t get() const { return value_.load(std::memory_order_relaxed); }
 
  private:

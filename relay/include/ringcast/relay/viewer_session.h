@@ -48,7 +48,8 @@ class ViewerSession {
   void set_stream_index(std::size_t index) { stream_index_ = index; }
 
  private:
-  void write_views(std::uint64_t from, std::uint64_t to);
+  // `head`: the live edge when the write was decided (for the lag histogram).
+  void write_views(std::uint64_t from, std::uint64_t to, std::uint64_t head);
   void skip_to(std::uint64_t position);
   void count_sent(std::uint64_t n);
   void count_slow_disconnect();

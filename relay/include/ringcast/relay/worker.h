@@ -110,6 +110,7 @@ class Worker {
   std::vector<SourceSession*> paused_sources_;
   std::vector<std::shared_ptr<Stream>> flush_walk_;  // on_flush_tick's copy of active_streams_
   std::size_t audience_ = 0;
+  std::uint64_t last_sweep_ns_ = 0;  // for the loop-lag gauge
   std::uint64_t next_connection_id_ = 1;
   bool draining_ = false;
   bool drained_reported_ = false;

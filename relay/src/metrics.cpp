@@ -1,0 +1,197 @@
+// /metrics: the Prometheus text exposition format (0.0.4). Same sources as /stats: per-lane
+// and per-worker counters summed at read time, no lock on the hot path. Names follow the
+// Prometheus conventions: a ringcast_ prefix, _total on counters, bytes and seconds.
+#include <fmt/format.h>
+
+#include <string_view>
+
+#include "ringcast/relay/stats.h"
+
+namespace ringcast::relay {
+
+namespace {
+
+class Exposition {
+ public:
+  // Starts a metric family: HELP and TYPE lines.
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  }
+  void sample(std::string_view name, std::uint64_t value) {
+    fmt::format_to(std::back_inserter(out_), "{} {}\n", name, value);
+  }
+  void sample(std::string_view name, double value) {
+    fmt::format_to(std::back_inserter(out_), "{} {}\n", name, value);
+  }
+  // One label; the value is escaped as the format requires.
+  template <typename Value>
+  void sample(std::string_view name, std::string_view label, std::string_view label_value, Value value) {
+    fmt::format_to(std::back_inserter(out_), "{}{{{}=\"{}\"}} {}\n", name, label, escape(label_value), value);
+  }
+  template <std::size_t N>
+  void histogram(std::string_view name, const std::array<std::uint64_t, N>& bounds,
+                 const std::array<std::uint64_t, N + 1>& buckets, std::uint64_t sum) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < N; ++i) {
+      cumulative += buckets[i];
+      fmt::format_to(std::back_inserter(out_), "{}_bucket{{le=\"{}\"}} {}\n", name, bounds[i], cumulative);
+    }
+    cumulative += buckets[N];
+    fmt::format_to(std::back_inserter(out_), "{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n",
+                   name, cumulative, name, sum, name, cumulative);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  static std::string escape(std::string_view value) {
+    std::string escaped;
+    for (char c : value) {
+      if (c == '\\' || c == '"') escaped += '\\';
+      if (c == '\n') {
+        escaped += "\\n";
+        continue;
+      }
+      escaped += c;
+    }
+    return escaped;
+  }
+
+  std::string out_;
+};
+
+template <std::size_t N>
+void add_buckets(std::array<std::uint64_t, N + 1>& into, const Histogram<N>& histogram) {
+  for (std::size_t i = 0; i <= N; ++i) into[i] += histogram.buckets[i].get();
+}
+
+struct MountFamily {
+  std::string_view name, type, help;
+  std::uint64_t (*value)(const Stream&);
+};
+
+std::uint64_t lane_sum(const Stream& stream, const Counter StreamLane::*field) {
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < stream.lane_count(); ++i) sum += (stream.lane(i).*field).get();
+  return sum;
+}
+
+std::uint64_t ring_fill_bytes(const Stream& stream) {
+  return std::min<std::uint64_t>(stream.ring().head(), stream.ring().capacity());
+}
+
+constexpr MountFamily kMountFamilies[] = {
+    {"ringcast_mount_bytes_in_total", "counter", "Bytes received from the mount's sources.",
+     [](const Stream& s) { return s.bytes_in(); }},
+    {"ringcast_mount_bytes_out_total", "counter", "Bytes sent to the mount's viewers.",
+     [](const Stream& s) { return lane_sum(s, &StreamLane::bytes_out); }},
+    {"ringcast_mount_ingest_bytes_per_second", "gauge", "Source ingest rate over the last second.",
+     [](const Stream& s) { return s.ingest_bits_per_second() / 8; }},
+    {"ringcast_viewers", "gauge", "Viewers connected to the mount.",
+     [](const Stream& s) { return static_cast<std::uint64_t>(s.viewer_count()); }},
+    {"ringcast_mount_joins_total", "counter", "Viewers that joined the mount.",
+     [](const Stream& s) { return lane_sum(s, &StreamLane::joins); }},
+    {"ringcast_mount_skips_total", "counter", "Times a slow viewer was skipped to the live edge.",
+     [](const Stream& s) { return lane_sum(s, &StreamLane::skips); }},
+    {"ringcast_mount_skipped_bytes_total", "counter", "Bytes slow viewers did not get because of skips.",
+     [](const Stream& s) { return lane_sum(s, &StreamLane::skipped_bytes); }},
+    {"ringcast_mount_slow_disconnects_total", "counter", "Viewers disconnected for being too slow or stalled.",
+     [](const Stream& s) { return lane_sum(s, &StreamLane::slow_disconnects); }},
+    {"ringcast_mount_source_connected", "gauge", "1 while a source is connected to the mount.",
+     [](const Stream& s) { return std::uint64_t{s.has_source() ? 1u : 0u}; }},
+    {"ringcast_mount_source_connects_total", "counter", "Source connections the mount accepted.",
+     [](const Stream& s) { return s.source_connects(); }},
+    {"ringcast_mount_ring_size_bytes", "gauge", "Capacity of the mount's ring.",
+     [](const Stream& s) { return static_cast<std::uint64_t>(s.ring().capacity()); }},
+    {"ringcast_mount_ring_fill_bytes", "gauge", "Bytes of stream held in the ring.", ring_fill_bytes},
+};
+
+}  // namespace
+
+std::string render_metrics_text(const StatsInput& input) {
+  Exposition out;
+  out.family("ringcast_build_info", "gauge", "Always 1; the version is a label.");
+  out.sample("ringcast_build_info", "version", input.version, 1);
+  out.family("ringcast_start_time_seconds", "gauge", "Unix time the relay started at.");
+  out.sample("ringcast_start_time_seconds", static_cast<double>(input.started_unix_ms) / 1000.0);
+
+  for (const MountFamily& family : kMountFamilies) {
+    out.family(family.name, family.type, family.help);
+    for (const auto& stream : input.streams) {
+      out.sample(family.name, "mount", stream->mount(), family.value(*stream));
+    }
+  }
+  out.family("ringcast_mount_ring_fill_ratio", "gauge", "Fraction of the mount's ring holding stream.");
+  for (const auto& stream : input.streams) {
+    out.sample("ringcast_mount_ring_fill_ratio", "mount", stream->mount(),
+               static_cast<double>(ring_fill_bytes(*stream)) / static_cast<double>(stream->ring().capacity()));
+  }
+
+  struct Reason {
+    std::string_view name;
+    const Counter WorkerCounters::*counter;
+  };
+  static constexpr Reason kReasons[] = {
+      {"bad_request", &WorkerCounters::bad_requests}, {"auth", &WorkerCounters::auth_failures},
+      {"mount_in_use", &WorkerCounters::mount_in_use}, {"not_found", &WorkerCounters::not_found},
+      {"method", &WorkerCounters::bad_methods},        {"head_timeout", &WorkerCounters::head_timeouts},
+      {"head_too_large", &WorkerCounters::heads_too_large}, {"limit", &WorkerCounters::over_limit},
+  };
+  auto total = [&](const Counter WorkerCounters::*counter) {
+    std::uint64_t sum = 0;
+    for (const WorkerCounters* w : input.workers) sum += (w->*counter).get();
+    return sum;
+  };
+
+  const std::uint64_t accepted = total(&WorkerCounters::connections_accepted);
+  out.family("ringcast_connections", "gauge", "Open client connections (sources, viewers, requests).");
+  out.sample("ringcast_connections", accepted - total(&WorkerCounters::connections_closed));
+  out.family("ringcast_connections_accepted_total", "counter", "Client connections accepted.");
+  out.sample("ringcast_connections_accepted_total", accepted);
+  out.family("ringcast_refusals_total", "counter", "Requests answered with an error status, by reason.");
+  for (const Reason& reason : kReasons) {
+    out.sample("ringcast_refusals_total", "reason", reason.name, total(reason.counter));
+  }
+  out.family("ringcast_source_idle_timeouts_total", "counter", "Sources dropped for sending nothing.");
+  out.sample("ringcast_source_idle_timeouts_total", total(&WorkerCounters::source_idle_timeouts));
+  out.family("ringcast_mounts_ended_total", "counter", "Mounts whose grace period ran out.");
+  out.sample("ringcast_mounts_ended_total", input.ended.streams.get());
+  out.family("ringcast_bytes_out_total", "counter", "Bytes sent to viewers of every mount.");
+  out.sample("ringcast_bytes_out_total", total(&WorkerCounters::bytes_out));
+
+  std::array<std::uint64_t, kWriteBatchBounds.size() + 1> batch{};
+  std::array<std::uint64_t, kViewerLagBounds.size() + 1> lag{};
+  std::uint64_t batch_sum = 0, lag_sum = 0;
+  for (const WorkerCounters* w : input.workers) {
+    add_buckets(batch, w->write_batch_bytes);
+    add_buckets(lag, w->viewer_lag_bytes);
+    batch_sum += w->write_batch_bytes.sum.get();
+    lag_sum += w->viewer_lag_bytes.sum.get();
+  }
+  out.family("ringcast_write_batch_bytes", "histogram", "Bytes handed to one write to a viewer.");
+  out.histogram("ringcast_write_batch_bytes", kWriteBatchBounds, batch, batch_sum);
+  out.family("ringcast_viewer_lag_bytes", "histogram",
+             "How far behind the live edge a viewer's write started.");
+  out.histogram("ringcast_viewer_lag_bytes", kViewerLagBounds, lag, lag_sum);
+
+  out.family("ringcast_worker_viewers", "gauge", "Viewers served by each worker loop.");
+  for (std::size_t i = 0; i < input.workers.size(); ++i) {
+    const WorkerCounters* w = input.workers[i];
+    out.sample("ringcast_worker_viewers", "worker", std::to_string(i),
+               w->viewers_joined.get() - w->viewers_left.get());
+  }
+  out.family("ringcast_worker_bytes_out_total", "counter", "Bytes sent to viewers by each worker loop.");
+  for (std::size_t i = 0; i < input.workers.size(); ++i) {
+    out.sample("ringcast_worker_bytes_out_total", "worker", std::to_string(i), input.workers[i]->bytes_out.get());
+  }
+  out.family("ringcast_event_loop_lag_seconds", "gauge",
+             "How late each event loop ran its last periodic timer (a busy loop runs late).");
+  out.sample("ringcast_event_loop_lag_seconds", "loop", "main",
+             static_cast<double>(input.main_loop_lag_us) / 1e6);
+  for (std::size_t i = 0; i < input.workers.size(); ++i) {
+    out.sample("ringcast_event_loop_lag_seconds", "loop", "worker-" + std::to_string(i),
+               static_cast<double>(input.workers[i]->loop_lag_us.get()) / 1e6);
+  }
+  return out.take();
+}
+
+}  // namespace ringcast::relay
