@@ -7,6 +7,9 @@
 #include <spdlog/spdlog.h>
 
 #include <cassert>
+#include <cctype>
+
+#include "admin_task.h"
 
 #include "ringcast/relay/worker.h"
 #include "ringcast/relay/relay.h"
@@ -15,6 +18,13 @@
 #include "ringcast/relay/viewer_session.h"
 
 namespace ringcast::relay {
+
+struct Connection::SessionRecord {
+  std::string method, target, referer, user_agent, user;
+  unsigned http_major = 1, http_minor = 1;
+  std::uint64_t start_ms = 0;
+  std::string end_reason;
+};
 
 struct Connection::HeadBuffer {
   explicit HeadBuffer(std::size_t limit) : bytes(std::make_unique<char[]>(limit)), capacity(limit) {}
@@ -108,6 +118,7 @@ void Connection::on_alloc(uv_buf_t* buffer) {
     case State::source:
       *buffer = source_->next_buffer();
       return;
+    case State::answering:
     case State::viewer:
     case State::lingering:
     case State::closed:
@@ -126,6 +137,8 @@ void Connection::on_read(ssize_t nread, const uv_buf_t*) {
   if (nread < 0) {
     if (nread == UV_EOF) {
       close("peer closed");
+    } else if (nread == UV_ECONNRESET) {
+      close("peer reset");
     } else {
       close(uv_strerror(static_cast<int>(nread)));
     }
@@ -135,6 +148,7 @@ void Connection::on_read(ssize_t nread, const uv_buf_t*) {
   switch (state_) {
     case State::reading_head: on_head_bytes(n); return;
     case State::source: source_->on_received(n, monotonic_ms()); return;
+    case State::answering:   // bytes after an admin request: ignored
     case State::viewer:      // a viewer has nothing to say after its request: ignore it
     case State::lingering:   // drain until the peer closes
     case State::closed: return;
@@ -221,8 +235,9 @@ void Connection::write_then_shutdown(std::string text) {
   shutdown_then_close();
 }
 
-void Connection::shutdown_then_close() {
+void Connection::shutdown_then_close(std::string_view why) {
   if (state_ == State::closed) return;
+  note_end(why);
   if (viewer_) viewer_->detach();
   state_ = State::lingering;
   lingering_since_ms_ = monotonic_ms();
@@ -244,6 +259,11 @@ void Connection::shutdown_then_close() {
 void Connection::close(std::string_view why) {
   if (state_ == State::closed) return;
   spdlog::debug("connection {} {} closing: {}", id_, peer_, why);
+  note_end(why);
+  if (pending_admin_) {
+    pending_admin_->origin = nullptr;  // the answer, when it comes, has nowhere to go
+    pending_admin_.reset();
+  }
   if (viewer_) viewer_->detach();
   if (source_) source_->detach(monotonic_ms());
   state_ = State::closed;
@@ -252,6 +272,53 @@ void Connection::close(std::string_view why) {
   // Closing the fd here ends any in-flight write at once: libuv never touches its ring memory
   // again (the write callback later reports UV_ECANCELED). The object lives until close_cb.
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);
+}
+
+void Connection::await_admin(std::shared_ptr<AdminTask> task) {
+  head_.reset();
+  state_ = State::answering;
+  pending_admin_ = std::move(task);
+}
+
+void Connection::remember_request(const RequestHead& head, std::uint64_t now_ms) {
+  if (!worker_.relay().access_log().enabled()) return;
+  record_ = std::make_unique<SessionRecord>();
+  record_->method = head.method_name;
+  record_->target = head.target;
+  record_->http_major = head.http_major;
+  record_->http_minor = head.http_minor;
+  record_->referer = std::string(head.header("Referer").value_or(""));
+  record_->user_agent = std::string(head.header("User-Agent").value_or(""));
+  record_->user = head.method == Method::put || head.method == Method::source ? "source" : "-";
+  record_->start_ms = now_ms;
+}
+
+// The first reason wins: "peer closed", "slow viewer", "stream ended", an errno text...; as
+// one token for the access log ("peer-closed").
+void Connection::note_end(std::string_view why) {
+  if (!record_ || !record_->end_reason.empty() || why.empty()) return;
+  for (char c : why) {
+    const auto u = static_cast<unsigned char>(c);
+    record_->end_reason += std::isalnum(u) ? static_cast<char>(std::tolower(u)) : '-';
+  }
+}
+
+void Connection::log_session_end() {
+  if (!record_ || (!viewer_ && !source_)) return;
+  AccessRecord entry;
+  entry.peer = peer_;
+  entry.user = record_->user;
+  entry.method = record_->method;
+  entry.target = record_->target;
+  entry.http_major = record_->http_major;
+  entry.http_minor = record_->http_minor;
+  entry.bytes = viewer_ ? viewer_->bytes_sent() : source_->bytes_received();
+  entry.referer = record_->referer;
+  entry.user_agent = record_->user_agent;
+  entry.unix_end_ms = unix_ms();
+  entry.duration_ms = monotonic_ms() - record_->start_ms;
+  entry.reason = record_->end_reason;
+  worker_.relay().access_log().write(entry);
 }
 
 // libuv callbacks
@@ -266,6 +333,7 @@ void Connection::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 
 void Connection::close_cb(uv_handle_t* handle) {
   auto* self = static_cast<Connection*>(handle->data);
+  self->log_session_end();
   self->worker_.connection_closed(*self);
 }
 

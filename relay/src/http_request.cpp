@@ -178,6 +178,46 @@ bool constant_time_equals(std::string_view a, std::string_view b) {
   return difference == 0;
 }
 
+namespace {
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::optional<std::string> query_parameter(std::string_view target, std::string_view name) {
+  const auto question = target.find('?');
+  if (question == std::string_view::npos) return std::nullopt;
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    const std::string_view raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string value;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '+') {
+        value += ' ';
+      } else if (raw[i] == '%') {
+        if (i + 2 >= raw.size()) return std::nullopt;
+        const int high = hex_value(raw[i + 1]);
+        const int low = hex_value(raw[i + 2]);
+        if (high < 0 || low < 0) return std::nullopt;
+        value += static_cast<char>(high * 16 + low);
+        i += 2;
+      } else {
+        value += raw[i];
+      }
+    }
+    return value;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string_view> mount_name_problem(std::string_view path, std::size_t max_length) {
   if (path.size() < 2 || path.front() != '/') return "mount must start with / and name something";
   if (path.size() - 1 > max_length) return "mount name too long";

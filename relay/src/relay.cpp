@@ -24,12 +24,31 @@ constexpr std::uint64_t kAcceptPauseMs = 100;
 
 std::uint64_t monotonic_ms() { return uv_hrtime() / 1'000'000; }
 
+std::uint64_t unix_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+namespace {
+std::shared_ptr<const AccessPolicy> make_policy(const RelayConfig& config) {
+  auto policy = std::make_shared<AccessPolicy>();
+  policy->source_password = config.source_password;
+  policy->admin_password = config.admin_password;
+  policy->mounts = config.mounts;
+  return policy;
+}
+}  // namespace
+
 Relay::Relay(uv_loop_t* main_loop, RelayConfig config)
     : main_loop_(main_loop),
       config_(std::move(config)),
-      registry_(config_, config_.workers == 0 ? 1 : config_.workers) {
+      registry_(config_, config_.workers == 0 ? 1 : config_.workers),
+      policy_(make_policy(config_)) {
   if (config_.workers == 0) config_.workers = 1;
   acceptor_.data = this;
+  admin_acceptor_.data = this;
+  sighup_.data = this;
   housekeeping_.data = this;
   accept_pause_.data = this;
   sigint_.data = this;
@@ -42,15 +61,15 @@ Relay::~Relay() {
   workers_.clear();
 }
 
-int Relay::open_listening_socket() {
-  const std::uint16_t port = config_.listen_port;
+int Relay::open_listening_socket(const std::string& host, std::uint16_t port, int& listen_fd,
+                                 std::uint16_t& bound_port) {
   sockaddr_storage address{};
   socklen_t length = 0;
   auto* in = reinterpret_cast<sockaddr_in*>(&address);
   auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
-  if (uv_ip4_addr(config_.listen_host.c_str(), port, in) == 0) {
+  if (uv_ip4_addr(host.c_str(), port, in) == 0) {
     length = sizeof(sockaddr_in);
-  } else if (uv_ip6_addr(config_.listen_host.c_str(), port, in6) == 0) {
+  } else if (uv_ip6_addr(host.c_str(), port, in6) == 0) {
     length = sizeof(sockaddr_in6);
   } else {
     return UV_EINVAL;
@@ -67,30 +86,43 @@ int Relay::open_listening_socket() {
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof(bound);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length);
-  bound_port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                                  : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  listen_fd_ = fd;
+  bound_port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                                 : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  listen_fd = fd;
   return 0;
 }
 
 int Relay::start() {
   started_ms_ = monotonic_ms();
-  started_unix_ms_ = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  started_unix_ms_ = unix_ms();
   for (std::size_t i = 0; i < config_.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, i));
   }
   for (auto& worker : workers_) worker->make_tokens(workers_);
   for (auto& worker : workers_) tokens_.push_back(worker->inbox().make_producer_token());
 
-  int rc = open_listening_socket();
+  int rc = open_listening_socket(config_.listen_host, config_.listen_port, listen_fd_, bound_port_);
   if (rc == 0) rc = uv_poll_init_socket(main_loop_, &acceptor_, listen_fd_);
   acceptor_open_ = rc == 0;
   if (rc == 0) rc = uv_poll_start(&acceptor_, UV_READABLE, acceptable_cb);
+  if (rc == 0 && !config_.admin_listen_host.empty()) {
+    rc = open_listening_socket(config_.admin_listen_host, config_.admin_listen_port, admin_fd_, admin_port_);
+    if (rc == 0) rc = uv_poll_init_socket(main_loop_, &admin_acceptor_, admin_fd_);
+    admin_acceptor_open_ = rc == 0;
+    if (rc == 0) rc = uv_poll_start(&admin_acceptor_, UV_READABLE, admin_acceptable_cb);
+    if (rc == 0) spdlog::info("admin interface on http://{}:{}/", config_.admin_listen_host, admin_port_);
+  }
+  if (rc == 0) {
+    if (const std::string error = access_log_.open(config_.access_log); !error.empty()) {
+      spdlog::error("{}", error);
+      rc = UV_EINVAL;
+    }
+  }
   uv_timer_init(main_loop_, &housekeeping_);
   uv_timer_init(main_loop_, &accept_pause_);
   uv_signal_init(main_loop_, &sigint_);
   uv_signal_init(main_loop_, &sigterm_);
+  uv_signal_init(main_loop_, &sighup_);
   uv_async_init(main_loop_, &drained_async_, drained_cb);
   for (auto& worker : workers_) worker->start();
   started_ = true;
@@ -101,13 +133,15 @@ int Relay::start() {
   uv_timer_start(&housekeeping_, housekeeping_cb, kHousekeepingMs, kHousekeepingMs);
   uv_signal_start(&sigint_, signal_cb, SIGINT);
   uv_signal_start(&sigterm_, signal_cb, SIGTERM);
+  uv_signal_start(&sighup_, [](uv_signal_t* signal, int) { static_cast<Relay*>(signal->data)->reload(); },
+                  SIGHUP);
   return 0;
 }
 
-void Relay::on_acceptable() {
+void Relay::on_acceptable(int listen_fd, bool admin) {
   // Accept everything pending; hand each socket to the next worker in turn.
   for (;;) {
-    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR) continue;
       if (errno == EMFILE || errno == ENFILE) {
@@ -115,6 +149,7 @@ void Relay::on_acceptable() {
         // Pause accepting; waiting clients stay in the backlog until a descriptor frees.
         spdlog::warn("accept paused for {} ms: {}", kAcceptPauseMs, std::strerror(errno));
         uv_poll_stop(&acceptor_);
+        if (admin_acceptor_open_) uv_poll_stop(&admin_acceptor_);
         uv_timer_start(&accept_pause_, accept_pause_cb, kAcceptPauseMs, 0);
       } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
         spdlog::warn("accept failed: {}", std::strerror(errno));
@@ -125,8 +160,8 @@ void Relay::on_acceptable() {
     next_worker_ = (next_worker_ + 1) % workers_.size();
     // Over the limit the worker answers 503 and closes: the socket still counts until then.
     const bool over_limit = open_connections_.fetch_add(1) >= config_.max_connections;
-    workers_[worker]->inbox().post(tokens_[worker],
-                                   LoopEvent{LoopEvent::Kind::accept, fd, nullptr, over_limit ? 1u : 0u});
+    const std::uint64_t flags = (over_limit ? kAcceptOverLimit : 0) | (admin ? kAcceptAdmin : 0);
+    workers_[worker]->inbox().post(tokens_[worker], LoopEvent{LoopEvent::Kind::accept, fd, nullptr, flags});
   }
 }
 
@@ -158,6 +193,9 @@ void Relay::stop() {
   if (acceptor_open_) uv_close(reinterpret_cast<uv_handle_t*>(&acceptor_), nullptr);
   if (listen_fd_ >= 0) ::close(listen_fd_);  // after the poll handle stopped watching it
   listen_fd_ = -1;
+  if (admin_acceptor_open_) uv_close(reinterpret_cast<uv_handle_t*>(&admin_acceptor_), nullptr);
+  if (admin_fd_ >= 0) ::close(admin_fd_);
+  admin_fd_ = -1;
   uv_close(reinterpret_cast<uv_handle_t*>(&housekeeping_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&accept_pause_), nullptr);
   for (std::size_t i = 0; i < workers_.size(); ++i) {
@@ -179,9 +217,39 @@ void Relay::on_all_drained() {
   }
   for (auto& worker : workers_) worker->join();
   for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
+                              reinterpret_cast<uv_handle_t*>(&sighup_),
                               reinterpret_cast<uv_handle_t*>(&drained_async_)}) {
     if (!uv_is_closing(handle)) uv_close(handle, nullptr);
   }
+}
+
+std::shared_ptr<const AccessPolicy> Relay::policy() const {
+  std::lock_guard lock(policy_mutex_);
+  return policy_;
+}
+
+void Relay::reload() {
+  if (const std::string error = access_log_.reopen(); !error.empty()) spdlog::error("{}", error);
+  if (!reloader_) {
+    spdlog::info("SIGHUP: access log reopened; no config file to reload");
+    return;
+  }
+  RelayConfig fresh;
+  std::string error;
+  if (!reloader_(fresh, error)) {
+    spdlog::error("SIGHUP: config not reloaded, the running one stays: {}", error);
+    return;
+  }
+  // No password in the file nor on the command line: the one generated at start stays.
+  if (fresh.source_password.empty()) fresh.source_password = this->policy()->source_password;
+  auto policy = make_policy(fresh);
+  const std::size_t mounts = policy->mounts.size();
+  {
+    std::lock_guard lock(policy_mutex_);
+    policy_ = std::move(policy);
+  }
+  spdlog::info("SIGHUP: reloaded passwords and {} mount section{}; connections kept", mounts,
+               mounts == 1 ? "" : "s");
 }
 
 StatsInput Relay::stats_input() const {
@@ -202,12 +270,22 @@ void Relay::acceptable_cb(uv_poll_t* poll, int status, int) {
     spdlog::warn("listener poll error: {}", uv_strerror(status));
     return;
   }
-  static_cast<Relay*>(poll->data)->on_acceptable();
+  static_cast<Relay*>(poll->data)->on_acceptable(static_cast<Relay*>(poll->data)->listen_fd_, false);
+}
+
+void Relay::admin_acceptable_cb(uv_poll_t* poll, int status, int) {
+  if (status < 0) {
+    spdlog::warn("admin listener poll error: {}", uv_strerror(status));
+    return;
+  }
+  static_cast<Relay*>(poll->data)->on_acceptable(static_cast<Relay*>(poll->data)->admin_fd_, true);
 }
 
 void Relay::accept_pause_cb(uv_timer_t* timer) {
   auto* self = static_cast<Relay*>(timer->data);
-  if (!self->stopping_) uv_poll_start(&self->acceptor_, UV_READABLE, acceptable_cb);
+  if (self->stopping_) return;
+  uv_poll_start(&self->acceptor_, UV_READABLE, acceptable_cb);
+  if (self->admin_acceptor_open_) uv_poll_start(&self->admin_acceptor_, UV_READABLE, admin_acceptable_cb);
 }
 
 void Relay::housekeeping_cb(uv_timer_t* timer) { static_cast<Relay*>(timer->data)->on_housekeeping(); }

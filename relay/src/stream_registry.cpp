@@ -4,7 +4,8 @@
 namespace ringcast::relay {
 
 StreamRegistry::Attached StreamRegistry::attach_source(const std::string& mount, std::size_t worker,
-                                                       StreamMetadata metadata) {
+                                                       StreamMetadata metadata,
+                                                       const MountSettings* settings) {
   std::lock_guard lock(mutex_);
   auto found = streams_.find(mount);
   if (found != streams_.end() && found->second->has_source()) {
@@ -12,7 +13,12 @@ StreamRegistry::Attached StreamRegistry::attach_source(const std::string& mount,
   }
   const bool resumed = found != streams_.end();
   if (!resumed && streams_.size() >= config_.max_mounts) return {AttachOutcome::too_many_mounts, nullptr};
-  if (!resumed) found = streams_.emplace(mount, std::make_shared<Stream>(mount, config_, workers_)).first;
+  if (!resumed) {
+    RelayConfig mount_config = config_;
+    if (settings && settings->ring_bytes) mount_config.ring_bytes = *settings->ring_bytes;
+    if (settings && settings->burst_bytes) mount_config.fanout.burst_bytes = *settings->burst_bytes;
+    found = streams_.emplace(mount, std::make_shared<Stream>(mount, mount_config, workers_)).first;
+  }
   // Under the mutex, so that a mount cannot expire between "orphaned" and "attached".
   found->second->attach_source(worker, std::move(metadata));
   return {resumed ? AttachOutcome::resumed : AttachOutcome::started, found->second};

@@ -74,7 +74,7 @@ void ViewerSession::service(const RingState& ring, std::uint32_t delay_ms, std::
         if (ring.head > cursor_.position) {
           stream_->note_waiting(worker_index(), cursor_.waiting_since);
         } else if (finishing_) {
-          connection_.shutdown_then_close();
+          connection_.shutdown_then_close("stream ended");
         }
         return;
       case Action::skip:

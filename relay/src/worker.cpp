@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "admin_task.h"
 #include "ringcast/relay/connection.h"
 #include "ringcast/relay/http_request.h"
 #include "ringcast/relay/relay.h"
@@ -32,7 +33,8 @@ bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
 }
 
 bool is_reserved_path(std::string_view path) {
-  return path == "/" || path == "/stats" || path == "/metrics" || path == "/favicon.ico";
+  return path == "/" || path == "/stats" || path == "/metrics" || path == "/favicon.ico" ||
+         path == "/admin" || path.substr(0, 7) == "/admin/" || path.substr(0, 7) == "/stats/";
 }
 
 // Icecast's names for the source's ice-* headers as listeners see them.
@@ -120,7 +122,7 @@ void Worker::on_event(LoopEvent& event) {
     case LoopEvent::Kind::none:
       return;
     case LoopEvent::Kind::accept:
-      on_accepted_fd(event.fd, event.position != 0);
+      on_accepted_fd(event.fd, event.position);
       return;
     case LoopEvent::Kind::commit: {
       StreamLane& lane = event.stream->lane(index_);
@@ -144,6 +146,16 @@ void Worker::on_event(LoopEvent& event) {
       for (ViewerSession* viewer : viewers) viewer->finish();
       return;
     }
+    case LoopEvent::Kind::admin_task:
+      run_admin_task(*event.task);
+      if (event.task->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        const std::size_t origin = event.task->origin_worker;
+        post_to(origin, LoopEvent{LoopEvent::Kind::admin_done, -1, nullptr, 0, std::move(event.task)});
+      }
+      return;
+    case LoopEvent::Kind::admin_done:
+      answer_admin(*event.task);
+      return;
     case LoopEvent::Kind::drain:
       drain();
       return;
@@ -153,13 +165,15 @@ void Worker::on_event(LoopEvent& event) {
   }
 }
 
-void Worker::on_accepted_fd(int fd, bool over_limit) {
+void Worker::on_accepted_fd(int fd, std::uint64_t flags) {
   if (draining_) {
     ::close(fd);
     relay_.connection_closed();
     return;
   }
-  auto* connection = new Connection(*this, next_connection_id_++, monotonic_ms());
+  // Ids are unique relay-wide, and name their loop: id % workers.
+  const std::uint64_t id = next_connection_id_++ * relay_.worker_count() + index_;
+  auto* connection = new Connection(*this, id, monotonic_ms());
   if (!connection->open(&loop_, fd)) {
     delete connection;
     relay_.connection_closed();
@@ -167,7 +181,8 @@ void Worker::on_accepted_fd(int fd, bool over_limit) {
   }
   connections_.insert(connection);
   counters_.connections_accepted.add(1);
-  if (over_limit) {
+  connection->set_admin_listener((flags & kAcceptAdmin) != 0);
+  if ((flags & kAcceptOverLimit) != 0) {
     counters_.over_limit.add(1);
     spdlog::warn("{} refused: {} connections open (--max-connections): 503", connection->peer(),
                  relay_.config().max_connections);
@@ -188,6 +203,16 @@ void Worker::handle_request(Connection& connection, RequestHead& head, std::stri
     counters_.bad_requests.add(1);
     spdlog::info("{} HTTP/{}.{} not supported: 505", connection.peer(), head.http_major, head.http_minor);
     connection.respond_and_close(505, "only HTTP/1.x is spoken here\n");
+    return;
+  }
+  if (is_operator_path(head.path) && (head.method == Method::get || head.method == Method::head)) {
+    handle_operator(connection, head);
+    return;
+  }
+  if (connection.on_admin_listener()) {
+    counters_.not_found.add(1);
+    spdlog::info("{} {} {} on the admin listener: 404", connection.peer(), head.method_name, head.path);
+    connection.respond_and_close(404, "the admin listener serves /, /stats, /metrics and /admin/ only\n");
     return;
   }
   switch (head.method) {
@@ -219,10 +244,15 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
     connection.respond_and_close(400, why + "\n");
     return;
   }
+  const auto policy = relay_.policy();
+  const MountSettings* mount_settings = policy->mount(mount);
+  const std::string& password = mount_settings && mount_settings->source_password
+                                    ? *mount_settings->source_password
+                                    : policy->source_password;
   const auto authorization = head.header("Authorization");
   const auto credentials = authorization ? parse_basic_auth(*authorization) : std::nullopt;
   if (!credentials || !constant_time_equals(credentials->user, kSourceUser) ||
-      !constant_time_equals(credentials->password, config.source_password)) {
+      !constant_time_equals(credentials->password, password)) {
     counters_.auth_failures.add(1);
     spdlog::warn("{} source refused for {}: {}: 401", connection.peer(), mount,
                  authorization ? "wrong credentials" : "no credentials");
@@ -231,13 +261,14 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   }
   StreamMetadata metadata;
   metadata.content_type = std::string(head.header("Content-Type").value_or("audio/mpeg"));
+  if (mount_settings && mount_settings->content_type) metadata.content_type = *mount_settings->content_type;
   for (const auto& [name, value] : head.headers) {
     if (starts_with_ignoring_case(name, "ice-") || starts_with_ignoring_case(name, "icy-")) {
       metadata.ice_headers.emplace_back(name, value);
     }
   }
   const std::string content_type = metadata.content_type;
-  auto attached = relay_.registry().attach_source(mount, index_, std::move(metadata));
+  auto attached = relay_.registry().attach_source(mount, index_, std::move(metadata), mount_settings);
   if (attached.outcome == StreamRegistry::AttachOutcome::too_many_mounts) {
     counters_.over_limit.add(1);
     spdlog::warn("{} source refused for {}: {} mounts exist (--max-mounts): 503", connection.peer(),
@@ -261,6 +292,7 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   const bool resumed = attached.outcome == StreamRegistry::AttachOutcome::resumed;
   spdlog::info("source {} {} {} ({}){}", connection.peer(), resumed ? "resumed" : "started", mount,
                content_type, resumed ? ": viewers continue" : "");
+  connection.remember_request(head, monotonic_ms());
   connection.become_source(std::make_unique<SourceSession>(connection, attached.stream),
                            early_body, monotonic_ms());
   if (rc != 0) connection.close(uv_strerror(rc));
@@ -269,21 +301,6 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
 void Worker::handle_viewer(Connection& connection, RequestHead& head) {
   const std::string& path = head.path;
   const auto& config = relay_.config();
-  if (path == "/stats") {
-    connection.respond_ok("application/json", relay_.stats_json());
-    return;
-  }
-  if (path == "/metrics") {
-    connection.respond_ok("text/plain; version=0.0.4; charset=utf-8", relay_.metrics_text());
-    return;
-  }
-  if (path == "/") {
-    std::string body = "ringcast " + std::string(kVersion) + "\nmounts:\n";
-    for (const auto& stream : relay_.registry().snapshot()) body += "  " + stream->mount() + "\n";
-    body += "stats: /stats\n";
-    connection.respond_ok("text/plain; charset=utf-8", std::move(body));
-    return;
-  }
   if (auto problem = mount_name_problem(path, config.max_mount_length)) {
     counters_.bad_requests.add(1);
     spdlog::info("{} viewer refused for {}: {}: 400", connection.peer(), path, *problem);
@@ -297,10 +314,14 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
     connection.respond_and_close(404, "no such mount\n");
     return;
   }
-  if (config.max_viewers_per_mount != 0 && stream->viewer_count() >= config.max_viewers_per_mount) {
+  const MountSettings* mount_settings = relay_.policy()->mount(path);
+  const std::size_t max_viewers = mount_settings && mount_settings->max_viewers
+                                      ? *mount_settings->max_viewers
+                                      : config.max_viewers_per_mount;
+  if (max_viewers != 0 && stream->viewer_count() >= max_viewers) {
     counters_.over_limit.add(1);
-    spdlog::warn("{} viewer refused for {}: {} viewers (--max-viewers-per-mount): 503",
-                 connection.peer(), path, config.max_viewers_per_mount);
+    spdlog::warn("{} viewer refused for {}: {} viewers (max viewers of the mount): 503",
+                 connection.peer(), path, max_viewers);
     connection.respond_and_close(503, "mount full\n");
     return;
   }
@@ -309,6 +330,7 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
     connection.respond_ok(metadata.content_type, std::string());
     return;
   }
+  connection.remember_request(head, monotonic_ms());
   auto viewer = std::make_unique<ViewerSession>(connection, stream);
   ViewerSession& session = *viewer;
   connection.become_viewer(std::move(viewer));
@@ -368,6 +390,9 @@ void Worker::on_sweep() {
   const auto& config = relay_.config();
   for (Connection* connection : connections_) {
     switch (connection->state()) {
+      case Connection::State::answering:
+        if (now - connection->accepted_ms() >= config.head_timeout_ms) connection->close("admin task timed out");
+        break;
       case Connection::State::reading_head:
         if (now - connection->accepted_ms() >= config.head_timeout_ms) {
           counters_.head_timeouts.add(1);

@@ -28,6 +28,7 @@ namespace {
 
 constexpr auto kStartTimeout = 15s;
 constexpr std::string_view kReadyMarker = "listening on http://127.0.0.1:";
+constexpr std::string_view kAdminMarker = "admin interface on http://127.0.0.1:";
 
 std::runtime_error system_error(const std::string& what) {
   return std::runtime_error(what + ": " + std::strerror(errno));
@@ -95,6 +96,9 @@ RelayProcess::RelayProcess(std::vector<std::string> extra_args) {
     throw std::runtime_error("ringcast did not report readiness; stderr:\n" + output);
   }
   port_ = static_cast<std::uint16_t>(std::stoi(log_.substr(marker + kReadyMarker.size())));
+  if (const auto admin = log_.find(kAdminMarker); admin != std::string::npos) {
+    admin_port_ = static_cast<std::uint16_t>(std::stoi(log_.substr(admin + kAdminMarker.size())));
+  }
 }
 
 RelayProcess::~RelayProcess() {

@@ -41,6 +41,7 @@ class RelayProcess {
   RelayProcess& operator=(const RelayProcess&) = delete;
 
   std::uint16_t port() const { return port_; }
+  std::uint16_t admin_port() const { return admin_port_; }  // 0: no --admin-listen
   // SIGTERM, then waits (bounded) for the exit. Returns the exit status, or -1 for a signal
   // or a timeout (the process is then killed). Callers assert it is 0.
   int stop(std::chrono::milliseconds timeout = 10s);
@@ -54,6 +55,7 @@ class RelayProcess {
   pid_t pid_ = -1;
   int stderr_fd_ = -1;
   std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
   std::thread drainer_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;

@@ -16,10 +16,12 @@ namespace ringcast::relay {
 class Worker;
 class SourceSession;
 class ViewerSession;
+struct AdminTask;
 
 class Connection {
  public:
-  enum class State { reading_head, source, viewer, lingering, closed };
+  // answering: the request is being served by other loops (an admin task); reads are ignored.
+  enum class State { reading_head, answering, source, viewer, lingering, closed };
 
   Connection(Worker& worker, std::uint64_t id, std::uint64_t now_ms);
   ~Connection();
@@ -33,10 +35,18 @@ class Connection {
   void respond_and_close(int status, std::string_view body, std::string_view extra_headers = {});
   // Answers 200 with a body of the given type (for /stats), then closes cleanly.
   void respond_ok(std::string_view content_type, std::string body);
-  // Sends a FIN after pending writes, then closes.
-  void shutdown_then_close();
-  // Closes at once (idempotent). `why` goes to the log at debug level.
+  // Sends a FIN after pending writes, then closes. `why`: for the access log.
+  void shutdown_then_close(std::string_view why = {});
+  // Closes at once (idempotent). `why` goes to the log at debug level and the access log.
   void close(std::string_view why);
+
+  // The request waits for an admin task on other loops; closing the connection cancels it.
+  void await_admin(std::shared_ptr<AdminTask> task);
+  void admin_answered() { pending_admin_.reset(); }
+  // The access log wants this session's request line and client headers when it ends.
+  void remember_request(const RequestHead& head, std::uint64_t now_ms);
+  void set_admin_listener(bool admin) { admin_listener_ = admin; }
+  bool on_admin_listener() const { return admin_listener_; }
 
   void become_source(std::unique_ptr<SourceSession> source, std::string_view early_body,
                      std::uint64_t now_ms);
@@ -64,6 +74,8 @@ class Connection {
   void on_head_bytes(std::size_t n);
   void write_then_shutdown(std::string text);
   bool start_reading();
+  void note_end(std::string_view why);
+  void log_session_end();
 
   // libuv callbacks
   static void alloc_cb(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
@@ -80,6 +92,10 @@ class Connection {
   std::unique_ptr<HeadBuffer> head_;  // only while reading the request head
   std::unique_ptr<SourceSession> source_;
   std::unique_ptr<ViewerSession> viewer_;
+  bool admin_listener_ = false;
+  std::shared_ptr<AdminTask> pending_admin_;
+  struct SessionRecord;                   // only while the access log is on
+  std::unique_ptr<SessionRecord> record_;
 };
 
 }  // namespace ringcast::relay

@@ -69,6 +69,10 @@ std::optional<BasicCredentials> parse_basic_auth(std::string_view header_value);
 // Compares in time that depends only on the lengths, never on where the strings differ.
 bool constant_time_equals(std::string_view a, std::string_view b);
 
+// The value of `name` in the target's query string ("/x?mount=%2Flive.ts&id=3"),
+// percent-decoded ('+' is a space). nullopt when absent or badly encoded.
+std::optional<std::string> query_parameter(std::string_view target, std::string_view name);
+
 // Mount names: "/" followed by 1..max_length characters from [A-Za-z0-9._~-/], no "..", no
 // "//", no percent-encoding and no control characters. Returns the reason when invalid.
 std::optional<std::string_view> mount_name_problem(std::string_view path, std::size_t max_length = 128);

@@ -8,10 +8,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "ringcast/relay/access_log.h"
 #include "ringcast/relay/config.h"
 #include "ringcast/relay/stats.h"
 #include "ringcast/relay/stream_registry.h"
@@ -21,6 +25,24 @@ namespace ringcast::relay {
 
 // Milliseconds on one monotonic clock shared by every thread.
 std::uint64_t monotonic_ms();
+// Milliseconds since the Unix epoch (for logs and the admin API).
+std::uint64_t unix_ms();
+
+// What SIGHUP reloads: passwords and per-mount settings. Read when a request is routed (never
+// per chunk) through a shared_ptr swapped under a mutex.
+struct AccessPolicy {
+  std::string source_password;
+  std::string admin_password;
+  std::map<std::string, MountSettings> mounts;
+
+  const MountSettings* mount(const std::string& path) const {
+    const auto found = mounts.find(path);
+    return found == mounts.end() ? nullptr : &found->second;
+  }
+};
+
+// Re-reads the configuration for SIGHUP; false (and `error`) when it is invalid.
+using ConfigReloader = std::function<bool(RelayConfig& fresh, std::string& error)>;
 
 class Relay {
  public:
@@ -34,6 +56,12 @@ class Relay {
   // Stops accepting, closes every connection, then the workers; uv_run(main) then returns.
   void stop();
   std::uint16_t bound_port() const { return bound_port_; }
+  std::uint16_t admin_port() const { return admin_port_; }
+  void set_reloader(ConfigReloader reloader) { reloader_ = std::move(reloader); }
+  // Main thread (SIGHUP): reloads passwords and mounts, reopens the access log.
+  void reload();
+  std::shared_ptr<const AccessPolicy> policy() const;
+  AccessLog& access_log() { return access_log_; }
 
   const RelayConfig& config() const { return config_; }
   StreamRegistry& registry() { return registry_; }
@@ -47,14 +75,15 @@ class Relay {
   void worker_drained();
 
  private:
-  int open_listening_socket();
-  void on_acceptable();
+  int open_listening_socket(const std::string& host, std::uint16_t port, int& fd, std::uint16_t& bound);
+  void on_acceptable(int listen_fd, bool admin);
   void on_housekeeping();
   void on_all_drained();
   StatsInput stats_input() const;
 
   // libuv callbacks
   static void acceptable_cb(uv_poll_t* poll, int status, int events);
+  static void admin_acceptable_cb(uv_poll_t* poll, int status, int events);
   static void housekeeping_cb(uv_timer_t* timer);
   static void accept_pause_cb(uv_timer_t* timer);
   static void signal_cb(uv_signal_t* signal, int signum);
@@ -68,10 +97,19 @@ class Relay {
   int listen_fd_ = -1;
   uv_poll_t acceptor_{};
   bool acceptor_open_ = false;
+  int admin_fd_ = -1;           // --admin-listen
+  uv_poll_t admin_acceptor_{};
+  bool admin_acceptor_open_ = false;
+  std::uint16_t admin_port_ = 0;
   uv_timer_t housekeeping_{};
   uv_timer_t accept_pause_{};  // restarts accepting after running out of descriptors
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
+  uv_signal_t sighup_{};
+  ConfigReloader reloader_;
+  mutable std::mutex policy_mutex_;
+  std::shared_ptr<const AccessPolicy> policy_;
+  AccessLog access_log_;
   uv_async_t drained_async_{};
   std::atomic<std::size_t> drained_workers_{0};
   std::atomic<std::size_t> open_connections_{0};  // for --max-connections

@@ -24,7 +24,9 @@ class StreamRegistry {
     std::shared_ptr<Stream> stream;
   };
   // A source wants `mount`: a new stream, the orphaned one (resumed), or refused (in use).
-  Attached attach_source(const std::string& mount, std::size_t worker, StreamMetadata metadata);
+  // `settings` (may be null): the mount's own ring size and burst, for a new stream.
+  Attached attach_source(const std::string& mount, std::size_t worker, StreamMetadata metadata,
+                         const MountSettings* settings = nullptr);
   void detach_source(Stream& stream, std::uint64_t now_ms);
   std::shared_ptr<Stream> find(const std::string& mount) const;
   // Removes the mounts orphaned for at least grace_ms and returns them.

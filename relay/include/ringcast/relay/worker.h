@@ -18,11 +18,16 @@
 
 namespace ringcast::relay {
 
+struct AdminTask;
 class Connection;
 class Relay;
 class SourceSession;
 class Stream;
 struct RequestHead;
+
+// LoopEvent::position flags of an accept event.
+inline constexpr std::uint64_t kAcceptOverLimit = 1;  // answer 503 (--max-connections)
+inline constexpr std::uint64_t kAcceptAdmin = 2;      // accepted on the admin listener
 
 struct LoopEvent {
   enum class Kind : std::uint8_t {
@@ -32,13 +37,21 @@ struct LoopEvent {
     make_room,      // stream, position: the writer needs memory up to position; evict below it
     resume_source,  // stream: room was made, the paused source may read again
     stream_ended,   // stream: grace is over; finish this lane's viewers
+    admin_task,     // task: run an admin task here (list or kick)
+    admin_done,     // task: every loop ran it; answer the client that asked
     drain,          // shutdown, phase 1: close every connection
     stop,           // shutdown, phase 2: close the loop's handles
   };
+  LoopEvent() = default;
+  LoopEvent(Kind kind_, int fd_ = -1, std::shared_ptr<Stream> stream_ = {}, std::uint64_t position_ = 0,
+            std::shared_ptr<AdminTask> task_ = {})
+      : kind(kind_), fd(fd_), stream(std::move(stream_)), position(position_), task(std::move(task_)) {}
+
   Kind kind = Kind::none;
   int fd = -1;
   std::shared_ptr<Stream> stream;
   std::uint64_t position = 0;
+  std::shared_ptr<AdminTask> task;
 };
 
 class Worker {
@@ -78,7 +91,7 @@ class Worker {
 
   void run();
   void on_event(LoopEvent& event);
-  void on_accepted_fd(int fd, bool over_limit);
+  void on_accepted_fd(int fd, std::uint64_t flags);
   void on_sweep();
   void on_flush_tick();
   void drain();
@@ -87,6 +100,13 @@ class Worker {
   void resume_sources(const Stream* stream);
   void handle_source(Connection& connection, RequestHead& head, std::string_view early_body);
   void handle_viewer(Connection& connection, RequestHead& head);
+  // /, /stats, /metrics and /admin/...: the operators' surface (worker_admin.cpp).
+  bool is_operator_path(const std::string& path) const;
+  void handle_operator(Connection& connection, RequestHead& head);
+  bool admin_authorized(Connection& connection, const RequestHead& head);
+  void handle_admin(Connection& connection, const RequestHead& head);
+  void run_admin_task(AdminTask& task);
+  void answer_admin(AdminTask& task);
 
   // libuv callbacks
   static void sweep_cb(uv_timer_t* timer);

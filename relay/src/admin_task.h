@@ -1,0 +1,33 @@
+// An admin request served by several worker loops: listing a mount's viewers (every loop holds
+// some), kicking a viewer (its loop) or a source (the writer's loop). The loop that holds the
+// client's connection posts the task to each loop concerned; the last to finish posts it back.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+namespace ringcast::relay {
+
+class Connection;
+
+struct AdminTask {
+  enum class Kind { list_viewers, kick_viewer, kick_source };
+
+  Kind kind = Kind::list_viewers;
+  std::string mount;
+  std::uint64_t viewer_id = 0;
+
+  std::size_t origin_worker = 0;
+  Connection* origin = nullptr;  // the origin loop only; null once that connection closed
+  std::atomic<std::size_t> remaining{0};  // loops yet to run it
+
+  std::mutex mutex;  // guards the results: loops run the task concurrently
+  nlohmann::json viewers = nlohmann::json::array();
+  std::size_t kicked = 0;
+};
+
+}  // namespace ringcast::relay
