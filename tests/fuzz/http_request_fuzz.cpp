@@ -149,6 +149,16 @@ void check_mount_name(std::string_view path, std::size_t max_length) {
   }
 }
 
+// query_parameter on a hostile target: the value is within the query and decoding never grows it.
+void check_query(std::string_view target) {
+  for (std::string_view name : {"mount", "id", ""}) {
+    const auto value = ringcast::relay::query_parameter(target, name);
+    if (!value) continue;
+    FUZZ_CHECK(target.find('?') != std::string_view::npos, "a value without a query string");
+    FUZZ_CHECK(value->size() <= target.size(), "decoded value longer than the target");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -192,6 +202,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // What needs no complete head: the decoders on raw bytes.
   check_credentials(received);
   check_mount_name(received, 128);
+  check_query(received);
 
   if (status != ParseStatus::complete) return 0;
   const std::size_t head_length = whole.head_length();

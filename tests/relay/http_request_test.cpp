@@ -103,3 +103,17 @@ TEST_CASE("mount names refuse path tricks", "[http][mount]") {
   CHECK(mount_name_problem("/" + std::string(129, 'a')));
   CHECK_FALSE(mount_name_problem("/" + std::string(128, 'a')));
 }
+
+TEST_CASE("query parameters are found and percent-decoded", "[http][query]") {
+  CHECK(query_parameter("/admin/listclients?mount=/live.ts", "mount") == "/live.ts");
+  CHECK(query_parameter("/admin/killclient?mount=%2Flive.ts&id=42", "mount") == "/live.ts");
+  CHECK(query_parameter("/admin/killclient?mount=%2Flive.ts&id=42", "id") == "42");
+  CHECK(query_parameter("/x?a=1+2&b", "a") == "1 2");
+  CHECK(query_parameter("/x?a=1&b", "b") == "");
+  CHECK(query_parameter("/x?ab=1", "a") == std::nullopt);
+  CHECK(query_parameter("/x", "a") == std::nullopt);
+  CHECK(query_parameter("/x?a=%zz", "a") == std::nullopt);  // bad escapes: no value at all
+  CHECK(query_parameter("/x?a=%4", "a") == std::nullopt);
+  CHECK(query_parameter("/x?a=%", "a") == std::nullopt);
+  CHECK(query_parameter("/x?a=1&a=2", "a") == "1");  // the first wins
+}
