@@ -1,0 +1,71 @@
+# The shell integration tests' harness (the counterpart of harness.cpp): a scratch directory
+# WORK whose *.log files are shown on failure, children in CHILDREN killed on exit, fail and
+# pass, and the port a child logs once it listens. Source it after `set -euo pipefail`.
+
+WORK=$(mktemp -d)
+CHILDREN=()
+
+cleanup() {
+  local pid
+  for pid in "${CHILDREN[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${CHILDREN[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+  echo "FAIL: $*" >&2
+  local log
+  for log in "$WORK"/*.log; do
+    [ -f "$log" ] || continue
+    echo "--- $(basename "$log") (last 30 lines)" >&2
+    tail -n 30 "$log" >&2
+  done
+  exit 1
+}
+pass() { echo "ok: $*"; }
+
+# reap PID: waits for the child PID, drops it from CHILDREN (so cleanup never signals a pid the
+# system may have reused) and returns its exit status.
+reap() {
+  local pid=$1 status=0 child kept=()
+  wait "$pid" || status=$?
+  for child in "${CHILDREN[@]}"; do [ "$child" = "$pid" ] || kept+=("$child"); done
+  CHILDREN=("${kept[@]}")
+  return "$status"
+}
+
+# require TOOL...: fails unless every TOOL is on PATH.
+require() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || fail "$tool is not installed"
+  done
+}
+
+# wait_for_port LOG PATTERN PID NAME: prints the port a child logs once it listens (PATTERN is a
+# sed regex whose \1 is the port), waiting at most 15 s and failing if the child exits first.
+wait_for_port() {
+  local log=$1 pattern=$2 pid=$3 name=$4 port=
+  for _ in $(seq 1 150); do
+    port=$(sed -n "s|$pattern|\1|p" "$log" | head -n 1)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || fail "$name exited before listening"
+    sleep 0.1
+  done
+  [ -n "$port" ] || fail "$name did not report its port within 15 s"
+  echo "$port"
+}
+
+# start_ringcast BINARY [ARGS...]: the relay on an ephemeral loopback port, its stderr in
+# $WORK/relay.log. Sets RELAY (its pid), PORT and BASE (http://127.0.0.1:PORT).
+start_ringcast() {
+  local binary=$1
+  shift
+  "$binary" --listen 127.0.0.1:0 "$@" >/dev/null 2>"$WORK/relay.log" &
+  RELAY=$!
+  CHILDREN+=("$RELAY")
+  PORT=$(wait_for_port "$WORK/relay.log" '.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*' "$RELAY" ringcast)
+  BASE="http://127.0.0.1:$PORT"
+}
