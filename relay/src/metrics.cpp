@@ -84,7 +84,7 @@ constexpr MountFamily kMountFamilies[] = {
      [](const Stream& s) { return s.bytes_in(); }},
     {"ringcast_mount_bytes_out_total", "counter", "Bytes sent to the mount's viewers.",
      [](const Stream& s) { return lane_sum(s, &StreamLane::bytes_out); }},
-    {"ringcast_mount_ingest_bytes_per_second", "gauge", "Source ingest rate over the last second.",
+    {"ringcast_mount_ingest_bytes_per_second", "gauge", "Source ingest rate over the last 250 ms sample.",
      [](const Stream& s) { return s.ingest_bits_per_second() / 8; }},
     {"ringcast_viewers", "gauge", "Viewers connected to the mount.",
      [](const Stream& s) { return static_cast<std::uint64_t>(s.viewer_count()); }},
