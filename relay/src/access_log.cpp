@@ -26,7 +26,8 @@ std::string quoted(std::string_view text) {
       out += c;
     }
   }
-  return out + '"';
+  out += '"';
+  return out;
 }
 
 std::string host_of(std::string_view peer) {

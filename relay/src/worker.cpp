@@ -57,9 +57,13 @@ std::string viewer_response_head(const StreamMetadata& metadata) {
       "\r\nCache-Control: no-cache, no-store\r\nPragma: no-cache\r\n"
       "Access-Control-Allow-Origin: *\r\nConnection: close\r\n";
   for (const auto& [name, value] : metadata.ice_headers) {
-    head += listener_header_name(name) + ": " + value + "\r\n";
+    head += listener_header_name(name);
+    head += ": ";
+    head += value;
+    head += "\r\n";
   }
-  return head + "\r\n";
+  head += "\r\n";
+  return head;
 }
 
 // Writes a string with static storage and frees only the request afterwards.

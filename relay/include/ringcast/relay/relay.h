@@ -42,7 +42,7 @@ struct AccessPolicy {
 };
 
 // Re-reads the configuration for SIGHUP; false (and `error`) when it is invalid.
-using ConfigReloader = std::function<bool(RelayConfig& fresh, std::string& error)>;
+using ReloadConfig = std::function<bool(RelayConfig& fresh, std::string& error)>;
 
 class Relay {
  public:
@@ -57,7 +57,7 @@ class Relay {
   void stop();
   std::uint16_t bound_port() const { return bound_port_; }
   std::uint16_t admin_port() const { return admin_port_; }
-  void set_reloader(ConfigReloader reloader) { reloader_ = std::move(reloader); }
+  void set_reloader(ReloadConfig reloader) { reloader_ = std::move(reloader); }
   // Main thread (SIGHUP): reloads passwords and mounts, reopens the access log.
   void reload();
   std::shared_ptr<const AccessPolicy> policy() const;
@@ -106,7 +106,7 @@ class Relay {
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
   uv_signal_t sighup_{};
-  ConfigReloader reloader_;
+  ReloadConfig reloader_;
   mutable std::mutex policy_mutex_;
   std::shared_ptr<const AccessPolicy> policy_;
   AccessLog access_log_;
