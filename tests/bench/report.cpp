@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -98,6 +99,19 @@ std::vector<std::string> failures_of(const Options& options, const json& summary
   }
   if (churning["sessions_without_data"] != 0) {
     failures.push_back("churning viewers: connections that got no stream byte before leaving");
+  }
+  // A soak that did not churn or reconnect as asked proves nothing about either.
+  const double soak_seconds = options.warmup_seconds + options.duration_seconds;
+  if (options.source_reconnect_seconds > 0 && summary.contains("source_reconnects")) {
+    const double expected = std::ceil(soak_seconds / options.source_reconnect_seconds) - 1;
+    if (summary["source_reconnects"].get<double>() < expected - 1) {
+      failures.push_back("the source reconnected fewer times than --source-reconnect-every asks");
+    }
+  }
+  if (options.churn_per_second > 0 &&
+      churning["leaves"].get<double>() <
+          0.9 * std::floor(options.churn_per_second * soak_seconds)) {
+    failures.push_back("churning viewers left fewer times than --churn asks");
   }
   if (options.max_rss_growth_kib >= 0 && summary.contains("server_rss_growth_after_warmup_bytes") &&
       summary["server_rss_growth_after_warmup_bytes"].get<double>() >
