@@ -57,6 +57,8 @@ class Coordinator {
   void send_go(std::uint64_t now);
   void sample_server(std::optional<ProcSample>* into);
   void print_progress(std::uint64_t now);
+  void drive_source_reconnects(std::uint64_t now);
+  void open_series();
   void on_report_bytes(ViewerChild& child, ssize_t nread, const uv_buf_t* buf);
   void on_report_line(ViewerChild& child, const std::string& line);
   void fail(const std::string& message);
@@ -83,6 +85,8 @@ class Coordinator {
   std::uint64_t next_progress_ns_ = 0;
   std::uint64_t last_progress_bytes_ = 0;
   std::optional<ProcSample> last_server_sample_;
+  std::uint64_t next_reconnect_ns_ = 0;
+  std::FILE* series_ = nullptr;
   RunFacts facts_;
   std::string fatal_;
   char read_buffer_[64 * 1024];
@@ -186,8 +190,10 @@ int Coordinator::run() {
   uv_timer_init(&loop_, &tick_);
   tick_.data = this;
   uv_timer_start(&tick_, tick_cb, 0, 1);
+  open_series();
   uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);
+  if (series_ != nullptr) std::fclose(series_);
 
   if (writer_pid_ > 0) kill(writer_pid_, SIGTERM);
   for (auto& child : children_) {
@@ -228,6 +234,7 @@ void Coordinator::on_tick() {
       if (now >= phase_deadline_ns_) send_go(now);
       return;
     case Phase::kRunning:
+      drive_source_reconnects(now);
       if (!window_started_ && now >= timeline_.window_start_ns) {
         window_started_ = true;
         sample_server(&facts_.server.window_start);
@@ -235,8 +242,18 @@ void Coordinator::on_tick() {
       }
       if (now >= timeline_.window_end_ns) {
         sample_server(&facts_.server.window_end);
+        if (facts_.server.window_end) {
+          facts_.server.rss_in_window.emplace_back(
+              static_cast<double>(now - timeline_.window_start_ns) / 1e9,
+              facts_.server.window_end->rss_bytes);
+        }
         if (source_) {
           facts_.source.bytes_in_window = source_->bytes_sent() - source_bytes_at_window_start_;
+          facts_.source.max_backlog_bytes = source_->max_backlog_bytes();
+          facts_.source.reconnects = source_->reconnects();
+          facts_.source.put_retries = source_->put_retries();
+          facts_.source.max_reconnect_ns = source_->max_reconnect_ns();
+          facts_.source.bytes_cut = source_->bytes_cut();
         }
         phase_ = Phase::kCollecting;
         phase_deadline_ns_ = now + kCollectGraceNs;
@@ -258,9 +275,34 @@ void Coordinator::on_tick() {
   }
 }
 
+// From the end of the ramp to the end of the window, every --source-reconnect-every seconds.
+// A reconnect still under way (or a source not streaming) defers the next one.
+void Coordinator::drive_source_reconnects(std::uint64_t now) {
+  if (!source_ || options_.source_reconnect_seconds <= 0) return;
+  if (now < next_reconnect_ns_ || now >= timeline_.window_end_ns) return;
+  if (source_->reconnect(now)) {
+    next_reconnect_ns_ += static_cast<std::uint64_t>(options_.source_reconnect_seconds * 1e9);
+  }
+}
+
+void Coordinator::open_series() {
+  if (options_.series_path.empty()) return;
+  series_ = std::fopen(options_.series_path.c_str(), "w");
+  if (series_ == nullptr) {
+    std::cerr << "ringcast-bench: cannot write " << options_.series_path << "\n";
+    return;
+  }
+  std::fputs(
+      "t_s,stage,server_rss_kib,server_cpu_pct,viewers_open,rx_mbps,corrupt,torn,joins,"
+      "leaves,source_reconnects\n",
+      series_);
+}
+
 void Coordinator::send_go(std::uint64_t now) {
   const std::uint64_t ramp_start = now + 20'000'000;
   timeline_ = make_timeline(options_, ramp_start);
+  next_reconnect_ns_ =
+      timeline_.ramp_end_ns + static_cast<std::uint64_t>(options_.source_reconnect_seconds * 1e9);
   sample_server(&facts_.server.before_viewers);
   const std::string line = "GO " + std::to_string(ramp_start) + "\n";
   for (auto& child : children_) {
@@ -306,22 +348,41 @@ void Coordinator::print_progress(std::uint64_t now) {
   std::string server;
   std::optional<ProcSample> sample;
   sample_server(&sample);
+  double cpu = 0;
   if (sample) {
-    const double cpu =
-        last_server_sample_ ? (sample->cpu_seconds - last_server_sample_->cpu_seconds) * 100 : 0;
+    cpu = last_server_sample_ ? (sample->cpu_seconds - last_server_sample_->cpu_seconds) * 100 : 0;
     char text[96];
     std::snprintf(text, sizeof text, " | server cpu %3.0f%% rss %.1f MB", cpu,
                   sample->rss_bytes / 1e6);
     server = text;
     last_server_sample_ = sample;
+    if (window_started_ && now < timeline_.window_end_ns) {
+      facts_.server.rss_in_window.emplace_back(
+          static_cast<double>(now - timeline_.window_start_ns) / 1e9, sample->rss_bytes);
+    }
   }
+  std::string soak;
+  const std::uint64_t reconnects = source_ ? source_->reconnects() : 0;
+  if (options_.churn_per_second > 0 || options_.source_reconnect_seconds > 0) {
+    soak = " | joins " + std::to_string(total.joins) + ", leaves " + std::to_string(total.leaves) +
+           ", reconnects " + std::to_string(reconnects) + ", torn " + std::to_string(total.torn);
+  }
+  const double elapsed =
+      static_cast<double>(static_cast<std::int64_t>(now - timeline_.ramp_start_ns)) / 1e9;
   std::fprintf(stderr,
                "[%6.1fs] %-7s viewers %u/%u open, %u failed, %u disconnected | rx %.1f Mbit/s | "
-               "corrupt %llu, skipped %llu%s\n",
-               static_cast<double>(static_cast<std::int64_t>(now - timeline_.ramp_start_ns)) / 1e9,
-               stage, total.open, options_.viewers, total.failures, total.disconnects, rx_mbps,
-               static_cast<unsigned long long>(total.corrupt),
-               static_cast<unsigned long long>(total.skipped), server.c_str());
+               "corrupt %llu, skipped %llu%s%s\n",
+               elapsed, stage, total.open, options_.viewers, total.failures, total.disconnects,
+               rx_mbps, static_cast<unsigned long long>(total.corrupt),
+               static_cast<unsigned long long>(total.skipped), soak.c_str(), server.c_str());
+  if (series_ != nullptr) {
+    std::fprintf(series_, "%.1f,%s,%llu,%.1f,%u,%.2f,%llu,%llu,%u,%u,%llu\n", elapsed, stage,
+                 sample ? static_cast<unsigned long long>(sample->rss_bytes / 1024) : 0ull, cpu,
+                 total.open, rx_mbps, static_cast<unsigned long long>(total.corrupt),
+                 static_cast<unsigned long long>(total.torn), total.joins, total.leaves,
+                 static_cast<unsigned long long>(reconnects));
+    std::fflush(series_);
+  }
 }
 
 void Coordinator::on_report_bytes(ViewerChild& child, ssize_t nread, const uv_buf_t* buf) {

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 
@@ -54,11 +55,22 @@ bool apply_url(const std::string& url, Options& options) {
 
 }  // namespace
 
+namespace {
+// Whether item i of n is one of k spread evenly over the range (and so over the processes).
+bool is_spread(std::uint64_t i, std::uint64_t k, std::uint64_t n) {
+  return (i + 1) * k / n != i * k / n;
+}
+}  // namespace
+
 bool Options::is_stalled(std::uint32_t viewer) const {
-  // Spread the stalled viewers evenly over the index range (and so over the processes).
-  const std::uint64_t before = std::uint64_t{viewer} * stall_viewers / viewers;
-  const std::uint64_t after = (std::uint64_t{viewer} + 1) * stall_viewers / viewers;
-  return after != before;
+  return is_spread(viewer, stall_viewers, viewers);
+}
+
+bool Options::is_churning(std::uint32_t viewer) const {
+  if (churn_viewers == 0 || is_stalled(viewer)) return false;
+  // The viewer's rank among those that do not stall: stalled ones up to it are (i+1)*K/n.
+  const std::uint64_t stalled_up_to = (std::uint64_t{viewer} + 1) * stall_viewers / viewers;
+  return is_spread(viewer - stalled_up_to, churn_viewers, viewers - stall_viewers);
 }
 
 bool is_loopback_host(const std::string& host) {
@@ -118,6 +130,22 @@ ParseOutcome parse_options(int argc, char** argv) {
   app.add_option("--stall-for", options.stall_for_seconds, "seconds they stay stopped")
       ->capture_default_str()
       ->check(CLI::Range(0.0, kMaxDurationSeconds));
+  app.add_option("--churn", options.churn_per_second,
+                 "soak: churning viewers that leave per second, each replaced at once by a "
+                 "fresh connection (from the end of the ramp to the end of the window)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 10000.0));
+  app.add_option("--churn-viewers", options.churn_viewers,
+                 "soak: viewers that churn, reported apart (default with --churn: a quarter)");
+  app.add_option("--source-reconnect-every", options.source_reconnect_seconds,
+                 "soak: seconds between broadcaster reconnects (cut mid-record, PUT again)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, kMaxDurationSeconds));
+  app.add_option("--max-rss-growth", options.max_rss_growth_kib,
+                 "soak: KiB the server's RSS may grow from the end of the warm-up to the end "
+                 "(a failure for --expect-clean)");
+  app.add_option("--series", options.series_path,
+                 "write a per-second CSV (server RSS and CPU, viewers, joins, reconnects)");
   app.add_option("--burst", options.limit_burst_bytes,
                  "limit mode: bytes behind the live edge a new viewer starts at")
       ->capture_default_str();
@@ -153,6 +181,23 @@ ParseOutcome parse_options(int argc, char** argv) {
   }
   if (options.stall_viewers >= options.viewers && options.stall_viewers > 0) {
     return fail("--stall-viewers must leave at least one healthy viewer");
+  }
+  if (options.churn_per_second > 0 && options.churn_viewers == 0) {
+    options.churn_viewers = std::max(1u, options.viewers / 4);
+  }
+  if (options.churn_viewers > 0 && options.churn_per_second <= 0) {
+    return fail("--churn-viewers needs --churn");
+  }
+  if (options.stall_viewers + options.churn_viewers >= options.viewers &&
+      options.churn_viewers > 0) {
+    return fail("--churn-viewers and --stall-viewers must leave at least one steady viewer");
+  }
+  if (options.mode == Mode::kLimit &&
+      (options.churn_per_second > 0 || options.source_reconnect_seconds > 0)) {
+    return fail("--churn and --source-reconnect-every are relay-mode options");
+  }
+  if (options.max_rss_growth_kib >= 0 && options.relay_pid == 0 && options.mode == Mode::kRelay) {
+    return fail("--max-rss-growth needs --relay-pid");
   }
   const std::uint32_t needed =
       (options.viewers + kMaxViewersPerProcess - 1) / kMaxViewersPerProcess;

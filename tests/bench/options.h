@@ -34,6 +34,14 @@ struct Options {
   double stall_after_seconds = 1;  // from the start of the measured window
   double stall_for_seconds = 3;
 
+  // Soak: churning viewers leave and a fresh connection joins in their place, `churn_per_second`
+  // leaves over all processes, from the end of the ramp to the end of the window.
+  double churn_per_second = 0;
+  std::uint32_t churn_viewers = 0;      // 0 with churn: a quarter of the viewers
+  double source_reconnect_seconds = 0;  // 0: the broadcaster never reconnects
+  double max_rss_growth_kib = -1;       // < 0: no bound on the server's RSS after warm-up
+  std::string series_path;              // per-second CSV of the run, if set
+
   std::uint32_t limit_burst_bytes = 64 * 1024;
   double limit_flush_ms = 0;  // limit mode: write to viewers every this often (0: every chunk)
   bool expect_clean = false;
@@ -41,6 +49,8 @@ struct Options {
   // Derived: seconds from the first viewer's connect to the end of the measured window.
   double ramp_seconds() const { return viewers / ramp_per_second; }
   bool is_stalled(std::uint32_t viewer) const;
+  // Churning viewers are spread over the viewers that do not stall; never both.
+  bool is_churning(std::uint32_t viewer) const;
 };
 
 // Hard caps: the bench is bounded in time and count whatever it is asked.

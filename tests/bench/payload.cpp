@@ -78,6 +78,21 @@ std::optional<DecodedRecord> decode_record(ConstRecordBytes in) {
   return record;
 }
 
+bool is_record_prefix(std::span<const std::uint8_t> prefix, std::uint64_t seq) {
+  if (prefix.size() >= kRecordSize) return false;
+  // send_ns is whatever the prefix holds of it; the check bytes are then exact whenever the
+  // prefix reaches them, since it holds all of send_ns by then.
+  std::array<std::uint8_t, kRecordSize> known{};
+  std::memcpy(known.data(), prefix.data(), prefix.size());
+  std::array<std::uint8_t, kRecordSize> expected;
+  encode_record(expected, seq, load64(known.data() + kSendOffset));
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    const bool send_ns_byte = i >= kSendOffset && i < kFillerOffset;
+    if (!send_ns_byte && prefix[i] != expected[i]) return false;
+  }
+  return true;
+}
+
 void RecordWriter::fill(std::span<std::uint8_t> out, std::uint64_t now_ns) {
   bytes_written_ += out.size();
   while (!out.empty()) {

@@ -29,6 +29,33 @@ static_assert(std::endian::native == std::endian::little, "records are encoded l
 using RecordBytes = std::span<std::uint8_t, kRecordSize>;
 using ConstRecordBytes = std::span<const std::uint8_t, kRecordSize>;
 
+// seq = generation << 48 | number. A broadcaster that reconnects starts the next generation and
+// continues the numbers, so a viewer tells a source restart (generation + 1, number + 1) from a
+// relay skip (same generation, numbers jump) and from a splice (no intact record at all).
+inline constexpr unsigned kGenerationShift = 48;
+inline constexpr std::uint64_t kNumberMask = (std::uint64_t{1} << kGenerationShift) - 1;
+
+constexpr std::uint64_t make_seq(std::uint64_t generation, std::uint64_t number) {
+  return generation << kGenerationShift | (number & kNumberMask);
+}
+constexpr std::uint64_t seq_generation(std::uint64_t seq) {
+  return seq >> kGenerationShift;
+}
+constexpr std::uint64_t seq_number(std::uint64_t seq) {
+  return seq & kNumberMask;
+}
+
+// Where the broadcaster cuts its last record before it reconnects to start `generation`: that
+// many bytes of the record go out, the rest never does. A fixed schedule that both sides know,
+// so a viewer accepts a torn record only at exactly the cut the source made. The first ones
+// are the edges (inside the head, the seq, send_ns, the check); then every offset in turn.
+constexpr std::size_t tear_offset(std::uint64_t generation) {
+  constexpr std::size_t kFirst[] = {1, 187, 0, 4, 12, 20, 93, 180, 181, 11, 19, 3};
+  constexpr std::uint64_t kListed = sizeof kFirst / sizeof kFirst[0];
+  if (generation >= 1 && generation <= kListed) return kFirst[generation - 1];
+  return static_cast<std::size_t>(generation * 67 % 188);  // 67 is coprime with 188
+}
+
 struct DecodedRecord {
   std::uint64_t seq;
   std::uint64_t send_ns;
@@ -39,6 +66,9 @@ void encode_record(RecordBytes out, std::uint64_t seq, std::uint64_t send_ns);
 // nullopt if any byte differs from what encode_record would have written for the embedded seq.
 std::optional<DecodedRecord> decode_record(ConstRecordBytes in);
 
+// Whether `prefix` (shorter than a record) is how record `seq` begins, whatever its send_ns.
+bool is_record_prefix(std::span<const std::uint8_t> prefix, std::uint64_t seq);
+
 // The continuous stream of records cut at any write size: a record may straddle two writes.
 // A record's send_ns is the time its first byte was produced.
 class RecordWriter {
@@ -47,6 +77,10 @@ class RecordWriter {
 
   void fill(std::span<std::uint8_t> out, std::uint64_t now_ns);
   std::uint64_t bytes_written() const { return bytes_written_; }
+  // The seq of the next record to start (a record cut short counts as started).
+  std::uint64_t next_seq() const { return next_seq_; }
+  // Bytes of the current record already written: 0 at a record boundary.
+  std::size_t record_offset() const { return partial_offset_ % kRecordSize; }
 
  private:
   std::array<std::uint8_t, kRecordSize> partial_{};

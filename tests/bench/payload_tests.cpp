@@ -147,6 +147,84 @@ TEST_CASE("a false sync byte before the first record is discarded, not corrupt")
   CHECK(verifier.counts().records_ok == 20);
 }
 
+namespace {
+
+// What a viewer receives when the broadcaster of `first` records (generation - 1) reconnects
+// as `generation` after cutting its last record at `cut` bytes: the old stream up to the cut,
+// then the new one from its first record, whose number follows the cut record's.
+std::vector<std::uint8_t> reconnected_stream(std::uint64_t generation, std::size_t first,
+                                             std::size_t cut, std::size_t second) {
+  std::vector<std::uint8_t> bytes(first * kRecordSize + cut);
+  RecordWriter old_source(make_seq(generation - 1, 100 * generation));
+  old_source.fill(bytes, 1000);
+  RecordWriter new_source(make_seq(generation, seq_number(old_source.next_seq())));
+  std::vector<std::uint8_t> more(second * kRecordSize);
+  new_source.fill(more, 2000);
+  bytes.insert(bytes.end(), more.begin(), more.end());
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("a record the broadcaster cut at every scheduled offset is torn, not corrupt") {
+  const unsigned seed = std::random_device{}();
+  INFO("seed " << seed);
+  std::mt19937 rng(seed);
+  for (std::uint64_t generation = 1; generation <= 200; ++generation) {
+    const std::size_t cut = tear_offset(generation);
+    const auto stream = reconnected_stream(generation, 10, cut, 10);
+    for (std::size_t join : {std::size_t{0}, std::size_t{3 * kRecordSize + 5}}) {
+      INFO("generation " << generation << ", cut " << cut << ", join at " << join);
+      StreamVerifier verifier;
+      feed_in_pieces(verifier, slice(stream, join, stream.size()), rng);
+      const auto& counts = verifier.counts();
+      CHECK(counts.records_corrupt == 0);
+      CHECK(counts.records_torn == (cut == 0 ? 0 : 1));
+      CHECK(counts.bytes_discarded_at_tear == cut);
+      CHECK(counts.source_restarts == 1);
+      CHECK(counts.gaps == 0);
+      CHECK(counts.records_ok == (join == 0 ? 20 : 16));
+    }
+  }
+}
+
+TEST_CASE("a record cut at another offset than the schedule's is corrupt") {
+  // The relay passed on 5 bytes more of the cut record than the broadcaster sent.
+  const auto stream = reconnected_stream(1, 10, tear_offset(1) + 5, 10);
+  StreamVerifier verifier;
+  verifier.feed(stream, 2000, nullptr);
+  CHECK(verifier.counts().records_corrupt == 1);
+  CHECK(verifier.counts().records_torn == 0);
+}
+
+TEST_CASE("a splice into the new generation from a record other than the cut one is corrupt") {
+  const std::uint64_t generation = 5;  // cut at 12 bytes: the head and the whole seq
+  const std::size_t cut = tear_offset(generation);
+  const auto stream = reconnected_stream(generation, 10, cut, 10);
+  // The first `cut` bytes of record 8 (not the cut record 10), then the new generation.
+  std::vector<std::uint8_t> spliced(stream.begin(), stream.begin() + 8 * kRecordSize + cut);
+  spliced.insert(spliced.end(), stream.begin() + 10 * kRecordSize + cut, stream.end());
+  StreamVerifier verifier;
+  verifier.feed(spliced, 2000, nullptr);
+  CHECK(verifier.counts().records_corrupt == 1);
+  CHECK(verifier.counts().records_torn == 0);
+}
+
+TEST_CASE("a new generation that does not continue the numbers after a cut is corrupt") {
+  const std::size_t cut = tear_offset(5);
+  std::vector<std::uint8_t> stream(10 * kRecordSize + cut);
+  RecordWriter old_source(make_seq(4, 0));
+  old_source.fill(stream, 1000);
+  RecordWriter new_source(make_seq(5, 50));  // number 50, not 11
+  std::vector<std::uint8_t> more(10 * kRecordSize);
+  new_source.fill(more, 2000);
+  stream.insert(stream.end(), more.begin(), more.end());
+  StreamVerifier verifier;
+  verifier.feed(stream, 2000, nullptr);
+  CHECK(verifier.counts().records_corrupt == 1);
+  CHECK(verifier.counts().records_torn == 0);
+}
+
 TEST_CASE("histogram percentiles stay within a bucket's width") {
   Histogram histogram;
   for (std::uint64_t v = 1; v <= 100000; ++v) histogram.record(v);

@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -32,6 +33,9 @@ json summarise_class(const ClassResult& c, double rate_bps, double slack_bps) {
           {"http_errors", c.http_errors},
           {"server_disconnects", c.server_disconnects},
           {"late_joins", c.late_joins},
+          {"joins", c.joins},
+          {"leaves", c.leaves},
+          {"sessions_without_data", c.sessions_without_data},
           {"records_ok", v.records_ok},
           {"records_corrupt", v.records_corrupt},
           {"records_replayed", v.records_replayed},
@@ -39,6 +43,9 @@ json summarise_class(const ClassResult& c, double rate_bps, double slack_bps) {
           {"records_skipped", v.records_skipped},
           {"bytes_discarded_at_join", v.bytes_discarded_at_join},
           {"bytes_discarded_after_corruption", v.bytes_discarded_after_corruption},
+          {"source_restarts", v.source_restarts},
+          {"records_torn", v.records_torn},
+          {"bytes_discarded_at_tear", v.bytes_discarded_at_tear},
           {"delivered_bytes", c.bytes_in_window},
           {"rate_min_bps", min},
           {"rate_median_bps", median},
@@ -53,9 +60,28 @@ json summarise_class(const ClassResult& c, double rate_bps, double slack_bps) {
           {"first_byte_p99_ms", ms(c.first_byte_ns.percentile(0.99))}};
 }
 
-std::vector<std::string> failures_of(const json& summary, const ServerSamples& server) {
+// Least-squares slope of RSS over the window, in KiB per minute.
+double rss_slope_kib_per_minute(const std::vector<std::pair<double, std::uint64_t>>& samples) {
+  if (samples.size() < 2) return 0;
+  double mean_t = 0, mean_rss = 0;
+  for (const auto& [t, rss] : samples) {
+    mean_t += t;
+    mean_rss += static_cast<double>(rss) / 1024;
+  }
+  mean_t /= static_cast<double>(samples.size());
+  mean_rss /= static_cast<double>(samples.size());
+  double covariance = 0, variance = 0;
+  for (const auto& [t, rss] : samples) {
+    covariance += (t - mean_t) * (static_cast<double>(rss) / 1024 - mean_rss);
+    variance += (t - mean_t) * (t - mean_t);
+  }
+  return variance > 0 ? covariance / variance * 60 : 0;
+}
+
+std::vector<std::string> failures_of(const Options& options, const json& summary,
+                                     const ServerSamples& server) {
   std::vector<std::string> failures;
-  for (const char* name : {"healthy", "stalled"}) {
+  for (const char* name : {"healthy", "stalled", "churning"}) {
     const json& c = summary.at(name);
     const std::string who = std::string(name) + " viewers: ";
     if (c["records_corrupt"] != 0) failures.push_back(who + "corrupt records");
@@ -66,6 +92,36 @@ std::vector<std::string> failures_of(const json& summary, const ServerSamples& s
       failures.push_back(who + "joined after the window began (raise --warmup, lower --ramp)");
     }
   }
+  // Churning viewers have no whole-window rate; each connection must get going and stay.
+  const json& churning = summary.at("churning");
+  if (churning["server_disconnects"] != 0) {
+    failures.push_back("churning viewers: closed by the server");
+  }
+  if (churning["sessions_without_data"] != 0) {
+    failures.push_back("churning viewers: connections that got no stream byte before leaving");
+  }
+  // A soak that did not churn or reconnect as asked proves nothing about either.
+  const double soak_seconds = options.warmup_seconds + options.duration_seconds;
+  if (options.source_reconnect_seconds > 0 && summary.contains("source_reconnects")) {
+    const double expected = std::ceil(soak_seconds / options.source_reconnect_seconds) - 1;
+    if (summary["source_reconnects"].get<double>() < expected - 1) {
+      failures.push_back("the source reconnected fewer times than --source-reconnect-every asks");
+    }
+  }
+  if (options.churn_per_second > 0 &&
+      churning["leaves"].get<double>() <
+          0.9 * std::floor(options.churn_per_second * soak_seconds)) {
+    failures.push_back("churning viewers left fewer times than --churn asks");
+  }
+  if (options.max_rss_growth_kib >= 0 && summary.contains("server_rss_growth_after_warmup_bytes") &&
+      summary["server_rss_growth_after_warmup_bytes"].get<double>() >
+          options.max_rss_growth_kib * 1024) {
+    failures.push_back("server RSS grew more than --max-rss-growth after the warm-up");
+  }
+  if (options.max_rss_growth_kib >= 0 &&
+      !summary.contains("server_rss_growth_after_warmup_bytes")) {
+    failures.push_back("server RSS not sampled for --max-rss-growth");
+  }
   if (summary["healthy"]["fraction_at_99pct"] != 1.0) {
     failures.push_back("healthy viewers below 99% of the source rate");
   }
@@ -74,17 +130,14 @@ std::vector<std::string> failures_of(const json& summary, const ServerSamples& s
   return failures;
 }
 
-void print_class(std::ostream& out, const char* title, const json& c) {
+// `soak`: also the churn and reconnect counts; `rates`: the class has whole-window rates.
+void print_class(std::ostream& out, const char* title, const json& c, bool soak, bool rates) {
   char line[512];
   std::snprintf(line, sizeof line,
                 "%s: %u viewers, %u connected, %u connect failures, %u HTTP errors, "
                 "%u server disconnects, %u joined late\n"
                 "  records ok %llu, CORRUPT %llu, replayed %llu, gaps %llu (%llu records skipped), "
-                "discarded at join %llu B, after corruption %llu B\n"
-                "  rate min %.3f / median %.3f Mbit/s (%.1f%% / %.1f%% of source), "
-                "%.1f%% of viewers at >= 99%% (less one write)\n"
-                "  latency p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us; "
-                "first byte p50 %.1f ms, p99 %.1f ms\n",
+                "discarded at join %llu B, after corruption %llu B\n",
                 title, c["viewers"].get<unsigned>(), c["connected"].get<unsigned>(),
                 c["connect_failures"].get<unsigned>(), c["http_errors"].get<unsigned>(),
                 c["server_disconnects"].get<unsigned>(), c["late_joins"].get<unsigned>(),
@@ -93,13 +146,35 @@ void print_class(std::ostream& out, const char* title, const json& c) {
                 c["records_replayed"].get<unsigned long long>(),
                 c["gaps"].get<unsigned long long>(), c["records_skipped"].get<unsigned long long>(),
                 c["bytes_discarded_at_join"].get<unsigned long long>(),
-                c["bytes_discarded_after_corruption"].get<unsigned long long>(),
-                c["rate_min_bps"].get<double>() / 1e6, c["rate_median_bps"].get<double>() / 1e6,
-                c["rate_min_ratio"].get<double>() * 100, c["rate_median_ratio"].get<double>() * 100,
-                c["fraction_at_99pct"].get<double>() * 100, c["latency_p50_us"].get<double>(),
-                c["latency_p99_us"].get<double>(), c["latency_p999_us"].get<double>(),
-                c["latency_max_us"].get<double>(), c["first_byte_p50_ms"].get<double>(),
-                c["first_byte_p99_ms"].get<double>());
+                c["bytes_discarded_after_corruption"].get<unsigned long long>());
+  out << line;
+  if (soak) {
+    std::snprintf(line, sizeof line,
+                  "  joins %u, leaves %u (%u before the first byte); source restarts seen %llu, "
+                  "torn records %llu (%llu B)\n",
+                  c["joins"].get<unsigned>(), c["leaves"].get<unsigned>(),
+                  c["sessions_without_data"].get<unsigned>(),
+                  c["source_restarts"].get<unsigned long long>(),
+                  c["records_torn"].get<unsigned long long>(),
+                  c["bytes_discarded_at_tear"].get<unsigned long long>());
+    out << line;
+  }
+  if (rates) {
+    std::snprintf(line, sizeof line,
+                  "  rate min %.3f / median %.3f Mbit/s (%.1f%% / %.1f%% of source), "
+                  "%.1f%% of viewers at >= 99%% (less one write)\n",
+                  c["rate_min_bps"].get<double>() / 1e6, c["rate_median_bps"].get<double>() / 1e6,
+                  c["rate_min_ratio"].get<double>() * 100,
+                  c["rate_median_ratio"].get<double>() * 100,
+                  c["fraction_at_99pct"].get<double>() * 100);
+    out << line;
+  }
+  std::snprintf(line, sizeof line,
+                "  latency p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us; "
+                "first byte p50 %.1f ms, p99 %.1f ms\n",
+                c["latency_p50_us"].get<double>(), c["latency_p99_us"].get<double>(),
+                c["latency_p999_us"].get<double>(), c["latency_max_us"].get<double>(),
+                c["first_byte_p50_ms"].get<double>(), c["first_byte_p99_ms"].get<double>());
   out << line;
 }
 
@@ -109,7 +184,9 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
   const ProcessResult& viewers = facts.viewers;
   const double rate = static_cast<double>(options.rate_bps);
   const double window = viewers.window_seconds;
-  const std::uint64_t delivered = viewers.healthy.bytes_in_window + viewers.stalled.bytes_in_window;
+  const std::uint64_t delivered = viewers.healthy.bytes_in_window +
+                                  viewers.stalled.bytes_in_window +
+                                  viewers.churning.bytes_in_window;
   const ServerSamples& server = facts.server;
 
   json summary = {
@@ -132,7 +209,14 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
     summary["source_rate_bps"] =
         window > 0 ? static_cast<double>(facts.source.bytes_in_window) * 8 / window : 0;
     summary["source_max_backlog_bytes"] = facts.source.max_backlog_bytes;
+    summary["source_reconnect_every_s"] = options.source_reconnect_seconds;
+    summary["source_reconnects"] = facts.source.reconnects;
+    summary["source_put_retries"] = facts.source.put_retries;
+    summary["source_max_reconnect_ms"] = static_cast<double>(facts.source.max_reconnect_ns) / 1e6;
+    summary["source_bytes_cut"] = facts.source.bytes_cut;
   }
+  summary["churn_per_s"] = options.churn_per_second;
+  summary["churning_viewers"] = options.churn_viewers;
   if (server.window_start && server.window_end && server.before_viewers) {
     const double cpu = server.window_end->cpu_seconds - server.window_start->cpu_seconds;
     const double connected = viewers.healthy.connected + viewers.stalled.connected;
@@ -147,11 +231,30 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
                          static_cast<double>(server.before_viewers->rss_bytes)) /
                             connected
                       : 0;
+    // Soak: the warm-up ends where the window starts; from there RSS should stay flat.
+    const auto warm = static_cast<double>(server.window_start->rss_bytes);
+    std::uint64_t max_after_warmup = server.window_start->rss_bytes;
+    for (const auto& sample : server.rss_in_window) {
+      max_after_warmup = std::max(max_after_warmup, sample.second);
+    }
+    summary["server_rss_warmup_end_bytes"] = server.window_start->rss_bytes;
+    summary["server_rss_growth_after_warmup_bytes"] =
+        static_cast<double>(server.window_end->rss_bytes) - warm;
+    summary["server_rss_max_growth_after_warmup_bytes"] =
+        static_cast<double>(max_after_warmup) - warm;
+    summary["server_rss_slope_kib_per_min"] = rss_slope_kib_per_minute(server.rss_in_window);
+    summary["server_rss_samples"] = server.rss_in_window.size();
   }
+  if (options.max_rss_growth_kib >= 0) summary["max_rss_growth_kib"] = options.max_rss_growth_kib;
   const double slack = window > 0 ? options.chunk_bytes * 8 / window : 0;
   summary["healthy"] = summarise_class(viewers.healthy, rate, slack);
   summary["stalled"] = summarise_class(viewers.stalled, rate, slack);
-  const std::vector<std::string> failures = failures_of(summary, server);
+  summary["churning"] = summarise_class(viewers.churning, rate, slack);
+  for (const char* no_rate : {"rate_min_bps", "rate_median_bps", "rate_min_ratio",
+                              "rate_median_ratio", "fraction_at_99pct"}) {
+    summary["churning"].erase(no_rate);  // churned connections have no whole-window rate
+  }
+  const std::vector<std::string> failures = failures_of(options, summary, server);
   summary["clean"] = failures.empty();
   summary["failures"] = failures;
 
@@ -174,11 +277,31 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
                   server.rss_max_bytes / 1e6,
                   summary["server_rss_growth_per_viewer_bytes"].get<double>());
     out << line;
+    std::snprintf(
+        line, sizeof line,
+        "server rss after the warm-up: %.1f MB at its end, %.1f MB at the window's end "
+        "(%+.0f KiB, max %+.0f KiB, slope %+.1f KiB/min over %zu samples)%s\n",
+        server.window_start->rss_bytes / 1e6, server.window_end->rss_bytes / 1e6,
+        summary["server_rss_growth_after_warmup_bytes"].get<double>() / 1024,
+        summary["server_rss_max_growth_after_warmup_bytes"].get<double>() / 1024,
+        summary["server_rss_slope_kib_per_min"].get<double>(), server.rss_in_window.size(),
+        options.max_rss_growth_kib >= 0
+            ? (", bound " + std::to_string(static_cast<long long>(options.max_rss_growth_kib)) +
+               " KiB")
+                  .c_str()
+            : "");
+    out << line;
   }
   if (facts.source.used) {
-    std::snprintf(line, sizeof line, "source: %.3f Mbit/s in the window, max backlog %llu B%s%s\n",
+    std::snprintf(line, sizeof line,
+                  "source: %.3f Mbit/s in the window, max backlog %llu B, %llu reconnects "
+                  "(%llu PUTs refused while the relay still had the old source, longest %.1f ms "
+                  "from cut to streaming)%s%s\n",
                   summary["source_rate_bps"].get<double>() / 1e6,
                   static_cast<unsigned long long>(facts.source.max_backlog_bytes),
+                  static_cast<unsigned long long>(facts.source.reconnects),
+                  static_cast<unsigned long long>(facts.source.put_retries),
+                  static_cast<double>(facts.source.max_reconnect_ns) / 1e6,
                   facts.source.error.empty() ? "" : ", ERROR: ", facts.source.error.c_str());
     out << line;
   }
@@ -191,8 +314,10 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
                   busy > 0.9 ? " -- SATURATED: results measure the bench, add --processes" : "");
     out << line;
   }
-  print_class(out, "healthy", summary["healthy"]);
-  if (options.stall_viewers > 0) print_class(out, "stalled", summary["stalled"]);
+  const bool soak = options.churn_per_second > 0 || options.source_reconnect_seconds > 0;
+  print_class(out, "healthy", summary["healthy"], soak, true);
+  if (options.stall_viewers > 0) print_class(out, "stalled", summary["stalled"], soak, true);
+  if (options.churn_viewers > 0) print_class(out, "churning", summary["churning"], soak, false);
   out << (failures.empty() ? "verdict: clean\n" : "verdict: NOT clean:");
   for (const auto& failure : failures) out << " [" << failure << "]";
   if (!failures.empty()) out << "\n";

@@ -8,6 +8,8 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "options.h"
 #include "proc_sampler.h"
@@ -21,6 +23,9 @@ struct ServerSamples {
   std::optional<ProcSample> window_start;
   std::optional<ProcSample> window_end;
   std::uint64_t rss_max_bytes = 0;
+  // RSS once a second from the end of the warm-up to the end of the window: seconds since the
+  // window began, bytes. For the growth bound and the slope.
+  std::vector<std::pair<double, std::uint64_t>> rss_in_window;
   bool lost = false;  // a sample failed: the process exited during the run
 };
 
@@ -28,6 +33,10 @@ struct SourceFacts {
   bool used = false;  // false in limit mode
   std::uint64_t bytes_in_window = 0;
   std::uint64_t max_backlog_bytes = 0;
+  std::uint64_t reconnects = 0;
+  std::uint64_t put_retries = 0;
+  std::uint64_t max_reconnect_ns = 0;
+  std::uint64_t bytes_cut = 0;
   std::string error;
 };
 

@@ -35,6 +35,9 @@ json class_to_json(const ClassResult& c) {
           {"http_errors", c.http_errors},
           {"server_disconnects", c.server_disconnects},
           {"late_joins", c.late_joins},
+          {"joins", c.joins},
+          {"leaves", c.leaves},
+          {"sessions_without_data", c.sessions_without_data},
           {"records_ok", v.records_ok},
           {"records_corrupt", v.records_corrupt},
           {"gaps", v.gaps},
@@ -42,6 +45,9 @@ json class_to_json(const ClassResult& c) {
           {"records_replayed", v.records_replayed},
           {"bytes_discarded_at_join", v.bytes_discarded_at_join},
           {"bytes_discarded_after_corruption", v.bytes_discarded_after_corruption},
+          {"source_restarts", v.source_restarts},
+          {"records_torn", v.records_torn},
+          {"bytes_discarded_at_tear", v.bytes_discarded_at_tear},
           {"bytes_received", c.bytes_received},
           {"bytes_in_window", c.bytes_in_window},
           {"latency_ns", histogram_to_json(c.latency_ns)},
@@ -58,6 +64,9 @@ ClassResult class_from_json(const json& j) {
   j.at("http_errors").get_to(c.http_errors);
   j.at("server_disconnects").get_to(c.server_disconnects);
   j.at("late_joins").get_to(c.late_joins);
+  j.at("joins").get_to(c.joins);
+  j.at("leaves").get_to(c.leaves);
+  j.at("sessions_without_data").get_to(c.sessions_without_data);
   j.at("records_ok").get_to(v.records_ok);
   j.at("records_corrupt").get_to(v.records_corrupt);
   j.at("gaps").get_to(v.gaps);
@@ -65,6 +74,9 @@ ClassResult class_from_json(const json& j) {
   j.at("records_replayed").get_to(v.records_replayed);
   j.at("bytes_discarded_at_join").get_to(v.bytes_discarded_at_join);
   j.at("bytes_discarded_after_corruption").get_to(v.bytes_discarded_after_corruption);
+  j.at("source_restarts").get_to(v.source_restarts);
+  j.at("records_torn").get_to(v.records_torn);
+  j.at("bytes_discarded_at_tear").get_to(v.bytes_discarded_at_tear);
   j.at("bytes_received").get_to(c.bytes_received);
   j.at("bytes_in_window").get_to(c.bytes_in_window);
   c.latency_ns = histogram_from_json(j.at("latency_ns"));
@@ -82,6 +94,9 @@ void ClassResult::merge(ClassResult&& other) {
   http_errors += other.http_errors;
   server_disconnects += other.server_disconnects;
   late_joins += other.late_joins;
+  joins += other.joins;
+  leaves += other.leaves;
+  sessions_without_data += other.sessions_without_data;
   counts.add(other.counts);
   bytes_received += other.bytes_received;
   bytes_in_window += other.bytes_in_window;
@@ -96,6 +111,7 @@ void ProcessResult::merge(ProcessResult&& other) {
   bench_cpu_seconds += other.bench_cpu_seconds;
   healthy.merge(std::move(other.healthy));
   stalled.merge(std::move(other.stalled));
+  churning.merge(std::move(other.churning));
 }
 
 void Progress::merge(const Progress& other) {
@@ -106,13 +122,17 @@ void Progress::merge(const Progress& other) {
   bytes += other.bytes;
   corrupt += other.corrupt;
   skipped += other.skipped;
+  torn += other.torn;
+  joins += other.joins;
+  leaves += other.leaves;
 }
 
 json to_json(const ProcessResult& result) {
   return {{"window_seconds", result.window_seconds},
           {"bench_cpu_seconds", result.bench_cpu_seconds},
           {"healthy", class_to_json(result.healthy)},
-          {"stalled", class_to_json(result.stalled)}};
+          {"stalled", class_to_json(result.stalled)},
+          {"churning", class_to_json(result.churning)}};
 }
 
 ProcessResult process_result_from_json(const json& j) {
@@ -121,13 +141,16 @@ ProcessResult process_result_from_json(const json& j) {
   j.at("bench_cpu_seconds").get_to(result.bench_cpu_seconds);
   result.healthy = class_from_json(j.at("healthy"));
   result.stalled = class_from_json(j.at("stalled"));
+  result.churning = class_from_json(j.at("churning"));
   return result;
 }
 
 json to_json(const Progress& p) {
-  return {{"connected", p.connected},     {"open", p.open},   {"failures", p.failures},
-          {"disconnects", p.disconnects}, {"bytes", p.bytes}, {"corrupt", p.corrupt},
-          {"skipped", p.skipped}};
+  return {{"connected", p.connected}, {"open", p.open},
+          {"failures", p.failures},   {"disconnects", p.disconnects},
+          {"bytes", p.bytes},         {"corrupt", p.corrupt},
+          {"skipped", p.skipped},     {"torn", p.torn},
+          {"joins", p.joins},         {"leaves", p.leaves}};
 }
 
 Progress progress_from_json(const json& j) {
@@ -139,6 +162,9 @@ Progress progress_from_json(const json& j) {
   j.at("bytes").get_to(p.bytes);
   j.at("corrupt").get_to(p.corrupt);
   j.at("skipped").get_to(p.skipped);
+  j.at("torn").get_to(p.torn);
+  j.at("joins").get_to(p.joins);
+  j.at("leaves").get_to(p.leaves);
   return p;
 }
 

@@ -11,7 +11,7 @@
 
 namespace ringcast::bench {
 
-// One class of viewers: healthy, or stalled on purpose.
+// One class of viewers: healthy, stalled on purpose, or churning (leaving and joining again).
 struct ClassResult {
   std::uint32_t viewers = 0;
   std::uint32_t connected = 0;           // got a 200 and reached the stream
@@ -21,8 +21,11 @@ struct ClassResult {
   // Not yet streaming when the window began (slow accept, SYN retries): excluded from the
   // window's rates and latencies, which would otherwise measure their join burst.
   std::uint32_t late_joins = 0;
-  VerifierCounts counts;             // over the whole run, not only the window
-  std::uint64_t bytes_received = 0;  // stream bytes over the whole run
+  std::uint32_t joins = 0;   // connections opened, first ones and churn's rejoins
+  std::uint32_t leaves = 0;  // connections the bench closed for churn before the window ended
+  std::uint32_t sessions_without_data = 0;  // churned away before the first stream byte
+  VerifierCounts counts;                    // over the whole run, not only the window
+  std::uint64_t bytes_received = 0;         // stream bytes over the whole run
   std::uint64_t bytes_in_window = 0;
   Histogram latency_ns;                  // send to receive, records received in the window
   Histogram first_byte_ns;               // connect start to first stream byte
@@ -36,6 +39,7 @@ struct ProcessResult {
   double bench_cpu_seconds = 0;  // this viewer process, over the window
   ClassResult healthy;
   ClassResult stalled;
+  ClassResult churning;
 
   void merge(ProcessResult&& other);
 };
@@ -49,6 +53,9 @@ struct Progress {
   std::uint64_t bytes = 0;
   std::uint64_t corrupt = 0;
   std::uint64_t skipped = 0;
+  std::uint64_t torn = 0;
+  std::uint32_t joins = 0;
+  std::uint32_t leaves = 0;
 
   void merge(const Progress& other);
 };

@@ -1,6 +1,7 @@
 // Broadcaster connection: PUT with Basic auth and Expect: 100-continue, then paced records.
 #include "source.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -26,6 +27,11 @@ std::string base64(std::string_view in) {
 }
 
 constexpr std::size_t kMaxResponseHead = 8192;
+// A reconnect PUTs again at once; a relay that has not yet noticed the old source leave
+// answers 403, so the source asks again, every 25 ms for at most 5 s.
+constexpr std::uint64_t kRetryDelayNs = 25'000'000;
+constexpr std::uint32_t kMaxPutRetries = 200;
+constexpr std::uint64_t kCloseTimeoutNs = 5'000'000'000;  // FIN sent, the relay must close
 
 }  // namespace
 
@@ -63,6 +69,12 @@ void Source::on_connect(int status) {
 }
 
 void Source::on_read(ssize_t nread, const uv_buf_t* buf) {
+  if (nread < 0 && state_ == State::kCutting && shutdown_sent_) {
+    // The relay saw the FIN and closed: the mount is orphaned, its viewers wait.
+    state_ = State::kClosing;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);
+    return;
+  }
   if (nread < 0) {
     return fail(state_ == State::kStreaming ? "the relay closed the source connection"
                                             : "the relay closed before answering the PUT");
@@ -76,15 +88,92 @@ void Source::on_read(ssize_t nread, const uv_buf_t* buf) {
   }
   const std::string status_line = response_head_.substr(0, response_head_.find("\r\n"));
   const std::string code = status_line.size() >= 12 ? status_line.substr(9, 3) : "";
+  if (reconnecting_ && code == "403" && retries_this_reconnect_ < kMaxPutRetries) {
+    ++retries_this_reconnect_;
+    ++put_retries_;
+    retry_pending_ = true;
+    state_ = State::kClosing;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);
+    return;
+  }
   if (status_line.rfind("HTTP/1.", 0) != 0 || (code != "100" && code != "200")) {
     return fail("the relay refused the source: " + status_line);
   }
   state_ = State::kStreaming;
-  stream_start_ns_ = monotonic_ns();
+  const std::uint64_t now = monotonic_ns();
+  if (stream_start_ns_ == 0) stream_start_ns_ = now;  // pacing spans reconnects
+  if (reconnecting_) {
+    reconnecting_ = false;
+    ++reconnects_;
+    max_reconnect_ns_ = std::max(max_reconnect_ns_, now - cut_started_ns_);
+  }
+}
+
+bool Source::reconnect(std::uint64_t now_ns) {
+  if (state_ != State::kStreaming) return false;
+  generate_due(now_ns);
+  // Cut the current record where the schedule says for the next generation.
+  const std::size_t cut = tear_offset(generation_ + 1);
+  const std::size_t extra = (cut + kRecordSize - writer_.record_offset()) % kRecordSize;
+  const std::size_t offset = staging_.size();
+  staging_.resize(offset + extra);
+  writer_.fill(std::span(staging_).subspan(offset), now_ns);
+  bytes_cut_ += cut;
+  reconnecting_ = true;
+  retries_this_reconnect_ = 0;
+  cut_started_ns_ = now_ns;
+  state_ = State::kCutting;
+  if (!write_pending_) flush();
+  finish_cut();
+  return true;
+}
+
+// Once the cut record's last byte is written: FIN after it (uv_shutdown waits for the queued
+// writes), then the relay's close is awaited in on_read.
+void Source::finish_cut() {
+  if (state_ != State::kCutting || write_pending_ || !staging_.empty() || shutdown_sent_) return;
+  shutdown_sent_ = true;
+  shutdown_.data = this;
+  const int rc = uv_shutdown(&shutdown_, reinterpret_cast<uv_stream_t*>(&tcp_), shutdown_cb);
+  if (rc < 0) fail(std::string("shutdown: ") + uv_strerror(rc));
+}
+
+void Source::on_shutdown(int status) {
+  if (status < 0 && status != UV_ECANCELED && state_ == State::kCutting) {
+    fail(std::string("shutdown: ") + uv_strerror(status));
+  }
+}
+
+void Source::on_closed() {
+  if (state_ != State::kClosing) return;  // failed or closed for good: nothing follows
+  if (retry_pending_) {
+    retry_pending_ = false;
+    state_ = State::kRetryWait;
+    retry_at_ns_ = monotonic_ns() + kRetryDelayNs;
+    return;
+  }
+  // The next generation continues the numbers after the cut record.
+  ++generation_;
+  writer_ = RecordWriter(make_seq(generation_, seq_number(writer_.next_seq())));
+  response_head_.clear();
+  shutdown_sent_ = false;
+  start();
 }
 
 void Source::pump(std::uint64_t now_ns) {
+  if (state_ == State::kRetryWait && now_ns >= retry_at_ns_) {
+    response_head_.clear();
+    start();
+  }
+  if (state_ == State::kCutting && now_ns - cut_started_ns_ > kCloseTimeoutNs) {
+    return fail("the relay did not close the source connection after its FIN");
+  }
   if (state_ != State::kStreaming) return;
+  generate_due(now_ns);
+  if (!write_pending_) flush();
+}
+
+void Source::generate_due(std::uint64_t now_ns) {
   const double due_bytes =
       static_cast<double>(now_ns - stream_start_ns_) * static_cast<double>(options_.rate_bps) / 8e9;
   const auto due_chunks = static_cast<std::uint64_t>(due_bytes / options_.chunk_bytes) + 1;
@@ -94,7 +183,6 @@ void Source::pump(std::uint64_t now_ns) {
     writer_.fill(std::span(staging_).subspan(offset), now_ns);
     ++chunks_generated_;
   }
-  if (!write_pending_) flush();
 }
 
 void Source::flush() {
@@ -116,23 +204,33 @@ void Source::on_write(int status) {
     if (status != UV_ECANCELED) fail(std::string("write: ") + uv_strerror(status));
     return;
   }
-  if (state_ != State::kStreaming && state_ != State::kAwaitingResponse) return;
+  if (state_ != State::kStreaming && state_ != State::kAwaitingResponse &&
+      state_ != State::kCutting) {
+    return;
+  }
   bytes_sent_ += in_flight_.size();
   in_flight_.clear();
-  if (state_ == State::kStreaming) flush();
+  if (state_ == State::kStreaming || state_ == State::kCutting) flush();
+  finish_cut();
 }
 
 void Source::fail(std::string message) {
   if (state_ == State::kFailed || state_ == State::kClosed) return;
   error_ = std::move(message);  // the coordinator reports it
   state_ = State::kFailed;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);
+  close_handle();
 }
 
 void Source::close() {
   if (state_ == State::kIdle || state_ == State::kFailed || state_ == State::kClosed) return;
   state_ = State::kClosed;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);
+  close_handle();
+}
+
+void Source::close_handle() {
+  // Between two connections of a reconnect the handle is already closed (or closing).
+  auto* handle = reinterpret_cast<uv_handle_t*>(&tcp_);
+  if (!uv_is_closing(handle)) uv_close(handle, close_cb);
 }
 
 // libuv callbacks
@@ -154,6 +252,12 @@ void Source::write_cb(uv_write_t* request, int status) {
   static_cast<Source*>(request->data)->on_write(status);
 }
 
-void Source::close_cb(uv_handle_t*) {}  // the Source outlives its loop's run
+void Source::shutdown_cb(uv_shutdown_t* request, int status) {
+  static_cast<Source*>(request->data)->on_shutdown(status);
+}
+
+void Source::close_cb(uv_handle_t* handle) {
+  static_cast<Source*>(handle->data)->on_closed();  // the Source outlives its loop's run
+}
 
 }  // namespace ringcast::bench

@@ -1,5 +1,8 @@
 // The broadcaster: one connection that speaks the Icecast PUT real encoders send, then streams
-// bench records at the configured rate, paced by the caller's timer (catching up if late).
+// bench records at the configured rate, paced by the caller's timer (catching up if late). On
+// request it reconnects as an encoder that lost its connection would: it cuts its last record
+// at the schedule's offset (payload.h: tear_offset), closes, PUTs again at once and continues
+// the stream as the next generation. The pacing spans the reconnect, so nothing is lost.
 #pragma once
 
 #include <sys/socket.h>
@@ -17,7 +20,17 @@ namespace ringcast::bench {
 
 class Source {
  public:
-  enum class State { kIdle, kConnecting, kAwaitingResponse, kStreaming, kFailed, kClosed };
+  enum class State {
+    kIdle,
+    kConnecting,
+    kAwaitingResponse,
+    kStreaming,
+    kCutting,    // reconnecting: the last writes go out, then the relay's close is awaited
+    kClosing,    // reconnecting: the old handle closes, then the next generation connects
+    kRetryWait,  // reconnecting: the relay still had the old source (403); PUT again shortly
+    kFailed,
+    kClosed
+  };
 
   Source(uv_loop_t* loop, const Options& options, const sockaddr_storage& relay);
   Source(const Source&) = delete;
@@ -27,18 +40,30 @@ class Source {
   // Generates every chunk due by now_ns (all of them, however late) and writes them.
   void pump(std::uint64_t now_ns);
   void close();
+  // Starts a reconnect (only while streaming; false otherwise).
+  bool reconnect(std::uint64_t now_ns);
+  // A reconnect is under way.
+  bool reconnecting() const { return reconnecting_; }
 
   State state() const { return state_; }
   const std::string& error() const { return error_; }
-  std::uint64_t bytes_generated() const { return writer_.bytes_written(); }
   std::uint64_t bytes_sent() const { return bytes_sent_; }  // accepted by the kernel
   std::uint64_t max_backlog_bytes() const { return max_backlog_; }
+  std::uint64_t reconnects() const { return reconnects_; }  // completed: streaming again
+  std::uint64_t put_retries() const { return put_retries_; }
+  std::uint64_t max_reconnect_ns() const { return max_reconnect_ns_; }  // cut to streaming
+  std::uint64_t bytes_cut() const { return bytes_cut_; }  // torn records' bytes that went out
 
  private:
   void on_connect(int status);
   void on_read(ssize_t nread, const uv_buf_t* buf);
   void on_write(int status);
+  void on_shutdown(int status);
+  void on_closed();
+  void finish_cut();
+  void close_handle();
   void flush();
+  void generate_due(std::uint64_t now_ns);
   void fail(std::string message);
 
   // libuv callbacks
@@ -46,6 +71,7 @@ class Source {
   static void connect_cb(uv_connect_t* request, int status);
   static void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void write_cb(uv_write_t* request, int status);
+  static void shutdown_cb(uv_shutdown_t* request, int status);
   static void close_cb(uv_handle_t* handle);
 
   uv_loop_t* loop_;
@@ -54,6 +80,7 @@ class Source {
   uv_tcp_t tcp_;
   uv_connect_t connect_;
   uv_write_t write_;
+  uv_shutdown_t shutdown_;
   State state_ = State::kIdle;
   std::string error_;
   std::string request_;
@@ -68,6 +95,17 @@ class Source {
   bool write_pending_ = false;
   std::uint64_t bytes_sent_ = 0;
   std::uint64_t max_backlog_ = 0;
+  std::uint64_t generation_ = 0;
+  std::uint64_t cut_started_ns_ = 0;
+  std::uint64_t retry_at_ns_ = 0;
+  std::uint32_t retries_this_reconnect_ = 0;
+  bool shutdown_sent_ = false;
+  bool reconnecting_ = false;
+  bool retry_pending_ = false;
+  std::uint64_t reconnects_ = 0;
+  std::uint64_t put_retries_ = 0;
+  std::uint64_t max_reconnect_ns_ = 0;
+  std::uint64_t bytes_cut_ = 0;
 };
 
 }  // namespace ringcast::bench

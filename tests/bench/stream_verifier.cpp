@@ -14,14 +14,32 @@ void VerifierCounts::add(const VerifierCounts& other) {
   records_replayed += other.records_replayed;
   bytes_discarded_at_join += other.bytes_discarded_at_join;
   bytes_discarded_after_corruption += other.bytes_discarded_after_corruption;
+  source_restarts += other.source_restarts;
+  records_torn += other.records_torn;
+  bytes_discarded_at_tear += other.bytes_discarded_at_tear;
 }
 
 void StreamVerifier::feed(std::span<const std::uint8_t> bytes, std::uint64_t now_ns,
                           Histogram* latency) {
   now_ns_ = now_ns;
   latency_ = latency;
+  consume(bytes);
+}
+
+void StreamVerifier::consume(std::span<const std::uint8_t> bytes) {
   while (!bytes.empty()) {
-    bytes = state_ == State::kSynced ? feed_synced(bytes) : feed_scanning(bytes);
+    switch (state_) {
+      case State::kSynced:
+        bytes = feed_synced(bytes);
+        break;
+      case State::kTearCheck:
+        bytes = feed_tear_check(bytes);
+        break;
+      case State::kJoining:
+      case State::kResyncing:
+        bytes = feed_scanning(bytes);
+        break;
+    }
   }
 }
 
@@ -98,27 +116,82 @@ std::span<const std::uint8_t> StreamVerifier::feed_scanning(std::span<const std:
 
 // A record at a position where one must start. Failure here is corruption, never a resync:
 // the relay cuts only at record (188-byte) boundaries, so a partial record means spliced bytes.
+// The one exception, a broadcaster's cut, is decided in kTearCheck once the next bytes are in.
 void StreamVerifier::check_framed(ConstRecordBytes bytes) {
   if (auto record = decode_record(bytes)) {
     accept(*record);
     return;
   }
-  ++counts_.records_corrupt;
-  state_ = State::kResyncing;
+  if (!tear_) tear_ = std::make_unique<std::array<std::uint8_t, kTearCheckBytes>>();
+  std::memcpy(tear_->data(), bytes.data(), kRecordSize);
+  tear_size_ = kRecordSize;
+  state_ = State::kTearCheck;
+}
+
+std::span<const std::uint8_t> StreamVerifier::feed_tear_check(std::span<const std::uint8_t> bytes) {
+  const std::size_t take = std::min(bytes.size(), kTearCheckBytes - tear_size_);
+  std::memcpy(tear_->data() + tear_size_, bytes.data(), take);
+  tear_size_ = static_cast<std::uint16_t>(tear_size_ + take);
+  bytes = bytes.subspan(take);
+  if (tear_size_ < kTearCheckBytes) return bytes;
+  const auto held = std::move(tear_);
+  const std::span<const std::uint8_t> checked(*held);
+  tear_size_ = 0;
+  state_ = State::kSynced;
+  if (const auto cut = resolve_as_tear(checked)) {
+    // The new generation's first record ends at cut + 188; what follows it is synced.
+    consume(checked.subspan(*cut + kRecordSize));
+  } else {
+    ++counts_.records_corrupt;
+    state_ = State::kResyncing;
+    consume(checked.subspan(kRecordSize));  // scanned as after any corruption
+  }
+  return bytes;
+}
+
+// Is the held record the one the broadcaster cut short before reconnecting? Only if the
+// new generation's first record (g + 1, n + 1) starts exactly at the cut the schedule gives for
+// g + 1, and the bytes before it are how record (g, n) begins. Anything else is corruption.
+// Returns the cut's offset in `held`.
+std::optional<std::size_t> StreamVerifier::resolve_as_tear(std::span<const std::uint8_t> held) {
+  for (std::size_t k = 1; k < kRecordSize; ++k) {
+    if (held[k] != kSyncByte) continue;
+    const auto record = decode_record(held.subspan(k).first<kRecordSize>());
+    if (!record) continue;
+    const std::uint64_t generation = seq_generation(record->seq);
+    const std::uint64_t number = seq_number(record->seq);
+    if (generation == 0 || number == 0 || tear_offset(generation) != k) continue;
+    const std::uint64_t torn_seq = make_seq(generation - 1, number - 1);
+    if (!is_record_prefix(held.first(k), torn_seq)) continue;
+    if (!sequence(torn_seq)) return std::nullopt;  // a replayed cut is no tear: corrupt
+    ++counts_.records_torn;
+    counts_.bytes_discarded_at_tear += k;
+    next_seq_ = torn_seq + 1;
+    accept(*record);
+    return k;
+  }
+  return std::nullopt;
+}
+
+// Sequence accounting of an intact (or torn) record while synced; false if it is replayed.
+bool StreamVerifier::sequence(std::uint64_t seq) {
+  const std::uint64_t generation = seq_generation(seq);
+  const std::uint64_t expected_generation = seq_generation(next_seq_);
+  if (generation < expected_generation || seq_number(seq) < seq_number(next_seq_)) {
+    ++counts_.records_replayed;
+    return false;
+  }
+  counts_.source_restarts += generation - expected_generation;
+  if (seq_number(seq) > seq_number(next_seq_)) {
+    ++counts_.gaps;
+    counts_.records_skipped += seq_number(seq) - seq_number(next_seq_);
+  }
+  return true;
 }
 
 void StreamVerifier::accept(const DecodedRecord& record) {
   // After a corruption the records lost are part of that one event, not a relay skip.
-  if (state_ == State::kSynced) {
-    if (record.seq < next_seq_) {
-      ++counts_.records_replayed;
-      return;
-    }
-    if (record.seq > next_seq_) {
-      ++counts_.gaps;
-      counts_.records_skipped += record.seq - next_seq_;
-    }
-  }
+  if (state_ == State::kSynced && !sequence(record.seq)) return;
   state_ = State::kSynced;
   next_seq_ = record.seq + 1;
   ++counts_.records_ok;

@@ -10,6 +10,7 @@ namespace ringcast::bench {
 
 struct Timeline {
   std::uint64_t ramp_start_ns = 0;
+  std::uint64_t ramp_end_ns = 0;      // churn and source reconnects start here
   std::uint64_t window_start_ns = 0;  // the ramp has ended and the warm-up passed
   std::uint64_t window_end_ns = 0;
   std::uint64_t stall_start_ns = 0;
@@ -20,6 +21,7 @@ inline Timeline make_timeline(const Options& options, std::uint64_t ramp_start_n
   const auto ns = [](double seconds) { return static_cast<std::uint64_t>(seconds * 1e9); };
   Timeline t;
   t.ramp_start_ns = ramp_start_ns;
+  t.ramp_end_ns = ramp_start_ns + ns(options.ramp_seconds());
   t.window_start_ns = ramp_start_ns + ns(options.ramp_seconds() + options.warmup_seconds);
   t.window_end_ns = t.window_start_ns + ns(options.duration_seconds);
   t.stall_start_ns = t.window_start_ns + ns(options.stall_after_seconds);

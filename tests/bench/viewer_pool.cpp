@@ -17,6 +17,9 @@ constexpr std::size_t kReadBufferBytes = 256 * 1024;
 constexpr std::size_t kMaxHeadBytes = 16 * 1024;
 constexpr std::size_t kStatusLineBytes = 12;                // "HTTP/1.x NNN"
 constexpr std::uint32_t kViewersPerSourceAddress = 20'000;  // under the ephemeral port range
+// A rejoined viewer's first bytes are the relay's burst from before the live edge: its latency
+// counts only from this long after its first byte.
+constexpr std::uint64_t kRejoinSettleNs = 1'000'000'000;
 
 }  // namespace
 
@@ -29,7 +32,10 @@ struct ViewerPool::Viewer {
   ViewerPool* pool = nullptr;
   StreamVerifier verifier;
   std::uint64_t connect_start_ns = 0;
-  std::uint64_t bytes_received = 0;
+  std::uint64_t first_byte_ns = 0;   // this connection's
+  std::uint64_t session_bytes = 0;   // this connection's stream bytes
+  std::uint64_t bytes_received = 0;  // over every connection
+  std::uint64_t churn_window_bytes = 0;
   std::uint64_t bytes_at_window_start = 0;
   std::uint64_t bytes_at_window_end = 0;
   std::uint32_t index = 0;
@@ -38,6 +44,8 @@ struct ViewerPool::Viewer {
   std::uint8_t head_end_matched = 0;  // how much of "\r\n\r\n" the head read so far ends with
   Phase phase = Phase::kIdle;
   bool stalled = false;
+  bool churning = false;
+  bool rejoin = false;  // open again once closed
   bool reading = false;
   bool streaming_at_window_start = false;
 };
@@ -58,7 +66,12 @@ ViewerPool::ViewerPool(uv_loop_t* loop, const Options& options, const sockaddr_s
     viewer.pool = this;
     viewer.index = first + i;
     viewer.stalled = options.is_stalled(viewer.index);
+    viewer.churning = options.is_churning(viewer.index);
+    if (viewer.churning) churners_.push_back(i);
     ++class_of(viewer).viewers;
+  }
+  if (options.churn_viewers > 0) {
+    churn_per_second_ = options.churn_per_second * churners_.size() / options.churn_viewers;
   }
 }
 
@@ -74,6 +87,15 @@ bool ViewerPool::open_due(std::uint64_t ramp_start_ns, std::uint64_t now_ns) {
 }
 
 void ViewerPool::open(Viewer& viewer) {
+  ClassResult& result = class_of(viewer);
+  ++result.joins;
+  // A churning viewer's earlier connection: its counts stay with the class, framing starts over.
+  result.counts.add(viewer.verifier.counts());
+  viewer.verifier = StreamVerifier{};
+  viewer.session_bytes = 0;
+  viewer.head_bytes = 0;
+  viewer.head_end_matched = 0;
+  viewer.reading = false;
   uv_tcp_init(loop_, &viewer.tcp);
   viewer.tcp.data = &viewer;
   viewer.connect.data = &viewer;
@@ -131,9 +153,16 @@ void ViewerPool::on_read(Viewer& viewer, ssize_t nread) {
   if (viewer.phase != Viewer::Phase::kStreaming || size == 0) return;
   const std::uint64_t now = monotonic_ns();
   ClassResult& result = class_of(viewer);
-  if (viewer.bytes_received == 0) result.first_byte_ns.record(now - viewer.connect_start_ns);
+  if (viewer.session_bytes == 0) {
+    viewer.first_byte_ns = now;
+    result.first_byte_ns.record(now - viewer.connect_start_ns);
+  }
+  viewer.session_bytes += size;
   viewer.bytes_received += size;
-  const bool measured = in_window_ && viewer.streaming_at_window_start;
+  if (viewer.churning && in_window_) viewer.churn_window_bytes += size;
+  const bool measured =
+      in_window_ && (viewer.churning ? now - viewer.first_byte_ns >= kRejoinSettleNs
+                                     : viewer.streaming_at_window_start);
   viewer.verifier.feed({data, size}, now, measured ? &result.latency_ns : nullptr);
 }
 
@@ -180,7 +209,45 @@ void ViewerPool::close(Viewer& viewer) {
 
 void ViewerPool::on_close(Viewer& viewer) {
   viewer.phase = Viewer::Phase::kClosed;
-  if (--open_handles_ == 0 && on_closed_ != nullptr) on_closed_(on_closed_arg_);
+  --open_handles_;
+  if (viewer.rejoin && !closing_all_) {
+    viewer.rejoin = false;
+    open(viewer);
+    return;
+  }
+  if (open_handles_ == 0 && on_closed_ != nullptr) on_closed_(on_closed_arg_);
+}
+
+void ViewerPool::churn_due(std::uint64_t churn_start_ns, std::uint64_t now_ns) {
+  if (churners_.empty() || now_ns < churn_start_ns) return;
+  const auto due = static_cast<std::uint64_t>(static_cast<double>(now_ns - churn_start_ns) / 1e9 *
+                                              churn_per_second_);
+  for (; churn_leaves_done_ < due; ++churn_leaves_done_) {
+    leave(viewers_[churners_[churn_leaves_done_ % churners_.size()]]);
+  }
+}
+
+// The viewer hangs up wherever its stream is, and a fresh connection takes its place.
+void ViewerPool::leave(Viewer& viewer) {
+  switch (viewer.phase) {
+    case Viewer::Phase::kIdle:  // not yet opened by the ramp
+      return;
+    case Viewer::Phase::kClosed:  // closed by the server or a failure: it simply joins again
+      open(viewer);
+      return;
+    case Viewer::Phase::kClosing:
+      viewer.rejoin = true;
+      return;
+    case Viewer::Phase::kConnecting:
+    case Viewer::Phase::kHead:
+    case Viewer::Phase::kStreaming:
+      ClassResult& result = class_of(viewer);
+      ++result.leaves;
+      if (viewer.session_bytes == 0) ++result.sessions_without_data;
+      viewer.rejoin = true;
+      close(viewer);
+      return;
+  }
 }
 
 void ViewerPool::begin_window(std::uint64_t now_ns) {
@@ -218,6 +285,7 @@ void ViewerPool::set_stall(bool stalled) {
 }
 
 void ViewerPool::close_all(void (*on_closed)(void*), void* arg) {
+  closing_all_ = true;
   on_closed_ = on_closed;
   on_closed_arg_ = arg;
   for (std::uint32_t i = 0; i < count_; ++i) close(viewers_[i]);
@@ -226,10 +294,15 @@ void ViewerPool::close_all(void (*on_closed)(void*), void* arg) {
 
 Progress ViewerPool::progress() const {
   Progress progress;
-  for (const ClassResult* result : {&healthy_, &stalled_class_}) {
+  for (const ClassResult* result : {&healthy_, &stalled_class_, &churning_}) {
     progress.connected += result->connected;
     progress.failures += result->connect_failures + result->http_errors;
     progress.disconnects += result->server_disconnects;
+    progress.joins += result->joins;
+    progress.leaves += result->leaves;
+    progress.corrupt += result->counts.records_corrupt;  // churned connections' counts
+    progress.skipped += result->counts.records_skipped;
+    progress.torn += result->counts.records_torn;
   }
   for (std::uint32_t i = 0; i < count_; ++i) {
     const Viewer& viewer = viewers_[i];
@@ -239,6 +312,7 @@ Progress ViewerPool::progress() const {
     progress.bytes += viewer.bytes_received;
     progress.corrupt += viewer.verifier.counts().records_corrupt;
     progress.skipped += viewer.verifier.counts().records_skipped;
+    progress.torn += viewer.verifier.counts().records_torn;
   }
   return progress;
 }
@@ -248,11 +322,18 @@ ProcessResult ViewerPool::result() const {
   result.window_seconds = window_seconds_;
   result.healthy = healthy_;
   result.stalled = stalled_class_;
+  result.churning = churning_;
   for (std::uint32_t i = 0; i < count_; ++i) {
     const Viewer& viewer = viewers_[i];
-    ClassResult& target = viewer.stalled ? result.stalled : result.healthy;
+    ClassResult& target = viewer.churning  ? result.churning
+                          : viewer.stalled ? result.stalled
+                                           : result.healthy;
     target.counts.add(viewer.verifier.counts());
     target.bytes_received += viewer.bytes_received;
+    if (viewer.churning) {  // no whole-window rate: it was away part of the time
+      target.bytes_in_window += viewer.churn_window_bytes;
+      continue;
+    }
     if (!viewer.streaming_at_window_start && viewer.bytes_received > 0) {
       ++target.late_joins;
       continue;
@@ -266,6 +347,7 @@ ProcessResult ViewerPool::result() const {
 }
 
 ClassResult& ViewerPool::class_of(const Viewer& viewer) {
+  if (viewer.churning) return churning_;
   return viewer.stalled ? stalled_class_ : healthy_;
 }
 

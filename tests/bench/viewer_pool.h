@@ -1,6 +1,7 @@
 // Many verifying viewers on one libuv loop: each connects, sends the GET, checks the response
 // head and feeds every stream byte to its StreamVerifier. Reads land in one buffer shared by
 // the loop (libuv reads one stream at a time); a viewer keeps at most a partial record.
+// Churning viewers leave in turn and join again at once as a fresh connection (same slot).
 #pragma once
 
 #include <sys/socket.h>
@@ -32,6 +33,9 @@ class ViewerPool {
   void end_window(std::uint64_t now_ns);
   // Stalled-class viewers stop reading (uv_read_stop) or resume.
   void set_stall(bool stalled);
+  // Closes and reopens the churning viewers whose turn has come by now_ns, in rotation: this
+  // process's share of --churn leaves per second, counted from churn_start_ns.
+  void churn_due(std::uint64_t churn_start_ns, std::uint64_t now_ns);
   // Closes every handle; `on_closed(arg)` runs once the last close callback has.
   void close_all(void (*on_closed)(void*), void* arg);
 
@@ -48,6 +52,7 @@ class ViewerPool {
   void fail(Viewer& viewer, std::uint32_t ClassResult::*counter);
   void close(Viewer& viewer);
   void on_close(Viewer& viewer);
+  void leave(Viewer& viewer);
   ClassResult& class_of(const Viewer& viewer);
 
   // libuv callbacks
@@ -68,6 +73,10 @@ class ViewerPool {
   bool in_window_ = false;
   bool window_ended_ = false;
   bool stalled_ = false;
+  bool closing_all_ = false;
+  std::vector<std::uint32_t> churners_;  // indices into viewers_
+  std::uint64_t churn_leaves_done_ = 0;
+  double churn_per_second_ = 0;  // this process's share
   double window_seconds_ = 0;
   std::uint64_t window_start_ns_ = 0;
   void (*on_closed_)(void*) = nullptr;
@@ -76,6 +85,7 @@ class ViewerPool {
   // Counters and histograms per class; per-viewer verifier counts are added at the end.
   ClassResult healthy_;
   ClassResult stalled_class_;
+  ClassResult churning_;
   std::vector<std::uint8_t> read_buffer_;
 };
 

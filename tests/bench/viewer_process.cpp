@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
@@ -69,6 +70,9 @@ class ViewerProcess {
       pool_.begin_window(now);
       if (auto self = sample_process(getpid())) cpu_at_window_start_ = self->cpu_seconds;
       phase_ = Phase::kWindow;
+    }
+    if (phase_ == Phase::kWarmup || phase_ == Phase::kWindow) {
+      pool_.churn_due(timeline_.ramp_end_ns, std::min(now, timeline_.window_end_ns));
     }
     if (options_.stall_viewers > 0 && phase_ == Phase::kWindow) {
       const bool stall = now >= timeline_.stall_start_ns && now < timeline_.stall_end_ns;
