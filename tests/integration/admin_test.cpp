@@ -190,7 +190,7 @@ TEST_CASE("an admin lists a mount's viewers over every worker and kicks one, the
   REQUIRE(relay.stop() == 0);
 }
 
-TEST_CASE("--admin-listen serves the operators' pages, and --stats-access decides who sees them", "[operators]") {
+TEST_CASE("the admin listener serves the operators pages, and the stats access rule decides who sees them", "[operators]") {
   SECTION("admin-listener: /stats and /metrics only there; streams never there") {
     RelayProcess relay({"--admin-password", std::string(kAdminPassword), "--admin-listen", "127.0.0.1:0",
                         "--stats-access", "admin-listener"});
