@@ -32,7 +32,8 @@ bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
 }
 
 bool is_reserved_path(std::string_view path) {
-  return path == "/" || path == "/stats" || path == "/metrics" || path == "/favicon.ico";
+  return path == "/" || path == "/stats" || path == "/stats/history" || path == "/metrics" ||
+         path == "/favicon.ico";
 }
 
 // Icecast's names for the source's ice-* headers as listeners see them.
@@ -271,6 +272,10 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
   const auto& config = relay_.config();
   if (path == "/stats") {
     connection.respond_ok("application/json", relay_.stats_json());
+    return;
+  }
+  if (path == "/stats/history") {
+    connection.respond_ok("application/json", relay_.stats_history_json());
     return;
   }
   if (path == "/") {

@@ -14,6 +14,7 @@
 
 #include "ringcast/relay/config.h"
 #include "ringcast/relay/stats.h"
+#include "ringcast/relay/stats_history.h"
 #include "ringcast/relay/stream_registry.h"
 #include "ringcast/relay/worker.h"
 
@@ -40,6 +41,7 @@ class Relay {
   std::size_t worker_count() const { return workers_.size(); }
   LoopInbox<LoopEvent>& worker_inbox(std::size_t worker) { return workers_[worker]->inbox(); }
   std::string stats_json() const;
+  std::string stats_history_json() const { return history_.render_json(); }
   // Any worker thread: an accepted connection is gone (the limit counts it no more).
   void connection_closed();
   // Any worker thread: it has no connections left after a drain.
@@ -79,6 +81,7 @@ class Relay {
   bool started_ = false;
   std::uint64_t started_ms_ = 0;
   EndedTotals ended_;
+  StatsHistory history_;  // sampled by on_housekeeping, read by /stats/history
 };
 
 }  // namespace ringcast::relay
