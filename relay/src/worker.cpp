@@ -10,6 +10,7 @@
 #include <cassert>
 
 #include "ringcast/relay/connection.h"
+#include "ringcast/relay/dashboard.h"
 #include "ringcast/relay/http_request.h"
 #include "ringcast/relay/relay.h"
 #include "ringcast/relay/source_session.h"
@@ -279,10 +280,7 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
     return;
   }
   if (path == "/") {
-    std::string body = "ringcast " + std::string(kVersion) + "\nmounts:\n";
-    for (const auto& stream : relay_.registry().snapshot()) body += "  " + stream->mount() + "\n";
-    body += "stats: /stats\n";
-    connection.respond_ok("text/plain; charset=utf-8", std::move(body));
+    connection.respond_ok("text/html; charset=utf-8", std::string(dashboard_html()));
     return;
   }
   if (auto problem = mount_name_problem(path, config.max_mount_length)) {
