@@ -7,28 +7,7 @@ set -euo pipefail
 
 RINGCAST=${1:?usage: real_clients.sh path/to/ringcast}
 PASSWORD=hackme
-WORK=$(mktemp -d)
-CHILDREN=()
-
-cleanup() {
-  local pid
-  for pid in "${CHILDREN[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${CHILDREN[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$WORK"/*.log; do
-    [ -f "$log" ] || continue
-    echo "--- $(basename "$log") (last 30 lines)" >&2
-    tail -n 30 "$log" >&2
-  done
-  exit 1
-}
-pass() { echo "ok: $*"; }
+source "$(dirname "${BASH_SOURCE[0]}")/relay_helpers.sh"
 
 for tool in ffmpeg ffprobe curl timeout od; do
   command -v "$tool" >/dev/null || fail "$tool is not installed"
@@ -36,20 +15,7 @@ done
 
 # --- the relay, on an ephemeral port ---------------------------------------------------------
 # debug: the relay logs each request's method, so the SOURCE run can be told from a PUT.
-"$RINGCAST" --listen 127.0.0.1:0 --source-password "$PASSWORD" --grace 2 --log-level debug \
-  >/dev/null 2>"$WORK/relay.log" &
-RELAY=$!
-CHILDREN+=("$RELAY")
-PORT=
-for _ in $(seq 1 150); do
-  PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$WORK/relay.log" | head -n 1)
-  [ -n "$PORT" ] && break
-  kill -0 "$RELAY" 2>/dev/null || fail "ringcast exited before listening"
-  sleep 0.1
-done
-[ -n "$PORT" ] || fail "ringcast did not report its port within 15 s"
-BASE="http://127.0.0.1:$PORT"
-pass "ringcast listening on $BASE"
+start_relay "$RINGCAST" --source-password "$PASSWORD" --grace 2 --log-level debug
 
 # push MOUNT [ffmpeg output options...]: a live 25 fps MPEG-2 + MP2 test stream, in the background.
 push() {
@@ -62,15 +28,7 @@ push() {
   PUSHER=$!
   CHILDREN+=("$PUSHER")
   # Live once the relay has a second of it (800 kb/s: ~100 KB).
-  local bytes=0
-  for _ in $(seq 1 100); do
-    kill -0 "$PUSHER" 2>/dev/null || fail "ffmpeg push to $mount exited early"
-    bytes=$(timeout 5 curl -sf "$BASE/stats" |
-      sed -n "/\"${mount//\//\\/}\"/,/}/s/.*\"bytes_in\": \([0-9]*\).*/\1/p" | head -n 1)
-    [ "${bytes:-0}" -gt 100000 ] && break
-    sleep 0.1
-  done
-  [ "${bytes:-0}" -gt 100000 ] || fail "no stream arrived on $mount within 10 s (bytes_in=${bytes:-none})"
+  wait_for_stream "$mount" 100000 "$PUSHER"
   pass "ffmpeg is broadcasting on $mount (${*:-default options})"
 }
 
