@@ -213,7 +213,11 @@ class Browser:
         raise CheckFailed(f"{what} within {seconds} s")
 
     def screenshot(self, path):
-        data = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})["data"]
+        # The whole page and no more: as wide as the window, as tall as the document.
+        height = self.evaluate("Math.ceil(document.body.getBoundingClientRect().height)")
+        clip = {"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1}
+        data = self.send("Page.captureScreenshot",
+                         {"format": "png", "clip": clip, "captureBeyondViewport": True})["data"]
         with open(path, "wb") as out:
             out.write(base64.b64decode(data))
 
