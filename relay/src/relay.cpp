@@ -175,6 +175,7 @@ void Relay::on_housekeeping() {
   last_housekeeping_ns_ = now_ns;
   const std::uint64_t now = monotonic_ms();
   for (auto& stream : registry_.snapshot()) stream->sample_rate(now);
+  if (history_.due(now)) history_.record(now, stats_json());
   for (auto& stream : registry_.take_expired(now, config_.grace_ms)) {
     ended_.streams.add(1);
     ended_.bytes_in.add(stream->bytes_in());

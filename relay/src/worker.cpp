@@ -15,7 +15,6 @@
 #include "ringcast/relay/relay.h"
 #include "ringcast/relay/source_session.h"
 #include "ringcast/relay/stream.h"
-#include "ringcast/relay/version.h"
 #include "ringcast/relay/viewer_session.h"
 
 namespace ringcast::relay {

@@ -4,11 +4,11 @@
 
 #include "admin_task.h"
 #include "ringcast/relay/connection.h"
+#include "ringcast/relay/dashboard.h"
 #include "ringcast/relay/http_request.h"
 #include "ringcast/relay/relay.h"
 #include "ringcast/relay/source_session.h"
 #include "ringcast/relay/stream.h"
-#include "ringcast/relay/version.h"
 #include "ringcast/relay/viewer_session.h"
 #include "ringcast/relay/worker.h"
 
@@ -71,13 +71,12 @@ void Worker::handle_operator(Connection& connection, RequestHead& head) {
   }
   if (path == "/stats") {
     connection.respond_ok("application/json", relay_.stats_json());
+  } else if (path == "/stats/history") {
+    connection.respond_ok("application/json", relay_.stats_history_json());
   } else if (path == "/metrics") {
     connection.respond_ok("text/plain; version=0.0.4; charset=utf-8", relay_.metrics_text());
   } else if (path == "/") {
-    std::string body = "ringcast " + std::string(kVersion) + "\nmounts:\n";
-    for (const auto& stream : relay_.registry().snapshot()) body += "  " + stream->mount() + "\n";
-    body += "stats: /stats\n";
-    connection.respond_ok("text/plain; charset=utf-8", std::move(body));
+    connection.respond_ok("text/html; charset=utf-8", std::string(dashboard_html()));
   } else {
     counters_.not_found.add(1);
     connection.respond_and_close(404, "no such page\n");

@@ -69,3 +69,22 @@ start_ringcast() {
   PORT=$(wait_for_port "$WORK/relay.log" '.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*' "$RELAY" ringcast)
   BASE="http://127.0.0.1:$PORT"
 }
+
+# mount_stat MOUNT FIELD: a number from the mount's block of /stats (empty if none).
+mount_stat() {
+  timeout 5 curl -sf "$BASE/stats" |
+    sed -n "/\"${1//\//\\/}\": {/,/}/s/.*\"$2\": \([0-9]*\).*/\1/p" | head -n 1
+}
+
+# wait_for_stream MOUNT MIN_BYTES PUSHER: within 10 s the relay has received MIN_BYTES on
+# MOUNT from the source process PUSHER, which must not exit meanwhile.
+wait_for_stream() {
+  local mount=$1 wanted=$2 pusher=$3 bytes=0
+  for _ in $(seq 1 100); do
+    kill -0 "$pusher" 2>/dev/null || fail "the source of $mount exited early"
+    bytes=$(mount_stat "$mount" bytes_in)
+    [ "${bytes:-0}" -gt "$wanted" ] && return 0
+    sleep 0.1
+  done
+  fail "no stream arrived on $mount within 10 s (bytes_in=${bytes:-none})"
+}

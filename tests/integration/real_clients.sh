@@ -27,15 +27,7 @@ push() {
   PUSHER=$!
   CHILDREN+=("$PUSHER")
   # Live once the relay has a second of it (800 kb/s: ~100 KB).
-  local bytes=0
-  for _ in $(seq 1 100); do
-    kill -0 "$PUSHER" 2>/dev/null || fail "ffmpeg push to $mount exited early"
-    bytes=$(timeout 5 curl -sf "$BASE/stats" |
-      sed -n "/\"${mount//\//\\/}\"/,/}/s/.*\"bytes_in\": \([0-9]*\).*/\1/p" | head -n 1)
-    [ "${bytes:-0}" -gt 100000 ] && break
-    sleep 0.1
-  done
-  [ "${bytes:-0}" -gt 100000 ] || fail "no stream arrived on $mount within 10 s (bytes_in=${bytes:-none})"
+  wait_for_stream "$mount" 100000 "$PUSHER"
   pass "ffmpeg is broadcasting on $mount (${*:-default options})"
 }
 

@@ -18,6 +18,7 @@
 #include "ringcast/relay/access_log.h"
 #include "ringcast/relay/config.h"
 #include "ringcast/relay/stats.h"
+#include "ringcast/relay/stats_history.h"
 #include "ringcast/relay/stream_registry.h"
 #include "ringcast/relay/worker.h"
 
@@ -69,6 +70,7 @@ class Relay {
   LoopInbox<LoopEvent>& worker_inbox(std::size_t worker) { return workers_[worker]->inbox(); }
   std::string stats_json() const;
   std::string metrics_text() const;
+  std::string stats_history_json() const { return history_.render_json(); }
   // Any worker thread: an accepted connection is gone (the limit counts it no more).
   void connection_closed();
   // Any worker thread: it has no connections left after a drain.
@@ -122,6 +124,7 @@ class Relay {
   std::uint64_t last_housekeeping_ns_ = 0;
   Counter main_loop_lag_us_;  // a gauge, read by /metrics on worker threads
   EndedTotals ended_;
+  StatsHistory history_;  // sampled by on_housekeeping, read by /stats/history
 };
 
 }  // namespace ringcast::relay
