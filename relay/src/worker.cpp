@@ -317,7 +317,8 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
     connection.respond_and_close(404, "no such mount\n");
     return;
   }
-  const MountSettings* mount_settings = relay_.policy()->mount(path);
+  const auto policy = relay_.policy();  // keeps mount_settings alive through a reload
+  const MountSettings* mount_settings = policy->mount(path);
   const std::size_t max_viewers = mount_settings && mount_settings->max_viewers
                                       ? *mount_settings->max_viewers
                                       : config.max_viewers_per_mount;

@@ -295,7 +295,9 @@ TEST_CASE("SIGHUP reloads passwords and mounts from the config file and keeps ev
     return n;
   };
   REQUIRE(::kill(relay.pid(), SIGHUP) == 0);
-  REQUIRE(wait_until([&] { return reloaded_lines() == 1; }, 5s));
+  const bool reloaded = wait_until([&] { return reloaded_lines() == 1; }, 10s);
+  INFO(relay.log());
+  REQUIRE(reloaded);
 
   // New passwords apply to new sources; the old per-mount one no longer works.
   SourceOptions fresh;
