@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
       });
     }
     if (const int rc = relay.start(); rc != 0) {
-      spdlog::error("cannot listen on {}: {}",
+      spdlog::error("cannot start on {}: {}",
                     ringcast::relay::format_listen_address(config.listen_host, config.listen_port),
                     uv_strerror(rc));
       status = 1;
