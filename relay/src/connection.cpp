@@ -205,13 +205,13 @@ void Connection::respond_and_close(int status, std::string_view body,
   write_then_shutdown(std::move(text));
 }
 
-void Connection::respond_ok(std::string_view content_type, std::string body) {
+void Connection::respond_ok(std::string_view content_type, std::string body, bool head_only) {
   std::string text = "HTTP/1.0 200 OK\r\nServer: ringcast\r\nContent-Type: " +
                      std::string(content_type) + "\r\nContent-Length: " +
                      std::to_string(body.size()) +
                      "\r\nCache-Control: no-cache\r\nAccess-Control-Allow-Origin: *\r\n"
-                     "Connection: close\r\n\r\n" +
-                     body;
+                     "Connection: close\r\n\r\n";
+  if (!head_only) text += body;
   write_then_shutdown(std::move(text));
 }
 

@@ -69,14 +69,15 @@ void Worker::handle_operator(Connection& connection, RequestHead& head) {
       }
       break;
   }
+  const bool head_only = head.method == Method::head;
   if (path == "/stats") {
-    connection.respond_ok("application/json", relay_.stats_json());
+    connection.respond_ok("application/json", relay_.stats_json(), head_only);
   } else if (path == "/stats/history") {
-    connection.respond_ok("application/json", relay_.stats_history_json());
+    connection.respond_ok("application/json", relay_.stats_history_json(), head_only);
   } else if (path == "/metrics") {
-    connection.respond_ok("text/plain; version=0.0.4; charset=utf-8", relay_.metrics_text());
+    connection.respond_ok("text/plain; version=0.0.4; charset=utf-8", relay_.metrics_text(), head_only);
   } else if (path == "/") {
-    connection.respond_ok("text/html; charset=utf-8", std::string(dashboard_html()));
+    connection.respond_ok("text/html; charset=utf-8", std::string(dashboard_html()), head_only);
   } else {
     counters_.not_found.add(1);
     connection.respond_and_close(404, "no such page\n");

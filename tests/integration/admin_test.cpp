@@ -97,6 +97,11 @@ TEST_CASE("/metrics counts what was pushed and pulled, in the Prometheus text fo
   CHECK(text.find("# TYPE ringcast_viewers gauge\n") != std::string::npos);
   CHECK(text.find("# TYPE ringcast_mount_bytes_out_total counter\n") != std::string::npos);
   CHECK(text.find("# TYPE ringcast_write_batch_bytes histogram\n") != std::string::npos);
+  // HEAD: the same head, no body.
+  const Response head = http_exchange(relay.port(), "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(head.head.status == 200);
+  CHECK(head.body.empty());
+  CHECK(std::stoul(head.head.header("Content-Length").value_or("0")) > 1000);
   first.hang_up();
   second.hang_up();
   REQUIRE(relay.stop() == 0);

@@ -33,8 +33,9 @@ class Connection {
 
   // Answers `status` with a short text body, then closes cleanly.
   void respond_and_close(int status, std::string_view body, std::string_view extra_headers = {});
-  // Answers 200 with a body of the given type (for /stats), then closes cleanly.
-  void respond_ok(std::string_view content_type, std::string body);
+  // Answers 200 with a body of the given type (for /stats), then closes cleanly. head_only:
+  // the same head (Content-Length included) without the body, for HEAD.
+  void respond_ok(std::string_view content_type, std::string body, bool head_only = false);
   // Sends a FIN after pending writes, then closes. `why`: for the access log.
   void shutdown_then_close(std::string_view why = {});
   // Closes at once (idempotent). `why` goes to the log at debug level and the access log.
