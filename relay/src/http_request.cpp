@@ -178,6 +178,13 @@ bool constant_time_equals(std::string_view a, std::string_view b) {
   return difference == 0;
 }
 
+bool basic_credentials_match(std::optional<std::string_view> authorization, std::string_view user,
+                             std::string_view password) {
+  const auto credentials = authorization ? parse_basic_auth(*authorization) : std::nullopt;
+  return credentials && constant_time_equals(credentials->user, user) &&
+         constant_time_equals(credentials->password, password);
+}
+
 namespace {
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -69,12 +69,6 @@ struct MountFamily {
   std::uint64_t (*value)(const Stream&);
 };
 
-std::uint64_t lane_sum(const Stream& stream, const Counter StreamLane::*field) {
-  std::uint64_t sum = 0;
-  for (std::size_t i = 0; i < stream.lane_count(); ++i) sum += (stream.lane(i).*field).get();
-  return sum;
-}
-
 std::uint64_t ring_fill_bytes(const Stream& stream) {
   return std::min<std::uint64_t>(stream.ring().head(), stream.ring().capacity());
 }
@@ -83,19 +77,19 @@ constexpr MountFamily kMountFamilies[] = {
     {"ringcast_mount_bytes_in_total", "counter", "Bytes received from the mount's sources.",
      [](const Stream& s) { return s.bytes_in(); }},
     {"ringcast_mount_bytes_out_total", "counter", "Bytes sent to the mount's viewers.",
-     [](const Stream& s) { return lane_sum(s, &StreamLane::bytes_out); }},
+     [](const Stream& s) { return sum_lanes(s, &StreamLane::bytes_out); }},
     {"ringcast_mount_ingest_bytes_per_second", "gauge", "Source ingest rate over the last 250 ms sample.",
      [](const Stream& s) { return s.ingest_bits_per_second() / 8; }},
     {"ringcast_viewers", "gauge", "Viewers connected to the mount.",
      [](const Stream& s) { return static_cast<std::uint64_t>(s.viewer_count()); }},
     {"ringcast_mount_joins_total", "counter", "Viewers that joined the mount.",
-     [](const Stream& s) { return lane_sum(s, &StreamLane::joins); }},
+     [](const Stream& s) { return sum_lanes(s, &StreamLane::joins); }},
     {"ringcast_mount_skips_total", "counter", "Times a slow viewer was skipped to the live edge.",
-     [](const Stream& s) { return lane_sum(s, &StreamLane::skips); }},
+     [](const Stream& s) { return sum_lanes(s, &StreamLane::skips); }},
     {"ringcast_mount_skipped_bytes_total", "counter", "Bytes slow viewers did not get because of skips.",
-     [](const Stream& s) { return lane_sum(s, &StreamLane::skipped_bytes); }},
+     [](const Stream& s) { return sum_lanes(s, &StreamLane::skipped_bytes); }},
     {"ringcast_mount_slow_disconnects_total", "counter", "Viewers disconnected for being too slow or stalled.",
-     [](const Stream& s) { return lane_sum(s, &StreamLane::slow_disconnects); }},
+     [](const Stream& s) { return sum_lanes(s, &StreamLane::slow_disconnects); }},
     {"ringcast_mount_source_connected", "gauge", "1 while a source is connected to the mount.",
      [](const Stream& s) { return std::uint64_t{s.has_source() ? 1u : 0u}; }},
     {"ringcast_mount_source_connects_total", "counter", "Source connections the mount accepted.",
@@ -126,21 +120,7 @@ std::string render_metrics_text(const StatsInput& input) {
                static_cast<double>(ring_fill_bytes(*stream)) / static_cast<double>(stream->ring().capacity()));
   }
 
-  struct Reason {
-    std::string_view name;
-    const Counter WorkerCounters::*counter;
-  };
-  static constexpr Reason kReasons[] = {
-      {"bad_request", &WorkerCounters::bad_requests}, {"auth", &WorkerCounters::auth_failures},
-      {"mount_in_use", &WorkerCounters::mount_in_use}, {"not_found", &WorkerCounters::not_found},
-      {"method", &WorkerCounters::bad_methods},        {"head_timeout", &WorkerCounters::head_timeouts},
-      {"head_too_large", &WorkerCounters::heads_too_large}, {"limit", &WorkerCounters::over_limit},
-  };
-  auto total = [&](const Counter WorkerCounters::*counter) {
-    std::uint64_t sum = 0;
-    for (const WorkerCounters* w : input.workers) sum += (w->*counter).get();
-    return sum;
-  };
+  const auto total = [&](Counter WorkerCounters::*counter) { return sum_workers(input.workers, counter); };
 
   const std::uint64_t accepted = total(&WorkerCounters::connections_accepted);
   out.family("ringcast_connections", "gauge", "Open client connections (sources, viewers, requests).");
@@ -148,7 +128,7 @@ std::string render_metrics_text(const StatsInput& input) {
   out.family("ringcast_connections_accepted_total", "counter", "Client connections accepted.");
   out.sample("ringcast_connections_accepted_total", accepted);
   out.family("ringcast_refusals_total", "counter", "Requests answered with an error status, by reason.");
-  for (const Reason& reason : kReasons) {
+  for (const RefusalReason& reason : kRefusalReasons) {
     out.sample("ringcast_refusals_total", "reason", reason.name, total(reason.counter));
   }
   out.family("ringcast_source_idle_timeouts_total", "counter", "Sources dropped for sending nothing.");
@@ -189,7 +169,7 @@ std::string render_metrics_text(const StatsInput& input) {
              static_cast<double>(input.main_loop_lag_us) / 1e6);
   for (std::size_t i = 0; i < input.workers.size(); ++i) {
     out.sample("ringcast_event_loop_lag_seconds", "loop", "worker-" + std::to_string(i),
-               static_cast<double>(input.workers[i]->loop_lag_us.get()) / 1e6);
+               static_cast<double>(input.workers[i]->loop_lag.lag_us.get()) / 1e6);
   }
   return out.take();
 }

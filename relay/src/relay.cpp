@@ -166,13 +166,7 @@ void Relay::on_acceptable(int listen_fd, bool admin) {
 }
 
 void Relay::on_housekeeping() {
-  const std::uint64_t now_ns = uv_hrtime();
-  if (last_housekeeping_ns_ != 0) {
-    const std::uint64_t late_ns = now_ns - last_housekeeping_ns_;
-    const std::uint64_t interval_ns = kHousekeepingMs * 1'000'000;
-    main_loop_lag_us_.set(late_ns > interval_ns ? (late_ns - interval_ns) / 1000 : 0);
-  }
-  last_housekeeping_ns_ = now_ns;
+  main_loop_lag_.tick(uv_hrtime(), kHousekeepingMs);
   const std::uint64_t now = monotonic_ms();
   for (auto& stream : registry_.snapshot()) stream->sample_rate(now);
   if (history_.due(now)) history_.record(now, stats_json());
@@ -254,7 +248,7 @@ void Relay::reload() {
 }
 
 StatsInput Relay::stats_input() const {
-  StatsInput input{{}, main_loop_lag_us_.get(), started_unix_ms_, ended_, registry_.snapshot(),
+  StatsInput input{{}, main_loop_lag_.lag_us.get(), started_unix_ms_, ended_, registry_.snapshot(),
                    monotonic_ms() - started_ms_, std::string(kVersion)};
   for (const auto& worker : workers_) input.workers.push_back(&worker->counters());
   return input;

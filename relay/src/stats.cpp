@@ -5,31 +5,23 @@
 
 namespace ringcast::relay {
 
-namespace {
-struct LaneSums {
-  std::uint64_t bytes_out = 0, joins = 0, skips = 0, skipped_bytes = 0, slow_disconnects = 0;
-};
-
-LaneSums sum_lanes(const Stream& stream) {
-  LaneSums sums;
-  for (std::size_t i = 0; i < stream.lane_count(); ++i) {
-    const StreamLane& lane = stream.lane(i);
-    sums.bytes_out += lane.bytes_out.get();
-    sums.joins += lane.joins.get();
-    sums.skips += lane.skips.get();
-    sums.skipped_bytes += lane.skipped_bytes.get();
-    sums.slow_disconnects += lane.slow_disconnects.get();
-  }
-  return sums;
+std::uint64_t sum_workers(const std::vector<const WorkerCounters*>& workers, Counter WorkerCounters::*counter) {
+  std::uint64_t sum = 0;
+  for (const WorkerCounters* w : workers) sum += (w->*counter).get();
+  return sum;
 }
-}  // namespace
+
+std::uint64_t sum_lanes(const Stream& stream, Counter StreamLane::*counter) {
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < stream.lane_count(); ++i) sum += (stream.lane(i).*counter).get();
+  return sum;
+}
 
 std::string render_stats_json(const StatsInput& input) {
   nlohmann::json mounts = nlohmann::json::object();
   std::uint64_t bytes_in = input.ended.bytes_in.get();
   std::uint64_t viewers = 0;
   for (const auto& stream : input.streams) {
-    const LaneSums sums = sum_lanes(*stream);
     const auto& ring = stream->ring();
     const std::uint64_t head = ring.head();
     const std::uint64_t fill = std::min<std::uint64_t>(head, ring.capacity());
@@ -41,11 +33,11 @@ std::string render_stats_json(const StatsInput& input) {
         {"ingest_bitrate", stream->ingest_bits_per_second()},
         {"viewers", stream_viewers},
         {"peak_viewers", stream->peak_viewers()},
-        {"joins", sums.joins},
-        {"bytes_out", sums.bytes_out},
-        {"skips", sums.skips},
-        {"skipped_bytes", sums.skipped_bytes},
-        {"slow_disconnects", sums.slow_disconnects},
+        {"joins", sum_lanes(*stream, &StreamLane::joins)},
+        {"bytes_out", sum_lanes(*stream, &StreamLane::bytes_out)},
+        {"skips", sum_lanes(*stream, &StreamLane::skips)},
+        {"skipped_bytes", sum_lanes(*stream, &StreamLane::skipped_bytes)},
+        {"slow_disconnects", sum_lanes(*stream, &StreamLane::slow_disconnects)},
         {"source_connects", stream->source_connects()},
         {"ring_bytes", ring.capacity()},
         {"ring_fill_bytes", fill},
@@ -57,51 +49,30 @@ std::string render_stats_json(const StatsInput& input) {
   }
 
   nlohmann::json workers = nlohmann::json::array();
-  std::uint64_t accepted = 0, closed = 0, bad = 0, auth = 0, in_use = 0, not_found = 0,
-                method = 0, head_timeout = 0, too_large = 0, idle = 0, limit = 0, bytes_out = 0, skips = 0,
-                slow = 0;
   for (const WorkerCounters* w : input.workers) {
     workers.push_back({{"viewers", w->viewers_joined.get() - w->viewers_left.get()},
                        {"bytes_out", w->bytes_out.get()},
                        {"connections_open", w->connections_accepted.get() - w->connections_closed.get()},
                        {"connections_accepted", w->connections_accepted.get()}});
-    accepted += w->connections_accepted.get();
-    closed += w->connections_closed.get();
-    bad += w->bad_requests.get();
-    auth += w->auth_failures.get();
-    in_use += w->mount_in_use.get();
-    not_found += w->not_found.get();
-    method += w->bad_methods.get();
-    head_timeout += w->head_timeouts.get();
-    too_large += w->heads_too_large.get();
-    limit += w->over_limit.get();
-    idle += w->source_idle_timeouts.get();
-    bytes_out += w->bytes_out.get();
-    skips += w->skips.get();
-    slow += w->slow_disconnects.get();
   }
+  const auto total = [&](Counter WorkerCounters::*counter) { return sum_workers(input.workers, counter); };
+  const std::uint64_t accepted = total(&WorkerCounters::connections_accepted);
+  nlohmann::json refused = nlohmann::json::object();
+  for (const RefusalReason& reason : kRefusalReasons) refused[std::string(reason.name)] = total(reason.counter);
 
   nlohmann::json doc = {
       {"version", input.version},
       {"uptime_seconds", static_cast<double>(input.uptime_ms) / 1000.0},
-      {"connections", {{"open", accepted - closed}, {"accepted", accepted}}},
-      {"refused",
-       {{"bad_request", bad},
-        {"auth", auth},
-        {"mount_in_use", in_use},
-        {"not_found", not_found},
-        {"method", method},
-        {"head_timeout", head_timeout},
-        {"head_too_large", too_large},
-        {"limit", limit}}},
+      {"connections", {{"open", accepted - total(&WorkerCounters::connections_closed)}, {"accepted", accepted}}},
+      {"refused", std::move(refused)},
       {"totals",
        {{"mounts", input.streams.size()},
         {"viewers", viewers},
         {"bytes_in", bytes_in},
-        {"bytes_out", bytes_out},
-        {"skips", skips},
-        {"slow_disconnects", slow},
-        {"source_idle_timeouts", idle},
+        {"bytes_out", total(&WorkerCounters::bytes_out)},
+        {"skips", total(&WorkerCounters::skips)},
+        {"slow_disconnects", total(&WorkerCounters::slow_disconnects)},
+        {"source_idle_timeouts", total(&WorkerCounters::source_idle_timeouts)},
         {"streams_ended", input.ended.streams.get()}}},
       {"workers", std::move(workers)},
       {"mounts", std::move(mounts)},

@@ -31,9 +31,9 @@ bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
 }
 
+// No mount may shadow the operators' pages or what browsers ask for by themselves.
 bool is_reserved_path(std::string_view path) {
-  return path == "/" || path == "/stats" || path == "/metrics" || path == "/favicon.ico" ||
-         path == "/admin" || path.substr(0, 7) == "/admin/" || path.substr(0, 7) == "/stats/";
+  return is_operator_path(path) || path == "/favicon.ico";
 }
 
 // Icecast's names for the source's ice-* headers as listeners see them.
@@ -253,9 +253,7 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
                                     ? *mount_settings->source_password
                                     : policy->source_password;
   const auto authorization = head.header("Authorization");
-  const auto credentials = authorization ? parse_basic_auth(*authorization) : std::nullopt;
-  if (!credentials || !constant_time_equals(credentials->user, kSourceUser) ||
-      !constant_time_equals(credentials->password, password)) {
+  if (!basic_credentials_match(authorization, kSourceUser, password)) {
     counters_.auth_failures.add(1);
     spdlog::warn("{} source refused for {}: {}: 401", connection.peer(), mount,
                  authorization ? "wrong credentials" : "no credentials");
@@ -384,12 +382,7 @@ void Worker::source_detached(Stream& stream) {
 }
 
 void Worker::on_sweep() {
-  const std::uint64_t now_ns = uv_hrtime();
-  if (last_sweep_ns_ != 0) {
-    const std::uint64_t late_ns = now_ns - last_sweep_ns_;
-    counters_.loop_lag_us.set(late_ns > kSweepIntervalMs * 1'000'000 ? (late_ns - kSweepIntervalMs * 1'000'000) / 1000 : 0);
-  }
-  last_sweep_ns_ = now_ns;
+  counters_.loop_lag.tick(uv_hrtime(), kSweepIntervalMs);
   const std::uint64_t now = monotonic_ms();
   const auto& config = relay_.config();
   for (Connection* connection : connections_) {

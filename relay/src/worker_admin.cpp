@@ -23,7 +23,7 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 
 }  // namespace
 
-bool Worker::is_operator_path(const std::string& path) const {
+bool is_operator_path(std::string_view path) {
   return path == "/" || path == "/stats" || path == "/metrics" || path == "/admin" ||
          starts_with(path, "/stats/") || starts_with(path, "/admin/");
 }
@@ -37,9 +37,7 @@ bool Worker::admin_authorized(Connection& connection, const RequestHead& head) {
     return false;
   }
   const auto authorization = head.header("Authorization");
-  const auto credentials = authorization ? parse_basic_auth(*authorization) : std::nullopt;
-  if (!credentials || !constant_time_equals(credentials->user, kAdminUser) ||
-      !constant_time_equals(credentials->password, policy->admin_password)) {
+  if (!basic_credentials_match(authorization, kAdminUser, policy->admin_password)) {
     counters_.auth_failures.add(1);
     spdlog::warn("{} {} refused: {}: 401", connection.peer(), head.path,
                  authorization ? "wrong admin credentials" : "no admin credentials");

@@ -117,3 +117,12 @@ TEST_CASE("query parameters are found and percent-decoded", "[http][query]") {
   CHECK(query_parameter("/x?a=%", "a") == std::nullopt);
   CHECK(query_parameter("/x?a=1&a=2", "a") == "1");  // the first wins
 }
+
+TEST_CASE("Basic credentials match only the exact user and password", "[auth]") {
+  const std::string header = "Basic " + std::string("c291cmNlOmhhY2ttZQ==");  // source:hackme
+  CHECK(basic_credentials_match(header, "source", "hackme"));
+  CHECK_FALSE(basic_credentials_match(header, "admin", "hackme"));
+  CHECK_FALSE(basic_credentials_match(header, "source", "hackm"));
+  CHECK_FALSE(basic_credentials_match(std::nullopt, "source", "hackme"));
+  CHECK_FALSE(basic_credentials_match("Bearer c291cmNlOmhhY2ttZQ==", "source", "hackme"));
+}

@@ -69,6 +69,11 @@ std::optional<BasicCredentials> parse_basic_auth(std::string_view header_value);
 // Compares in time that depends only on the lengths, never on where the strings differ.
 bool constant_time_equals(std::string_view a, std::string_view b);
 
+// Whether an Authorization header value (nullopt: none sent) carries Basic credentials of
+// exactly `user` and `password`, both compared in constant time.
+bool basic_credentials_match(std::optional<std::string_view> authorization, std::string_view user,
+                             std::string_view password);
+
 // The value of `name` in the target's query string ("/x?mount=%2Flive.ts&id=3"),
 // percent-decoded ('+' is a space). nullopt when absent or badly encoded.
 std::optional<std::string> query_parameter(std::string_view target, std::string_view name);

@@ -121,8 +121,7 @@ class Relay {
   bool started_ = false;
   std::uint64_t started_ms_ = 0;
   std::uint64_t started_unix_ms_ = 0;
-  std::uint64_t last_housekeeping_ns_ = 0;
-  Counter main_loop_lag_us_;  // a gauge, read by /metrics on worker threads
+  LoopLag main_loop_lag_;  // its gauge is read by /metrics on worker threads
   EndedTotals ended_;
   StatsHistory history_;  // sampled by on_housekeeping, read by /stats/history
 };

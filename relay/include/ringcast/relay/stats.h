@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ringcast/relay/stream.h"
@@ -36,6 +37,21 @@ inline constexpr std::array<std::uint64_t, 7> kWriteBatchBounds{
 inline constexpr std::array<std::uint64_t, 8> kViewerLagBounds{
     1'316, 16'384, 65'536, 262'144, 1'048'576, 4'194'304, 16'777'216, 67'108'864};
 
+// How late a loop runs its periodic timer: the owning loop calls tick() from the timer's
+// callback; `lag_us` (a gauge) is read anywhere.
+struct LoopLag {
+  void tick(std::uint64_t now_ns, std::uint64_t interval_ms) {
+    const std::uint64_t interval_ns = interval_ms * 1'000'000;
+    if (last_ns != 0) {
+      const std::uint64_t late_ns = now_ns - last_ns;
+      lag_us.set(late_ns > interval_ns ? (late_ns - interval_ns) / 1000 : 0);
+    }
+    last_ns = now_ns;
+  }
+  Counter lag_us;
+  std::uint64_t last_ns = 0;  // the owning loop only
+};
+
 struct WorkerCounters {
   Counter connections_accepted;
   Counter connections_closed;
@@ -55,8 +71,24 @@ struct WorkerCounters {
   Counter slow_disconnects;
   Histogram<kWriteBatchBounds.size()> write_batch_bytes;
   Histogram<kViewerLagBounds.size()> viewer_lag_bytes;
-  Counter loop_lag_us;  // a gauge: how late the loop's last 250 ms sweep ran
+  LoopLag loop_lag;  // how late the loop's last 250 ms sweep ran
 };
+
+// The refusals by reason, as /stats ("refused") and /metrics (ringcast_refusals_total) name them.
+struct RefusalReason {
+  std::string_view name;
+  Counter WorkerCounters::*counter;
+};
+inline constexpr RefusalReason kRefusalReasons[] = {
+    {"bad_request", &WorkerCounters::bad_requests}, {"auth", &WorkerCounters::auth_failures},
+    {"mount_in_use", &WorkerCounters::mount_in_use}, {"not_found", &WorkerCounters::not_found},
+    {"method", &WorkerCounters::bad_methods},        {"head_timeout", &WorkerCounters::head_timeouts},
+    {"head_too_large", &WorkerCounters::heads_too_large}, {"limit", &WorkerCounters::over_limit},
+};
+
+// One counter summed over every worker, or over a mount's lanes (relaxed loads, at read time).
+std::uint64_t sum_workers(const std::vector<const WorkerCounters*>& workers, Counter WorkerCounters::*counter);
+std::uint64_t sum_lanes(const Stream& stream, Counter StreamLane::*counter);
 
 // Totals of mounts that have ended (written by the housekeeping loop only). Bytes out, skips
 // and slow disconnects are totalled per worker instead: viewers of an ended mount may still be

@@ -54,6 +54,9 @@ struct LoopEvent {
   std::shared_ptr<AdminTask> task;
 };
 
+// /, /stats, /stats/..., /metrics, /admin and /admin/...: the operators' pages.
+bool is_operator_path(std::string_view path);
+
 class Worker {
  public:
   // Runs on the main thread: the loop and its handles are made here, before the thread starts.
@@ -100,8 +103,7 @@ class Worker {
   void resume_sources(const Stream* stream);
   void handle_source(Connection& connection, RequestHead& head, std::string_view early_body);
   void handle_viewer(Connection& connection, RequestHead& head);
-  // /, /stats, /metrics and /admin/...: the operators' surface (worker_admin.cpp).
-  bool is_operator_path(const std::string& path) const;
+  // The operators' surface (worker_admin.cpp); is_operator_path() names its paths.
   void handle_operator(Connection& connection, RequestHead& head);
   bool admin_authorized(Connection& connection, const RequestHead& head);
   void handle_admin(Connection& connection, const RequestHead& head);
@@ -130,7 +132,6 @@ class Worker {
   std::vector<SourceSession*> paused_sources_;
   std::vector<std::shared_ptr<Stream>> flush_walk_;  // on_flush_tick's copy of active_streams_
   std::size_t audience_ = 0;
-  std::uint64_t last_sweep_ns_ = 0;  // for the loop-lag gauge
   std::uint64_t next_connection_id_ = 1;
   bool draining_ = false;
   bool drained_reported_ = false;
