@@ -5,8 +5,8 @@
 set -euo pipefail
 relay=$1
 bench=$2
-source "$(dirname "$0")/start_relay.sh"
-start_relay "$relay" --source-password smoke --ring-size 1M
-"$bench" relay --url "http://127.0.0.1:$port/smoke.ts" --password smoke --relay-pid "$pid" \
+source "$(dirname "$0")/../integration/harness.sh"
+start_ringcast "$relay" --source-password smoke --ring-size 1M
+"$bench" relay --url "http://127.0.0.1:$PORT/smoke.ts" --password smoke --relay-pid "$RELAY" \
   --viewers 20 --stall-viewers 2 --stall-after 1 --stall-for 2 --rate 2M \
   --warmup 1 --duration 4 --expect-clean

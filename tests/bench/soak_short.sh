@@ -9,20 +9,20 @@
 set -euo pipefail
 relay=$1
 bench=$2
-source "$(dirname "$0")/start_relay.sh"
+source "$(dirname "$0")/../integration/harness.sh"
 # 1 MiB ring: full within the warm-up, so its pages are resident before RSS is measured.
-start_relay "$relay" --source-password soak --ring-size 1M
+start_ringcast "$relay" --source-password soak --ring-size 1M
 
 # Under ASan or TSan (the relay maps the runtime) the relay runs several times slower and
 # ASan's quarantine keeps freed memory resident: a lighter stream, and no RSS bound.
 rate=4M
 rss_bound=(--max-rss-growth 2048)
-if grep -qE 'libasan|libtsan' "/proc/$pid/maps"; then
+if grep -qE 'libasan|libtsan' "/proc/$RELAY/maps"; then
   rate=1M
   rss_bound=()
   echo "instrumented relay: --rate $rate, RSS reported but not bounded"
 fi
-"$bench" relay --url "http://127.0.0.1:$port/soak.ts" --password soak --relay-pid "$pid" \
+"$bench" relay --url "http://127.0.0.1:$PORT/soak.ts" --password soak --relay-pid "$RELAY" \
   --viewers 200 --ramp 200 --rate "$rate" --warmup 10 --duration 45 \
   --stall-viewers 10 --stall-after 10 --stall-for 3 \
   --churn 10 --churn-viewers 50 --source-reconnect-every 10 \
