@@ -33,6 +33,11 @@ std::uint32_t effective_delay_ms(const FanoutSettings& settings, std::size_t aud
                                     settings.full_delay_audience);
 }
 
+std::uint32_t loaded_delay_ms(std::uint32_t delay_ms, double busy) {
+  const double stretch = std::clamp(busy / kStretchFromBusy, 1.0, kMaxDelayStretch);
+  return static_cast<std::uint32_t>(delay_ms * stretch);
+}
+
 Decision decide(const FanoutSettings& settings, const ViewerCursor& viewer, const RingState& ring,
                 const Framing& framing, std::uint32_t delay_ms, std::uint64_t now_ms) {
   const std::size_t max_lag = settings.max_lag_bytes ? settings.max_lag_bytes : ring.capacity / 2;

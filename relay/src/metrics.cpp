@@ -171,6 +171,18 @@ std::string render_metrics_text(const StatsInput& input) {
     out.sample("ringcast_event_loop_lag_seconds", "loop", "worker-" + std::to_string(i),
                static_cast<double>(input.workers[i]->loop_lag.lag_us.get()) / 1e6);
   }
+  out.family("ringcast_worker_busy_ratio", "gauge",
+             "Share of the last sweeps each worker loop spent busy (not waiting for events).");
+  for (std::size_t i = 0; i < input.workers.size(); ++i) {
+    out.sample("ringcast_worker_busy_ratio", "worker", std::to_string(i),
+               static_cast<double>(input.workers[i]->busy_permille.get()) / 1000);
+  }
+  out.family("ringcast_write_delay_seconds", "gauge",
+             "How long a viewer's bytes may wait to be written with later ones, per worker loop.");
+  for (std::size_t i = 0; i < input.workers.size(); ++i) {
+    out.sample("ringcast_write_delay_seconds", "worker", std::to_string(i),
+               static_cast<double>(input.workers[i]->write_delay_ms.get()) / 1000);
+  }
   return out.take();
 }
 

@@ -53,7 +53,9 @@ std::string render_stats_json(const StatsInput& input) {
     workers.push_back({{"viewers", w->viewers_joined.get() - w->viewers_left.get()},
                        {"bytes_out", w->bytes_out.get()},
                        {"connections_open", w->connections_accepted.get() - w->connections_closed.get()},
-                       {"connections_accepted", w->connections_accepted.get()}});
+                       {"connections_accepted", w->connections_accepted.get()},
+                       {"busy", static_cast<double>(w->busy_permille.get()) / 1000},
+                       {"write_delay_ms", w->write_delay_ms.get()}});
   }
   const auto total = [&](Counter WorkerCounters::*counter) { return sum_workers(input.workers, counter); };
   const std::uint64_t accepted = total(&WorkerCounters::connections_accepted);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <optional>
 
 #include "ringcast/relay/viewer_session.h"
 #include "ringcast/relay/worker.h"
@@ -138,6 +139,15 @@ void Stream::add_viewer(std::size_t worker, ViewerSession& viewer) {
   StreamLane& lane = lanes_[worker];
   viewer.set_stream_index(lane.viewers.size());
   lane.viewers.push_back(&viewer);
+  // The least populated slot, so every step of the wheel writes to about as many viewers.
+  std::size_t slot = 0;
+  for (std::size_t k = 1; k < lane.slots.size(); ++k) {
+    if (lane.slots[k].viewers.size() < lane.slots[slot].viewers.size()) slot = k;
+  }
+  FlushSlot& flush_slot = lane.slots[slot];
+  if (flush_slot.viewers.empty()) flush_slot.serviced_head = ring_.head();
+  viewer.set_slot(slot, flush_slot.viewers.size());
+  flush_slot.viewers.push_back(&viewer);
   lane.viewer_count.store(static_cast<std::uint32_t>(lane.viewers.size()), std::memory_order_relaxed);
   lane.joins.add(1);
   const std::uint64_t total = viewer_count();
@@ -153,6 +163,12 @@ void Stream::remove_viewer(std::size_t worker, ViewerSession& viewer) {
   lane.viewers[index] = lane.viewers.back();
   lane.viewers[index]->set_stream_index(index);
   lane.viewers.pop_back();
+  auto& slot = lane.slots[viewer.slot()].viewers;
+  const std::size_t at = viewer.slot_index();
+  assert(at < slot.size() && slot[at] == &viewer);
+  slot[at] = slot.back();
+  slot[at]->set_slot(viewer.slot(), at);
+  slot.pop_back();
   lane.viewer_count.store(static_cast<std::uint32_t>(lane.viewers.size()), std::memory_order_relaxed);
 }
 
@@ -174,40 +190,53 @@ RingState Stream::ring_state() const {
 }
 
 void Stream::on_commit_event(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms) {
+  if (delay_ms == 0) {
+    service_lane(worker, 0, now_ms);
+    return;
+  }
+  refresh_gate_if_due(worker);
   StreamLane& lane = lanes_[worker];
-  const bool enough = ring_.head() - lane.serviced_head >= settings_.coalesce_bytes;
-  if (delay_ms == 0 || enough) {
-    service_lane(worker, delay_ms, now_ms);
-  } else if (lane.earliest_wait_ms == 0) {
-    lane.earliest_wait_ms = now_ms;  // the flush tick writes these bytes once they waited enough
+  const std::uint64_t head = ring_.head();
+  std::optional<RingState> state;
+  for (FlushSlot& slot : lane.slots) {
+    if (slot.viewers.empty() || head - slot.serviced_head < settings_.coalesce_bytes) continue;
+    if (!state) state = ring_state();
+    service_slot(slot, *state, delay_ms, now_ms);
   }
 }
 
-void Stream::on_flush_tick(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms) {
+void Stream::on_flush_tick(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_us) {
+  refresh_gate_if_due(worker);
   StreamLane& lane = lanes_[worker];
-  if (lane.earliest_wait_ms != 0 && now_ms - lane.earliest_wait_ms >= delay_ms) {
-    service_lane(worker, delay_ms, now_ms);
-  }
+  const RingState state = ring_state();
+  const std::uint64_t now_ms = now_us / 1000;
+  lane.wheel.advance(now_us, std::uint64_t{delay_ms} * 1000, [&](std::size_t slot) {
+    // The slot's turn: whatever its viewers have waiting goes out now.
+    service_slot(lane.slots[slot], state, 0, now_ms);
+  });
 }
 
 void Stream::service_lane(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms) {
+  refresh_gate_if_due(worker);
   StreamLane& lane = lanes_[worker];
   const RingState state = ring_state();
-  const std::uint64_t wait_origin = lane.earliest_wait_ms;
-  lane.serviced_head = state.head;
-  lane.earliest_wait_ms = 0;
-  if (state.head - lane.gate_refresh_head > ring_.capacity() / 4) {
-    refresh_lane_gate(worker, eviction_threshold());
-  }
+  for (FlushSlot& slot : lane.slots) slot.serviced_head = state.head;
   // Backwards: a viewer that closes swaps the last (already serviced) one into its place.
   for (std::size_t i = lane.viewers.size(); i-- > 0;) {
-    lane.viewers[i]->service(state, delay_ms, now_ms, wait_origin);
+    lane.viewers[i]->service(state, delay_ms, now_ms);
   }
 }
 
-void Stream::note_waiting(std::size_t worker, std::uint64_t since_ms) {
-  StreamLane& lane = lanes_[worker];
-  if (lane.earliest_wait_ms == 0 || since_ms < lane.earliest_wait_ms) lane.earliest_wait_ms = since_ms;
+void Stream::service_slot(FlushSlot& slot, const RingState& state, std::uint32_t delay_ms,
+                          std::uint64_t now_ms) {
+  slot.serviced_head = state.head;
+  for (std::size_t i = slot.viewers.size(); i-- > 0;) slot.viewers[i]->service(state, delay_ms, now_ms);
+}
+
+void Stream::refresh_gate_if_due(std::size_t worker) {
+  if (ring_.head() - lanes_[worker].gate_refresh_head > ring_.capacity() / 4) {
+    refresh_lane_gate(worker, eviction_threshold());
+  }
 }
 
 void Stream::refresh_lane_gate(std::size_t worker, std::uint64_t evict_below) {

@@ -58,22 +58,20 @@ void ViewerSession::on_head_written(int status) {
   service(stream_->ring_state(), 0, monotonic_ms());
 }
 
-void ViewerSession::service(const RingState& ring, std::uint32_t delay_ms, std::uint64_t now_ms,
-                            std::uint64_t wait_origin_ms) {
+void ViewerSession::service(const RingState& ring, std::uint32_t delay_ms, std::uint64_t now_ms) {
   if (finishing_) delay_ms = 0;  // the stream has ended: nothing more will join these bytes
   // Each round writes at most max_write_bytes; a viewer with a backlog keeps going while the
   // kernel takes whole writes. Bounded: the lag limit is half the ring.
   while (attached_ && !in_flight_ && head_sent()) {
     if (cursor_.waiting_since == 0 && ring.head > cursor_.position) {
-      cursor_.waiting_since = wait_origin_ms != 0 ? wait_origin_ms : now_ms;
+      cursor_.waiting_since = now_ms;
     }
     const Decision decision =
         decide(stream_->settings(), cursor_, ring, stream_->framing(), delay_ms, now_ms);
     switch (decision.action) {
       case Action::idle:
-        if (ring.head > cursor_.position) {
-          stream_->note_waiting(worker_index(), cursor_.waiting_since);
-        } else if (finishing_) {
+        // Bytes still waiting go out at the viewer's flush slot (Stream::on_flush_tick).
+        if (finishing_ && ring.head == cursor_.position) {
           connection_.shutdown_then_close("stream ended");
         }
         return;

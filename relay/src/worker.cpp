@@ -79,15 +79,13 @@ int write_static(uv_stream_t* stream, std::string_view text) {
 Worker::Worker(Relay& relay, std::size_t index)
     : relay_(relay), index_(index), discard_(std::make_unique<char[]>(kDiscardBytes)) {
   uv_loop_init(&loop_);
+  uv_loop_configure(&loop_, UV_METRICS_IDLE_TIME);  // sample_busy()
   inbox_.open(&loop_, [this](LoopEvent& event) { on_event(event); });
   sweep_timer_.data = this;
   flush_timer_.data = this;
   uv_timer_init(&loop_, &sweep_timer_);
   uv_timer_start(&sweep_timer_, sweep_cb, kSweepIntervalMs, kSweepIntervalMs);
-  uv_timer_init(&loop_, &flush_timer_);
-  const auto& fanout = relay_.config().fanout;
-  const std::uint64_t tick = std::clamp<std::uint64_t>(fanout.max_delay_ms / 4, 1, 10);
-  if (fanout.max_delay_ms > 0) uv_timer_start(&flush_timer_, flush_cb, tick, tick);
+  uv_timer_init(&loop_, &flush_timer_);  // runs while the worker has viewers: viewer_joined
 }
 
 Worker::~Worker() {
@@ -341,14 +339,21 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
 }
 
 void Worker::viewer_joined(const std::shared_ptr<Stream>& stream) {
-  ++audience_;
+  if (audience_++ == 0) {
+    // Each step of a flush wheel is a kSlots-th of the delay; a tick of that (at least 1 ms,
+    // at most 10) writes the slots that came round. At a smaller delay (a small audience) one
+    // tick takes several steps, which is as precise as a smaller audience needs.
+    const std::uint32_t max_delay = relay_.config().fanout.max_delay_ms;
+    const std::uint64_t tick = std::clamp<std::uint64_t>(max_delay / FlushWheel::kSlots, 1, 10);
+    if (max_delay > 0) uv_timer_start(&flush_timer_, flush_cb, tick, tick);
+  }
   counters_.viewers_joined.add(1);
   auto& active = active_streams_[stream.get()];
   if (active.viewers++ == 0) active.stream = stream;
 }
 
 void Worker::viewer_left(const std::shared_ptr<Stream>& stream) {
-  --audience_;
+  if (--audience_ == 0) uv_timer_stop(&flush_timer_);
   counters_.viewers_left.add(1);
   const auto found = active_streams_.find(stream.get());
   assert(found != active_streams_.end());
@@ -356,7 +361,20 @@ void Worker::viewer_left(const std::shared_ptr<Stream>& stream) {
 }
 
 std::uint32_t Worker::delay_ms() const {
-  return effective_delay_ms(relay_.config().fanout, audience_);
+  return loaded_delay_ms(effective_delay_ms(relay_.config().fanout, audience_), busy_);
+}
+
+void Worker::sample_busy() {
+  const std::uint64_t now = uv_hrtime();
+  const std::uint64_t idle = uv_metrics_idle_time(&loop_);
+  if (busy_sample_ns_ != 0 && now > busy_sample_ns_) {
+    const double busy = 1.0 - static_cast<double>(idle - idle_sample_ns_) / static_cast<double>(now - busy_sample_ns_);
+    busy_ = 0.5 * busy_ + 0.5 * std::clamp(busy, 0.0, 1.0);  // a spike moves the delay, a blip not much
+  }
+  busy_sample_ns_ = now;
+  idle_sample_ns_ = idle;
+  counters_.busy_permille.set(static_cast<std::uint64_t>(busy_ * 1000));
+  counters_.write_delay_ms.set(delay_ms());
 }
 
 void Worker::source_paused(SourceSession& source) { paused_sources_.push_back(&source); }
@@ -383,6 +401,7 @@ void Worker::source_detached(Stream& stream) {
 
 void Worker::on_sweep() {
   counters_.loop_lag.tick(uv_hrtime(), kSweepIntervalMs);
+  sample_busy();
   const std::uint64_t now = monotonic_ms();
   const auto& config = relay_.config();
   for (Connection* connection : connections_) {
@@ -425,14 +444,14 @@ void Worker::on_sweep() {
 }
 
 void Worker::on_flush_tick() {
-  const std::uint64_t now = monotonic_ms();
+  const std::uint64_t now_us = uv_hrtime() / 1000;
   const std::uint32_t delay = delay_ms();
   // Servicing may close viewers, and a mount's last viewer leaving erases it from
   // active_streams_ (and may drop the last reference to an ended mount): walk a copy that
   // keeps every mount alive until the walk is over. The vector's capacity is reused.
   flush_walk_.clear();
   for (auto& [key, active] : active_streams_) flush_walk_.push_back(active.stream);
-  for (const auto& stream : flush_walk_) stream->on_flush_tick(index_, delay, now);
+  for (const auto& stream : flush_walk_) stream->on_flush_tick(index_, delay, now_us);
   flush_walk_.clear();
 }
 

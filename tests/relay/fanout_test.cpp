@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <vector>
+
 using namespace ringcast::relay;
 
 namespace {
@@ -105,4 +107,54 @@ TEST_CASE("a lapped or too-slow viewer is skipped to a packet boundary at the li
     settings.slow_action = SlowViewerAction::disconnect;
     CHECK(decide(settings, {head - kRing - 1, 0}, ring, kTs, 0, 1).action == Action::disconnect);
   }
+}
+
+TEST_CASE("the flush wheel brings each slot round once per delay, spread over it", "[fanout]") {
+  FlushWheel wheel;
+  std::vector<std::size_t> visited;
+  const auto visit = [&](std::size_t slot) { visited.push_back(slot); };
+  const std::uint64_t delay = 16'000;  // us: one slot per 1,000 us
+
+  wheel.advance(1'000'000, delay, visit);  // starts the wheel: nothing is due yet
+  CHECK(visited.empty());
+  wheel.advance(1'000'999, delay, visit);
+  CHECK(visited.empty());
+  wheel.advance(1'001'000, delay, visit);
+  CHECK(visited == std::vector<std::size_t>{0});
+
+  SECTION("a tick that spans several steps takes each slot in order, once") {
+    wheel.advance(1'004'500, delay, visit);
+    CHECK(visited == std::vector<std::size_t>{0, 1, 2, 3});
+  }
+  SECTION("every slot comes round once per delay") {
+    for (std::uint64_t t = 1'001'250; t <= 1'001'000 + 2 * delay; t += 250) wheel.advance(t, delay, visit);
+    REQUIRE(visited.size() == 2 * FlushWheel::kSlots + 1);
+    for (std::size_t i = 0; i < visited.size(); ++i) CHECK(visited[i] == i % FlushWheel::kSlots);
+  }
+  SECTION("a loop that fell far behind catches up one round, not every round it missed") {
+    wheel.advance(1'001'000 + 10 * delay, delay, visit);
+    CHECK(visited.size() == 1 + FlushWheel::kSlots);
+    visited.clear();
+    wheel.advance(1'001'000 + 10 * delay + 500, delay, visit);  // and then goes on in step
+    CHECK(visited.empty());
+    wheel.advance(1'001'000 + 10 * delay + 1'000, delay, visit);
+    CHECK(visited == std::vector<std::size_t>{1});
+  }
+  SECTION("a delay of zero stops the wheel; it restarts a step after the next delay") {
+    wheel.advance(1'002'000, 0, visit);
+    CHECK(visited.size() == 1);
+    wheel.advance(1'050'000, delay, visit);
+    CHECK(visited.size() == 1);
+    wheel.advance(1'051'000, delay, visit);
+    CHECK(visited.size() == 2);
+  }
+}
+
+TEST_CASE("a busy loop stretches the delay, up to a limit", "[fanout]") {
+  CHECK(loaded_delay_ms(80, 0.0) == 80);
+  CHECK(loaded_delay_ms(80, kStretchFromBusy) == 80);
+  CHECK(loaded_delay_ms(80, 0.75) == 120);
+  CHECK(loaded_delay_ms(80, 1.0) == 160);
+  CHECK(loaded_delay_ms(80, 5.0) == static_cast<std::uint32_t>(80 * kMaxDelayStretch));
+  CHECK(loaded_delay_ms(0, 1.0) == 0);
 }

@@ -13,11 +13,12 @@ struct FanoutSettings {
   std::size_t burst_bytes = 64 * 1024;       // a new viewer starts this far behind the live edge
   std::size_t max_write_bytes = 256 * 1024;  // most bytes handed to one write
   std::size_t coalesce_bytes = 16 * 1024;    // pending this much: write at once
-  // A write() costs 5-9 us whatever its size: at 1,000 viewers of 1 Mbit/s, 40 ms batches cost
-  // about 1.3 CPU-s per delivered GB and 80 ms about 0.8 (docs/benchmarks.md). 60 ms keeps p99
-  // latency under 100 ms; small audiences scale the delay down for low latency.
-  std::uint32_t max_delay_ms = 60;           // longest a byte may wait, at full audiences
-  std::size_t full_delay_audience = 500;     // viewers on one loop from which max_delay_ms applies
+  // A write() costs 5-9 us whatever its size: at 1,000 viewers of 1 Mbit/s, 60 ms batches cost
+  // about 0.9 CPU-s per delivered GB and 80 ms about 0.7 (docs/benchmarks.md), and a byte waits
+  // at most the delay (FlushWheel), so 80 ms keeps p99 latency under 100 ms. Small audiences
+  // scale it down for low latency (100 viewers: 10 ms); a saturated loop stretches it.
+  std::uint32_t max_delay_ms = 80;           // longest a byte may wait, at full audiences
+  std::size_t full_delay_audience = 800;     // viewers on one loop from which max_delay_ms applies
   std::size_t max_lag_bytes = 0;             // behind this far: slow (0: half the ring)
   SlowViewerAction slow_action = SlowViewerAction::skip;
 };
@@ -42,6 +43,13 @@ std::uint64_t join_position(std::uint64_t head, std::uint64_t oldest, std::size_
 // How long a viewer's bytes may wait for company: grows with the audience, so that small
 // audiences get low latency and big ones get large writes.
 std::uint32_t effective_delay_ms(const FanoutSettings& settings, std::size_t audience);
+
+// Past half of a loop's time busy, the delay grows with the load, up to kMaxDelayStretch
+// times: a loop near saturation writes larger batches, fewer of them, instead of falling
+// behind on every viewer at once. `busy` is the loop's busy fraction, 0 to 1.
+inline constexpr double kStretchFromBusy = 0.5;
+inline constexpr double kMaxDelayStretch = 3.0;
+std::uint32_t loaded_delay_ms(std::uint32_t delay_ms, double busy);
 
 // What the scheduler knows of one viewer that has no write in flight.
 struct ViewerCursor {
@@ -70,5 +78,39 @@ struct RingState {
 
 Decision decide(const FanoutSettings& settings, const ViewerCursor& viewer, const RingState& ring,
                 const Framing& framing, std::uint32_t delay_ms, std::uint64_t now_ms);
+
+// When a lane's waiting viewers are written: its viewers are dealt into kSlots slots (a new
+// viewer goes to the least populated one), and slot k comes round once per delay, k/kSlots of
+// the way through it. A viewer's bytes so wait at most one delay (plus a timer tick) and it
+// still writes once per delay, but each step writes to a kSlots-th of the audience: the loop
+// never stops for one write to every viewer at once, and the source's reads never queue behind
+// such a burst.
+class FlushWheel {
+ public:
+  static constexpr std::size_t kSlots = 16;
+
+  // Calls visit(slot) for every slot that came round by `now_us` for a delay of `delay_us`,
+  // in order, at most one round: a loop that fell behind catches up once, not round by round.
+  // A delay of 0 stops the wheel (every commit is written at once then).
+  template <typename Visit>
+  void advance(std::uint64_t now_us, std::uint64_t delay_us, Visit&& visit) {
+    if (delay_us == 0) {
+      next_due_us_ = 0;
+      return;
+    }
+    const std::uint64_t step = delay_us / kSlots > 0 ? delay_us / kSlots : 1;
+    if (next_due_us_ == 0) next_due_us_ = now_us + step;
+    for (std::size_t n = 0; n < kSlots && now_us >= next_due_us_; ++n) {
+      visit(next_);
+      next_ = (next_ + 1) % kSlots;
+      next_due_us_ += step;
+    }
+    if (now_us >= next_due_us_) next_due_us_ = now_us + step;
+  }
+
+ private:
+  std::size_t next_ = 0;           // the slot that comes round next
+  std::uint64_t next_due_us_ = 0;  // when it does; 0: the wheel is stopped
+};
 
 }  // namespace ringcast::relay

@@ -72,6 +72,8 @@ struct WorkerCounters {
   Histogram<kWriteBatchBounds.size()> write_batch_bytes;
   Histogram<kViewerLagBounds.size()> viewer_lag_bytes;
   LoopLag loop_lag;  // how late the loop's last 250 ms sweep ran
+  Counter busy_permille;   // gauge: the loop's busy share of the last sweeps (0-1000)
+  Counter write_delay_ms;  // gauge: how long bytes wait for company now (fanout.h)
 };
 
 // The refusals by reason, as /stats ("refused") and /metrics (ringcast_refusals_total) name them.

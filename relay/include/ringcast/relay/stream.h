@@ -4,6 +4,7 @@
 // See docs/architecture.md for the thread model.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -39,12 +40,18 @@ struct StreamMetadata {
   std::vector<std::pair<std::string, std::string>> ice_headers;
 };
 
+// A lane's viewers that its FlushWheel writes at the same step.
+struct FlushSlot {
+  std::vector<ViewerSession*> viewers;
+  std::uint64_t serviced_head = 0;  // head when these viewers were last serviced
+};
+
 // One worker's share of a mount. Every field but the counters and `notify_pending` is touched
 // only by that worker's thread.
 struct alignas(64) StreamLane {
   std::vector<ViewerSession*> viewers;
-  std::uint64_t serviced_head = 0;     // head when every viewer was last serviced
-  std::uint64_t earliest_wait_ms = 0;  // oldest waiting_since of any viewer; 0: none
+  std::array<FlushSlot, FlushWheel::kSlots> slots;  // the same viewers, by flush step
+  FlushWheel wheel;
   std::uint64_t gate_refresh_head = 0;
   std::atomic<bool> notify_pending{false};     // a commit event is queued for this lane
   std::atomic<bool> make_room_pending{false};  // a make_room event is queued for this lane
@@ -88,9 +95,11 @@ class Stream : public std::enable_shared_from_this<Stream> {
   RingState ring_state() const;
   // Services every viewer of the lane (each decides whether it is due).
   void service_lane(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms);
+  // New bytes: with no delay every viewer gets them now; otherwise a slot whose viewers have
+  // --coalesce-bytes waiting is serviced, and the rest wait for their slot of the wheel.
   void on_commit_event(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms);
-  void on_flush_tick(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms);
-  void note_waiting(std::size_t worker, std::uint64_t since_ms);
+  // The worker's flush timer: the slots that came round write whatever their viewers have.
+  void on_flush_tick(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_us);
   // Keeps the memory from `pos` on safe from the writer while a write is in flight. False:
   // `pos` was overwritten meanwhile (a lap) and must not be read.
   bool pin(std::size_t worker, std::uint64_t pos) { return ring_.pin(worker, pos); }
@@ -108,6 +117,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
  private:
   void lock_ts_framing();
   std::uint64_t eviction_threshold() const;
+  void service_slot(FlushSlot& slot, const RingState& state, std::uint32_t delay_ms,
+                    std::uint64_t now_ms);
+  void refresh_gate_if_due(std::size_t worker);
 
   const std::string mount_;
   FanoutSettings settings_;

@@ -24,10 +24,7 @@ class ViewerSession {
   // Sends the response head and joins the stream at the live edge minus the burst.
   void start(std::string response_head, std::uint64_t now_ms);
   // Decides and, when due, writes the next views of the ring (no-op while a write is in flight).
-  // `wait_origin_ms`: when the oldest commit not yet serviced arrived (0: now); a caught-up
-  // viewer's new bytes have waited since then.
-  void service(const RingState& ring, std::uint32_t delay_ms, std::uint64_t now_ms,
-               std::uint64_t wait_origin_ms = 0);
+  void service(const RingState& ring, std::uint32_t delay_ms, std::uint64_t now_ms);
   // The source is gone for good: send what is left, then close cleanly.
   void finish();
   // Stalled with ring memory pinned: disconnect now (called by the stream's writer).
@@ -44,8 +41,16 @@ class ViewerSession {
   std::uint64_t bytes_sent() const { return bytes_sent_; }
   Stream& stream() { return *stream_; }
 
+  // Where the stream's lane keeps this viewer: its index in the lane, its flush slot and its
+  // index in that slot (each list is swap-removed).
   std::size_t stream_index() const { return stream_index_; }
-  void set_stream_index(std::size_t index) { stream_index_ = index; }
+  void set_stream_index(std::size_t index) { stream_index_ = static_cast<std::uint32_t>(index); }
+  std::size_t slot() const { return slot_; }
+  std::size_t slot_index() const { return slot_index_; }
+  void set_slot(std::size_t slot, std::size_t index) {
+    slot_ = static_cast<std::uint32_t>(slot);
+    slot_index_ = static_cast<std::uint32_t>(index);
+  }
 
  private:
   // `head`: the live edge when the write was decided (for the lag histogram).
@@ -65,7 +70,9 @@ class ViewerSession {
 
   Connection& connection_;
   std::shared_ptr<Stream> stream_;
-  std::size_t stream_index_ = 0;
+  std::uint32_t stream_index_ = 0;
+  std::uint32_t slot_ = 0;
+  std::uint32_t slot_index_ = 0;
   bool attached_ = false;
   bool in_flight_ = false;
   bool finishing_ = false;

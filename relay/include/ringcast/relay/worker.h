@@ -96,6 +96,7 @@ class Worker {
   void on_event(LoopEvent& event);
   void on_accepted_fd(int fd, std::uint64_t flags);
   void on_sweep();
+  void sample_busy();
   void on_flush_tick();
   void drain();
   void stop();
@@ -132,6 +133,9 @@ class Worker {
   std::vector<SourceSession*> paused_sources_;
   std::vector<std::shared_ptr<Stream>> flush_walk_;  // on_flush_tick's copy of active_streams_
   std::size_t audience_ = 0;
+  double busy_ = 0;                  // the loop's busy fraction, smoothed over sweeps
+  std::uint64_t busy_sample_ns_ = 0;  // when, and the loop's idle time then
+  std::uint64_t idle_sample_ns_ = 0;
   std::uint64_t next_connection_id_ = 1;
   bool draining_ = false;
   bool drained_reported_ = false;
