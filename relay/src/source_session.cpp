@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "ringcast/relay/connection.h"
+#include "ringcast/relay/relay.h"
 #include "ringcast/relay/stream.h"
 #include "ringcast/relay/worker.h"
 
@@ -58,6 +59,7 @@ void SourceSession::pause() {
 void SourceSession::resume() {
   if (!paused_ || !attached_) return;
   paused_ = false;
+  last_data_ms_ = monotonic_ms();
   const int rc = connection_.restart_reading();
   if (rc != 0) connection_.close(uv_strerror(rc));
 }

@@ -418,7 +418,8 @@ void Worker::on_sweep() {
         }
         break;
       case Connection::State::source:
-        if (now - connection->source()->last_data_ms() >= config.source_idle_timeout_ms) {
+        if (!connection->source()->paused() &&
+            now - connection->source()->last_data_ms() >= config.source_idle_timeout_ms) {
           counters_.source_idle_timeouts.add(1);
           spdlog::warn("source {} on {} sent nothing for {} ms: dropped", connection->peer(),
                        connection->source()->stream().mount(), config.source_idle_timeout_ms);

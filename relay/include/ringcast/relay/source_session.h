@@ -27,7 +27,10 @@ class SourceSession {
   void pause();
   void resume();
 
+  // When the source last sent, or the relay last resumed reading it: a source the relay has
+  // paused is never blamed for the silence (--source-timeout).
   std::uint64_t last_data_ms() const { return last_data_ms_; }
+  bool paused() const { return paused_; }
   std::uint64_t bytes_received() const { return bytes_received_; }
   Stream& stream() { return *stream_; }
 
