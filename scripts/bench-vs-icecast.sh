@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: the same ringcast-bench load against the limit-mode writer (the
-# ceiling: uv_try_write of one buffer, no relay logic; limit-60ms writes every 60 ms like
+# ceiling: uv_try_write of one buffer, no relay logic; limit-80ms writes every 80 ms like
 # ringcast's default --max-write-delay), ringcast with --workers 1 and --workers 2, and
 # Icecast 2.4 from Debian, all on loopback with the same burst, lag limit and source password.
 # Writes raw JSON lines, per-cell medians, plots and the generated part of docs/benchmarks.md. Every process it starts is stopped by its pid.
@@ -13,9 +13,9 @@
 #   --no-extras  only the matrix (skip first-byte, stall, RSS and profile runs)
 # env: BUILD=build  BENCH=$BUILD/tests/bench/ringcast-bench  RINGCAST=$BUILD/relay/ringcast
 #      ICECAST=icecast2  OUT=docs/bench  DOC=docs/benchmarks.md
-#      RELAYS="limit-60ms ringcast ringcast-w2 icecast"  (also: limit, limit-<N>ms,
+#      RELAYS="limit-80ms ringcast ringcast-w2 icecast"  (also: limit, limit-<N>ms,
 #        ringcast-d<N> = one loop with --max-write-delay N)
-#      CEIL=limit-60ms (the column the "× ceiling" ratio divides by)
+#      CEIL=limit-80ms (the column the "× ceiling" ratio divides by)
 #      VIEWERS="100 1000 5000 10000"  VIEWERS_1M=, VIEWERS_8M= (per rate; default VIEWERS, and
 #      "100 1000 1500 5000" at 8M unless --quick)  RATES="1M 8M"  DURATION=5  WARMUP=2  RAMP=5000
 #      EXTRA_SET="first_byte stall stall8 rss slow_ramp what_if profile"
@@ -97,9 +97,9 @@ ulimit -n "$(ulimit -Hn)"
 RINGCAST_ARGS=(--burst "$BURST" --max-lag "$QUEUE" --ring-size "$RING")
 "$RINGCAST" --help 2>&1 | grep -q -- '--workers' || die "this ringcast has no --workers"
 REUSE=${REUSE:-}
-CEIL=${CEIL:-limit-60ms}
+CEIL=${CEIL:-limit-80ms}
 if [[ -z ${RELAYS:-} ]]; then
-  RELAYS="limit-60ms ringcast ringcast-w2"
+  RELAYS="limit-80ms ringcast ringcast-w2"
   [[ -n $ICECAST ]] && RELAYS+=" icecast"
 fi
 # Reused relays are not run: their lines are carried over from the previous results.jsonl.
@@ -252,7 +252,7 @@ run_one() {
     limit-*ms) local ms=${relay#limit-}; target=(limit --limit-flush-ms "${ms%ms}") ;;
     ringcast) start_ringcast 1 ;;
     ringcast-w2) start_ringcast 2 ;;
-    # One loop with another coalescing delay (the default is 60 ms at 500+ viewers per loop).
+    # One loop with another coalescing delay (the default is 80 ms at 800+ viewers per loop).
     ringcast-d*) start_ringcast 1 --max-write-delay "${relay#ringcast-d}" ;;
     icecast) start_icecast ;;
     *) die "unknown relay $relay" ;;
@@ -388,10 +388,10 @@ extras() {
       run_one slow_ramp "$relay" "$run" -n 1000 --rate 1M --ramp 250 --warmup 2 --duration "$DURATION"
     done
   done
-  # The coalescing trade-off on one loop: --max-write-delay 40 and 80 against the default 60
+  # The coalescing trade-off on one loop: --max-write-delay 60 and 120 against the default 80
   # (the matrix's ringcast column), 1,000 viewers of 1 Mbit/s.
   [[ $only == *" what_if "* ]] && for run in $(seq "$RUNS"); do
-    for relay in ringcast-d40 ringcast-d80; do
+    for relay in ringcast-d60 ringcast-d120; do
       run_one what_if "$relay" "$run" -n 1000 --rate 1M --ramp "$RAMP" --warmup "$WARMUP" \
         --duration "$DURATION"
     done
@@ -442,7 +442,7 @@ def cells($kind): map(select(.kind == $kind and .error == null) | keeps_up)
          cpu_per_gb: (map(.cpu_per_gb_fixed) | median),
          cpu_per_gb_tool: (map(.server_cpu_s_per_gb) | median),
          window_s: (map(.window_s) | median),
-         server_cpu_pct: (map(100 * .server_cpu_s / .window_s) | median),
+         server_cpu_pct: (map(100 * .server_cpu_s / .duration_s) | median),
          bench_cpu_pct: (map(100 * .bench_busy) | median),
          bench_saturated: ((map(select(.bench_saturated)) | length) * 2 > length),
          p50_ms: (map(.healthy.latency_p50_us / 1000) | median),
@@ -547,9 +547,9 @@ fmt_table() {  # markdown for the generated part of the doc
     (if (.first_byte | length) > 0 then
       "First byte while 1,000 viewers connect at once (1 Mbit/s, `--ramp 1000000`), medians:",
       "",
-      "| relay | runs | first byte p99 ms | p99 latency ms | viewers ≥99% | corrupt |",
-      "|---|---:|---:|---:|---:|---:|",
-      (.first_byte[] | "| \(.relay) | \(.runs) | \(.first_byte_p99_ms | f(1)) | \(.p99_ms | f(1)) | \(.at99 | pct) | \(.corrupt) |"),
+      "| relay | verdict (runs kept up) | first byte p99 ms | p99 latency ms | viewers ≥99% (tool) | min rate | corrupt |",
+      "|---|---|---:|---:|---:|---:|---:|",
+      (.first_byte[] | "| \(.relay) | \(verdict) (\(.runs_kept_up)/\(.runs)) | \(.first_byte_p99_ms | f(1)) | \(.p99_ms | f(1)) | \(.at99 | pct) | \(.rate_min_ratio | pct) | \(.corrupt) |"),
       "" else empty end),
     (if (.slow_ramp | length) > 0 then
       "The same 1,000 viewers of 1 Mbit/s with a slow ramp (250 connects/s), medians:",
@@ -559,7 +559,7 @@ fmt_table() {  # markdown for the generated part of the doc
       (.slow_ramp[] | "| \(.relay) | \(verdict) (\(.runs_kept_up)/\(.runs)) | \(.at99 | pct) | \(.cpu_per_gb | f(3)) | \(.server_cpu_pct | f(0))% | \(.p99_ms | f(1)) | \(.first_byte_p99_ms | f(1)) | \(.corrupt) |"),
       "" else empty end),
     (if (.what_if | length) > 0 then
-      "One loop, 1,000 viewers of 1 Mbit/s, other `--max-write-delay` values (the default, 60, is the matrix'"'"'s `ringcast` row), medians:",
+      "One loop, 1,000 viewers of 1 Mbit/s, other `--max-write-delay` values (the default, 80, is the matrix'"'"'s `ringcast` row), medians:",
       "",
       "| relay | viewers | verdict (runs kept up) | CPU-s/GB | relay CPU | p50 ms | p99 ms | corrupt |",
       "|---|---:|---|---:|---:|---:|---:|---:|",
