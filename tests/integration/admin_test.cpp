@@ -93,6 +93,11 @@ TEST_CASE("/metrics counts what was pushed and pulled, in the Prometheus text fo
   CHECK(metric(text, "ringcast_write_batch_bytes_bucket{le=\"188\"}") <= metric(text, "ringcast_write_batch_bytes_bucket{le=\"1316\"}"));
   CHECK(metric(text, "ringcast_event_loop_lag_seconds{loop=\"main\"}").has_value());
   CHECK(metric(text, "ringcast_event_loop_lag_seconds{loop=\"worker-0\"}").has_value());
+  const auto busy = metric(text, "ringcast_worker_busy_ratio{worker=\"0\"}");
+  REQUIRE(busy);
+  CHECK(*busy >= 0);
+  CHECK(*busy <= 1);
+  CHECK(metric(text, "ringcast_write_delay_seconds{worker=\"0\"}").has_value());
   // Every family is announced once with HELP and TYPE.
   CHECK(text.find("# TYPE ringcast_viewers gauge\n") != std::string::npos);
   CHECK(text.find("# TYPE ringcast_mount_bytes_out_total counter\n") != std::string::npos);

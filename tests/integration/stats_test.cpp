@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <memory>
+#include <vector>
 
 #include "harness.h"
 
@@ -98,5 +99,33 @@ TEST_CASE("/stats is JSON with per-mount counters, totals and refusals", "[stats
   first.hang_up();
   second.hang_up();
   CHECK(wait_until([&] { return mount_stats(relay.port(), "/live.ts").at("viewers") == 0; }, 10s));
+  REQUIRE(relay.stop() == 0);
+}
+
+TEST_CASE("each worker reports its busy share and a write delay scaled by its audience", "[stats]") {
+  RelayProcess relay({"--workers", "1", "--max-write-delay", "100", "--full-delay-audience", "10"});
+  SourceConnection source = connect_source(relay.port());
+  const auto worker = [&] { return fetch_stats(relay.port()).at("workers").at(0); };
+  // The gauges are refreshed by the worker's 250 ms sweep. A loop more than half busy would
+  // stretch the delay (at most 3x): an idle relay here should not be, but a sanitizer build on
+  // a loaded machine may be, so the upper bounds allow for it.
+  const auto delay_within = [&](std::uint64_t low, std::uint64_t high) {
+    return wait_until([&] {
+      const auto w = worker();
+      const auto delay = w.at("write_delay_ms").get<std::uint64_t>();
+      return delay >= low && delay <= high;
+    }, 5s);
+  };
+  std::vector<std::unique_ptr<Viewer>> viewers;
+  for (int i = 0; i < 5; ++i) viewers.push_back(std::make_unique<Viewer>(relay.port(), "/live.ts"));
+  CHECK(delay_within(50, 150));  // half the full audience: half the delay
+  for (int i = 0; i < 10; ++i) viewers.push_back(std::make_unique<Viewer>(relay.port(), "/live.ts"));
+  CHECK(delay_within(100, 300));  // past the full audience: the whole delay
+  const auto w = worker();
+  CHECK(w.at("busy").get<double>() >= 0.0);
+  CHECK(w.at("busy").get<double>() <= 1.0);
+  CHECK(w.at("viewers") == 15);
+  for (auto& viewer : viewers) viewer->hang_up();
+  CHECK(delay_within(0, 0));  // no audience: every commit goes out at once
   REQUIRE(relay.stop() == 0);
 }
