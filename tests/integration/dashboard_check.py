@@ -51,6 +51,8 @@ COLLECT_JS = """(async (refresh) => {
     historySamples: Number(document.body.dataset.historySamples),
     totals: Object.fromEntries(all('[data-total]').map((e) => [e.dataset.total, text(e)])),
     refused: Object.fromEntries(all('[data-refused]').map((e) => [e.dataset.refused, text(e)])),
+    workers: all('#workers tr[data-worker]').map((row) => Object.fromEntries(
+        [...row.querySelectorAll('[data-field]')].map((cell) => [cell.dataset.field, text(cell)]))),
     mounts, charts});
 })(%s)"""
 
@@ -289,6 +291,21 @@ def compare(page, stats, expect):
         if (shown.get("source") == "live") != real["source_connected"]:
             problems.append(f"{mount} source: the page shows {shown.get('source')!r}, "
                             f"/stats source_connected is {real['source_connected']}")
+
+    if len(page["workers"]) != len(stats["workers"]):
+        problems.append(f"workers: the page lists {len(page['workers'])}, /stats {len(stats['workers'])}")
+    for index, (shown, real) in enumerate(zip(page["workers"], stats["workers"])):
+        check(f"worker {index} viewers", shown.get("viewers"), parse_count, real["viewers"])
+        # The page's own /stats request and this script's are open connections too, each on
+        # whichever worker the acceptor dealt it to.
+        check(f"worker {index} connections", shown.get("connections_open"), parse_count,
+              real["connections_open"], 1)
+        # Sampled every 250 ms by the relay, so they move between the two reads.
+        check(f"worker {index} busy", shown.get("busy"), parse_fraction, real["busy"], 0.25)
+        check(f"worker {index} write delay", (shown.get("write_delay_ms") or "").removesuffix(" ms"),
+              parse_count, real["write_delay_ms"], 0.5 * real["write_delay_ms"] + 10)
+    if sum(w["viewers"] for w in stats["workers"]) != stats["totals"]["viewers"]:
+        problems.append("workers: /stats' per-worker viewers do not add up to its total")
 
     totals, real_totals = page["totals"], stats["totals"]
     check("total mounts", totals.get("mounts"), parse_count, real_totals["mounts"])
