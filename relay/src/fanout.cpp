@@ -39,7 +39,7 @@ std::uint32_t loaded_delay_ms(std::uint32_t delay_ms, double busy) {
 }
 
 Decision decide(const FanoutSettings& settings, const ViewerCursor& viewer, const RingState& ring,
-                const Framing& framing, std::uint32_t delay_ms, std::uint64_t now_ms) {
+                const Framing& framing, std::uint32_t delay_ms, std::uint64_t now_ms, bool partial_ok) {
   const std::size_t max_lag = settings.max_lag_bytes ? settings.max_lag_bytes : ring.capacity / 2;
   if (viewer.position < ring.oldest || ring.head - viewer.position > max_lag) {
     // Invariant 1 is kept by never reading below `oldest`; invariant 2 by never waiting here.
@@ -58,8 +58,12 @@ Decision decide(const FanoutSettings& settings, const ViewerCursor& viewer, cons
   const bool due = pending >= settings.coalesce_bytes || delay_ms == 0 ||
                    (viewer.waiting_since != 0 && now_ms - viewer.waiting_since >= delay_ms);
   if (!due) return {};
-  const std::uint64_t length = std::min<std::uint64_t>(pending, settings.max_write_bytes);
-  return {Action::write, viewer.position, viewer.position + length};
+  std::uint64_t end = viewer.position + std::min<std::uint64_t>(pending, settings.max_write_bytes);
+  if (!partial_ok) {
+    end = framing.align_down(end);
+    if (end <= viewer.position) return {};  // less than the rest of a packet: wait for it
+  }
+  return {Action::write, viewer.position, end};
 }
 
 }  // namespace ringcast::relay

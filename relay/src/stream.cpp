@@ -105,6 +105,7 @@ std::span<std::byte> Stream::reserve_for_source(std::size_t wanted, Worker& writ
 void Stream::commit_from_source(std::size_t n, std::uint64_t now_ms, Worker& writer) {
   ring_.commit(n);
   bytes_in_.add(n);
+  last_commit_ms_.store(now_ms, std::memory_order_relaxed);
   if (!framing_locked_) lock_ts_framing();
   const std::size_t own = writer.index();
   for (std::size_t worker = 0; worker < lane_count_; ++worker) {
@@ -208,8 +209,13 @@ void Stream::on_commit_event(std::size_t worker, std::uint32_t delay_ms, std::ui
 void Stream::on_flush_tick(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_us) {
   refresh_gate_if_due(worker);
   StreamLane& lane = lanes_[worker];
-  const RingState state = ring_state();
   const std::uint64_t now_ms = now_us / 1000;
+  if (lane.bytes_waiting && now_ms >= last_commit_ms() + kPartialPacketHoldMs) {
+    lane.bytes_waiting = false;
+    service_lane(worker, 0, now_ms);  // a quiet source: nothing gains from waiting longer
+    return;
+  }
+  const RingState state = ring_state();
   lane.wheel.advance(now_us, std::uint64_t{delay_ms} * 1000, [&](std::size_t slot) {
     // The slot's turn: whatever its viewers have waiting goes out now.
     service_slot(lane.slots[slot], state, 0, now_ms);

@@ -60,6 +60,8 @@ void ViewerSession::on_head_written(int status) {
 
 void ViewerSession::service(const RingState& ring, std::uint32_t delay_ms, std::uint64_t now_ms) {
   if (finishing_) delay_ms = 0;  // the stream has ended: nothing more will join these bytes
+  const bool partial_ok =
+      finishing_ || now_ms >= stream_->last_commit_ms() + kPartialPacketHoldMs;
   // Each round writes at most max_write_bytes; a viewer with a backlog keeps going while the
   // kernel takes whole writes. Bounded: the lag limit is half the ring.
   while (attached_ && !in_flight_ && head_sent()) {
@@ -67,11 +69,14 @@ void ViewerSession::service(const RingState& ring, std::uint32_t delay_ms, std::
       cursor_.waiting_since = now_ms;
     }
     const Decision decision =
-        decide(stream_->settings(), cursor_, ring, stream_->framing(), delay_ms, now_ms);
+        decide(stream_->settings(), cursor_, ring, stream_->framing(), delay_ms, now_ms, partial_ok);
     switch (decision.action) {
       case Action::idle:
-        // Bytes still waiting go out at the viewer's flush slot (Stream::on_flush_tick).
-        if (finishing_ && ring.head == cursor_.position) {
+        // Bytes still waiting go out at the viewer's flush slot, or when the source goes quiet
+        // (Stream::on_flush_tick).
+        if (ring.head > cursor_.position) {
+          lane().bytes_waiting = true;
+        } else if (finishing_) {
           connection_.shutdown_then_close("stream ended");
         }
         return;

@@ -343,9 +343,11 @@ void Worker::viewer_joined(const std::shared_ptr<Stream>& stream) {
     // Each step of a flush wheel is a kSlots-th of the delay; a tick of that (at least 1 ms,
     // at most 10) writes the slots that came round. At a smaller delay (a small audience) one
     // tick takes several steps, which is as precise as a smaller audience needs.
+    // Without a delay the timer only flushes partial packets once a source goes quiet.
     const std::uint32_t max_delay = relay_.config().fanout.max_delay_ms;
-    const std::uint64_t tick = std::clamp<std::uint64_t>(max_delay / FlushWheel::kSlots, 1, 10);
-    if (max_delay > 0) uv_timer_start(&flush_timer_, flush_cb, tick, tick);
+    const std::uint64_t tick =
+        max_delay > 0 ? std::clamp<std::uint64_t>(max_delay / FlushWheel::kSlots, 1, 10) : 10;
+    uv_timer_start(&flush_timer_, flush_cb, tick, tick);
   }
   counters_.viewers_joined.add(1);
   auto& active = active_streams_[stream.get()];

@@ -109,6 +109,37 @@ TEST_CASE("a lapped or too-slow viewer is skipped to a packet boundary at the li
   }
 }
 
+TEST_CASE("MPEG-TS writes end on a packet boundary, so a waiting viewer is never inside a packet", "[fanout]") {
+  FanoutSettings settings;
+  const std::uint64_t boundary = 1000 + 188 * 500;
+  const RingState ring{boundary + 188 * 10 + 50, 0, kRing};  // 10 packets and 50 bytes more
+
+  const Decision d = decide(settings, {boundary, 0}, ring, kTs, 0, 1);
+  CHECK(d.action == Action::write);
+  CHECK(d.from == boundary);
+  CHECK(d.to == boundary + 188 * 10);  // the partial packet waits for its rest
+  SECTION("less than the rest of a packet pending: wait") {
+    CHECK(decide(settings, {boundary + 188 * 10, 0}, ring, kTs, 0, 1).action == Action::idle);
+  }
+  SECTION("a viewer inside a packet (joined before framing was known) is brought to a boundary") {
+    const Decision inside = decide(settings, {boundary + 7, 0}, ring, kTs, 0, 1);
+    CHECK(inside.action == Action::write);
+    CHECK(inside.to == boundary + 188 * 10);
+  }
+  SECTION("when the stream ends the partial packet goes out too") {
+    const Decision last = decide(settings, {boundary + 188 * 10, 0}, ring, kTs, 0, 1, true);
+    CHECK(last.action == Action::write);
+    CHECK(last.to == ring.head);
+  }
+  SECTION("a write cut by --max-write-bytes also ends on a boundary") {
+    settings.max_write_bytes = 1000;
+    CHECK(decide(settings, {boundary, 0}, ring, kTs, 0, 1).to == boundary + 188 * 5);
+  }
+  SECTION("streams without framing are written to the last byte") {
+    CHECK(decide(settings, {boundary, 0}, ring, kBytes, 0, 1).to == ring.head);
+  }
+}
+
 TEST_CASE("the flush wheel brings each slot round once per delay, spread over it", "[fanout]") {
   FlushWheel wheel;
   std::vector<std::size_t> visited;

@@ -76,8 +76,17 @@ struct RingState {
   std::size_t capacity = 0;
 };
 
+// A write ends on a packet boundary (a partial packet waits for its rest), so a viewer with no
+// write in flight sits on one: should the writer lap it before it is serviced again (a stalled
+// loop), its skip to the live edge never splices two packets. `partial_ok`: send a partial
+// packet too, because nothing is about to complete it (the stream ended, or the source has
+// been quiet for kPartialPacketHoldMs).
 Decision decide(const FanoutSettings& settings, const ViewerCursor& viewer, const RingState& ring,
-                const Framing& framing, std::uint32_t delay_ms, std::uint64_t now_ms);
+                const Framing& framing, std::uint32_t delay_ms, std::uint64_t now_ms,
+                bool partial_ok = false);
+
+// How long a partial packet at the live edge waits for its rest before it is sent anyway.
+inline constexpr std::uint64_t kPartialPacketHoldMs = 20;
 
 // When a lane's waiting viewers are written: its viewers are dealt into kSlots slots (a new
 // viewer goes to the least populated one), and slot k comes round once per delay, k/kSlots of

@@ -52,6 +52,7 @@ struct alignas(64) StreamLane {
   std::vector<ViewerSession*> viewers;
   std::array<FlushSlot, FlushWheel::kSlots> slots;  // the same viewers, by flush step
   FlushWheel wheel;
+  bool bytes_waiting = false;  // a viewer went idle with bytes unsent: flush them if the source goes quiet
   std::uint64_t gate_refresh_head = 0;
   std::atomic<bool> notify_pending{false};     // a commit event is queued for this lane
   std::atomic<bool> make_room_pending{false};  // a make_room event is queued for this lane
@@ -77,6 +78,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   void detach_source(std::uint64_t now_ms);
   bool has_source() const { return has_source_.load(std::memory_order_acquire); }  // pairs: attach/detach release
   std::uint64_t orphaned_since_ms() const { return orphaned_since_ms_.load(std::memory_order_acquire); }
+  // When the source last committed bytes (monotonic ms; 0: never).
+  std::uint64_t last_commit_ms() const { return last_commit_ms_.load(std::memory_order_relaxed); }
   std::size_t writer_worker() const { return writer_worker_.load(std::memory_order_acquire); }
   // Writable ring memory for the source's next read. Stalled viewers of the writer's own lane
   // are evicted at once; other lanes are asked (the span may then be short, even empty).
@@ -98,7 +101,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // New bytes: with no delay every viewer gets them now; otherwise a slot whose viewers have
   // --coalesce-bytes waiting is serviced, and the rest wait for their slot of the wheel.
   void on_commit_event(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms);
-  // The worker's flush timer: the slots that came round write whatever their viewers have.
+  // The worker's flush timer: the slots that came round write whatever their viewers have, and
+  // once the source has been quiet for kPartialPacketHoldMs every viewer gets what it waits for.
   void on_flush_tick(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_us);
   // Keeps the memory from `pos` on safe from the writer while a write is in flight. False:
   // `pos` was overwritten meanwhile (a lap) and must not be read.
@@ -142,6 +146,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   Counter bytes_in_, source_connects_;
   std::atomic<std::uint64_t> ingest_bps_{0};
+  std::atomic<std::uint64_t> last_commit_ms_{0};
   std::atomic<std::uint64_t> peak_viewers_{0};
   std::uint64_t rate_sample_bytes_ = 0;  // housekeeping only
   std::uint64_t rate_sample_ms_ = 0;
