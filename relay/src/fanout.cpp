@@ -58,10 +58,14 @@ Decision decide(const FanoutSettings& settings, const ViewerCursor& viewer, cons
   const bool due = pending >= settings.coalesce_bytes || delay_ms == 0 ||
                    (viewer.waiting_since != 0 && now_ms - viewer.waiting_since >= delay_ms);
   if (!due) return {};
-  std::uint64_t end = viewer.position + std::min<std::uint64_t>(pending, settings.max_write_bytes);
+  const std::uint64_t capped = viewer.position + std::min<std::uint64_t>(pending, settings.max_write_bytes);
+  std::uint64_t end = capped;
   if (!partial_ok) {
-    end = framing.align_down(end);
-    if (end <= viewer.position) return {};  // less than the rest of a packet: wait for it
+    end = framing.align_down(capped);
+    if (end <= viewer.position) {
+      if (capped == ring.head) return {};  // less than the rest of a packet: wait for it
+      end = capped;  // --max-write-bytes is below a packet: whole packets cannot be kept
+    }
   }
   return {Action::write, viewer.position, end};
 }

@@ -135,6 +135,10 @@ TEST_CASE("MPEG-TS writes end on a packet boundary, so a waiting viewer is never
     settings.max_write_bytes = 1000;
     CHECK(decide(settings, {boundary, 0}, ring, kTs, 0, 1).to == boundary + 188 * 5);
   }
+  SECTION("a --max-write-bytes below a packet still makes progress") {
+    settings.max_write_bytes = 100;
+    CHECK(decide(settings, {boundary, 0}, ring, kTs, 0, 1).to == boundary + 100);
+  }
   SECTION("streams without framing are written to the last byte") {
     CHECK(decide(settings, {boundary, 0}, ring, kBytes, 0, 1).to == ring.head);
   }
