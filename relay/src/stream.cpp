@@ -138,8 +138,6 @@ void Stream::lock_ts_framing() {
 
 void Stream::add_viewer(std::size_t worker, ViewerSession& viewer) {
   StreamLane& lane = lanes_[worker];
-  viewer.set_stream_index(lane.viewers.size());
-  lane.viewers.push_back(&viewer);
   // The least populated slot, so every step of the wheel writes to about as many viewers.
   std::size_t slot = 0;
   for (std::size_t k = 1; k < lane.slots.size(); ++k) {
@@ -149,7 +147,7 @@ void Stream::add_viewer(std::size_t worker, ViewerSession& viewer) {
   if (flush_slot.viewers.empty()) flush_slot.serviced_head = ring_.head();
   viewer.set_slot(slot, flush_slot.viewers.size());
   flush_slot.viewers.push_back(&viewer);
-  lane.viewer_count.store(static_cast<std::uint32_t>(lane.viewers.size()), std::memory_order_relaxed);
+  lane.viewer_count.store(lane.viewer_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   lane.joins.add(1);
   const std::uint64_t total = viewer_count();
   std::uint64_t peak = peak_viewers_.load(std::memory_order_relaxed);
@@ -159,18 +157,13 @@ void Stream::add_viewer(std::size_t worker, ViewerSession& viewer) {
 
 void Stream::remove_viewer(std::size_t worker, ViewerSession& viewer) {
   StreamLane& lane = lanes_[worker];
-  const std::size_t index = viewer.stream_index();
-  assert(index < lane.viewers.size() && lane.viewers[index] == &viewer);
-  lane.viewers[index] = lane.viewers.back();
-  lane.viewers[index]->set_stream_index(index);
-  lane.viewers.pop_back();
   auto& slot = lane.slots[viewer.slot()].viewers;
   const std::size_t at = viewer.slot_index();
   assert(at < slot.size() && slot[at] == &viewer);
   slot[at] = slot.back();
   slot[at]->set_slot(viewer.slot(), at);
   slot.pop_back();
-  lane.viewer_count.store(static_cast<std::uint32_t>(lane.viewers.size()), std::memory_order_relaxed);
+  lane.viewer_count.store(lane.viewer_count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
 std::size_t Stream::viewer_count() const {
@@ -226,16 +219,13 @@ void Stream::service_lane(std::size_t worker, std::uint32_t delay_ms, std::uint6
   refresh_gate_if_due(worker);
   StreamLane& lane = lanes_[worker];
   const RingState state = ring_state();
-  for (FlushSlot& slot : lane.slots) slot.serviced_head = state.head;
-  // Backwards: a viewer that closes swaps the last (already serviced) one into its place.
-  for (std::size_t i = lane.viewers.size(); i-- > 0;) {
-    lane.viewers[i]->service(state, delay_ms, now_ms);
-  }
+  for (FlushSlot& slot : lane.slots) service_slot(slot, state, delay_ms, now_ms);
 }
 
 void Stream::service_slot(FlushSlot& slot, const RingState& state, std::uint32_t delay_ms,
                           std::uint64_t now_ms) {
   slot.serviced_head = state.head;
+  // Backwards: a viewer that closes swaps the last (already serviced) one into its place.
   for (std::size_t i = slot.viewers.size(); i-- > 0;) slot.viewers[i]->service(state, delay_ms, now_ms);
 }
 
@@ -250,15 +240,19 @@ void Stream::refresh_lane_gate(std::size_t worker, std::uint64_t evict_below) {
   // Invariant 2: the writer never waits for a viewer. A viewer whose socket has not taken the
   // bytes at `evict_below` is stalled; closing it releases the memory at once (uv_close closes
   // the fd, so libuv never reads the ring for it again).
-  for (std::size_t i = lane.viewers.size(); i-- > 0;) {
-    ViewerSession* viewer = lane.viewers[i];
-    if (viewer->write_in_flight() && viewer->accepted_position() < evict_below) {
-      viewer->drop_stalled();
+  for (FlushSlot& slot : lane.slots) {
+    for (std::size_t i = slot.viewers.size(); i-- > 0;) {  // backwards: closing swap-removes
+      ViewerSession* viewer = slot.viewers[i];
+      if (viewer->write_in_flight() && viewer->accepted_position() < evict_below) {
+        viewer->drop_stalled();
+      }
     }
   }
   std::uint64_t oldest = ringbuf::kNoGate;
-  for (const ViewerSession* viewer : lane.viewers) {
-    if (viewer->write_in_flight()) oldest = std::min(oldest, viewer->accepted_position());
+  for (const FlushSlot& slot : lane.slots) {
+    for (const ViewerSession* viewer : slot.viewers) {
+      if (viewer->write_in_flight()) oldest = std::min(oldest, viewer->accepted_position());
+    }
   }
   ring_.release(worker, oldest);
   lane.gate_refresh_head = ring_.head();

@@ -142,8 +142,11 @@ void Worker::on_event(LoopEvent& event) {
       resume_sources(event.stream.get());
       return;
     case LoopEvent::Kind::stream_ended: {
-      StreamLane& lane = event.stream->lane(index_);
-      const std::vector<ViewerSession*> viewers = lane.viewers;  // finishing may leave the lane
+      // A copy: finishing may leave the lane.
+      std::vector<ViewerSession*> viewers;
+      for (const FlushSlot& slot : event.stream->lane(index_).slots) {
+        viewers.insert(viewers.end(), slot.viewers.begin(), slot.viewers.end());
+      }
       for (ViewerSession* viewer : viewers) viewer->finish();
       return;
     }

@@ -40,7 +40,8 @@ struct StreamMetadata {
   std::vector<std::pair<std::string, std::string>> ice_headers;
 };
 
-// A lane's viewers that its FlushWheel writes at the same step.
+// A lane's viewers that its FlushWheel writes at the same step. The slots together hold every
+// viewer of the lane (each once).
 struct FlushSlot {
   std::vector<ViewerSession*> viewers;
   std::uint64_t serviced_head = 0;  // head when these viewers were last serviced
@@ -49,8 +50,7 @@ struct FlushSlot {
 // One worker's share of a mount. Every field but the counters and `notify_pending` is touched
 // only by that worker's thread.
 struct alignas(64) StreamLane {
-  std::vector<ViewerSession*> viewers;
-  std::array<FlushSlot, FlushWheel::kSlots> slots;  // the same viewers, by flush step
+  std::array<FlushSlot, FlushWheel::kSlots> slots;  // the lane's viewers, by flush step
   FlushWheel wheel;
   bool bytes_waiting = false;  // a viewer went idle with bytes unsent: flush them if the source goes quiet
   std::uint64_t gate_refresh_head = 0;

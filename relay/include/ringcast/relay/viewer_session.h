@@ -41,10 +41,8 @@ class ViewerSession {
   std::uint64_t bytes_sent() const { return bytes_sent_; }
   Stream& stream() { return *stream_; }
 
-  // Where the stream's lane keeps this viewer: its index in the lane, its flush slot and its
-  // index in that slot (each list is swap-removed).
-  std::size_t stream_index() const { return stream_index_; }
-  void set_stream_index(std::size_t index) { stream_index_ = static_cast<std::uint32_t>(index); }
+  // Where the stream's lane keeps this viewer: its flush slot and its index in that slot's
+  // list (swap-removed).
   std::size_t slot() const { return slot_; }
   std::size_t slot_index() const { return slot_index_; }
   void set_slot(std::size_t slot, std::size_t index) {
@@ -70,7 +68,6 @@ class ViewerSession {
 
   Connection& connection_;
   std::shared_ptr<Stream> stream_;
-  std::uint32_t stream_index_ = 0;
   std::uint32_t slot_ = 0;
   std::uint32_t slot_index_ = 0;
   bool attached_ = false;
