@@ -19,7 +19,7 @@
 #include "limit_writer.h"
 #include "proc_sampler.h"
 #include "report.h"
-#include "source.h"
+#include "source_group.h"
 #include "timeline.h"
 #include "viewer_process.h"
 
@@ -57,7 +57,7 @@ class Coordinator {
   void send_go(std::uint64_t now);
   void sample_server(std::optional<ProcSample>* into);
   void print_progress(std::uint64_t now);
-  void drive_source_reconnects(std::uint64_t now);
+  void note_source_failures();
   void open_series();
   void on_report_bytes(ViewerChild& child, ssize_t nread, const uv_buf_t* buf);
   void on_report_line(ViewerChild& child, const std::string& line);
@@ -76,16 +76,15 @@ class Coordinator {
   std::vector<std::unique_ptr<ViewerChild>> children_;
   uv_loop_t loop_;
   uv_timer_t tick_;
-  std::unique_ptr<Source> source_;
+  std::unique_ptr<SourceGroup> sources_;
   Phase phase_ = Phase::kSourceStarting;
   std::uint64_t phase_deadline_ns_ = 0;
   Timeline timeline_;
   bool window_started_ = false;
-  std::uint64_t source_bytes_at_window_start_ = 0;
+  double own_cpu_at_window_start_ = 0;
   std::uint64_t next_progress_ns_ = 0;
   std::uint64_t last_progress_bytes_ = 0;
   std::optional<ProcSample> last_server_sample_;
-  std::uint64_t next_reconnect_ns_ = 0;
   std::FILE* series_ = nullptr;
   RunFacts facts_;
   std::string fatal_;
@@ -177,12 +176,16 @@ int Coordinator::run() {
     uv_read_start(reinterpret_cast<uv_stream_t*>(&child->pipe), alloc_cb, read_cb);
   }
   facts_.server.pid = options_.relay_pid;
+  sample_server(&facts_.server.idle);
   const std::uint64_t now = monotonic_ns();
   if (options_.mode == Mode::kRelay) {
-    source_ = std::make_unique<Source>(&loop_, options_, server_address_);
-    source_->start();
+    // Sources connect at --source-ramp; the last one then has the usual time to answer.
+    sources_ = std::make_unique<SourceGroup>(&loop_, options_, server_address_, now);
+    sources_->pump(now);
     facts_.source.used = true;
-    phase_deadline_ns_ = now + kSourceTimeoutNs;
+    phase_deadline_ns_ =
+        now + kSourceTimeoutNs +
+        static_cast<std::uint64_t>(options_.mounts / options_.source_ramp_per_second * 1e9);
   } else {
     phase_ = Phase::kSettling;
     phase_deadline_ns_ = now + static_cast<std::uint64_t>(options_.settle_seconds * 1e9);
@@ -211,34 +214,32 @@ int Coordinator::run() {
 
 void Coordinator::on_tick() {
   const std::uint64_t now = monotonic_ns();
-  if (source_) {
-    source_->pump(now);
-    if (source_->state() == Source::State::kFailed && facts_.source.error.empty() &&
-        phase_ != Phase::kSourceStarting) {
-      facts_.source.error = source_->error();
-      std::cerr << "ringcast-bench: source: " << facts_.source.error << "\n";
-    }
+  if (sources_) {
+    sources_->pump(now);
+    if (phase_ != Phase::kSourceStarting) note_source_failures();
   }
   switch (phase_) {
     case Phase::kSourceStarting:
-      if (source_->state() == Source::State::kStreaming) {
+      if (sources_->streaming() == sources_->size()) {
         phase_ = Phase::kSettling;
         phase_deadline_ns_ = now + static_cast<std::uint64_t>(options_.settle_seconds * 1e9);
-      } else if (source_->state() == Source::State::kFailed) {
-        return fail("the broadcaster could not start: " + source_->error());
+      } else if (sources_->failed() > 0) {
+        return fail("the broadcaster could not start: " + sources_->first_error());
       } else if (now > phase_deadline_ns_) {
-        return fail("the relay did not answer the broadcaster's PUT");
+        if (sources_->size() == 1) return fail("the relay did not answer the broadcaster's PUT");
+        return fail("only " + std::to_string(sources_->streaming()) + " of " +
+                    std::to_string(sources_->size()) + " broadcasters were streaming in time");
       }
       return;
     case Phase::kSettling:
       if (now >= phase_deadline_ns_) send_go(now);
       return;
     case Phase::kRunning:
-      drive_source_reconnects(now);
       if (!window_started_ && now >= timeline_.window_start_ns) {
         window_started_ = true;
         sample_server(&facts_.server.window_start);
-        if (source_) source_bytes_at_window_start_ = source_->bytes_sent();
+        if (sources_) sources_->begin_window();
+        if (auto self = sample_process(getpid())) own_cpu_at_window_start_ = self->cpu_seconds;
       }
       if (now >= timeline_.window_end_ns) {
         sample_server(&facts_.server.window_end);
@@ -247,13 +248,19 @@ void Coordinator::on_tick() {
               static_cast<double>(now - timeline_.window_start_ns) / 1e9,
               facts_.server.window_end->rss_bytes);
         }
-        if (source_) {
-          facts_.source.bytes_in_window = source_->bytes_sent() - source_bytes_at_window_start_;
-          facts_.source.max_backlog_bytes = source_->max_backlog_bytes();
-          facts_.source.reconnects = source_->reconnects();
-          facts_.source.put_retries = source_->put_retries();
-          facts_.source.max_reconnect_ns = source_->max_reconnect_ns();
-          facts_.source.bytes_cut = source_->bytes_cut();
+        if (sources_) {
+          sources_->end_window();
+          facts_.source.bytes_in_window = sources_->window_bytes();
+          facts_.source.min_bytes_in_window = sources_->min_window_bytes();
+          facts_.source.max_backlog_bytes = sources_->max_backlog_bytes();
+          facts_.source.reconnects = sources_->reconnects();
+          facts_.source.put_retries = sources_->put_retries();
+          facts_.source.max_reconnect_ns = sources_->max_reconnect_ns();
+          facts_.source.bytes_cut = sources_->bytes_cut();
+          facts_.source.failed = sources_->failed();
+          if (auto self = sample_process(getpid())) {
+            facts_.source.cpu_seconds = self->cpu_seconds - own_cpu_at_window_start_;
+          }
         }
         phase_ = Phase::kCollecting;
         phase_deadline_ns_ = now + kCollectGraceNs;
@@ -275,14 +282,11 @@ void Coordinator::on_tick() {
   }
 }
 
-// From the end of the ramp to the end of the window, every --source-reconnect-every seconds.
-// A reconnect still under way (or a source not streaming) defers the next one.
-void Coordinator::drive_source_reconnects(std::uint64_t now) {
-  if (!source_ || options_.source_reconnect_seconds <= 0) return;
-  if (now < next_reconnect_ns_ || now >= timeline_.window_end_ns) return;
-  if (source_->reconnect(now)) {
-    next_reconnect_ns_ += static_cast<std::uint64_t>(options_.source_reconnect_seconds * 1e9);
-  }
+// A broadcaster that stops once streaming is the run's failure, reported once (the first).
+void Coordinator::note_source_failures() {
+  if (!facts_.source.error.empty() || sources_->failed() == 0) return;
+  facts_.source.error = sources_->first_error();
+  std::cerr << "ringcast-bench: source: " << facts_.source.error << "\n";
 }
 
 void Coordinator::open_series() {
@@ -301,8 +305,8 @@ void Coordinator::open_series() {
 void Coordinator::send_go(std::uint64_t now) {
   const std::uint64_t ramp_start = now + 20'000'000;
   timeline_ = make_timeline(options_, ramp_start);
-  next_reconnect_ns_ =
-      timeline_.ramp_end_ns + static_cast<std::uint64_t>(options_.source_reconnect_seconds * 1e9);
+  // From the end of the ramp to the end of the window, every --source-reconnect-every seconds.
+  if (sources_) sources_->set_reconnects(timeline_.ramp_end_ns, timeline_.window_end_ns);
   sample_server(&facts_.server.before_viewers);
   const std::string line = "GO " + std::to_string(ramp_start) + "\n";
   for (auto& child : children_) {
@@ -362,11 +366,16 @@ void Coordinator::print_progress(std::uint64_t now) {
     }
   }
   std::string soak;
-  const std::uint64_t reconnects = source_ ? source_->reconnects() : 0;
-  if (options_.churn_per_second > 0 || options_.source_reconnect_seconds > 0) {
-    soak = " | joins " + std::to_string(total.joins) + ", leaves " + std::to_string(total.leaves) +
-           ", reconnects " + std::to_string(reconnects) + ", torn " + std::to_string(total.torn);
+  const std::uint64_t reconnects = sources_ ? sources_->reconnects() : 0;
+  if (sources_ && options_.mounts > 1) {
+    soak = " | sources " + std::to_string(sources_->streaming()) + "/" +
+           std::to_string(options_.mounts) + " streaming";
   }
+  if (options_.churn_per_second > 0 || options_.source_reconnect_seconds > 0) {
+    soak += " | joins " + std::to_string(total.joins) + ", leaves " + std::to_string(total.leaves) +
+            ", reconnects " + std::to_string(reconnects) + ", torn " + std::to_string(total.torn);
+  }
+  if (total.foreign > 0) soak += " | FOREIGN " + std::to_string(total.foreign);
   const double elapsed =
       static_cast<double>(static_cast<std::int64_t>(now - timeline_.ramp_start_ns)) / 1e9;
   std::fprintf(stderr,
@@ -421,7 +430,7 @@ void Coordinator::finish() {
   if (phase_ == Phase::kDone) return;
   phase_ = Phase::kDone;
   close_go_pipes();
-  if (source_) source_->close();
+  if (sources_) sources_->close();
   if (!uv_loop_alive(&loop_) && children_.empty()) return;  // the loop never started
   if (uv_is_active(reinterpret_cast<uv_handle_t*>(&tick_))) {
     uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);

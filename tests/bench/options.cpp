@@ -66,6 +66,20 @@ bool Options::is_stalled(std::uint32_t viewer) const {
   return is_spread(viewer, stall_viewers, viewers);
 }
 
+std::string Options::mount_path(std::uint32_t index) const {
+  if (mounts == 1) return mount;
+  // The extension is a dot in the last path segment, not its first character (/.hidden).
+  const std::size_t segment = mount.rfind('/') + 1;
+  std::size_t dot = mount.rfind('.');
+  if (dot == std::string::npos || dot <= segment) dot = mount.size();
+  return mount.substr(0, dot) + "-" + std::to_string(index) + mount.substr(dot);
+}
+
+bool Options::is_mpeg_ts() const {
+  return content_type == "video/mp2t" || content_type == "video/MP2T" ||
+         content_type == "video/mpegts";
+}
+
 bool Options::is_churning(std::uint32_t viewer) const {
   if (churn_viewers == 0 || is_stalled(viewer)) return false;
   // The viewer's rank among those that do not stall: stalled ones up to it are (i+1)*K/n.
@@ -98,6 +112,15 @@ ParseOutcome parse_options(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--port", options.port, "relay port")->capture_default_str();
   app.add_option("--mount", options.mount, "mount path")->capture_default_str();
+  app.add_option("--mounts", options.mounts,
+                 "broadcasters, one per mount named <stem>-<i><ext> from --mount "
+                 "(/bench.ts: /bench-0.ts ...); viewer k watches mount k % M")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, kMaxMounts));
+  app.add_option("--source-ramp", options.source_ramp_per_second,
+                 "broadcaster connects per second (with --mounts)")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e6));
   app.add_option("--password", options.password, "source password (user is \"source\")")
       ->capture_default_str();
   app.add_option("--content-type", options.content_type, "the broadcaster's Content-Type")
@@ -195,6 +218,11 @@ ParseOutcome parse_options(int argc, char** argv) {
   if (options.mode == Mode::kLimit &&
       (options.churn_per_second > 0 || options.source_reconnect_seconds > 0)) {
     return fail("--churn and --source-reconnect-every are relay-mode options");
+  }
+  if (options.mode == Mode::kLimit && options.mounts > 1) {
+    return fail(
+        "limit mode serves one stream: --mounts is a relay-mode option (for the cost of the "
+        "same viewer writes, run limit with the same --viewers, --rate and --chunk)");
   }
   if (options.max_rss_growth_kib >= 0 && options.relay_pid == 0 && options.mode == Mode::kRelay) {
     return fail("--max-rss-growth needs --relay-pid");

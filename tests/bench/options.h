@@ -17,6 +17,9 @@ struct Options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8000;
   std::string mount = "/bench.ts";
+  // Many mounts: one broadcaster each, named from `mount` (mount_path); viewers round-robin.
+  std::uint32_t mounts = 1;
+  double source_ramp_per_second = 1000;  // broadcaster connects per second
   std::string password = "hackme";
   std::string content_type = "video/mp2t";
   pid_t relay_pid = 0;  // 0: do not sample
@@ -49,6 +52,12 @@ struct Options {
   // Derived: seconds from the first viewer's connect to the end of the measured window.
   double ramp_seconds() const { return viewers / ramp_per_second; }
   bool is_stalled(std::uint32_t viewer) const;
+  // With one mount, `mount` itself; with M, <stem>-<index><ext> (/bench.ts: /bench-0.ts ...).
+  std::string mount_path(std::uint32_t index) const;
+  // What a relay cuts at packet boundaries (the relay's own list): video/mp2t and its aliases.
+  bool is_mpeg_ts() const;
+  // Viewer k watches mount k % M.
+  std::uint32_t mount_of(std::uint32_t viewer) const { return viewer % mounts; }
   // Churning viewers are spread over the viewers that do not stall; never both.
   bool is_churning(std::uint32_t viewer) const;
 };
@@ -57,6 +66,7 @@ struct Options {
 inline constexpr std::uint32_t kMaxViewers = 100'000;
 inline constexpr std::uint32_t kMaxViewersPerProcess = 19'900;
 inline constexpr double kMaxDurationSeconds = 3600;
+inline constexpr std::uint32_t kMaxMounts = 10'000;
 
 // Parses argv; on error or --help prints to stderr/stdout and returns the exit code to use.
 struct ParseOutcome {

@@ -14,14 +14,17 @@ namespace ringcast::bench {
 // One record is one MPEG-TS packet's worth of bytes, so a relay that aligns mp2t gaps to 188
 // bytes keeps records whole. Integers are little-endian.
 //
-//    0      1..3    4..11       12..19          20..179                180..187
-//  +------+-------+-----------+---------------+----------------------+-----------+
-//  | 0x47 | "rcb" | seq (u64) | send_ns (u64) | filler(seq), 160 B   | check u64 |
-//  +------+-------+-----------+---------------+----------------------+-----------+
+//    0      1..3    4..11       12..19          20..27         28..179                 180..187
+//  +------+-------+-----------+---------------+--------------+-----------------------+-----------+
+//  | 0x47 | "rcb" | seq (u64) | send_ns (u64) | stream (u64) | filler(stream, seq),  | check u64 |
+//  |      |       |           |               |              | 152 B                 |           |
+//  +------+-------+-----------+---------------+--------------+-----------------------+-----------+
 //
 // send_ns is CLOCK_MONOTONIC at generation (valid because sender and viewers share a machine).
-// check hashes bytes 0..179, so a false sync on a stray 0x47 or a record spliced from two
-// others fails; the filler is recomputed from seq as a second, exact check.
+// stream is the broadcaster's mount index (0 with one mount), so a viewer of one mount that is
+// sent another mount's records sees intact records that are not its own. check hashes bytes
+// 0..179, so a false sync on a stray 0x47 or a record spliced from two others fails; the filler
+// is recomputed from stream and seq as a second, exact check.
 inline constexpr std::size_t kRecordSize = 188;
 inline constexpr std::uint8_t kSyncByte = 0x47;
 static_assert(std::endian::native == std::endian::little, "records are encoded little-endian");
@@ -57,23 +60,35 @@ constexpr std::size_t tear_offset(std::uint64_t generation) {
 }
 
 struct DecodedRecord {
+  std::uint64_t stream;
   std::uint64_t seq;
   std::uint64_t send_ns;
 };
 
-void encode_record(RecordBytes out, std::uint64_t seq, std::uint64_t send_ns);
+void encode_record(RecordBytes out, std::uint64_t stream, std::uint64_t seq, std::uint64_t send_ns);
 
-// nullopt if any byte differs from what encode_record would have written for the embedded seq.
+// nullopt if any byte differs from what encode_record would have written for the embedded
+// stream and seq.
 std::optional<DecodedRecord> decode_record(ConstRecordBytes in);
 
-// Whether `prefix` (shorter than a record) is how record `seq` begins, whatever its send_ns.
-bool is_record_prefix(std::span<const std::uint8_t> prefix, std::uint64_t seq);
+// Whether `prefix` (shorter than a record) is how record `seq` of `stream` begins, whatever
+// its send_ns.
+bool is_record_prefix(std::span<const std::uint8_t> prefix, std::uint64_t stream,
+                      std::uint64_t seq);
+
+// Whether `suffix` (shorter than a record) is how record `seq` of `stream` ends, whatever its
+// send_ns. The check bytes depend on all of send_ns: they are compared only when the suffix
+// holds it, so a suffix of only check bytes (8 or fewer) matches any record.
+bool is_record_suffix(std::span<const std::uint8_t> suffix, std::uint64_t stream,
+                      std::uint64_t seq);
 
 // The continuous stream of records cut at any write size: a record may straddle two writes.
 // A record's send_ns is the time its first byte was produced.
 class RecordWriter {
  public:
-  explicit RecordWriter(std::uint64_t first_seq = 0) : next_seq_(first_seq) {}
+  RecordWriter() = default;  // stream 0 from seq 0
+  RecordWriter(std::uint64_t stream, std::uint64_t first_seq)
+      : stream_(stream), next_seq_(first_seq) {}
 
   void fill(std::span<std::uint8_t> out, std::uint64_t now_ns);
   std::uint64_t bytes_written() const { return bytes_written_; }
@@ -81,11 +96,13 @@ class RecordWriter {
   std::uint64_t next_seq() const { return next_seq_; }
   // Bytes of the current record already written: 0 at a record boundary.
   std::size_t record_offset() const { return partial_offset_ % kRecordSize; }
+  std::uint64_t stream() const { return stream_; }
 
  private:
   std::array<std::uint8_t, kRecordSize> partial_{};
   std::size_t partial_offset_ = kRecordSize;  // bytes of partial_ already emitted
-  std::uint64_t next_seq_;
+  std::uint64_t stream_ = 0;
+  std::uint64_t next_seq_ = 0;
   std::uint64_t bytes_written_ = 0;
 };
 

@@ -36,9 +36,11 @@ json summarise_class(const ClassResult& c, double rate_bps, double slack_bps) {
           {"joins", c.joins},
           {"leaves", c.leaves},
           {"sessions_without_data", c.sessions_without_data},
+          {"sessions_unverified", c.sessions_unverified},
           {"records_ok", v.records_ok},
           {"records_corrupt", v.records_corrupt},
           {"records_replayed", v.records_replayed},
+          {"records_foreign", v.records_foreign},
           {"gaps", v.gaps},
           {"records_skipped", v.records_skipped},
           {"bytes_discarded_at_join", v.bytes_discarded_at_join},
@@ -46,6 +48,8 @@ json summarise_class(const ClassResult& c, double rate_bps, double slack_bps) {
           {"source_restarts", v.source_restarts},
           {"records_torn", v.records_torn},
           {"bytes_discarded_at_tear", v.bytes_discarded_at_tear},
+          {"gaps_unaligned", v.gaps_unaligned},
+          {"bytes_discarded_at_gap", v.bytes_discarded_at_gap},
           {"delivered_bytes", c.bytes_in_window},
           {"rate_min_bps", min},
           {"rate_median_bps", median},
@@ -86,11 +90,21 @@ std::vector<std::string> failures_of(const Options& options, const json& summary
     const std::string who = std::string(name) + " viewers: ";
     if (c["records_corrupt"] != 0) failures.push_back(who + "corrupt records");
     if (c["records_replayed"] != 0) failures.push_back(who + "replayed records");
+    if (c["records_foreign"] != 0) {
+      failures.push_back(who + "records of another mount's stream");
+    }
+    if (c["sessions_unverified"] != 0) {
+      failures.push_back(who + "connections that never verified a record of their stream");
+    }
     if (c["connect_failures"] != 0) failures.push_back(who + "connect failures");
     if (c["http_errors"] != 0) failures.push_back(who + "HTTP errors");
     if (c["late_joins"] != 0) {
       failures.push_back(who + "joined after the window began (raise --warmup, lower --ramp)");
     }
+  }
+  // A viewer that reads all the time has no reason to be skipped forward.
+  if (summary["healthy"]["gaps"] != 0) {
+    failures.push_back("healthy viewers: skipped forward by the server (gaps)");
   }
   // Churning viewers have no whole-window rate; each connection must get going and stay.
   const json& churning = summary.at("churning");
@@ -103,8 +117,9 @@ std::vector<std::string> failures_of(const Options& options, const json& summary
   // A soak that did not churn or reconnect as asked proves nothing about either.
   const double soak_seconds = options.warmup_seconds + options.duration_seconds;
   if (options.source_reconnect_seconds > 0 && summary.contains("source_reconnects")) {
+    // Each broadcaster reconnects on its own schedule; they count together.
     const double expected = std::ceil(soak_seconds / options.source_reconnect_seconds) - 1;
-    if (summary["source_reconnects"].get<double>() < expected - 1) {
+    if (summary["source_reconnects"].get<double>() < (expected - 1) * options.mounts) {
       failures.push_back("the source reconnected fewer times than --source-reconnect-every asks");
     }
   }
@@ -135,16 +150,19 @@ void print_class(std::ostream& out, const char* title, const json& c, bool soak,
   char line[512];
   std::snprintf(line, sizeof line,
                 "%s: %u viewers, %u connected, %u connect failures, %u HTTP errors, "
-                "%u server disconnects, %u joined late\n"
-                "  records ok %llu, CORRUPT %llu, replayed %llu, gaps %llu (%llu records skipped), "
-                "discarded at join %llu B, after corruption %llu B\n",
+                "%u server disconnects, %u joined late, %u never verified a record\n"
+                "  records ok %llu, CORRUPT %llu, replayed %llu, FOREIGN %llu, gaps %llu "
+                "(%llu records skipped, %llu gaps inside records), discarded at join %llu B, "
+                "after corruption %llu B\n",
                 title, c["viewers"].get<unsigned>(), c["connected"].get<unsigned>(),
                 c["connect_failures"].get<unsigned>(), c["http_errors"].get<unsigned>(),
                 c["server_disconnects"].get<unsigned>(), c["late_joins"].get<unsigned>(),
-                c["records_ok"].get<unsigned long long>(),
+                c["sessions_unverified"].get<unsigned>(), c["records_ok"].get<unsigned long long>(),
                 c["records_corrupt"].get<unsigned long long>(),
                 c["records_replayed"].get<unsigned long long>(),
-                c["gaps"].get<unsigned long long>(), c["records_skipped"].get<unsigned long long>(),
+                c["records_foreign"].get<unsigned long long>(), c["gaps"].get<unsigned long long>(),
+                c["records_skipped"].get<unsigned long long>(),
+                c["gaps_unaligned"].get<unsigned long long>(),
                 c["bytes_discarded_at_join"].get<unsigned long long>(),
                 c["bytes_discarded_after_corruption"].get<unsigned long long>());
   out << line;
@@ -192,6 +210,8 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
   json summary = {
       {"mode", options.mode == Mode::kLimit ? "limit" : "relay"},
       {"viewers", options.viewers},
+      {"mounts", options.mounts},
+      {"content_type", options.content_type},
       {"stalled_viewers", options.stall_viewers},
       {"processes", options.processes},
       {"rate_bps", options.rate_bps},
@@ -205,9 +225,15 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
       {"server_pid", server.pid},
       {"source_error", facts.source.error}};
   if (facts.source.used) {
+    // Per broadcaster: the mean over the mounts, and the slowest one.
+    const double per_second = window > 0 ? 8 / window : 0;
     summary["source_bytes_in_window"] = facts.source.bytes_in_window;
     summary["source_rate_bps"] =
-        window > 0 ? static_cast<double>(facts.source.bytes_in_window) * 8 / window : 0;
+        static_cast<double>(facts.source.bytes_in_window) * per_second / options.mounts;
+    summary["source_rate_min_bps"] =
+        static_cast<double>(facts.source.min_bytes_in_window) * per_second;
+    summary["sources_failed"] = facts.source.failed;
+    summary["source_cpu_s"] = facts.source.cpu_seconds;
     summary["source_max_backlog_bytes"] = facts.source.max_backlog_bytes;
     summary["source_reconnect_every_s"] = options.source_reconnect_seconds;
     summary["source_reconnects"] = facts.source.reconnects;
@@ -244,6 +270,15 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
         static_cast<double>(max_after_warmup) - warm;
     summary["server_rss_slope_kib_per_min"] = rss_slope_kib_per_minute(server.rss_in_window);
     summary["server_rss_samples"] = server.rss_in_window.size();
+    // Per mount: the whole RSS at the end of the window, and what it added to the idle server
+    // (sampled before any broadcaster connected).
+    const auto end = static_cast<double>(server.window_end->rss_bytes);
+    summary["server_rss_per_mount_kib"] = end / 1024 / options.mounts;
+    if (server.idle) {
+      summary["server_rss_idle_bytes"] = server.idle->rss_bytes;
+      summary["server_rss_growth_per_mount_kib"] =
+          (end - static_cast<double>(server.idle->rss_bytes)) / 1024 / options.mounts;
+    }
   }
   if (options.max_rss_growth_kib >= 0) summary["max_rss_growth_kib"] = options.max_rss_growth_kib;
   const double slack = window > 0 ? options.chunk_bytes * 8 / window : 0;
@@ -260,10 +295,11 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
 
   char line[512];
   std::snprintf(line, sizeof line,
-                "ringcast-bench %s: %u viewers (%u stalled) at %.3f Mbit/s, chunk %u B, "
-                "window %.2f s\n"
+                "ringcast-bench %s: %u viewers (%u stalled) on %u mount%s, %s at %.3f Mbit/s, "
+                "chunk %u B, window %.2f s\n"
                 "delivered %.1f MB (%.3f Gbit/s)\n",
                 summary["mode"].get<std::string>().c_str(), options.viewers, options.stall_viewers,
+                options.mounts, options.mounts == 1 ? "" : "s", options.content_type.c_str(),
                 rate / 1e6, options.chunk_bytes, window, static_cast<double>(delivered) / 1e6,
                 summary["delivered_gbps"].get<double>());
   out << line;
@@ -291,8 +327,26 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
                   .c_str()
             : "");
     out << line;
+    std::snprintf(line, sizeof line, "server rss per mount: %.1f KiB at the window's end%s\n",
+                  summary["server_rss_per_mount_kib"].get<double>(),
+                  summary.contains("server_rss_growth_per_mount_kib")
+                      ? (", " +
+                         std::to_string(static_cast<long long>(std::llround(
+                             summary["server_rss_growth_per_mount_kib"].get<double>()))) +
+                         " KiB above the idle server")
+                            .c_str()
+                      : "");
+    out << line;
   }
   if (facts.source.used) {
+    if (options.mounts > 1) {
+      std::snprintf(line, sizeof line,
+                    "sources: %u broadcasters, %.3f Mbit/s each on average, the slowest %.3f "
+                    "Mbit/s, %u failed\n",
+                    options.mounts, summary["source_rate_bps"].get<double>() / 1e6,
+                    summary["source_rate_min_bps"].get<double>() / 1e6, facts.source.failed);
+      out << line;
+    }
     std::snprintf(line, sizeof line,
                   "source: %.3f Mbit/s in the window, max backlog %llu B, %llu reconnects "
                   "(%llu PUTs refused while the relay still had the old source, longest %.1f ms "
@@ -313,6 +367,16 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
                   options.processes == 1 ? "" : "s",
                   busy > 0.9 ? " -- SATURATED: results measure the bench, add --processes" : "");
     out << line;
+    // The broadcasters share the coordinator's one loop: near a full core they, not the
+    // server, set the pace.
+    const double source_busy = facts.source.cpu_seconds / options.duration_seconds;
+    if (facts.source.used) {
+      std::snprintf(line, sizeof line,
+                    "bench broadcaster process: cpu %.2f s (%.0f%% of 1 core)%s\n",
+                    facts.source.cpu_seconds, source_busy * 100,
+                    source_busy > 0.9 ? " -- SATURATED: the sources may lag, fewer --mounts" : "");
+      out << line;
+    }
   }
   const bool soak = options.churn_per_second > 0 || options.source_reconnect_seconds > 0;
   print_class(out, "healthy", summary["healthy"], soak, true);

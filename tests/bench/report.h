@@ -18,7 +18,8 @@
 namespace ringcast::bench {
 
 struct ServerSamples {
-  pid_t pid = 0;  // 0: not sampled
+  pid_t pid = 0;                   // 0: not sampled
+  std::optional<ProcSample> idle;  // before any broadcaster connects
   std::optional<ProcSample> before_viewers;
   std::optional<ProcSample> window_start;
   std::optional<ProcSample> window_end;
@@ -30,8 +31,11 @@ struct ServerSamples {
 };
 
 struct SourceFacts {
-  bool used = false;  // false in limit mode
-  std::uint64_t bytes_in_window = 0;
+  bool used = false;                      // false in limit mode
+  std::uint64_t bytes_in_window = 0;      // all broadcasters together
+  std::uint64_t min_bytes_in_window = 0;  // the slowest broadcaster
+  std::uint32_t failed = 0;               // broadcasters that stopped
+  double cpu_seconds = 0;                 // the coordinator's process (every source) in the window
   std::uint64_t max_backlog_bytes = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t put_retries = 0;

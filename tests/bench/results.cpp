@@ -38,16 +38,20 @@ json class_to_json(const ClassResult& c) {
           {"joins", c.joins},
           {"leaves", c.leaves},
           {"sessions_without_data", c.sessions_without_data},
+          {"sessions_unverified", c.sessions_unverified},
           {"records_ok", v.records_ok},
           {"records_corrupt", v.records_corrupt},
           {"gaps", v.gaps},
           {"records_skipped", v.records_skipped},
           {"records_replayed", v.records_replayed},
+          {"records_foreign", v.records_foreign},
           {"bytes_discarded_at_join", v.bytes_discarded_at_join},
           {"bytes_discarded_after_corruption", v.bytes_discarded_after_corruption},
           {"source_restarts", v.source_restarts},
           {"records_torn", v.records_torn},
           {"bytes_discarded_at_tear", v.bytes_discarded_at_tear},
+          {"gaps_unaligned", v.gaps_unaligned},
+          {"bytes_discarded_at_gap", v.bytes_discarded_at_gap},
           {"bytes_received", c.bytes_received},
           {"bytes_in_window", c.bytes_in_window},
           {"latency_ns", histogram_to_json(c.latency_ns)},
@@ -67,16 +71,20 @@ ClassResult class_from_json(const json& j) {
   j.at("joins").get_to(c.joins);
   j.at("leaves").get_to(c.leaves);
   j.at("sessions_without_data").get_to(c.sessions_without_data);
+  j.at("sessions_unverified").get_to(c.sessions_unverified);
   j.at("records_ok").get_to(v.records_ok);
   j.at("records_corrupt").get_to(v.records_corrupt);
   j.at("gaps").get_to(v.gaps);
   j.at("records_skipped").get_to(v.records_skipped);
   j.at("records_replayed").get_to(v.records_replayed);
+  j.at("records_foreign").get_to(v.records_foreign);
   j.at("bytes_discarded_at_join").get_to(v.bytes_discarded_at_join);
   j.at("bytes_discarded_after_corruption").get_to(v.bytes_discarded_after_corruption);
   j.at("source_restarts").get_to(v.source_restarts);
   j.at("records_torn").get_to(v.records_torn);
   j.at("bytes_discarded_at_tear").get_to(v.bytes_discarded_at_tear);
+  j.at("gaps_unaligned").get_to(v.gaps_unaligned);
+  j.at("bytes_discarded_at_gap").get_to(v.bytes_discarded_at_gap);
   j.at("bytes_received").get_to(c.bytes_received);
   j.at("bytes_in_window").get_to(c.bytes_in_window);
   c.latency_ns = histogram_from_json(j.at("latency_ns"));
@@ -97,6 +105,7 @@ void ClassResult::merge(ClassResult&& other) {
   joins += other.joins;
   leaves += other.leaves;
   sessions_without_data += other.sessions_without_data;
+  sessions_unverified += other.sessions_unverified;
   counts.add(other.counts);
   bytes_received += other.bytes_received;
   bytes_in_window += other.bytes_in_window;
@@ -123,6 +132,7 @@ void Progress::merge(const Progress& other) {
   corrupt += other.corrupt;
   skipped += other.skipped;
   torn += other.torn;
+  foreign += other.foreign;
   joins += other.joins;
   leaves += other.leaves;
 }
@@ -150,7 +160,8 @@ json to_json(const Progress& p) {
           {"failures", p.failures},   {"disconnects", p.disconnects},
           {"bytes", p.bytes},         {"corrupt", p.corrupt},
           {"skipped", p.skipped},     {"torn", p.torn},
-          {"joins", p.joins},         {"leaves", p.leaves}};
+          {"foreign", p.foreign},     {"joins", p.joins},
+          {"leaves", p.leaves}};
 }
 
 Progress progress_from_json(const json& j) {
@@ -163,6 +174,7 @@ Progress progress_from_json(const json& j) {
   j.at("corrupt").get_to(p.corrupt);
   j.at("skipped").get_to(p.skipped);
   j.at("torn").get_to(p.torn);
+  j.at("foreign").get_to(p.foreign);
   j.at("joins").get_to(p.joins);
   j.at("leaves").get_to(p.leaves);
   return p;

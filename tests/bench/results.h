@@ -24,8 +24,11 @@ struct ClassResult {
   std::uint32_t joins = 0;   // connections opened, first ones and churn's rejoins
   std::uint32_t leaves = 0;  // connections the bench closed for churn before the window ended
   std::uint32_t sessions_without_data = 0;  // churned away before the first stream byte
-  VerifierCounts counts;                    // over the whole run, not only the window
-  std::uint64_t bytes_received = 0;         // stream bytes over the whole run
+  // Connections that got two records' worth of stream bytes (any 375 bytes of a good stream
+  // hold a whole record) and not one intact record of their own stream.
+  std::uint32_t sessions_unverified = 0;
+  VerifierCounts counts;             // over the whole run, not only the window
+  std::uint64_t bytes_received = 0;  // stream bytes over the whole run
   std::uint64_t bytes_in_window = 0;
   Histogram latency_ns;                  // send to receive, records received in the window
   Histogram first_byte_ns;               // connect start to first stream byte
@@ -54,6 +57,7 @@ struct Progress {
   std::uint64_t corrupt = 0;
   std::uint64_t skipped = 0;
   std::uint64_t torn = 0;
+  std::uint64_t foreign = 0;
   std::uint32_t joins = 0;
   std::uint32_t leaves = 0;
 

@@ -32,18 +32,32 @@ constexpr std::size_t kMaxResponseHead = 8192;
 constexpr std::uint64_t kRetryDelayNs = 25'000'000;
 constexpr std::uint32_t kMaxPutRetries = 200;
 constexpr std::uint64_t kCloseTimeoutNs = 5'000'000'000;  // FIN sent, the relay must close
+// While a callback is awaited (the cut's writes and the relay's close, a connect, the PUT's
+// answer) pump has nothing to do but notice the new state this often.
+constexpr std::uint64_t kAwaitPollNs = 5'000'000;
 
 }  // namespace
 
-Source::Source(uv_loop_t* loop, const Options& options, const sockaddr_storage& relay)
-    : loop_(loop), options_(options), relay_(relay) {
-  request_ = "PUT " + options.mount + " HTTP/1.1\r\nHost: " + options.host +
-             "\r\nAuthorization: Basic " + base64("source:" + options.password) +
+Source::Source(uv_loop_t* loop, const Options& options, const sockaddr_storage& relay,
+               std::uint32_t stream, std::uint64_t pacing_origin_ns)
+    : loop_(loop),
+      options_(options),
+      relay_(relay),
+      mount_(options.mount_path(stream)),
+      stream_(stream),
+      pacing_{pacing_origin_ns, options.rate_bps, options.chunk_bytes},
+      writer_(stream, 0) {
+  request_ = "PUT " + mount_ + " HTTP/1.1\r\nHost: " + options.host + "\r\nAuthorization: Basic " +
+             base64("source:" + options.password) +
              "\r\nUser-Agent: ringcast-bench\r\nContent-Type: " + options.content_type +
              "\r\nIce-Name: bench\r\nIce-Public: 0\r\nExpect: 100-continue\r\n\r\n";
-  const std::size_t second = options.rate_bps / 8 + options.chunk_bytes;
-  in_flight_.reserve(second);
-  staging_.reserve(second);
+  // Room for a second of stream (shared out among the mounts, four chunks at least) before a
+  // backlog has to allocate.
+  const std::size_t room =
+      std::max<std::size_t>(4 * std::size_t{options.chunk_bytes},
+                            (options.rate_bps / 8 + options.chunk_bytes) / options.mounts);
+  in_flight_.reserve(room);
+  staging_.reserve(room);
 }
 
 void Source::start() {
@@ -101,7 +115,11 @@ void Source::on_read(ssize_t nread, const uv_buf_t* buf) {
   }
   state_ = State::kStreaming;
   const std::uint64_t now = monotonic_ns();
-  if (stream_start_ns_ == 0) stream_start_ns_ = now;  // pacing spans reconnects
+  if (!started_streaming_) {  // the first chunk is the grid's latest; pacing spans reconnects
+    started_streaming_ = true;
+    const std::uint64_t due = pacing_.due_by(now);
+    chunks_generated_ = due > 0 ? due - 1 : 0;
+  }
   if (reconnecting_) {
     reconnecting_ = false;
     ++reconnects_;
@@ -154,7 +172,7 @@ void Source::on_closed() {
   }
   // The next generation continues the numbers after the cut record.
   ++generation_;
-  writer_ = RecordWriter(make_seq(generation_, seq_number(writer_.next_seq())));
+  writer_ = RecordWriter(stream_, make_seq(generation_, seq_number(writer_.next_seq())));
   response_head_.clear();
   shutdown_sent_ = false;
   start();
@@ -173,10 +191,27 @@ void Source::pump(std::uint64_t now_ns) {
   if (!write_pending_) flush();
 }
 
+std::optional<std::uint64_t> Source::next_wakeup(std::uint64_t now_ns) const {
+  switch (state_) {
+    case State::kStreaming:
+      return pacing_.due_at(chunks_generated_);
+    case State::kRetryWait:
+      return retry_at_ns_;
+    case State::kCutting:  // pump watches the close timeout
+    case State::kConnecting:
+    case State::kAwaitingResponse:
+    case State::kClosing:
+      return now_ns + kAwaitPollNs;
+    case State::kIdle:
+    case State::kFailed:
+    case State::kClosed:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 void Source::generate_due(std::uint64_t now_ns) {
-  const double due_bytes =
-      static_cast<double>(now_ns - stream_start_ns_) * static_cast<double>(options_.rate_bps) / 8e9;
-  const auto due_chunks = static_cast<std::uint64_t>(due_bytes / options_.chunk_bytes) + 1;
+  const std::uint64_t due_chunks = pacing_.due_by(now_ns);
   while (chunks_generated_ < due_chunks) {
     const std::size_t offset = staging_.size();
     staging_.resize(offset + options_.chunk_bytes);

@@ -1,8 +1,10 @@
-// The broadcaster: one connection that speaks the Icecast PUT real encoders send, then streams
-// bench records at the configured rate, paced by the caller's timer (catching up if late). On
-// request it reconnects as an encoder that lost its connection would: it cuts its last record
-// at the schedule's offset (payload.h: tear_offset), closes, PUTs again at once and continues
-// the stream as the next generation. The pacing spans the reconnect, so nothing is lost.
+// A broadcaster: one connection to one mount that speaks the Icecast PUT real encoders send,
+// then streams bench records of its stream (the mount's index) at the configured rate, on a
+// pacing grid fixed at construction and driven by the caller (catching up if late; next_wakeup
+// says when to call again). On request it reconnects as an encoder that lost its connection
+// would: it cuts its last record at the schedule's offset (payload.h: tear_offset), closes, PUTs
+// again at once and continues the stream as the next generation. The pacing spans the
+// reconnect, so nothing is lost.
 #pragma once
 
 #include <sys/socket.h>
@@ -10,10 +12,12 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "options.h"
+#include "pacing.h"
 #include "payload.h"
 
 namespace ringcast::bench {
@@ -32,13 +36,19 @@ class Source {
     kClosed
   };
 
-  Source(uv_loop_t* loop, const Options& options, const sockaddr_storage& relay);
+  // Broadcasts mount `stream` (Options::mount_path). Its chunks are due on the grid
+  // pacing_origin_ns + n * interval; the first one goes out once streaming, at a grid point.
+  Source(uv_loop_t* loop, const Options& options, const sockaddr_storage& relay,
+         std::uint32_t stream, std::uint64_t pacing_origin_ns);
   Source(const Source&) = delete;
   Source& operator=(const Source&) = delete;
 
   void start();
   // Generates every chunk due by now_ns (all of them, however late) and writes them.
   void pump(std::uint64_t now_ns);
+  // When pump should run next (after a pump at now_ns): the next chunk, the end of a retry
+  // wait or of a close timeout, or soon while a callback is awaited; nullopt once it has ended.
+  std::optional<std::uint64_t> next_wakeup(std::uint64_t now_ns) const;
   void close();
   // Starts a reconnect (only while streaming; false otherwise).
   bool reconnect(std::uint64_t now_ns);
@@ -46,6 +56,7 @@ class Source {
   bool reconnecting() const { return reconnecting_; }
 
   State state() const { return state_; }
+  const std::string& mount() const { return mount_; }
   const std::string& error() const { return error_; }
   std::uint64_t bytes_sent() const { return bytes_sent_; }  // accepted by the kernel
   std::uint64_t max_backlog_bytes() const { return max_backlog_; }
@@ -77,6 +88,9 @@ class Source {
   uv_loop_t* loop_;
   const Options& options_;
   sockaddr_storage relay_;
+  std::string mount_;
+  std::uint32_t stream_;
+  Pacing pacing_;
   uv_tcp_t tcp_;
   uv_connect_t connect_;
   uv_write_t write_;
@@ -85,10 +99,10 @@ class Source {
   std::string error_;
   std::string request_;
   std::string response_head_;
-  std::array<char, 4096> read_buffer_;
+  std::array<char, 1024> read_buffer_;  // the response head, in as many reads as it takes
   RecordWriter writer_;
-  std::uint64_t stream_start_ns_ = 0;
-  std::uint64_t chunks_generated_ = 0;
+  bool started_streaming_ = false;
+  std::uint64_t chunks_generated_ = 0;  // on the pacing grid: the next one is due_at(this)
   // Double buffer: one write in flight at a time; chunks due meanwhile wait in staging_.
   std::vector<std::uint8_t> in_flight_;
   std::vector<std::uint8_t> staging_;

@@ -12,11 +12,14 @@ void VerifierCounts::add(const VerifierCounts& other) {
   gaps += other.gaps;
   records_skipped += other.records_skipped;
   records_replayed += other.records_replayed;
+  records_foreign += other.records_foreign;
   bytes_discarded_at_join += other.bytes_discarded_at_join;
   bytes_discarded_after_corruption += other.bytes_discarded_after_corruption;
   source_restarts += other.source_restarts;
   records_torn += other.records_torn;
   bytes_discarded_at_tear += other.bytes_discarded_at_tear;
+  gaps_unaligned += other.gaps_unaligned;
+  bytes_discarded_at_gap += other.bytes_discarded_at_gap;
 }
 
 void StreamVerifier::feed(std::span<const std::uint8_t> bytes, std::uint64_t now_ns,
@@ -122,25 +125,28 @@ void StreamVerifier::check_framed(ConstRecordBytes bytes) {
     accept(*record);
     return;
   }
-  if (!tear_) tear_ = std::make_unique<std::array<std::uint8_t, kTearCheckBytes>>();
+  if (!tear_) tear_ = std::make_unique<std::array<std::uint8_t, kGapCheckBytes>>();
   std::memcpy(tear_->data(), bytes.data(), kRecordSize);
   tear_size_ = kRecordSize;
   state_ = State::kTearCheck;
 }
 
 std::span<const std::uint8_t> StreamVerifier::feed_tear_check(std::span<const std::uint8_t> bytes) {
-  const std::size_t take = std::min(bytes.size(), kTearCheckBytes - tear_size_);
+  const std::size_t take = std::min(bytes.size(), held_bytes() - tear_size_);
   std::memcpy(tear_->data() + tear_size_, bytes.data(), take);
   tear_size_ = static_cast<std::uint16_t>(tear_size_ + take);
   bytes = bytes.subspan(take);
-  if (tear_size_ < kTearCheckBytes) return bytes;
+  if (tear_size_ < held_bytes()) return bytes;
   const auto held = std::move(tear_);
-  const std::span<const std::uint8_t> checked(*held);
+  const auto checked = std::span<const std::uint8_t>(*held).first(held_bytes());
   tear_size_ = 0;
   state_ = State::kSynced;
-  if (const auto cut = resolve_as_tear(checked)) {
+  if (const auto cut = resolve_as_tear(checked.first(kTearCheckBytes))) {
     // The new generation's first record ends at cut + 188; what follows it is synced.
     consume(checked.subspan(*cut + kRecordSize));
+  } else if (const auto next = skips_ == SkipAlignment::kAnyByte ? resolve_as_unaligned_gap(checked)
+                                                                 : std::nullopt) {
+    consume(checked.subspan(*next + kRecordSize));
   } else {
     ++counts_.records_corrupt;
     state_ = State::kResyncing;
@@ -157,18 +163,53 @@ std::optional<std::size_t> StreamVerifier::resolve_as_tear(std::span<const std::
   for (std::size_t k = 1; k < kRecordSize; ++k) {
     if (held[k] != kSyncByte) continue;
     const auto record = decode_record(held.subspan(k).first<kRecordSize>());
-    if (!record) continue;
+    if (!record || record->stream != stream_) continue;
     const std::uint64_t generation = seq_generation(record->seq);
     const std::uint64_t number = seq_number(record->seq);
     if (generation == 0 || number == 0 || tear_offset(generation) != k) continue;
     const std::uint64_t torn_seq = make_seq(generation - 1, number - 1);
-    if (!is_record_prefix(held.first(k), torn_seq)) continue;
+    if (!is_record_prefix(held.first(k), stream_, torn_seq)) continue;
     if (!sequence(torn_seq)) return std::nullopt;  // a replayed cut is no tear: corrupt
     ++counts_.records_torn;
     counts_.bytes_discarded_at_tear += k;
     next_seq_ = torn_seq + 1;
     accept(*record);
     return k;
+  }
+  return std::nullopt;
+}
+
+// Is the held record a skip that began inside the expected record n and ended inside a later
+// record m - 1, with record m intact right after? Only if the bytes before m are exactly a
+// prefix of n followed by a suffix of m - 1 (m > n + 1, same generation). Anything else is
+// corruption. Returns where m starts in `held`.
+std::optional<std::size_t> StreamVerifier::resolve_as_unaligned_gap(
+    std::span<const std::uint8_t> held) {
+  const std::size_t last_start = held.size() - kRecordSize;
+  for (std::size_t k = 1; k <= last_start; ++k) {
+    if (held[k] != kSyncByte) continue;
+    const auto record = decode_record(held.subspan(k).first<kRecordSize>());
+    if (!record || record->stream != stream_) continue;
+    // The first intact record decides: there is no other candidate for m.
+    if (seq_generation(record->seq) != seq_generation(next_seq_) ||
+        seq_number(record->seq) < seq_number(next_seq_) + 2) {
+      return std::nullopt;
+    }
+    const std::uint64_t before = record->seq - 1;  // m - 1, whose end precedes m
+    // a bytes of n, then k - a of m - 1; a = k means m follows n's prefix directly.
+    for (std::size_t a = std::max<std::size_t>(1, k >= kRecordSize ? k - kRecordSize + 1 : 1);
+         a <= std::min(k, kRecordSize - 1); ++a) {
+      if (!is_record_prefix(held.first(a), stream_, next_seq_)) break;  // longer ones fail too
+      if (a < k && !is_record_suffix(held.subspan(a, k - a), stream_, before)) continue;
+      ++counts_.gaps;
+      ++counts_.gaps_unaligned;
+      counts_.records_skipped += record->seq - next_seq_;  // n .. m - 1: none whole
+      counts_.bytes_discarded_at_gap += k;
+      next_seq_ = record->seq;
+      accept(*record);
+      return k;
+    }
+    return std::nullopt;
   }
   return std::nullopt;
 }
@@ -182,6 +223,13 @@ bool StreamVerifier::sequence(std::uint64_t seq) {
     return false;
   }
   counts_.source_restarts += generation - expected_generation;
+  // The record the old broadcaster cut short: a relay may drop it whole (ringcast sends no
+  // cut packet), so the new generation's first record follows the one before it.
+  if (generation == expected_generation + 1 && tear_offset(generation) != 0 &&
+      seq_number(seq) == seq_number(next_seq_) + 1) {
+    ++counts_.records_torn;
+    return true;
+  }
   if (seq_number(seq) > seq_number(next_seq_)) {
     ++counts_.gaps;
     counts_.records_skipped += seq_number(seq) - seq_number(next_seq_);
@@ -190,6 +238,10 @@ bool StreamVerifier::sequence(std::uint64_t seq) {
 }
 
 void StreamVerifier::accept(const DecodedRecord& record) {
+  if (record.stream != stream_) {
+    ++counts_.records_foreign;
+    return;
+  }
   // After a corruption the records lost are part of that one event, not a relay skip.
   if (state_ == State::kSynced && !sequence(record.seq)) return;
   state_ = State::kSynced;

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <iostream>
@@ -39,6 +40,7 @@ struct ViewerPool::Viewer {
   std::uint64_t bytes_at_window_start = 0;
   std::uint64_t bytes_at_window_end = 0;
   std::uint32_t index = 0;
+  std::uint32_t mount = 0;  // the stream its verifier expects
   std::uint16_t head_bytes = 0;
   std::array<char, kStatusLineBytes> status_line{};
   std::uint8_t head_end_matched = 0;  // how much of "\r\n\r\n" the head read so far ends with
@@ -55,16 +57,22 @@ ViewerPool::ViewerPool(uv_loop_t* loop, const Options& options, const sockaddr_s
     : loop_(loop),
       options_(options),
       relay_(relay),
-      request_("GET " + options.mount + " HTTP/1.1\r\nHost: " + options.host +
-               "\r\nUser-Agent: ringcast-bench\r\n\r\n"),
+      skips_(options.is_mpeg_ts() ? SkipAlignment::kRecord : SkipAlignment::kAnyByte),
       first_(first),
       count_(count),
       viewers_(new Viewer[count]),
       read_buffer_(kReadBufferBytes) {
+  requests_.reserve(std::min(options.mounts, count));
+  for (std::uint32_t m = 0; m < std::min(options.mounts, count); ++m) {
+    requests_.push_back("GET " + options.mount_path(options.mount_of(first + m)) +
+                        " HTTP/1.1\r\nHost: " + options.host +
+                        "\r\nUser-Agent: ringcast-bench\r\n\r\n");
+  }
   for (std::uint32_t i = 0; i < count_; ++i) {
     Viewer& viewer = viewers_[i];
     viewer.pool = this;
     viewer.index = first + i;
+    viewer.mount = options.mount_of(viewer.index);
     viewer.stalled = options.is_stalled(viewer.index);
     viewer.churning = options.is_churning(viewer.index);
     if (viewer.churning) churners_.push_back(i);
@@ -90,8 +98,9 @@ void ViewerPool::open(Viewer& viewer) {
   ClassResult& result = class_of(viewer);
   ++result.joins;
   // A churning viewer's earlier connection: its counts stay with the class, framing starts over.
+  check_verified(viewer, result);
   result.counts.add(viewer.verifier.counts());
-  viewer.verifier = StreamVerifier{};
+  viewer.verifier = StreamVerifier{viewer.mount, skips_};
   viewer.session_bytes = 0;
   viewer.head_bytes = 0;
   viewer.head_end_matched = 0;
@@ -126,7 +135,9 @@ void ViewerPool::on_connect(Viewer& viewer, int status) {
     return;
   }
   viewer.phase = Viewer::Phase::kHead;
-  uv_buf_t buf = uv_buf_init(request_.data(), static_cast<unsigned>(request_.size()));
+  // Viewers [first, first + M) hold one of each mount, in order, so k's GET is (k - first) % M.
+  std::string& request = requests_[(viewer.index - first_) % requests_.size()];
+  uv_buf_t buf = uv_buf_init(request.data(), static_cast<unsigned>(request.size()));
   uv_write(&viewer.write, reinterpret_cast<uv_stream_t*>(&viewer.tcp), &buf, 1, write_cb);
   if (!(stalled_ && viewer.stalled)) {
     uv_read_start(reinterpret_cast<uv_stream_t*>(&viewer.tcp), alloc_cb, read_cb);
@@ -303,6 +314,7 @@ Progress ViewerPool::progress() const {
     progress.corrupt += result->counts.records_corrupt;  // churned connections' counts
     progress.skipped += result->counts.records_skipped;
     progress.torn += result->counts.records_torn;
+    progress.foreign += result->counts.records_foreign;
   }
   for (std::uint32_t i = 0; i < count_; ++i) {
     const Viewer& viewer = viewers_[i];
@@ -313,6 +325,7 @@ Progress ViewerPool::progress() const {
     progress.corrupt += viewer.verifier.counts().records_corrupt;
     progress.skipped += viewer.verifier.counts().records_skipped;
     progress.torn += viewer.verifier.counts().records_torn;
+    progress.foreign += viewer.verifier.counts().records_foreign;
   }
   return progress;
 }
@@ -329,6 +342,7 @@ ProcessResult ViewerPool::result() const {
                           : viewer.stalled ? result.stalled
                                            : result.healthy;
     target.counts.add(viewer.verifier.counts());
+    check_verified(viewer, target);
     target.bytes_received += viewer.bytes_received;
     if (viewer.churning) {  // no whole-window rate: it was away part of the time
       target.bytes_in_window += viewer.churn_window_bytes;
@@ -344,6 +358,13 @@ ProcessResult ViewerPool::result() const {
         window_seconds_ > 0 ? static_cast<double>(in_window) * 8 / window_seconds_ : 0);
   }
   return result;
+}
+
+void ViewerPool::check_verified(const Viewer& viewer, ClassResult& result) const {
+  // Any 2 * 188 - 1 bytes of a good stream hold one whole record.
+  if (viewer.session_bytes >= 2 * kRecordSize - 1 && viewer.verifier.counts().records_ok == 0) {
+    ++result.sessions_unverified;
+  }
 }
 
 ClassResult& ViewerPool::class_of(const Viewer& viewer) {

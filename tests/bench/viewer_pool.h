@@ -1,5 +1,6 @@
-// Many verifying viewers on one libuv loop: each connects, sends the GET, checks the response
-// head and feeds every stream byte to its StreamVerifier. Reads land in one buffer shared by
+// Many verifying viewers on one libuv loop: each connects, sends the GET for its mount (viewer
+// k watches mount k % M), checks the response head and feeds every stream byte to its
+// StreamVerifier, which expects that mount's stream. Reads land in one buffer shared by
 // the loop (libuv reads one stream at a time); a viewer keeps at most a partial record.
 // Churning viewers leave in turn and join again at once as a fresh connection (same slot).
 #pragma once
@@ -15,6 +16,7 @@
 #include "histogram.h"
 #include "options.h"
 #include "results.h"
+#include "stream_verifier.h"
 
 namespace ringcast::bench {
 
@@ -53,6 +55,8 @@ class ViewerPool {
   void close(Viewer& viewer);
   void on_close(Viewer& viewer);
   void leave(Viewer& viewer);
+  // Counts the viewer's current connection if it never verified a record of its stream.
+  void check_verified(const Viewer& viewer, ClassResult& result) const;
   ClassResult& class_of(const Viewer& viewer);
 
   // libuv callbacks
@@ -65,7 +69,8 @@ class ViewerPool {
   uv_loop_t* loop_;
   const Options& options_;
   sockaddr_storage relay_;
-  std::string request_;
+  std::vector<std::string> requests_;  // the GET of each mount
+  SkipAlignment skips_;                // where the relay may skip: records, or any byte
   std::uint32_t first_;
   std::uint32_t count_;
   std::uint32_t next_to_open_ = 0;
