@@ -102,7 +102,6 @@ std::uint32_t milliseconds(double seconds) {
 CommandLine parse_command_line(int argc, const char* const* argv) {
   CommandLine result;
   RelayConfig& config = result.config;
-  config.workers = std::max(1u, std::thread::hardware_concurrency());
   if (const auto flag = find_config_flag(argc, argv)) {
     result.config_path = flag->path;
     result.check_only = flag->check_only;
@@ -161,10 +160,14 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       ->type_name("SIZE")
       ->capture_default_str();
   app.add_option("--ring-size", config.ring_bytes,
-                 "ring bytes per mount (rounded up to a power of two)")
+                 "ring bytes per mount, rounded up to a power of two (default: by --ring-seconds)")
       ->transform(size)
       ->type_name("SIZE")
-      ->check(CLI::Range(std::size_t{1}, kMaxRingBytes).description(""))
+      ->check(CLI::Range(std::size_t{1}, kMaxRingBytes).description(""));
+  app.add_option("--ring-seconds", config.ring_seconds,
+                 "a mount's ring holds this long of its stream, at the rate the source declares "
+                 "(ice-bitrate) or guesses by content type (audio: 320 kbit/s, else 3.2 Mbit/s)")
+      ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   app.add_option("--grace", grace_seconds, "seconds viewers wait for a dropped source to return")
       ->check(duration)
@@ -191,15 +194,16 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       ->check(positive)
       ->capture_default_str();
   app.add_option("--coalesce-bytes", fanout.coalesce_bytes,
-                 "a viewer's pending bytes are written at once from this much")
+                 "writes to viewers aim at this size, at the stream's measured rate")
       ->transform(size)
       ->type_name("SIZE")
       ->capture_default_str();
-  app.add_option("--max-write-delay", fanout.max_delay_ms,
-                 "longest (ms) a viewer's bytes may wait to be coalesced, at full audience")
+  app.add_option("--latency-budget,--max-write-delay", fanout.latency_budget_ms,
+                 "longest (ms) a byte waits to be coalesced, at full audience")
       ->capture_default_str();
   app.add_option("--full-delay-audience", fanout.full_delay_audience,
-                 "viewers from which --max-write-delay applies in full (scaled below it)")
+                 "viewers on a loop from which --coalesce-bytes and --latency-budget apply in full "
+                 "(scaled below it)")
       ->capture_default_str();
   app.add_option("--max-lag", fanout.max_lag_bytes,
                  "a viewer further behind the live edge is slow (default: half the ring)")
@@ -208,7 +212,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   app.add_option("--slow-viewer", slow_viewer, "what happens to a slow viewer")
       ->check(CLI::IsMember(names(kSlowViewerNames)))
       ->capture_default_str();
-  app.add_option("--workers", config.workers, "event loops serving connections (default: CPUs)")
+  app.add_option("--workers", config.workers, "event loops serving connections")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   app.add_option("--max-connections", config.max_connections,

@@ -240,10 +240,16 @@ constexpr Key<RelayConfig> kRelayKeys[] = {
      [](const Value& v, RelayConfig& c) { assign(c.fanout.max_write_bytes, v.size(1)); }},
     {"coalesce_bytes",
      [](const Value& v, RelayConfig& c) { assign(c.fanout.coalesce_bytes, v.size()); }},
-    {"max_write_delay",
+    {"latency_budget",
      [](const Value& v, RelayConfig& c) {
-       assign(c.fanout.max_delay_ms, v.count(0, std::numeric_limits<std::uint32_t>::max()));
+       assign(c.fanout.latency_budget_ms, v.count(0, std::numeric_limits<std::uint32_t>::max()));
      }},
+    {"max_write_delay",  // the older name of latency_budget
+     [](const Value& v, RelayConfig& c) {
+       assign(c.fanout.latency_budget_ms, v.count(0, std::numeric_limits<std::uint32_t>::max()));
+     }},
+    {"ring_seconds",
+     [](const Value& v, RelayConfig& c) { assign(c.ring_seconds, v.count(1, 3600)); }},
     {"full_delay_audience",
      [](const Value& v, RelayConfig& c) {
        assign(c.fanout.full_delay_audience, v.count(0, kMaxSize));
@@ -270,6 +276,12 @@ constexpr Key<MountSettings> kMountKeys[] = {
     {"burst", [](const Value& v, MountSettings& m) { assign(m.burst_bytes, v.size()); }},
     {"ring_size",
      [](const Value& v, MountSettings& m) { assign(m.ring_bytes, v.size(1, kMaxRingBytes)); }},
+    {"ring_seconds",
+     [](const Value& v, MountSettings& m) { assign(m.ring_seconds, v.count(1, 3600)); }},
+    {"latency_budget",
+     [](const Value& v, MountSettings& m) {
+       assign(m.latency_budget_ms, v.count(0, std::numeric_limits<std::uint32_t>::max()));
+     }},
     {"max_viewers",
      [](const Value& v, MountSettings& m) { assign(m.max_viewers, v.count(0, kMaxSize)); }},
     {"content_type",

@@ -46,12 +46,13 @@ uv_buf_t SourceSession::next_buffer() {
 void SourceSession::on_received(std::size_t n, std::uint64_t now_ms) {
   last_data_ms_ = now_ms;
   bytes_received_ += n;
-  stream_->commit_from_source(n, now_ms, connection_.worker());
+  stream_->commit_from_source(n, connection_.worker());
 }
 
 void SourceSession::pause() {
   if (paused_) return;
   paused_ = true;
+  paused_since_us_ = connection_.worker().now_us();
   uv_read_stop(connection_.stream());
   connection_.worker().source_paused(*this);
 }
@@ -59,6 +60,7 @@ void SourceSession::pause() {
 void SourceSession::resume() {
   if (!paused_ || !attached_) return;
   paused_ = false;
+  stream_->add_source_paused(connection_.worker().now_us() - paused_since_us_);
   last_data_ms_ = monotonic_ms();
   const int rc = connection_.restart_reading();
   if (rc != 0) connection_.close(uv_strerror(rc));
@@ -67,7 +69,10 @@ void SourceSession::resume() {
 void SourceSession::detach(std::uint64_t) {
   if (!attached_) return;
   attached_ = false;
-  if (paused_) connection_.worker().source_gone(*this);
+  if (paused_) {
+    stream_->add_source_paused(connection_.worker().now_us() - paused_since_us_);
+    connection_.worker().source_gone(*this);
+  }
   connection_.worker().source_detached(*stream_);
   spdlog::info("source {} left {} after {} bytes; viewers wait for it to return",
                connection_.peer(), stream_->mount(), bytes_received_);

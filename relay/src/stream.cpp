@@ -10,7 +10,6 @@
 #include <optional>
 
 #include "ringcast/relay/viewer_session.h"
-#include "ringcast/relay/worker.h"
 
 namespace ringcast::relay {
 
@@ -18,29 +17,91 @@ namespace {
 constexpr std::uint32_t kTsPacket = 188;
 constexpr std::byte kTsSync{0x47};
 
+// Fallback rates, by content type, for a source that declares none.
+constexpr std::uint64_t kAudioGuessKbps = 320;   // the most MP3 allows; AAC/Ogg radio is below
+constexpr std::uint64_t kOtherGuessKbps = 3200;  // 4 MiB over 10 s: what a 4 MiB ring held
+
 std::size_t round_up_to_power_of_two(std::size_t n) {
   std::size_t p = 4096;
   while (p < n) p <<= 1;
   return p;
 }
 
-bool is_mpeg_ts(std::string_view content_type) {
-  return content_type == "video/mp2t" || content_type == "video/MP2T" ||
-         content_type == "video/mpegts";
+bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+std::uint64_t leading_number(std::string_view text) {
+  std::uint64_t n = 0;
+  std::size_t i = 0;
+  while (i < text.size() && text[i] == ' ') ++i;
+  const std::size_t first = i;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9' && i - first < 9; ++i) n = n * 10 + (text[i] - '0');
+  return n;
 }
 }  // namespace
 
-Stream::Stream(std::string mount, const RelayConfig& config, std::size_t workers)
-    : mount_(std::move(mount)),
-      settings_(config.fanout),
-      ring_(round_up_to_power_of_two(config.ring_bytes), workers),
-      lane_count_(workers),
-      lanes_(std::make_unique<StreamLane[]>(workers)) {
+bool is_mpeg_ts(std::string_view content_type) {
+  return starts_with_ignoring_case(content_type, "video/mp2t") ||
+         starts_with_ignoring_case(content_type, "video/mpegts");
+}
+
+std::uint64_t declared_kbps(const StreamMetadata& metadata) {
+  for (const auto& [name, value] : metadata.ice_headers) {
+    const std::string_view n = name;
+    if (n.size() == 11 && (starts_with_ignoring_case(n, "ice-bitrate") || starts_with_ignoring_case(n, "icy-br"))) {
+      if (const std::uint64_t kbps = leading_number(value)) return kbps;
+    }
+    if (n.size() == 6 && starts_with_ignoring_case(n, "icy-br")) {
+      if (const std::uint64_t kbps = leading_number(value)) return kbps;
+    }
+    if (starts_with_ignoring_case(n, "ice-audio-info")) {
+      // "ice-samplerate=44100;ice-bitrate=128;ice-channels=2" (libshout); "bitrate=128" (others)
+      const std::string_view v = value;
+      for (std::size_t at = v.find("bitrate="); at != std::string_view::npos; at = v.find("bitrate=", at + 1)) {
+        if (const std::uint64_t kbps = leading_number(v.substr(at + 8))) return kbps;
+      }
+    }
+  }
+  return 0;
+}
+
+std::size_t ring_bytes_for(const RingSizing& sizing, const StreamMetadata& metadata) {
+  if (sizing.explicit_bytes != 0) return round_up_to_power_of_two(sizing.explicit_bytes);
+  std::uint64_t kbps = declared_kbps(metadata);
+  if (kbps == 0) {
+    kbps = starts_with_ignoring_case(metadata.content_type, "audio/") ||
+                   starts_with_ignoring_case(metadata.content_type, "application/ogg")
+               ? kAudioGuessKbps
+               : kOtherGuessKbps;
+  }
+  const std::uint64_t bytes = std::min<std::uint64_t>(kbps, 1'000'000) * 1000 / 8 * sizing.seconds;
+  return round_up_to_power_of_two(std::clamp<std::uint64_t>(bytes, sizing.min_bytes, sizing.max_bytes));
+}
+
+Stream::Stream(std::string mount, const FanoutSettings& settings, std::size_t ring_bytes,
+               std::size_t workers)
+    : mount_(std::move(mount)), settings_(settings), ring_(round_up_to_power_of_two(ring_bytes), workers) {
   if (settings_.max_lag_bytes == 0 || settings_.max_lag_bytes > ring_.capacity() / 2) {
     settings_.max_lag_bytes = ring_.capacity() / 2;
   }
   settings_.max_write_bytes = std::min(settings_.max_write_bytes, ring_.capacity() / 4);
-  settings_.burst_bytes = std::min(settings_.burst_bytes, ring_.capacity() / 2);
+  // A joiner starts well inside the lag limit (half the ring), never at its edge.
+  settings_.burst_bytes = std::min(settings_.burst_bytes, ring_.capacity() / 4);
+  Lane::Settings lane;
+  lane.capacity = ring_.capacity();
+  lane.write_target_bytes = settings_.coalesce_bytes;
+  lane.latency_budget_ms = settings_.latency_budget_ms;
+  lane.full_audience = settings_.full_delay_audience;
+  lane.max_write_bytes = settings_.max_write_bytes;
+  lane.max_lag_bytes = settings_.max_lag_bytes;
+  lane.slow_action = settings_.slow_action;
+  lanes_.reserve(workers);
+  for (std::size_t i = 0; i < workers; ++i) lanes_.push_back(std::make_unique<StreamLane>(lane));
 }
 
 void Stream::attach_source(std::size_t worker, StreamMetadata metadata) {
@@ -49,8 +110,11 @@ void Stream::attach_source(std::size_t worker, StreamMetadata metadata) {
     std::lock_guard lock(metadata_mutex_);
     metadata_ = std::move(metadata);
   }
+  // The previous source's last packet, if it left one cut short, is never sent.
+  const std::uint64_t head = ring_.head();
+  framing_cut_from_.store(framing().align_down(head), std::memory_order_relaxed);
   framing_packet_.store(ts ? kTsPacket : 1, std::memory_order_relaxed);
-  framing_origin_.store(ring_.head(), std::memory_order_release);  // pairs: acquire in framing()
+  framing_origin_.store(head, std::memory_order_release);  // pairs: acquire in framing()
   framing_locked_ = !ts;  // the first sync byte of the new source fixes the TS origin
   source_connects_.add(1);
   writer_worker_.store(worker, std::memory_order_release);  // pairs: acquire in writer_worker()
@@ -70,7 +134,14 @@ StreamMetadata Stream::metadata() const {
 
 Framing Stream::framing() const {
   const std::uint64_t origin = framing_origin_.load(std::memory_order_acquire);  // pairs: attach
-  return Framing{origin, framing_packet_.load(std::memory_order_relaxed)};
+  return Framing{origin, framing_packet_.load(std::memory_order_relaxed),
+                 framing_cut_from_.load(std::memory_order_relaxed)};
+}
+
+RingView Stream::ring_view() const {
+  // Framing first: a head read after it is never older than the origin it names.
+  const Framing framing = this->framing();
+  return RingView{ring_.head(), ring_.tail(), framing};
 }
 
 std::uint64_t Stream::eviction_threshold() const {
@@ -81,38 +152,38 @@ std::uint64_t Stream::eviction_threshold() const {
   return head > margin ? head - margin : 0;
 }
 
-std::span<std::byte> Stream::reserve_for_source(std::size_t wanted, Worker& writer) {
+std::span<std::byte> Stream::reserve_for_source(std::size_t wanted, LoopHost& writer) {
   const std::uint64_t head = ring_.head();
   const std::size_t to_buffer_end = ring_.capacity() - (head & (ring_.capacity() - 1));
-  wanted = std::min(wanted, to_buffer_end);
+  wanted = std::min({wanted, to_buffer_end, ring_.capacity() / 4});
   auto span = ring_.writable_span(wanted);
   if (span.size() == wanted) return span;
 
   // Short of room: the gates of some lanes hold the writer back.
   const std::uint64_t needed = head + wanted - ring_.capacity();
   const std::size_t own = writer.index();
-  if (ring_.gate(own) < needed) refresh_lane_gate(own, needed);
-  for (std::size_t worker = 0; worker < lane_count_; ++worker) {
+  if (ring_.gate(own) < needed) make_room(writer, needed);
+  for (std::size_t worker = 0; worker < lanes_.size(); ++worker) {
     // One request at a time per lane (acq_rel: pairs with the lane's exchange(false)).
     if (worker != own && ring_.gate(worker) < needed &&
-        !lanes_[worker].make_room_pending.exchange(true, std::memory_order_acq_rel)) {
+        !lanes_[worker]->make_room_pending.exchange(true, std::memory_order_acq_rel)) {
       writer.post_to(worker, LoopEvent{LoopEvent::Kind::make_room, -1, shared_from_this(), needed});
     }
   }
   return ring_.writable_span(wanted);
 }
 
-void Stream::commit_from_source(std::size_t n, std::uint64_t now_ms, Worker& writer) {
+void Stream::commit_from_source(std::size_t n, LoopHost& writer) {
   ring_.commit(n);
   bytes_in_.add(n);
-  last_commit_ms_.store(now_ms, std::memory_order_relaxed);
+  last_commit_ms_.store(writer.now_us() / 1000, std::memory_order_relaxed);
   if (!framing_locked_) lock_ts_framing();
   const std::size_t own = writer.index();
-  for (std::size_t worker = 0; worker < lane_count_; ++worker) {
-    StreamLane& lane = lanes_[worker];
+  for (std::size_t worker = 0; worker < lanes_.size(); ++worker) {
+    StreamLane& lane = *lanes_[worker];
     if (lane.viewer_count.load(std::memory_order_relaxed) == 0) continue;
     if (worker == own) {
-      on_commit_event(own, writer.delay_ms(), now_ms);
+      on_commit_event(writer);
     } else if (!lane.notify_pending.exchange(true, std::memory_order_acq_rel)) {
       // acq_rel: pairs with the lane's exchange(false) before it reads head.
       writer.post_to(worker, LoopEvent{LoopEvent::Kind::commit, -1, shared_from_this(), 0});
@@ -136,126 +207,144 @@ void Stream::lock_ts_framing() {
   if (head - origin > 2 * kTsPacket) framing_locked_ = true;  // not TS after all: keep the origin
 }
 
-void Stream::add_viewer(std::size_t worker, ViewerSession& viewer) {
-  StreamLane& lane = lanes_[worker];
-  // The least populated slot, so every step of the wheel writes to about as many viewers.
-  std::size_t slot = 0;
-  for (std::size_t k = 1; k < lane.slots.size(); ++k) {
-    if (lane.slots[k].viewers.size() < lane.slots[slot].viewers.size()) slot = k;
-  }
-  FlushSlot& flush_slot = lane.slots[slot];
-  if (flush_slot.viewers.empty()) flush_slot.serviced_head = ring_.head();
-  viewer.set_slot(slot, flush_slot.viewers.size());
-  flush_slot.viewers.push_back(&viewer);
+ViewerId Stream::add_viewer(LoopHost& host, ViewerSession& viewer) {
+  StreamLane& lane = *lanes_[host.index()];
+  const RingView view = ring_view();
+  const ViewerId id = lane.lane.add(relay::join_position(view.head, view.oldest, settings_.burst_bytes, view.framing));
+  if (lane.sessions.size() <= id) lane.sessions.resize(id + 1, nullptr);
+  lane.sessions[id] = &viewer;
   lane.viewer_count.store(lane.viewer_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   lane.joins.add(1);
   const std::uint64_t total = viewer_count();
   std::uint64_t peak = peak_viewers_.load(std::memory_order_relaxed);
   while (total > peak && !peak_viewers_.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
   }
+  return id;
 }
 
-void Stream::remove_viewer(std::size_t worker, ViewerSession& viewer) {
-  StreamLane& lane = lanes_[worker];
-  auto& slot = lane.slots[viewer.slot()].viewers;
-  const std::size_t at = viewer.slot_index();
-  assert(at < slot.size() && slot[at] == &viewer);
-  slot[at] = slot.back();
-  slot[at]->set_slot(viewer.slot(), at);
-  slot.pop_back();
+void Stream::start_viewer(LoopHost& host, ViewerId viewer) {
+  StreamLane& lane = *lanes_[host.index()];
+  lane.lane.start(viewer, ring_view(), lane.actions);
+  apply(host, lane);
+}
+
+void Stream::remove_viewer(LoopHost& host, ViewerId viewer) {
+  StreamLane& lane = *lanes_[host.index()];
+  lane.lane.remove(viewer);
+  lane.sessions[viewer] = nullptr;
   lane.viewer_count.store(lane.viewer_count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  // The viewer's in-flight write no longer holds the gate (its fd is closed).
+  if (!lane.applying) apply(host, lane);
+}
+
+void Stream::viewer_write_done(LoopHost& host, ViewerId viewer) {
+  StreamLane& lane = *lanes_[host.index()];
+  lane.lane.write_done(viewer, ring_view(), lane.actions);
+  apply(host, lane);
 }
 
 std::size_t Stream::viewer_count() const {
   std::size_t total = 0;
-  for (std::size_t worker = 0; worker < lane_count_; ++worker) {
-    total += lanes_[worker].viewer_count.load(std::memory_order_relaxed);
-  }
+  for (const auto& lane : lanes_) total += lane->viewer_count.load(std::memory_order_relaxed);
   return total;
 }
 
-std::uint64_t Stream::join_position() const {
-  const RingState state = ring_state();
-  return relay::join_position(state.head, state.oldest, settings_.burst_bytes, framing());
+void Stream::on_commit_event(LoopHost& host) {
+  StreamLane& lane = *lanes_[host.index()];
+  if (lane.lane.size() == 0) return;
+  const RingView view = ring_view();
+  lane.lane.commit(view, host.load(), host.now_us(), lane.actions);
+  if (lane.lane.gate() < eviction_threshold()) evict_stalled(host, lane, eviction_threshold());
+  apply(host, lane);
 }
 
-RingState Stream::ring_state() const {
-  return RingState{ring_.head(), ring_.tail(), ring_.capacity()};
+void Stream::on_tick(LoopHost& host, std::uint64_t due_us) {
+  StreamLane& lane = *lanes_[host.index()];
+  if (lane.scheduled_us != due_us) return;  // superseded by an earlier tick
+  lane.scheduled_us = 0;
+  const std::uint64_t now = host.now_us();
+  lane.lane.tick(ring_view(), host.load(), now, lane.actions);
+  host.note_period(lane.lane.period_us());
+  lane.period_us.store(lane.lane.period_us(), std::memory_order_relaxed);
+  if (lane.lane.gate() < eviction_threshold()) evict_stalled(host, lane, eviction_threshold());
+  apply(host, lane);
 }
 
-void Stream::on_commit_event(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms) {
-  if (delay_ms == 0) {
-    service_lane(worker, 0, now_ms);
-    return;
-  }
-  refresh_gate_if_due(worker);
-  StreamLane& lane = lanes_[worker];
-  const std::uint64_t head = ring_.head();
-  std::optional<RingState> state;
-  for (FlushSlot& slot : lane.slots) {
-    if (slot.viewers.empty() || head - slot.serviced_head < settings_.coalesce_bytes) continue;
-    if (!state) state = ring_state();
-    service_slot(slot, *state, delay_ms, now_ms);
-  }
+void Stream::make_room(LoopHost& host, std::uint64_t needed) {
+  StreamLane& lane = *lanes_[host.index()];
+  evict_stalled(host, lane, needed);
+  apply(host, lane);
 }
 
-void Stream::on_flush_tick(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_us) {
-  refresh_gate_if_due(worker);
-  StreamLane& lane = lanes_[worker];
-  const std::uint64_t now_ms = now_us / 1000;
-  if (lane.bytes_waiting && now_ms >= last_commit_ms() + kPartialPacketHoldMs) {
-    lane.bytes_waiting = false;
-    service_lane(worker, 0, now_ms);  // a quiet source: nothing gains from waiting longer
-    return;
-  }
-  const RingState state = ring_state();
-  lane.wheel.advance(now_us, std::uint64_t{delay_ms} * 1000, [&](std::size_t slot) {
-    // The slot's turn: whatever its viewers have waiting goes out now.
-    service_slot(lane.slots[slot], state, 0, now_ms);
+void Stream::evict_stalled(LoopHost&, StreamLane& lane, std::uint64_t below) {
+  // What the kernel took since the lane last heard (write_queue_size), then the lane's rule.
+  lane.lane.for_each_in_flight([&](ViewerId id, std::uint64_t from) {
+    if (from < below && lane.sessions[id] != nullptr) {
+      lane.lane.progressed(id, lane.sessions[id]->accepted_position());
+    }
   });
+  lane.lane.evict_below(below, lane.actions);
 }
 
-void Stream::service_lane(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms) {
-  refresh_gate_if_due(worker);
-  StreamLane& lane = lanes_[worker];
-  const RingState state = ring_state();
-  for (FlushSlot& slot : lane.slots) service_slot(slot, state, delay_ms, now_ms);
+void Stream::end_lane(LoopHost& host) {
+  StreamLane& lane = *lanes_[host.index()];
+  lane.lane.finish(ring_view(), lane.actions);
+  apply(host, lane);
 }
 
-void Stream::service_slot(FlushSlot& slot, const RingState& state, std::uint32_t delay_ms,
-                          std::uint64_t now_ms) {
-  slot.serviced_head = state.head;
-  // Backwards: a viewer that closes swaps the last (already serviced) one into its place.
-  for (std::size_t i = slot.viewers.size(); i-- > 0;) slot.viewers[i]->service(state, delay_ms, now_ms);
-}
-
-void Stream::refresh_gate_if_due(std::size_t worker) {
-  if (ring_.head() - lanes_[worker].gate_refresh_head > ring_.capacity() / 4) {
-    refresh_lane_gate(worker, eviction_threshold());
-  }
-}
-
-void Stream::refresh_lane_gate(std::size_t worker, std::uint64_t evict_below) {
-  StreamLane& lane = lanes_[worker];
-  // Invariant 2: the writer never waits for a viewer. A viewer whose socket has not taken the
-  // bytes at `evict_below` is stalled; closing it releases the memory at once (uv_close closes
-  // the fd, so libuv never reads the ring for it again).
-  for (FlushSlot& slot : lane.slots) {
-    for (std::size_t i = slot.viewers.size(); i-- > 0;) {  // backwards: closing swap-removes
-      ViewerSession* viewer = slot.viewers[i];
-      if (viewer->write_in_flight() && viewer->accepted_position() < evict_below) {
-        viewer->drop_stalled();
+void Stream::apply(LoopHost& host, StreamLane& lane) {
+  if (lane.applying) return;  // the outer apply() picks up what was added
+  lane.applying = true;
+  const std::size_t worker = host.index();
+  // Index, not iterator: write results add actions as the list is walked.
+  for (std::size_t i = 0; i < lane.actions.size(); ++i) {
+    const LaneAction action = lane.actions[i];
+    ViewerSession* session = action.viewer < lane.sessions.size() ? lane.sessions[action.viewer] : nullptr;
+    if (session == nullptr) continue;  // closed by an earlier action
+    switch (action.kind) {
+      case LaneAction::Kind::write: {
+        const RingView view = ring_view();
+        const WriteResult result = session->write_views(action.from, action.to, view.head);
+        if (result.outcome == WriteResult::Outcome::lapped) {
+          lane.lane.lapped(action.viewer, ring_view(), lane.actions);
+        } else if (result.outcome == WriteResult::Outcome::written) {
+          lane.lane.wrote(action.viewer, result.accepted, view, lane.actions);
+        }
+        // closed: the connection is gone and remove_viewer() ran
+        break;
       }
+      case LaneAction::Kind::skip:
+        lane.skips.add(1);
+        lane.skipped_bytes.add(action.to - action.from);
+        session->skipped(action.to - action.from);
+        break;
+      case LaneAction::Kind::close:
+        lane.slow_disconnects.add(1);
+        session->close_slow(action.reason);
+        break;
+      case LaneAction::Kind::finish:
+        session->finish();
+        break;
     }
   }
-  std::uint64_t oldest = ringbuf::kNoGate;
-  for (const FlushSlot& slot : lane.slots) {
-    for (const ViewerSession* viewer : slot.viewers) {
-      if (viewer->write_in_flight()) oldest = std::min(oldest, viewer->accepted_position());
+  lane.actions.clear();
+  lane.applying = false;
+  // Every write decided and not yet done is at or above the lane's gate, and each was pinned
+  // before it was read: publishing the gate now never uncovers an in-flight write.
+  // The slot may differ from what was published last: pins lower it as writes start.
+  const std::uint64_t gate = lane.lane.gate();
+  const std::uint64_t slot = ring_.gate(worker);
+  if (gate != slot) {
+    ring_.release(worker, gate);
+    // Room was made: a source of this mount paused on this loop may read again.
+    if (gate > slot && writer_worker() == worker) host.resume_sources(this);
+  }
+  if (const auto next = lane.lane.next_tick_us()) {
+    if (lane.scheduled_us == 0 || *next < lane.scheduled_us) {
+      lane.scheduled_us = *next;
+      host.schedule_tick(shared_from_this(), *next);
     }
   }
-  ring_.release(worker, oldest);
-  lane.gate_refresh_head = ring_.head();
 }
 
 void Stream::sample_rate(std::uint64_t now_ms) {

@@ -14,10 +14,19 @@ StreamRegistry::Attached StreamRegistry::attach_source(const std::string& mount,
   const bool resumed = found != streams_.end();
   if (!resumed && streams_.size() >= config_.max_mounts) return {AttachOutcome::too_many_mounts, nullptr};
   if (!resumed) {
-    RelayConfig mount_config = config_;
-    if (settings && settings->ring_bytes) mount_config.ring_bytes = *settings->ring_bytes;
-    if (settings && settings->burst_bytes) mount_config.fanout.burst_bytes = *settings->burst_bytes;
-    found = streams_.emplace(mount, std::make_shared<Stream>(mount, mount_config, workers_)).first;
+    FanoutSettings fanout = config_.fanout;
+    RingSizing sizing;
+    sizing.explicit_bytes = config_.ring_bytes;
+    sizing.seconds = config_.ring_seconds;
+    if (settings && settings->ring_bytes) sizing.explicit_bytes = *settings->ring_bytes;
+    if (settings && settings->ring_seconds) {
+      sizing.seconds = *settings->ring_seconds;
+      if (!settings->ring_bytes) sizing.explicit_bytes = 0;  // the mount's own time wins
+    }
+    if (settings && settings->burst_bytes) fanout.burst_bytes = *settings->burst_bytes;
+    if (settings && settings->latency_budget_ms) fanout.latency_budget_ms = *settings->latency_budget_ms;
+    const std::size_t ring_bytes = ring_bytes_for(sizing, metadata);
+    found = streams_.emplace(mount, std::make_shared<Stream>(mount, fanout, ring_bytes, workers_)).first;
   }
   // Under the mutex, so that a mount cannot expire between "orphaned" and "attached".
   found->second->attach_source(worker, std::move(metadata));

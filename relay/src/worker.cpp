@@ -80,12 +80,14 @@ Worker::Worker(Relay& relay, std::size_t index)
     : relay_(relay), index_(index), discard_(std::make_unique<char[]>(kDiscardBytes)) {
   uv_loop_init(&loop_);
   uv_loop_configure(&loop_, UV_METRICS_IDLE_TIME);  // sample_busy()
-  inbox_.open(&loop_, [this](LoopEvent& event) { on_event(event); });
+  // A writer short of ring room waits for make_room: it goes before the rest of a batch.
+  inbox_.open(&loop_, [this](LoopEvent& event) { on_event(event); },
+              [](const LoopEvent& event) { return event.kind == LoopEvent::Kind::make_room; });
   sweep_timer_.data = this;
-  flush_timer_.data = this;
+  tick_timer_.data = this;
   uv_timer_init(&loop_, &sweep_timer_);
   uv_timer_start(&sweep_timer_, sweep_cb, kSweepIntervalMs, kSweepIntervalMs);
-  uv_timer_init(&loop_, &flush_timer_);  // runs while the worker has viewers: viewer_joined
+  uv_timer_init(&loop_, &tick_timer_);  // armed for the earliest lane tick: schedule_tick
 }
 
 Worker::~Worker() {
@@ -129,27 +131,21 @@ void Worker::on_event(LoopEvent& event) {
       StreamLane& lane = event.stream->lane(index_);
       // Clear before reading head: a commit after this point notifies again.
       lane.notify_pending.exchange(false, std::memory_order_acq_rel);  // pairs: writer's exchange
-      event.stream->on_commit_event(index_, delay_ms(), monotonic_ms());
+      event.stream->on_commit_event(*this);
       return;
     }
     case LoopEvent::Kind::make_room:
       event.stream->lane(index_).make_room_pending.exchange(false, std::memory_order_acq_rel);
-      event.stream->refresh_lane_gate(index_, event.position);
+      event.stream->make_room(*this, event.position);
       post_to(event.stream->writer_worker(),
               LoopEvent{LoopEvent::Kind::resume_source, -1, event.stream, 0});
       return;
     case LoopEvent::Kind::resume_source:
       resume_sources(event.stream.get());
       return;
-    case LoopEvent::Kind::stream_ended: {
-      // A copy: finishing may leave the lane.
-      std::vector<ViewerSession*> viewers;
-      for (const FlushSlot& slot : event.stream->lane(index_).slots) {
-        viewers.insert(viewers.end(), slot.viewers.begin(), slot.viewers.end());
-      }
-      for (ViewerSession* viewer : viewers) viewer->finish();
+    case LoopEvent::Kind::stream_ended:
+      event.stream->end_lane(*this);
       return;
-    }
     case LoopEvent::Kind::admin_task:
       run_admin_task(*event.task);
       if (event.task->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
@@ -338,35 +334,22 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
   ViewerSession& session = *viewer;
   connection.become_viewer(std::move(viewer));
   spdlog::info("viewer {} joined {}", connection.peer(), path);
-  session.start(viewer_response_head(metadata), monotonic_ms());
+  session.start(viewer_response_head(metadata));
 }
 
 void Worker::viewer_joined(const std::shared_ptr<Stream>& stream) {
-  if (audience_++ == 0) {
-    // Each step of a flush wheel is a kSlots-th of the delay; a tick of that (at least 1 ms,
-    // at most 10) writes the slots that came round. At a smaller delay (a small audience) one
-    // tick takes several steps, which is as precise as a smaller audience needs.
-    // Without a delay the timer only flushes partial packets once a source goes quiet.
-    const std::uint32_t max_delay = relay_.config().fanout.max_delay_ms;
-    const std::uint64_t tick =
-        max_delay > 0 ? std::clamp<std::uint64_t>(max_delay / FlushWheel::kSlots, 1, 10) : 10;
-    uv_timer_start(&flush_timer_, flush_cb, tick, tick);
-  }
+  ++audience_;
   counters_.viewers_joined.add(1);
   auto& active = active_streams_[stream.get()];
   if (active.viewers++ == 0) active.stream = stream;
 }
 
 void Worker::viewer_left(const std::shared_ptr<Stream>& stream) {
-  if (--audience_ == 0) uv_timer_stop(&flush_timer_);
+  --audience_;
   counters_.viewers_left.add(1);
   const auto found = active_streams_.find(stream.get());
   assert(found != active_streams_.end());
   if (--found->second.viewers == 0) active_streams_.erase(found);
-}
-
-std::uint32_t Worker::delay_ms() const {
-  return loaded_delay_ms(effective_delay_ms(relay_.config().fanout, audience_), busy_);
 }
 
 void Worker::sample_busy() {
@@ -379,7 +362,8 @@ void Worker::sample_busy() {
   busy_sample_ns_ = now;
   idle_sample_ns_ = idle;
   counters_.busy_permille.set(static_cast<std::uint64_t>(busy_ * 1000));
-  counters_.write_delay_ms.set(delay_ms());
+  counters_.write_delay_ms.set(longest_period_us_ / 1000);
+  longest_period_us_ = 0;
 }
 
 void Worker::source_paused(SourceSession& source) { paused_sources_.push_back(&source); }
@@ -449,16 +433,38 @@ void Worker::on_sweep() {
   if (!paused_sources_.empty()) resume_sources(nullptr);
 }
 
-void Worker::on_flush_tick() {
-  const std::uint64_t now_us = uv_hrtime() / 1000;
-  const std::uint32_t delay = delay_ms();
-  // Servicing may close viewers, and a mount's last viewer leaving erases it from
-  // active_streams_ (and may drop the last reference to an ended mount): walk a copy that
-  // keeps every mount alive until the walk is over. The vector's capacity is reused.
-  flush_walk_.clear();
-  for (auto& [key, active] : active_streams_) flush_walk_.push_back(active.stream);
-  for (const auto& stream : flush_walk_) stream->on_flush_tick(index_, delay, now_us);
-  flush_walk_.clear();
+void Worker::schedule_tick(std::shared_ptr<Stream> stream, std::uint64_t due_us) {
+  ticks_.push_back(Tick{due_us, std::move(stream)});
+  std::push_heap(ticks_.begin(), ticks_.end(), std::greater<>{});
+  if (timer_due_us_ == 0 || due_us < timer_due_us_) arm_tick_timer();
+}
+
+void Worker::arm_tick_timer() {
+  if (ticks_.empty()) {
+    timer_due_us_ = 0;
+    uv_timer_stop(&tick_timer_);
+    return;
+  }
+  const std::uint64_t due = ticks_.front().due_us;
+  const std::uint64_t now = now_us();
+  // libuv's timers count whole milliseconds from the loop's cached time: round up, so a tick
+  // never runs before its slot is due.
+  const std::uint64_t wait_ms = due > now ? (due - now + 999) / 1000 : 0;
+  timer_due_us_ = due;
+  uv_timer_start(&tick_timer_, tick_cb, wait_ms, 0);
+}
+
+void Worker::on_tick_timer() {
+  timer_due_us_ = 0;
+  const std::uint64_t now = now_us();
+  // Only the ticks due now: lanes that tick re-schedule themselves for later.
+  while (!ticks_.empty() && ticks_.front().due_us <= now) {
+    std::pop_heap(ticks_.begin(), ticks_.end(), std::greater<>{});
+    Tick tick = std::move(ticks_.back());
+    ticks_.pop_back();
+    tick.stream->on_tick(*this, tick.due_us);
+  }
+  arm_tick_timer();
 }
 
 void Worker::drain() {
@@ -478,13 +484,14 @@ void Worker::maybe_drained() {
 void Worker::stop() {
   inbox_.close();
   uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&flush_timer_), nullptr);
+  ticks_.clear();
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
 }
 
 // libuv callbacks
 
 void Worker::sweep_cb(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->on_sweep(); }
 
-void Worker::flush_cb(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->on_flush_tick(); }
+void Worker::tick_cb(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->on_tick_timer(); }
 
 }  // namespace ringcast::relay

@@ -122,7 +122,7 @@ void ByteRing::release(std::size_t slot, std::uint64_t pos) {
 
 std::uint64_t ByteRing::gate(std::size_t slot) const {
   assert(slot < gate_count_);
-  return gates_[slot].position.load(std::memory_order_relaxed);  // diagnostic only
+  return gates_[slot].position.load(std::memory_order_relaxed);  // the owner's own store
 }
 
 }  // namespace ringcast::ringbuf

@@ -64,6 +64,7 @@ TEST_CASE("viewers of a paced source on the default ring receive every byte", "[
   }, 5s));
 
   for (auto& viewer : viewers) viewer->join();
+  INFO("relay log:\n" << relay.log());
   for (int i = 0; i < kViewers; ++i) {
     INFO("viewer " << i);
     CHECK(viewers[i]->error() == "");

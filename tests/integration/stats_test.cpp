@@ -102,9 +102,11 @@ TEST_CASE("/stats is JSON with per-mount counters, totals and refusals", "[stats
   REQUIRE(relay.stop() == 0);
 }
 
-TEST_CASE("each worker reports its busy share and a write delay scaled by its audience", "[stats]") {
-  RelayProcess relay({"--workers", "1", "--max-write-delay", "100", "--full-delay-audience", "10"});
+TEST_CASE("each worker reports its busy share and a write period scaled by its audience", "[stats]") {
+  RelayProcess relay({"--workers", "1", "--latency-budget", "100", "--full-delay-audience", "10"});
   SourceConnection source = connect_source(relay.port());
+  // 1 Mbit/s: 16 KiB would take 131 ms, so the 100 ms budget sets the period at full audience.
+  PacedSource sender(std::move(source.socket), 0, 125'000 * 30, 125'000, 4096);
   const auto worker = [&] { return fetch_stats(relay.port()).at("workers").at(0); };
   // The gauges are refreshed by the worker's 250 ms sweep. A loop more than half busy would
   // stretch the delay (at most 3x): an idle relay here should not be, but a sanitizer build on
@@ -118,9 +120,9 @@ TEST_CASE("each worker reports its busy share and a write delay scaled by its au
   };
   std::vector<std::unique_ptr<Viewer>> viewers;
   for (int i = 0; i < 5; ++i) viewers.push_back(std::make_unique<Viewer>(relay.port(), "/live.ts"));
-  CHECK(delay_within(50, 150));  // half the full audience: half the delay
+  CHECK(delay_within(40, 150));  // half the full audience: half the period
   for (int i = 0; i < 10; ++i) viewers.push_back(std::make_unique<Viewer>(relay.port(), "/live.ts"));
-  CHECK(delay_within(100, 300));  // past the full audience: the whole delay
+  CHECK(delay_within(90, 300));  // past the full audience: the whole budget
   const auto w = worker();
   CHECK(w.at("busy").get<double>() >= 0.0);
   CHECK(w.at("busy").get<double>() <= 1.0);

@@ -73,7 +73,7 @@ viewer_stall_timeout = 30
   CHECK(config.max_head_bytes == 4096);
   CHECK(config.fanout.max_write_bytes == 512 * 1024);
   CHECK(config.fanout.coalesce_bytes == 32 * 1024);
-  CHECK(config.fanout.max_delay_ms == 80);
+  CHECK(config.fanout.latency_budget_ms == 80);
   CHECK(config.fanout.full_delay_audience == 250);
   CHECK(config.fanout.max_lag_bytes == 1024 * 1024);
   CHECK(config.fanout.slow_action == SlowViewerAction::disconnect);

@@ -18,6 +18,8 @@ struct MountSettings {
   std::optional<std::string> source_password;  // this mount's sources use it instead
   std::optional<std::size_t> burst_bytes;
   std::optional<std::size_t> ring_bytes;       // takes effect when the mount is (re)created
+  std::optional<std::uint32_t> ring_seconds;   // the ring holds this long at the declared rate
+  std::optional<std::uint32_t> latency_budget_ms;
   std::optional<std::size_t> max_viewers;      // 0: no limit
   std::optional<std::string> content_type;     // sent to viewers whatever the source declares
 };
@@ -33,7 +35,8 @@ struct RelayConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8000;
   std::string source_password;  // empty: generated at start
-  std::size_t ring_bytes = 4 * 1024 * 1024;
+  std::size_t ring_bytes = 0;       // per mount; 0: sized by time (ring_seconds, see RingSizing)
+  std::uint32_t ring_seconds = 10;  // a ring sized by time holds this long of the stream
   std::uint32_t grace_ms = 10'000;             // viewers wait this long for a source to return
   std::uint32_t source_idle_timeout_ms = 10'000;  // a source sending nothing this long is dropped
   std::size_t max_head_bytes = 8 * 1024;       // request head larger: 431

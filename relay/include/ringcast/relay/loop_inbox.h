@@ -22,9 +22,11 @@ class LoopInbox {
   LoopInbox(const LoopInbox&) = delete;
   LoopInbox& operator=(const LoopInbox&) = delete;
 
-  // On the receiving loop's thread, before any sender posts.
-  int open(uv_loop_t* loop, Handler handler) {
+  // On the receiving loop's thread, before any sender posts. Events for which `urgent` holds
+  // are handled first in each drained batch (a writer waiting for ring room, for one).
+  int open(uv_loop_t* loop, Handler handler, bool (*urgent)(const Event&) = nullptr) {
     handler_ = std::move(handler);
+    urgent_ = urgent;
     async_.data = this;
     return uv_async_init(loop, &async_, async_cb);
   }
@@ -62,6 +64,13 @@ class LoopInbox {
     std::array<Event, kBatch> batch;
     std::size_t n;
     while ((n = queue_.try_dequeue_bulk(consumer_, batch.begin(), batch.size())) > 0) {
+      if (urgent_ != nullptr) {
+        for (std::size_t i = 0; i < n; ++i) {
+          if (!urgent_(batch[i])) continue;
+          if (!closed_.load(std::memory_order_relaxed)) handler_(batch[i]);
+          batch[i] = Event{};  // handled: the second pass skips it
+        }
+      }
       for (std::size_t i = 0; i < n; ++i) {
         if (!closed_.load(std::memory_order_relaxed)) handler_(batch[i]);  // same thread as close()
         batch[i] = Event{};  // drop references (e.g. to streams) now, not at the next batch
@@ -78,6 +87,7 @@ class LoopInbox {
   std::atomic<bool> closed_{false};
   uv_async_t async_{};
   Handler handler_;
+  bool (*urgent_)(const Event&) = nullptr;
 };
 
 }  // namespace ringcast::relay

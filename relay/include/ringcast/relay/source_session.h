@@ -39,6 +39,7 @@ class SourceSession {
   std::shared_ptr<Stream> stream_;
   bool attached_ = false;
   bool paused_ = false;
+  std::uint64_t paused_since_us_ = 0;  // while paused: how long the relay kept it from reading
   std::uint64_t last_data_ms_ = 0;
   std::uint64_t bytes_received_ = 0;
 };

@@ -4,6 +4,7 @@
 // See docs/architecture.md for the thread model.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -11,17 +12,18 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
-#include "ringcast/relay/config.h"
 #include "ringcast/relay/fanout.h"
+#include "ringcast/relay/lane.h"
+#include "ringcast/relay/loop_event.h"
 #include "ringcast/ringbuf/byte_ring.h"
 
 namespace ringcast::relay {
 
 class ViewerSession;
-class Worker;
 
 // A counter with one writing thread and readers anywhere (/stats): relaxed load and store, no
 // read-modify-write on the hot path, no lock.
@@ -40,39 +42,50 @@ struct StreamMetadata {
   std::vector<std::pair<std::string, std::string>> ice_headers;
 };
 
-// A lane's viewers that its FlushWheel writes at the same step. The slots together hold every
-// viewer of the lane (each once).
-struct FlushSlot {
-  std::vector<ViewerSession*> viewers;
-  std::uint64_t serviced_head = 0;  // head when these viewers were last serviced
-};
-
-// One worker's share of a mount. Every field but the counters and `notify_pending` is touched
-// only by that worker's thread.
+// One worker's share of a mount: its Lane (the rules) and what applying the lane's actions
+// needs. Every field but the atomics and counters is touched only by that worker's thread.
 struct alignas(64) StreamLane {
-  std::array<FlushSlot, FlushWheel::kSlots> slots;  // the lane's viewers, by flush step
-  FlushWheel wheel;
-  bool bytes_waiting = false;  // a viewer went idle with bytes unsent: flush them if the source goes quiet
-  std::uint64_t gate_refresh_head = 0;
+  explicit StreamLane(const Lane::Settings& settings) : lane(settings) {}
+
+  Lane lane;
+  std::vector<ViewerSession*> sessions;  // by ViewerId; null once removed
+  LaneActions actions;                   // reused: no allocation per event once warm
+  bool applying = false;
+  std::uint64_t scheduled_us = 0;  // the tick this lane's loop holds for it (0: none)
   std::atomic<bool> notify_pending{false};     // a commit event is queued for this lane
   std::atomic<bool> make_room_pending{false};  // a make_room event is queued for this lane
   std::atomic<std::uint32_t> viewer_count{0};
+  std::atomic<std::uint64_t> period_us{0};  // the lane's write period (for /stats)
   Counter bytes_out, joins, skips, skipped_bytes, slow_disconnects;
 };
 
+// How a mount's ring is sized when nothing sets it: by time, from the rate the source declares
+// (ice-bitrate, icy-br, ice-audio-info bitrate=) or, failing that, from its content type.
+struct RingSizing {
+  std::size_t explicit_bytes = 0;  // --ring-size or the mount's ring_size: wins (0: by time)
+  std::uint32_t seconds = 10;      // --ring-seconds
+  std::size_t min_bytes = 512 * 1024;
+  std::size_t max_bytes = 64 * 1024 * 1024;
+};
+// The ring's capacity (a power of two) for a source with these headers.
+std::size_t ring_bytes_for(const RingSizing& sizing, const StreamMetadata& metadata);
+// kbit/s the source declares, 0 when it does not.
+std::uint64_t declared_kbps(const StreamMetadata& metadata);
+bool is_mpeg_ts(std::string_view content_type);
+
 class Stream : public std::enable_shared_from_this<Stream> {
  public:
-  Stream(std::string mount, const RelayConfig& config, std::size_t workers);
+  Stream(std::string mount, const FanoutSettings& settings, std::size_t ring_bytes, std::size_t workers);
 
   const std::string& mount() const { return mount_; }
   ringbuf::ByteRing& ring() { return ring_; }
   const ringbuf::ByteRing& ring() const { return ring_; }
   const FanoutSettings& settings() const { return settings_; }
-  std::size_t lane_count() const { return lane_count_; }
-  StreamLane& lane(std::size_t worker) { return lanes_[worker]; }
-  const StreamLane& lane(std::size_t worker) const { return lanes_[worker]; }
+  std::size_t lane_count() const { return lanes_.size(); }
+  StreamLane& lane(std::size_t worker) { return *lanes_[worker]; }
+  const StreamLane& lane(std::size_t worker) const { return *lanes_[worker]; }
 
-  // --- source side (the writer's worker thread) ---
+  // --- source side (the writer's loop) ---
   // A source (re)attaches on `worker`: metadata replaces the old, MPEG-TS framing restarts.
   void attach_source(std::size_t worker, StreamMetadata metadata);
   void detach_source(std::uint64_t now_ms);
@@ -83,37 +96,47 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::size_t writer_worker() const { return writer_worker_.load(std::memory_order_acquire); }
   // Writable ring memory for the source's next read. Stalled viewers of the writer's own lane
   // are evicted at once; other lanes are asked (the span may then be short, even empty).
-  std::span<std::byte> reserve_for_source(std::size_t wanted, Worker& writer);
-  // Bytes landed in the ring: publish them, service the own lane, notify the other lanes.
-  void commit_from_source(std::size_t n, std::uint64_t now_ms, Worker& writer);
+  std::span<std::byte> reserve_for_source(std::size_t wanted, LoopHost& writer);
+  // Bytes landed in the ring: publish them, run the own lane, notify the other lanes.
+  void commit_from_source(std::size_t n, LoopHost& writer);
+  // The relay kept the source from reading (no ring room) for this long.
+  void add_source_paused(std::uint64_t us) { source_paused_us_.add(us); }
 
   StreamMetadata metadata() const;
   Framing framing() const;
+  RingView ring_view() const;
 
-  // --- viewer side (a lane's worker thread) ---
-  void add_viewer(std::size_t worker, ViewerSession& viewer);
-  void remove_viewer(std::size_t worker, ViewerSession& viewer);
+  // --- viewer side (a lane's loop) ---
+  // A viewer joins a burst behind the live edge; it is written nothing until start_viewer().
+  ViewerId add_viewer(LoopHost& host, ViewerSession& viewer);
+  void start_viewer(LoopHost& host, ViewerId viewer);
+  void remove_viewer(LoopHost& host, ViewerId viewer);
+  void viewer_write_done(LoopHost& host, ViewerId viewer);
+  std::uint64_t viewer_position(std::size_t worker, ViewerId viewer) const {
+    return lanes_[worker]->lane.position(viewer);
+  }
   std::size_t viewer_count() const;
-  std::uint64_t join_position() const;
-  RingState ring_state() const;
-  // Services every viewer of the lane (each decides whether it is due).
-  void service_lane(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms);
-  // New bytes: with no delay every viewer gets them now; otherwise a slot whose viewers have
-  // --coalesce-bytes waiting is serviced, and the rest wait for their slot of the wheel.
-  void on_commit_event(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_ms);
-  // The worker's flush timer: the slots that came round write whatever their viewers have, and
-  // once the source has been quiet for kPartialPacketHoldMs every viewer gets what it waits for.
-  void on_flush_tick(std::size_t worker, std::uint32_t delay_ms, std::uint64_t now_us);
+  // A commit event: new bytes for this loop's lane.
+  void on_commit_event(LoopHost& host);
+  // The lane's scheduled tick (due_us: when it was due; stale ticks are ignored).
+  void on_tick(LoopHost& host, std::uint64_t due_us);
+  // The writer needs memory up to `needed`: close this lane's viewers that pin it.
+  void make_room(LoopHost& host, std::uint64_t needed);
+  // Grace is over: each viewer of the lane gets what is left, then is closed cleanly.
+  void end_lane(LoopHost& host);
   // Keeps the memory from `pos` on safe from the writer while a write is in flight. False:
   // `pos` was overwritten meanwhile (a lap) and must not be read.
   bool pin(std::size_t worker, std::uint64_t pos) { return ring_.pin(worker, pos); }
-  // Recomputes the lane's gate; viewers whose in-flight write pins memory below `evict_below`
-  // are closed first (they have taken nothing for most of a ring).
-  void refresh_lane_gate(std::size_t worker, std::uint64_t evict_below);
 
   // --- stats (any thread) ---
   std::uint64_t bytes_in() const { return bytes_in_.get(); }
   std::uint64_t source_connects() const { return source_connects_.get(); }
+  std::uint64_t source_paused_us() const { return source_paused_us_.get(); }
+  std::uint64_t write_period_us() const {
+    std::uint64_t longest = 0;
+    for (const auto& lane : lanes_) longest = std::max(longest, lane->period_us.load(std::memory_order_relaxed));
+    return longest;
+  }
   std::uint64_t ingest_bits_per_second() const { return ingest_bps_.load(std::memory_order_relaxed); }
   void sample_rate(std::uint64_t now_ms);  // the housekeeping thread only
   std::uint64_t peak_viewers() const { return peak_viewers_.load(std::memory_order_relaxed); }
@@ -121,30 +144,30 @@ class Stream : public std::enable_shared_from_this<Stream> {
  private:
   void lock_ts_framing();
   std::uint64_t eviction_threshold() const;
-  void service_slot(FlushSlot& slot, const RingState& state, std::uint32_t delay_ms,
-                    std::uint64_t now_ms);
-  void refresh_gate_if_due(std::size_t worker);
+  // Applies what the lane decided, feeding write results back, then publishes the gate and
+  // asks for the lane's next tick.
+  void apply(LoopHost& host, StreamLane& lane);
+  void evict_stalled(LoopHost& host, StreamLane& lane, std::uint64_t below);
 
   const std::string mount_;
   FanoutSettings settings_;
   ringbuf::ByteRing ring_;
-  const std::size_t lane_count_;
-  std::unique_ptr<StreamLane[]> lanes_;
+  std::vector<std::unique_ptr<StreamLane>> lanes_;
 
   mutable std::mutex metadata_mutex_;  // viewers read metadata at join; sources replace it
   StreamMetadata metadata_;
 
-  // Framing: written by the writer, read by lanes when they join or skip a viewer.
+  // Framing: written by the writer, read by lanes (origin last, with release).
   std::atomic<std::uint64_t> framing_origin_{0};
   std::atomic<std::uint32_t> framing_packet_{1};
+  std::atomic<std::uint64_t> framing_cut_from_{0};
   bool framing_locked_ = true;  // writer only
 
   std::atomic<bool> has_source_{false};
   std::atomic<std::uint64_t> orphaned_since_ms_{0};
   std::atomic<std::size_t> writer_worker_{0};
-  std::uint64_t writer_gate_refresh_head_ = 0;  // writer only
 
-  Counter bytes_in_, source_connects_;
+  Counter bytes_in_, source_connects_, source_paused_us_;
   std::atomic<std::uint64_t> ingest_bps_{0};
   std::atomic<std::uint64_t> last_commit_ms_{0};
   std::atomic<std::uint64_t> peak_viewers_{0};

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ringcast/relay/config.h"
+#include "ringcast/relay/loop_event.h"
 #include "ringcast/relay/loop_inbox.h"
 #include "ringcast/relay/stats.h"
 
@@ -25,39 +26,10 @@ class SourceSession;
 class Stream;
 struct RequestHead;
 
-// LoopEvent::position flags of an accept event.
-inline constexpr std::uint64_t kAcceptOverLimit = 1;  // answer 503 (--max-connections)
-inline constexpr std::uint64_t kAcceptAdmin = 2;      // accepted on the admin listener
-
-struct LoopEvent {
-  enum class Kind : std::uint8_t {
-    none,
-    accept,         // fd: a connection accepted by the acceptor, now this loop's
-    commit,         // stream: new bytes for this loop's lane
-    make_room,      // stream, position: the writer needs memory up to position; evict below it
-    resume_source,  // stream: room was made, the paused source may read again
-    stream_ended,   // stream: grace is over; finish this lane's viewers
-    admin_task,     // task: run an admin task here (list or kick)
-    admin_done,     // task: every loop ran it; answer the client that asked
-    drain,          // shutdown, phase 1: close every connection
-    stop,           // shutdown, phase 2: close the loop's handles
-  };
-  LoopEvent() = default;
-  LoopEvent(Kind kind_, int fd_ = -1, std::shared_ptr<Stream> stream_ = {}, std::uint64_t position_ = 0,
-            std::shared_ptr<AdminTask> task_ = {})
-      : kind(kind_), fd(fd_), stream(std::move(stream_)), position(position_), task(std::move(task_)) {}
-
-  Kind kind = Kind::none;
-  int fd = -1;
-  std::shared_ptr<Stream> stream;
-  std::uint64_t position = 0;
-  std::shared_ptr<AdminTask> task;
-};
-
 // /, /stats, /stats/..., /metrics, /admin and /admin/...: the operators' pages.
 bool is_operator_path(std::string_view path);
 
-class Worker {
+class Worker final : public LoopHost {
  public:
   // Runs on the main thread: the loop and its handles are made here, before the thread starts.
   Worker(Relay& relay, std::size_t index);
@@ -70,12 +42,19 @@ class Worker {
   void start();
   void join();
 
-  std::size_t index() const { return index_; }
+  std::size_t index() const override { return index_; }
   LoopInbox<LoopEvent>& inbox() { return inbox_; }
   const WorkerCounters& counters() const { return counters_; }
 
   // --- on this worker's thread ---
-  void post_to(std::size_t worker, LoopEvent&& event);
+  void post_to(std::size_t worker, LoopEvent&& event) override;
+  LoopLoad load() const override { return LoopLoad{audience_, busy_}; }
+  std::uint64_t now_us() const override { return uv_hrtime() / 1000; }
+  void schedule_tick(std::shared_ptr<Stream> stream, std::uint64_t due_us) override;
+  void resume_sources(const Stream* stream) override;
+  void note_period(std::uint64_t period_us) override {
+    if (period_us > longest_period_us_) longest_period_us_ = period_us;
+  }
   void handle_request(Connection& connection, RequestHead& head, std::string_view early_body);
   void connection_closed(Connection& connection);
   void viewer_joined(const std::shared_ptr<Stream>& stream);
@@ -83,7 +62,6 @@ class Worker {
   void source_paused(SourceSession& source);
   void source_gone(SourceSession& source);
   void source_detached(Stream& stream);
-  std::uint32_t delay_ms() const;
   const RelayConfig& config() const;
   WorkerCounters& counters() { return counters_; }
   uv_buf_t discard_buffer() { return uv_buf_init(discard_.get(), kDiscardBytes); }
@@ -97,11 +75,11 @@ class Worker {
   void on_accepted_fd(int fd, std::uint64_t flags);
   void on_sweep();
   void sample_busy();
-  void on_flush_tick();
+  void on_tick_timer();
+  void arm_tick_timer();
   void drain();
   void stop();
   void maybe_drained();
-  void resume_sources(const Stream* stream);
   void handle_source(Connection& connection, RequestHead& head, std::string_view early_body);
   void handle_viewer(Connection& connection, RequestHead& head);
   // The operators' surface (worker_admin.cpp); is_operator_path() names its paths.
@@ -113,7 +91,7 @@ class Worker {
 
   // libuv callbacks
   static void sweep_cb(uv_timer_t* timer);
-  static void flush_cb(uv_timer_t* timer);
+  static void tick_cb(uv_timer_t* timer);
 
   Relay& relay_;
   const std::size_t index_;
@@ -121,7 +99,7 @@ class Worker {
   LoopInbox<LoopEvent> inbox_;
   std::vector<moodycamel::ProducerToken> tokens_;  // to each worker's inbox; this thread only
   uv_timer_t sweep_timer_{};
-  uv_timer_t flush_timer_{};
+  uv_timer_t tick_timer_{};  // fires for the earliest lane tick in ticks_
   std::thread thread_;
 
   std::unordered_set<Connection*> connections_;
@@ -131,7 +109,16 @@ class Worker {
   };
   std::unordered_map<const Stream*, ActiveStream> active_streams_;  // streams with our viewers
   std::vector<SourceSession*> paused_sources_;
-  std::vector<std::shared_ptr<Stream>> flush_walk_;  // on_flush_tick's copy of active_streams_
+  // Lanes' ticks, a min-heap by due time; a lane keeps at most one live entry (Stream::on_tick
+  // ignores superseded ones). Capacity is kept: no allocation per tick once warm.
+  struct Tick {
+    std::uint64_t due_us;
+    std::shared_ptr<Stream> stream;
+    bool operator>(const Tick& other) const { return due_us > other.due_us; }
+  };
+  std::vector<Tick> ticks_;
+  std::uint64_t timer_due_us_ = 0;  // when tick_timer_ fires (0: stopped)
+  std::uint64_t longest_period_us_ = 0;  // since the last busy sample
   std::size_t audience_ = 0;
   double busy_ = 0;                  // the loop's busy fraction, smoothed over sweeps
   std::uint64_t busy_sample_ns_ = 0;  // when, and the loop's idle time then

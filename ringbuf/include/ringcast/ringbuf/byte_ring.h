@@ -102,6 +102,7 @@ class ByteRing {
   bool pin(std::size_t slot, std::uint64_t pos);
   // Raises gate `slot` to pos (kNoGate: the group reads nothing now). Never fails.
   void release(std::size_t slot, std::uint64_t pos);
+  // Exact on the thread that owns the slot (it alone stores it); a snapshot elsewhere.
   std::uint64_t gate(std::size_t slot) const;
 
  private:
