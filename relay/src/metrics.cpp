@@ -114,6 +114,18 @@ std::string render_metrics_text(const StatsInput& input) {
       out.sample(family.name, "mount", stream->mount(), family.value(*stream));
     }
   }
+  out.family("ringcast_mount_source_paused_seconds_total", "counter",
+             "Time the relay kept the mount's source from reading: no ring room (a lane's gate).");
+  for (const auto& stream : input.streams) {
+    out.sample("ringcast_mount_source_paused_seconds_total", "mount", stream->mount(),
+               static_cast<double>(stream->source_paused_us()) / 1e6);
+  }
+  out.family("ringcast_mount_write_period_seconds", "gauge",
+             "Longest period between two writes to one viewer of the mount, over its loops.");
+  for (const auto& stream : input.streams) {
+    out.sample("ringcast_mount_write_period_seconds", "mount", stream->mount(),
+               static_cast<double>(stream->write_period_us()) / 1e6);
+  }
   out.family("ringcast_mount_ring_fill_ratio", "gauge", "Fraction of the mount's ring holding stream.");
   for (const auto& stream : input.streams) {
     out.sample("ringcast_mount_ring_fill_ratio", "mount", stream->mount(),
