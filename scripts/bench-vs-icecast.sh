@@ -48,8 +48,9 @@
 #      overload     video/mp2t 8 Mbit/s x 2,000 viewers (OVERLOAD="8M:2000:1316"), ringcast
 #                   at each --workers value of WORKERS (default "1 2 4"), and limit-80ms;
 #                   OVERLOAD_RELAYS= replaces that list
-#      MOUNTS_RING=4194304: ringcast's --ring-size in the mounts cell (RSS per mount includes
-#        the ring pages written so far: 16 KB a second of run at 128 kbit/s, up to the ring)
+#      RING=4194304: ringcast's --ring-size in every cell but mounts ("auto": none, so the
+#        ring is sized by --ring-seconds); MOUNTS_RING=auto: the same for the mounts cell (RSS
+#        per mount includes the ring pages written so far, up to the ring)
 #      ICECAST_MAX_LISTENERS=2000: Icecast 2.4 listens with a backlog of 5 and is not run with
 #        more listeners than this; a bigger audience runs Icecast at this many instead (the
 #        line has icecast_capped_from). ICECAST_RAMP=250: its viewer and broadcaster connects
@@ -124,7 +125,7 @@ read -ra RINGCAST_EXTRA <<<"${RINGCAST_ARGS:-}"
 # --max-lag, which is also its default: half of the 4 MiB ring), 20,000+ clients.
 BURST=65536
 QUEUE=2097152
-RING=4194304
+RING=${RING:-4194304}
 PASSWORD=bench-$$-$RANDOM
 WORK=$(mktemp -d /tmp/bench-vs-icecast-work.XXXXXX)
 chmod 755 "$WORK"
@@ -228,9 +229,10 @@ start_ringcast() {  # workers (0: do not pass --workers), then more ringcast opt
   shift
   ((workers > 0)) && extra=(--workers "$workers")
   extra+=("${RINGCAST_EXTRA[@]}" "${CELL_RINGCAST[@]}" "$@")
-  RELAY_ARGS="${RINGCAST_COMMON[*]} --ring-size ${CELL_RING:-$RING} ${extra[*]}"
+  local ring=${CELL_RING:-$RING}
+  [[ $ring == auto ]] || extra=(--ring-size "$ring" "${extra[@]}")
+  RELAY_ARGS="${RINGCAST_COMMON[*]} ${extra[*]}"
   "$RINGCAST" --listen 127.0.0.1:0 --source-password "$PASSWORD" "${RINGCAST_COMMON[@]}" \
-    --ring-size "${CELL_RING:-$RING}" \
     "${extra[@]}" 2>"$WORK/ringcast.log" >/dev/null &
   RELAY_PID=$!
   ALL_PIDS+=("$RELAY_PID")
@@ -629,7 +631,7 @@ mounts_cells() {
               "${stream[@]}"
             CELL_ICECAST_SOURCES="" ;;
           *)
-            CELL_RINGCAST=(--max-mounts "$m") CELL_RING=${MOUNTS_RING:-$RING}
+            CELL_RINGCAST=(--max-mounts "$m") CELL_RING=${MOUNTS_RING:-auto}
             run_one mounts "$relay" "$run" --mounts "$m" -n "$m" --ramp "$RAMP" \
               --source-ramp "$SOURCE_RAMP" --warmup "$WARMUP" --duration "$DURATION" \
               "${stream[@]}"

@@ -165,6 +165,17 @@ void Relay::on_acceptable(int listen_fd, bool admin) {
   }
 }
 
+LoopLoad Relay::shared_load() const {
+  LoopLoad load{0, 0};
+  for (const auto& worker : workers_) {
+    const WorkerCounters& counters = worker->counters();
+    load.audience += counters.viewers_joined.get() - counters.viewers_left.get();
+    load.busy = std::max(load.busy, static_cast<double>(counters.busy_permille.get()) / 1000);
+  }
+  load.audience = std::max<std::size_t>(load.audience, 1);
+  return load;
+}
+
 void Relay::on_housekeeping() {
   main_loop_lag_.tick(uv_hrtime(), kHousekeepingMs);
   const std::uint64_t now = monotonic_ms();

@@ -337,6 +337,11 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
   session.start(viewer_response_head(metadata));
 }
 
+LoopLoad Worker::load() const {
+  if (relay_.worker_count() == 1) return LoopLoad{std::max<std::size_t>(audience_, 1), busy_};
+  return relay_.shared_load();
+}
+
 void Worker::viewer_joined(const std::shared_ptr<Stream>& stream) {
   ++audience_;
   counters_.viewers_joined.add(1);

@@ -67,6 +67,9 @@ class Relay {
   const RelayConfig& config() const { return config_; }
   StreamRegistry& registry() { return registry_; }
   std::size_t worker_count() const { return workers_.size(); }
+  // The load every loop's lanes scale their writes by: the loops share the machine's cores,
+  // so the relay-wide audience and the busiest loop's share, not one loop's own.
+  LoopLoad shared_load() const;
   LoopInbox<LoopEvent>& worker_inbox(std::size_t worker) { return workers_[worker]->inbox(); }
   std::string stats_json() const;
   std::string metrics_text() const;

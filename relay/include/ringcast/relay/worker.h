@@ -48,7 +48,7 @@ class Worker final : public LoopHost {
 
   // --- on this worker's thread ---
   void post_to(std::size_t worker, LoopEvent&& event) override;
-  LoopLoad load() const override { return LoopLoad{audience_, busy_}; }
+  LoopLoad load() const override;
   std::uint64_t now_us() const override { return uv_hrtime() / 1000; }
   void schedule_tick(std::shared_ptr<Stream> stream, std::uint64_t due_us) override;
   void resume_sources(const Stream* stream) override;
