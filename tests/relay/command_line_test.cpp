@@ -177,6 +177,18 @@ TEST_CASE("bad flags stop with CLI11's exit status", "[config][command_line]") {
   CHECK(parse({"--ring-size", "8 MiB"}).config.ring_bytes == 8u << 20);
 }
 
+TEST_CASE("the fan-out's flags: one loop, rings by time and a latency budget by default", "[command_line]") {
+  const auto defaults = parse({}).config;
+  CHECK(defaults.workers == 1);
+  CHECK(defaults.ring_bytes == 0);  // sized by time
+  CHECK(defaults.ring_seconds == 10);
+  CHECK(defaults.fanout.latency_budget_ms == 1000);
+  CHECK(parse({"--latency-budget", "250"}).config.fanout.latency_budget_ms == 250);
+  CHECK(parse({"--max-write-delay", "40"}).config.fanout.latency_budget_ms == 40);  // its old name
+  CHECK(parse({"--ring-seconds", "120"}).config.ring_seconds == 120);
+  CHECK(parse({"--ring-seconds", "0"}).exit_code.value_or(0) != 0);
+}
+
 TEST_CASE("a reload re-reads the config file, the command line keeping its precedence",
           "[config][command_line]") {
   TempConfig file(kFile);

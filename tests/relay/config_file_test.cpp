@@ -125,9 +125,11 @@ burst = "256KiB"
 ring_size = "16MiB"
 max_viewers = 20
 content_type = "video/mp2t"
+latency_budget = 200
 
 [mounts."/radio/jazz.mp3"]
 max_viewers = 0
+ring_seconds = 60
 )",
                               config);
   REQUIRE(formatted(problems).empty());
@@ -136,6 +138,7 @@ max_viewers = 0
   CHECK(live.source_password == "only-live");
   CHECK(live.burst_bytes == 256u * 1024);
   CHECK(live.ring_bytes == 16u << 20);
+  CHECK(live.latency_budget_ms == 200u);
   CHECK(live.max_viewers == 20u);
   CHECK(live.content_type == "video/mp2t");
   const MountSettings& jazz = config.mounts.at("/radio/jazz.mp3");
@@ -143,6 +146,8 @@ max_viewers = 0
   CHECK_FALSE(jazz.source_password);
   CHECK_FALSE(jazz.burst_bytes);
   CHECK_FALSE(jazz.ring_bytes);
+  CHECK(jazz.ring_seconds == 60u);
+  CHECK_FALSE(jazz.latency_budget_ms);
   CHECK_FALSE(jazz.content_type);
 }
 
