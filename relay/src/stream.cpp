@@ -303,6 +303,7 @@ void Stream::apply(LoopHost& host, StreamLane& lane) {
     if (session == nullptr) continue;  // closed by an earlier action
     switch (action.kind) {
       case LaneAction::Kind::write: {
+        if (lane.lane.closing(action.viewer)) break;  // evicted after it was decided
         const RingView view = ring_view();
         const WriteResult result = session->write_views(action.from, action.to, view.head);
         if (result.outcome == WriteResult::Outcome::lapped) {

@@ -516,3 +516,27 @@ TEST_CASE("random events keep every invariant (seeded)", "[lane]") {
     }
   }
 }
+
+TEST_CASE("a viewer evicted after its write was decided is closed, and the write not carried out", "[lane]") {
+  Harness h(settings_for(), Framing{0, 188});
+  h.ring.head = 800'000;
+  h.ring.oldest = 0;
+  // Far behind and inside a packet: it is decided the rest of its packet first...
+  const ViewerId id = h.lane.add(100'000 + 50);
+  LaneActions out;
+  h.lane.start(id, h.ring, out);
+  REQUIRE(out.size() == 1);
+  REQUIRE(out[0].kind == LaneAction::Kind::write);
+  // ...and the writer needs that memory before the write is applied.
+  h.lane.evict_below(700'000, out);
+  REQUIRE(out.size() == 2);
+  CHECK(out[1].kind == LaneAction::Kind::close);
+  CHECK(h.lane.closing(id));
+  CHECK(h.lane.gate() == kNoGate);
+  // A late report of that write changes nothing.
+  LaneActions more;
+  h.lane.wrote(id, out[0].to, h.ring, more);
+  h.lane.write_done(id, h.ring, more);
+  CHECK(more.empty());
+  CHECK(h.lane.gate() == kNoGate);
+}

@@ -99,6 +99,8 @@ class Lane {
   std::size_t size() const { return live_; }
   std::uint64_t position(ViewerId viewer) const { return viewers_[viewer].position; }
   bool in_flight(ViewerId viewer) const { return viewers_[viewer].in_flight; }
+  // A close or finish was decided for it: its pending write actions are not carried out.
+  bool closing(ViewerId viewer) const { return viewers_[viewer].closing; }
 
   // --- events ---
   // The writer committed up to ring.head.
