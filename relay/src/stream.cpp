@@ -27,6 +27,7 @@ std::size_t round_up_to_power_of_two(std::size_t n) {
   return p;
 }
 
+// `prefix` in lower case.
 bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (std::size_t i = 0; i < prefix.size(); ++i) {
@@ -53,13 +54,13 @@ bool is_mpeg_ts(std::string_view content_type) {
 std::uint64_t declared_kbps(const StreamMetadata& metadata) {
   for (const auto& [name, value] : metadata.ice_headers) {
     const std::string_view n = name;
-    if (n.size() == 11 && (starts_with_ignoring_case(n, "ice-bitrate") || starts_with_ignoring_case(n, "icy-br"))) {
+    const auto is = [&](std::string_view wanted) {
+      return n.size() == wanted.size() && starts_with_ignoring_case(n, wanted);
+    };
+    if (is("ice-bitrate") || is("icy-br")) {
       if (const std::uint64_t kbps = leading_number(value)) return kbps;
     }
-    if (n.size() == 6 && starts_with_ignoring_case(n, "icy-br")) {
-      if (const std::uint64_t kbps = leading_number(value)) return kbps;
-    }
-    if (starts_with_ignoring_case(n, "ice-audio-info")) {
+    if (is("ice-audio-info")) {
       // "ice-samplerate=44100;ice-bitrate=128;ice-channels=2" (libshout); "bitrate=128" (others)
       const std::string_view v = value;
       for (std::size_t at = v.find("bitrate="); at != std::string_view::npos; at = v.find("bitrate=", at + 1)) {
