@@ -18,7 +18,7 @@
 #      CELLS="matrix extras radio ts-unaligned ts-frames ts-baseline mounts overload" (the cell
 #        kinds to run, in this order; see "the other cells" below)
 #      RELAYS="limit-80ms ringcast ringcast-w2 icecast"  (also: limit, limit-<N>ms,
-#        ringcast-w<N> = --workers N, ringcast-d<N> = one loop with --max-write-delay N)
+#        ringcast-w<N> = --workers N, ringcast-d<N> = one loop with --latency-budget N)
 #      WORKERS="1 2 4" (replaces the ringcast relays of RELAYS by one per --workers value:
 #        ringcast for 1, ringcast-w<N> otherwise; the overload cell's list, default "1 2 4")
 #      RINGCAST_ARGS="--flag value ..." (extra flags for every ringcast run, after the common
@@ -360,7 +360,7 @@ run_one() {
     ringcast) start_ringcast 1 ;;
     ringcast-w[0-9]*) start_ringcast "${relay#ringcast-w}" ;;
     # One loop with another coalescing delay (the default is 80 ms at 800+ viewers per loop).
-    ringcast-d*) start_ringcast 1 --max-write-delay "${relay#ringcast-d}" ;;
+    ringcast-d*) start_ringcast 1 --latency-budget "${relay#ringcast-d}" ;;
     icecast) start_icecast "${CELL_ICECAST_SOURCES:-2}" ;;
     *) die "unknown relay $relay" ;;
   esac

@@ -11,7 +11,7 @@ using namespace ringcast::integration;
 
 namespace {
 
-// From 25 viewers on, the relay coalesces writes (--max-write-delay scales with the audience).
+// Past a few viewers, the relay coalesces writes (its write period scales with the audience).
 constexpr int kLargeAudience = 30;
 constexpr std::size_t kSmallWrite = 10 * kPacketBytes;  // far below --coalesce-bytes (16 KiB)
 
@@ -42,7 +42,7 @@ TEST_CASE("a large audience receives a source's small writes without waiting for
   auto viewers = join_viewers(relay.port(), kLargeAudience, short_lived());
   send_all(source.socket, pattern(0, kSmallWrite), Clock::now() + 10s);
   // The source stays connected and says nothing more. The relay promises at most
-  // --max-write-delay (40 ms) of coalescing.
+  // --latency-budget of coalescing (scaled down for 30 viewers: well under a second).
   CHECK(wait_until([&] { return all_received(viewers, kSmallWrite); }, 10s));
   for (auto& viewer : viewers) viewer->hang_up();
   for (auto& viewer : viewers) CHECK(viewer->checker().error() == "");
