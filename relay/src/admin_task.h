@@ -15,7 +15,12 @@ namespace ringcast::relay {
 class Connection;
 
 struct AdminTask {
-  enum class Kind { list_viewers, kick_viewer, kick_source };
+  enum class Kind {
+    list_viewers, kick_viewer, kick_source,
+    // Rendered on the main loop, off the worker loops whose sources and viewers it would stall
+    // (/metrics over 5,000 mounts takes over a second).
+    render_stats, render_history, render_metrics,
+  };
 
   Kind kind = Kind::list_viewers;
   std::string mount;
@@ -28,6 +33,8 @@ struct AdminTask {
   std::mutex mutex;  // guards the results: loops run the task concurrently
   nlohmann::json viewers = nlohmann::json::array();
   std::size_t kicked = 0;
+  std::string body;  // a rendered page
+  bool head_only = false;
 };
 
 }  // namespace ringcast::relay

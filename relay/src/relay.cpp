@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "admin_task.h"
 #include "ringcast/relay/version.h"
 
 namespace ringcast::relay {
@@ -98,6 +99,7 @@ int Relay::start() {
   for (std::size_t i = 0; i < config_.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, i));
   }
+  main_inbox_.open(main_loop_, [this](LoopEvent& event) { on_main_event(event); });
   for (auto& worker : workers_) worker->make_tokens(workers_);
   for (auto& worker : workers_) tokens_.push_back(worker->inbox().make_producer_token());
 
@@ -216,8 +218,23 @@ void Relay::worker_drained() {
   if (drained_workers_.fetch_add(1) + 1 == workers_.size()) uv_async_send(&drained_async_);
 }
 
+void Relay::on_main_event(LoopEvent& event) {
+  if (event.kind != LoopEvent::Kind::admin_task) return;
+  AdminTask& task = *event.task;
+  switch (task.kind) {
+    case AdminTask::Kind::render_stats: task.body = stats_json(); break;
+    case AdminTask::Kind::render_history: task.body = stats_history_json(); break;
+    case AdminTask::Kind::render_metrics: task.body = metrics_text(); break;
+    default: return;
+  }
+  const std::size_t origin = task.origin_worker;
+  workers_[origin]->inbox().post(tokens_[origin],
+                                 LoopEvent{LoopEvent::Kind::admin_done, -1, nullptr, 0, std::move(event.task)});
+}
+
 void Relay::on_all_drained() {
   // No connection is left anywhere, so nobody posts any more: the loops can close.
+  main_inbox_.close();
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     workers_[i]->inbox().post(tokens_[i], LoopEvent{LoopEvent::Kind::stop, -1, nullptr, 0});
   }

@@ -100,6 +100,7 @@ Worker::~Worker() {
 
 void Worker::make_tokens(std::vector<std::unique_ptr<Worker>>& workers) {
   for (auto& worker : workers) tokens_.push_back(worker->inbox().make_producer_token());
+  main_token_.emplace(relay_.main_inbox().make_producer_token());
 }
 
 void Worker::start() {

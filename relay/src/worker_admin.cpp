@@ -68,12 +68,18 @@ void Worker::handle_operator(Connection& connection, RequestHead& head) {
       break;
   }
   const bool head_only = head.method == Method::head;
-  if (path == "/stats") {
-    connection.respond_ok("application/json", relay_.stats_json(), head_only);
-  } else if (path == "/stats/history") {
-    connection.respond_ok("application/json", relay_.stats_history_json(), head_only);
-  } else if (path == "/metrics") {
-    connection.respond_ok("text/plain; version=0.0.4; charset=utf-8", relay_.metrics_text(), head_only);
+  if (path == "/stats" || path == "/stats/history" || path == "/metrics") {
+    // Rendered on the main loop: over thousands of mounts it takes long enough to stall this
+    // loop's sources and viewers.
+    auto task = std::make_shared<AdminTask>();
+    task->kind = path == "/stats"           ? AdminTask::Kind::render_stats
+                 : path == "/stats/history" ? AdminTask::Kind::render_history
+                                            : AdminTask::Kind::render_metrics;
+    task->head_only = head_only;
+    task->origin_worker = index_;
+    task->origin = &connection;
+    connection.await_admin(task);
+    relay_.main_inbox().post(*main_token_, LoopEvent{LoopEvent::Kind::admin_task, -1, nullptr, 0, task});
   } else if (path == "/") {
     connection.respond_ok("text/html; charset=utf-8", std::string(dashboard_html()), head_only);
   } else {
@@ -147,6 +153,10 @@ void Worker::run_admin_task(AdminTask& task) {
   const std::uint64_t now_unix = unix_ms();
   for (Connection* connection : connections_) {
     switch (task.kind) {
+      case AdminTask::Kind::render_stats:  // the main loop's
+      case AdminTask::Kind::render_history:
+      case AdminTask::Kind::render_metrics:
+        return;
       case AdminTask::Kind::list_viewers: {
         ViewerSession* viewer = connection->viewer();
         if (connection->state() != Connection::State::viewer || viewer->stream().mount() != task.mount) break;
@@ -214,6 +224,13 @@ void Worker::answer_admin(AdminTask& task) {
       connection->respond_ok("application/json", body.dump(2) + "\n");
       return;
     }
+    case AdminTask::Kind::render_stats:
+    case AdminTask::Kind::render_history:
+      connection->respond_ok("application/json", std::move(task.body), task.head_only);
+      return;
+    case AdminTask::Kind::render_metrics:
+      connection->respond_ok("text/plain; version=0.0.4; charset=utf-8", std::move(task.body), task.head_only);
+      return;
   }
 }
 

@@ -71,6 +71,8 @@ class Relay {
   // so the relay-wide audience and the busiest loop's share, not one loop's own.
   LoopLoad shared_load() const;
   LoopInbox<LoopEvent>& worker_inbox(std::size_t worker) { return workers_[worker]->inbox(); }
+  // The main loop's inbox: admin tasks that render the operators' pages (/stats, /metrics).
+  LoopInbox<LoopEvent>& main_inbox() { return main_inbox_; }
   std::string stats_json() const;
   std::string metrics_text() const;
   std::string stats_history_json() const { return history_.render_json(); }
@@ -80,6 +82,7 @@ class Relay {
   void worker_drained();
 
  private:
+  void on_main_event(LoopEvent& event);
   int open_listening_socket(const std::string& host, std::uint16_t port, int& fd, std::uint16_t& bound);
   void on_acceptable(int listen_fd, bool admin);
   void on_housekeeping();
@@ -99,6 +102,7 @@ class Relay {
   StreamRegistry registry_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<moodycamel::ProducerToken> tokens_;  // main thread's, to each worker's inbox
+  LoopInbox<LoopEvent> main_inbox_;
   int listen_fd_ = -1;
   uv_poll_t acceptor_{};
   bool acceptor_open_ = false;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -98,6 +99,7 @@ class Worker final : public LoopHost {
   uv_loop_t loop_{};
   LoopInbox<LoopEvent> inbox_;
   std::vector<moodycamel::ProducerToken> tokens_;  // to each worker's inbox; this thread only
+  std::optional<moodycamel::ProducerToken> main_token_;  // to the main loop's inbox
   uv_timer_t sweep_timer_{};
   uv_timer_t tick_timer_{};  // fires for the earliest lane tick in ticks_
   std::thread thread_;
