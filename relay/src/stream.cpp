@@ -177,7 +177,6 @@ std::span<std::byte> Stream::reserve_for_source(std::size_t wanted, LoopHost& wr
 void Stream::commit_from_source(std::size_t n, LoopHost& writer) {
   ring_.commit(n);
   bytes_in_.add(n);
-  last_commit_ms_.store(writer.now_us() / 1000, std::memory_order_relaxed);
   if (!framing_locked_) lock_ts_framing();
   const std::size_t own = writer.index();
   for (std::size_t worker = 0; worker < lanes_.size(); ++worker) {
@@ -255,7 +254,7 @@ void Stream::on_commit_event(LoopHost& host) {
   if (lane.lane.size() == 0) return;
   const RingView view = ring_view();
   lane.lane.commit(view, host.load(), host.now_us(), lane.actions);
-  if (lane.lane.gate() < eviction_threshold()) evict_stalled(host, lane, eviction_threshold());
+  evict_if_lagging(host, lane);
   apply(host, lane);
 }
 
@@ -267,7 +266,7 @@ void Stream::on_tick(LoopHost& host, std::uint64_t due_us) {
   lane.lane.tick(ring_view(), host.load(), now, lane.actions);
   host.note_period(lane.lane.period_us());
   lane.period_us.store(lane.lane.period_us(), std::memory_order_relaxed);
-  if (lane.lane.gate() < eviction_threshold()) evict_stalled(host, lane, eviction_threshold());
+  evict_if_lagging(host, lane);
   apply(host, lane);
 }
 
@@ -275,6 +274,11 @@ void Stream::make_room(LoopHost& host, std::uint64_t needed) {
   StreamLane& lane = *lanes_[host.index()];
   evict_stalled(host, lane, needed);
   apply(host, lane);
+}
+
+void Stream::evict_if_lagging(LoopHost& host, StreamLane& lane) {
+  const std::uint64_t threshold = eviction_threshold();
+  if (lane.lane.gate() < threshold) evict_stalled(host, lane, threshold);
 }
 
 void Stream::evict_stalled(LoopHost&, StreamLane& lane, std::uint64_t below) {
@@ -316,12 +320,9 @@ void Stream::apply(LoopHost& host, StreamLane& lane) {
         break;
       }
       case LaneAction::Kind::skip:
-        lane.skips.add(1);
-        lane.skipped_bytes.add(action.to - action.from);
         session->skipped(action.to - action.from);
         break;
       case LaneAction::Kind::close:
-        lane.slow_disconnects.add(1);
         session->close_slow(action.reason);
         break;
       case LaneAction::Kind::finish:

@@ -26,7 +26,7 @@ Worker& ViewerSession::worker() { return connection_.worker(); }
 void ViewerSession::start(std::string response_head) {
   id_ = stream_->add_viewer(worker(), *this);
   attached_ = true;
-  worker().viewer_joined(stream_);
+  worker().viewer_joined();
 
   response_head_ = std::move(response_head);
   uv_buf_t buffer = uv_buf_init(response_head_.data(), static_cast<unsigned>(response_head_.size()));
@@ -119,13 +119,21 @@ void ViewerSession::on_write_done(int status) {
 }
 
 void ViewerSession::skipped(std::uint64_t bytes) {
+  StreamLane& lane = stream_->lane(worker().index());
+  lane.skips.add(1);
+  lane.skipped_bytes.add(bytes);
   worker().counters().skips.add(1);
   spdlog::debug("viewer {} on {} skipped {} bytes to the live edge", connection_.peer(),
                 stream_->mount(), bytes);
 }
 
-void ViewerSession::close_slow(CloseReason reason) {
+void ViewerSession::count_slow_disconnect() {
+  stream_->lane(worker().index()).slow_disconnects.add(1);
   worker().counters().slow_disconnects.add(1);
+}
+
+void ViewerSession::close_slow(CloseReason reason) {
+  count_slow_disconnect();
   if (reason == CloseReason::slow) {
     spdlog::info("viewer {} on {} too slow: disconnected", connection_.peer(), stream_->mount());
     connection_.close("slow viewer");
@@ -161,8 +169,7 @@ std::uint64_t ViewerSession::stalled_for(std::uint64_t now_ms) {
 void ViewerSession::finish() { connection_.shutdown_then_close("stream ended"); }
 
 void ViewerSession::drop_stalled() {
-  stream_->lane(worker().index()).slow_disconnects.add(1);
-  worker().counters().slow_disconnects.add(1);
+  count_slow_disconnect();
   connection_.close("stalled viewer");
 }
 
@@ -170,7 +177,7 @@ void ViewerSession::detach() {
   if (!attached_) return;
   attached_ = false;
   stream_->remove_viewer(worker(), id_);
-  worker().viewer_left(stream_);
+  worker().viewer_left();
 }
 
 void ViewerSession::count_sent(std::uint64_t n) {

@@ -338,25 +338,11 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
   session.start(viewer_response_head(metadata));
 }
 
-LoopLoad Worker::load() const {
-  if (relay_.worker_count() == 1) return LoopLoad{std::max<std::size_t>(audience_, 1), busy_};
-  return relay_.shared_load();
-}
+LoopLoad Worker::load() const { return relay_.shared_load(); }
 
-void Worker::viewer_joined(const std::shared_ptr<Stream>& stream) {
-  ++audience_;
-  counters_.viewers_joined.add(1);
-  auto& active = active_streams_[stream.get()];
-  if (active.viewers++ == 0) active.stream = stream;
-}
+void Worker::viewer_joined() { counters_.viewers_joined.add(1); }
 
-void Worker::viewer_left(const std::shared_ptr<Stream>& stream) {
-  --audience_;
-  counters_.viewers_left.add(1);
-  const auto found = active_streams_.find(stream.get());
-  assert(found != active_streams_.end());
-  if (--found->second.viewers == 0) active_streams_.erase(found);
-}
+void Worker::viewer_left() { counters_.viewers_left.add(1); }
 
 void Worker::sample_busy() {
   const std::uint64_t now = uv_hrtime();

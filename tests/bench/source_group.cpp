@@ -114,34 +114,22 @@ void SourceGroup::end_window() {
   }
 }
 
-std::uint64_t SourceGroup::max_backlog_bytes() const {
-  std::uint64_t most = 0;
-  for (const auto& source : sources_) most = std::max(most, source->max_backlog_bytes());
-  return most;
+std::uint64_t SourceGroup::total(std::uint64_t (Source::*counter)() const) const {
+  std::uint64_t sum = 0;
+  for (const auto& source : sources_) sum += ((*source).*counter)();
+  return sum;
 }
 
-std::uint64_t SourceGroup::reconnects() const {
-  std::uint64_t total = 0;
-  for (const auto& source : sources_) total += source->reconnects();
-  return total;
+std::uint64_t SourceGroup::most(std::uint64_t (Source::*counter)() const) const {
+  std::uint64_t largest = 0;
+  for (const auto& source : sources_) largest = std::max(largest, ((*source).*counter)());
+  return largest;
 }
 
-std::uint64_t SourceGroup::put_retries() const {
-  std::uint64_t total = 0;
-  for (const auto& source : sources_) total += source->put_retries();
-  return total;
-}
-
-std::uint64_t SourceGroup::max_reconnect_ns() const {
-  std::uint64_t most = 0;
-  for (const auto& source : sources_) most = std::max(most, source->max_reconnect_ns());
-  return most;
-}
-
-std::uint64_t SourceGroup::bytes_cut() const {
-  std::uint64_t total = 0;
-  for (const auto& source : sources_) total += source->bytes_cut();
-  return total;
-}
+std::uint64_t SourceGroup::max_backlog_bytes() const { return most(&Source::max_backlog_bytes); }
+std::uint64_t SourceGroup::reconnects() const { return total(&Source::reconnects); }
+std::uint64_t SourceGroup::put_retries() const { return total(&Source::put_retries); }
+std::uint64_t SourceGroup::max_reconnect_ns() const { return most(&Source::max_reconnect_ns); }
+std::uint64_t SourceGroup::bytes_cut() const { return total(&Source::bytes_cut); }
 
 }  // namespace ringcast::bench

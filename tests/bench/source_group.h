@@ -53,6 +53,9 @@ class SourceGroup {
   std::uint64_t bytes_cut() const;
 
  private:
+  // Over every broadcaster: the sum, or the largest, of one of its counters.
+  std::uint64_t total(std::uint64_t (Source::*counter)() const) const;
+  std::uint64_t most(std::uint64_t (Source::*counter)() const) const;
   using Due = std::pair<std::uint64_t, std::uint32_t>;  // (wake-up ns, source index)
 
   void schedule(std::uint32_t index, std::uint64_t now_ns);

@@ -80,7 +80,6 @@ class Stream : public std::enable_shared_from_this<Stream> {
   const std::string& mount() const { return mount_; }
   ringbuf::ByteRing& ring() { return ring_; }
   const ringbuf::ByteRing& ring() const { return ring_; }
-  const FanoutSettings& settings() const { return settings_; }
   std::size_t lane_count() const { return lanes_.size(); }
   StreamLane& lane(std::size_t worker) { return *lanes_[worker]; }
   const StreamLane& lane(std::size_t worker) const { return *lanes_[worker]; }
@@ -91,8 +90,6 @@ class Stream : public std::enable_shared_from_this<Stream> {
   void detach_source(std::uint64_t now_ms);
   bool has_source() const { return has_source_.load(std::memory_order_acquire); }  // pairs: attach/detach release
   std::uint64_t orphaned_since_ms() const { return orphaned_since_ms_.load(std::memory_order_acquire); }
-  // When the source last committed bytes (monotonic ms; 0: never).
-  std::uint64_t last_commit_ms() const { return last_commit_ms_.load(std::memory_order_relaxed); }
   std::size_t writer_worker() const { return writer_worker_.load(std::memory_order_acquire); }
   // Writable ring memory for the source's next read. Stalled viewers of the writer's own lane
   // are evicted at once; other lanes are asked (the span may then be short, even empty).
@@ -148,6 +145,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // asks for the lane's next tick.
   void apply(LoopHost& host, StreamLane& lane);
   void evict_stalled(LoopHost& host, StreamLane& lane, std::uint64_t below);
+  // The lane's gate is over three quarters of a ring behind head: evict what pins it.
+  void evict_if_lagging(LoopHost& host, StreamLane& lane);
 
   const std::string mount_;
   FanoutSettings settings_;
@@ -169,7 +168,6 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   Counter bytes_in_, source_connects_, source_paused_us_;
   std::atomic<std::uint64_t> ingest_bps_{0};
-  std::atomic<std::uint64_t> last_commit_ms_{0};
   std::atomic<std::uint64_t> peak_viewers_{0};
   std::uint64_t rate_sample_bytes_ = 0;  // housekeeping only
   std::uint64_t rate_sample_ms_ = 0;

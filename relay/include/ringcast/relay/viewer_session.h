@@ -35,7 +35,7 @@ class ViewerSession {
   // Pins `from`, then uv_try_write of the ring views [from, to); libuv gets what the kernel
   // did not take. `head`: the live edge when the write was decided (for the lag histogram).
   WriteResult write_views(std::uint64_t from, std::uint64_t to, std::uint64_t head);
-  void skipped(std::uint64_t bytes);
+  void skipped(std::uint64_t bytes);  // counted: the lane skipped it forward this far
   void close_slow(CloseReason reason);
   // The stream ended and this viewer has everything: close cleanly.
   void finish();
@@ -55,6 +55,7 @@ class ViewerSession {
 
  private:
   void count_sent(std::uint64_t n);
+  void count_slow_disconnect();  // in the lane's and the worker's counters
   Worker& worker();
   void on_write_done(int status);
   void on_head_written(int status);

@@ -9,7 +9,6 @@
 #include <optional>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -58,8 +57,8 @@ class Worker final : public LoopHost {
   }
   void handle_request(Connection& connection, RequestHead& head, std::string_view early_body);
   void connection_closed(Connection& connection);
-  void viewer_joined(const std::shared_ptr<Stream>& stream);
-  void viewer_left(const std::shared_ptr<Stream>& stream);
+  void viewer_joined();
+  void viewer_left();
   void source_paused(SourceSession& source);
   void source_gone(SourceSession& source);
   void source_detached(Stream& stream);
@@ -105,11 +104,6 @@ class Worker final : public LoopHost {
   std::thread thread_;
 
   std::unordered_set<Connection*> connections_;
-  struct ActiveStream {
-    std::shared_ptr<Stream> stream;
-    std::size_t viewers = 0;
-  };
-  std::unordered_map<const Stream*, ActiveStream> active_streams_;  // streams with our viewers
   std::vector<SourceSession*> paused_sources_;
   // Lanes' ticks, a min-heap by due time; a lane keeps at most one live entry (Stream::on_tick
   // ignores superseded ones). Capacity is kept: no allocation per tick once warm.
@@ -121,7 +115,6 @@ class Worker final : public LoopHost {
   std::vector<Tick> ticks_;
   std::uint64_t timer_due_us_ = 0;  // when tick_timer_ fires (0: stopped)
   std::uint64_t longest_period_us_ = 0;  // since the last busy sample
-  std::size_t audience_ = 0;
   double busy_ = 0;                  // the loop's busy fraction, smoothed over sweeps
   std::uint64_t busy_sample_ns_ = 0;  // when, and the loop's idle time then
   std::uint64_t idle_sample_ns_ = 0;
