@@ -289,22 +289,22 @@ void Lane::evict_below(std::uint64_t position, LaneActions& out) {
   if (gate() >= position) return;
   // Invariant 2: the writer never waits for a viewer. One whose socket has not taken the bytes
   // at `position` is stalled; closing it releases the memory at once (the fd closes, so the
-  // kernel never reads the ring for it again).
+  // kernel never reads the ring for it again). The same walk makes the gate exact again,
+  // whatever the buckets' lower bound had become, so it rises past `position` once nothing
+  // pins below it (a bucket's floor alone might not).
+  std::uint64_t lowest = UINT64_MAX;
   for (ViewerId id = 0; id < viewers_.size(); ++id) {
     Viewer& v = viewers_[id];
-    if (v.live && v.in_flight && !v.closing && v.in_flight_from < position) {
-      v.closing = true;
-      bucket_remove(v.in_flight_from);
-      v.in_flight = false;
-      out.push_back(
-          {LaneAction::Kind::close, id, v.in_flight_from, v.in_flight_from, CloseReason::stalled});
+    if (!v.live || !v.in_flight) continue;
+    if (v.closing || v.in_flight_from >= position) {
+      lowest = std::min(lowest, v.in_flight_from);
+      continue;
     }
-  }
-  // Exact again, whatever the buckets' lower bound had become, so the gate rises past
-  // `position` once nothing pins below it (a bucket's floor alone might not).
-  std::uint64_t lowest = UINT64_MAX;
-  for (const Viewer& v : viewers_) {
-    if (v.live && v.in_flight) lowest = std::min(lowest, v.in_flight_from);
+    v.closing = true;
+    bucket_remove(v.in_flight_from);
+    v.in_flight = false;
+    out.push_back(
+        {LaneAction::Kind::close, id, v.in_flight_from, v.in_flight_from, CloseReason::stalled});
   }
   lowest_bucket_ = lowest == UINT64_MAX ? UINT64_MAX : lowest >> bucket_shift_;
   exact_floor_ = lowest;

@@ -301,6 +301,7 @@ void Stream::apply(LoopHost& host, StreamLane& lane) {
   if (lane.applying) return;  // the outer apply() picks up what was added
   lane.applying = true;
   const std::size_t worker = host.index();
+  const RingView view = ring_view();  // one snapshot for the batch; a lap is checked by the pin
   // Index, not iterator: write results add actions as the list is walked.
   for (std::size_t i = 0; i < lane.actions.size(); ++i) {
     const LaneAction action = lane.actions[i];
@@ -309,10 +310,9 @@ void Stream::apply(LoopHost& host, StreamLane& lane) {
     switch (action.kind) {
       case LaneAction::Kind::write: {
         if (lane.lane.closing(action.viewer)) break;  // evicted after it was decided
-        const RingView view = ring_view();
         const WriteResult result = session->write_views(action.from, action.to, view.head);
         if (result.outcome == WriteResult::Outcome::lapped) {
-          lane.lane.lapped(action.viewer, ring_view(), lane.actions);
+          lane.lane.lapped(action.viewer, ring_view(), lane.actions);  // the live edge now
         } else if (result.outcome == WriteResult::Outcome::written) {
           lane.lane.wrote(action.viewer, result.accepted, view, lane.actions);
         }
