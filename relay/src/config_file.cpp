@@ -206,6 +206,10 @@ struct Key {
   void (*apply)(const Value& value, Target& target);
 };
 
+void set_latency_budget(const Value& v, RelayConfig& c) {
+  assign(c.fanout.latency_budget_ms, v.count(0, std::numeric_limits<std::uint32_t>::max()));
+}
+
 // Top-level keys, named as the flags are (snake_case).
 constexpr Key<RelayConfig> kRelayKeys[] = {
     {"listen",
@@ -240,14 +244,8 @@ constexpr Key<RelayConfig> kRelayKeys[] = {
      [](const Value& v, RelayConfig& c) { assign(c.fanout.max_write_bytes, v.size(1)); }},
     {"coalesce_bytes",
      [](const Value& v, RelayConfig& c) { assign(c.fanout.coalesce_bytes, v.size()); }},
-    {"latency_budget",
-     [](const Value& v, RelayConfig& c) {
-       assign(c.fanout.latency_budget_ms, v.count(0, std::numeric_limits<std::uint32_t>::max()));
-     }},
-    {"max_write_delay",  // the older name of latency_budget
-     [](const Value& v, RelayConfig& c) {
-       assign(c.fanout.latency_budget_ms, v.count(0, std::numeric_limits<std::uint32_t>::max()));
-     }},
+    {"latency_budget", set_latency_budget},
+    {"max_write_delay", set_latency_budget},  // its older name
     {"ring_seconds",
      [](const Value& v, RelayConfig& c) { assign(c.ring_seconds, v.count(1, 3600)); }},
     {"full_delay_audience",
