@@ -31,6 +31,7 @@ Method method_of(unsigned method) {
     case HTTP_HEAD: return Method::head;
     case HTTP_PUT: return Method::put;
     case HTTP_SOURCE: return Method::source;
+    case HTTP_OPTIONS: return Method::options;
     default: return Method::other;
   }
 }

@@ -22,7 +22,17 @@ struct MountSettings {
   std::optional<std::uint32_t> latency_budget_ms;
   std::optional<std::size_t> max_viewers;      // 0: no limit
   std::optional<std::string> content_type;     // sent to viewers whatever the source declares
+  std::optional<std::uint32_t> icy_metaint;    // ICY listeners' metadata interval (0: off)
+  std::optional<bool> hidden;                  // not listed in status-json nor the dashboard
+  // Where listeners go while this mount has no source (fallback.h), and whether they come back
+  // when it returns (Icecast's fallback-mount and fallback-override).
+  std::optional<std::string> fallback_mount;
+  bool fallback_override = false;
 };
+
+// ICY metadata intervals a listener may be given: 0 (off) or within these bounds.
+inline constexpr std::uint32_t kMinIcyMetaint = 256;
+inline constexpr std::uint32_t kMaxIcyMetaint = 1 << 20;
 
 // Who may read /stats, /metrics and the dashboard.
 enum class StatsAccess {
@@ -47,6 +57,7 @@ struct RelayConfig {
   std::size_t max_viewers_per_mount = 0;  // over it: 503 (0: no limit)
   std::size_t max_mounts = 100;           // a new mount over it: 503
   std::uint32_t viewer_stall_timeout_ms = 20'000;  // a viewer's write without progress: closed
+  std::uint32_t icy_metaint = 16'000;  // listeners sending Icy-MetaData: 1 (0: never)
   FanoutSettings fanout;
 
   // Operators' surface.

@@ -13,7 +13,7 @@
 
 namespace ringcast::relay {
 
-enum class Method { get, head, put, source, other };
+enum class Method { get, head, put, source, options, other };
 
 struct RequestHead {
   Method method = Method::other;
