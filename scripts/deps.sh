@@ -4,7 +4,7 @@
 RINGCAST_BUILD_PACKAGES=(cmake g++ make pkg-config libuv1-dev libconcurrentqueue-dev catch2
   libhttp-parser-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libtomlplusplus-dev)
 RINGCAST_TEST_PACKAGES=(ffmpeg curl clang-14 libclang-rt-14-dev prometheus jq chromium python3
-  fonts-dejavu-core)
+  fonts-dejavu-core liquidsoap ezstream mpv)
 
 ensure_packages() {
   local missing=()

@@ -19,7 +19,7 @@ struct AdminTask {
     list_viewers, kick_viewer, kick_source,
     // Rendered on the main loop, off the worker loops whose sources and viewers it would stall
     // (/metrics over 5,000 mounts takes over a second).
-    render_stats, render_history, render_metrics,
+    render_stats, render_history, render_metrics, render_status_json,
   };
 
   Kind kind = Kind::list_viewers;
@@ -34,6 +34,7 @@ struct AdminTask {
   nlohmann::json viewers = nlohmann::json::array();
   std::size_t kicked = 0;
   std::string body;  // a rendered page
+  std::string host;  // the request's Host header (status-json's listen URLs)
   bool head_only = false;
 };
 

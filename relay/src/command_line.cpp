@@ -223,6 +223,18 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   app.add_option("--max-mounts", config.max_mounts,
                  "mounts at most; a source for one more gets 503")
       ->capture_default_str();
+  app.add_option("--icy-metaint", config.icy_metaint,
+                 "stream bytes between ICY metadata blocks for listeners that ask (0: never)")
+      ->check(CLI::Range(0u, kMaxIcyMetaint) &
+              CLI::Validator(
+                  [](std::string& value) -> std::string {
+                    const long n = std::stol(value);
+                    return n == 0 || n >= kMinIcyMetaint
+                               ? ""
+                               : "0 (off) or at least " + std::to_string(kMinIcyMetaint);
+                  },
+                  "0 or >= 256"))
+      ->capture_default_str();
   app.add_option("--viewer-stall-timeout", viewer_stall_seconds,
                  "seconds a viewer's socket may take nothing before it is closed")
       ->check(duration)

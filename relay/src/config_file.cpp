@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "ringcast/relay/fallback.h"
 #include "ringcast/relay/http_request.h"
 
 namespace ringcast::relay {
@@ -131,6 +132,29 @@ class Value {
       return report("must be at most " + std::to_string(max));
     }
     return static_cast<std::uint64_t>(integer->get());
+  }
+
+  std::optional<std::string> mount_name() const {
+    auto string = text();
+    if (!string) return std::nullopt;
+    if (const auto problem = mount_name_problem(*string)) {
+      return report("\"" + *string + "\" is not a mount name: " + std::string(*problem));
+    }
+    return string;
+  }
+
+  std::optional<bool> boolean() const {
+    if (const auto* flag = node_.as_boolean()) return flag->get();
+    return wrong_type("true or false");
+  }
+
+  // An ICY metadata interval: 0 (off) or kMinIcyMetaint..kMaxIcyMetaint bytes.
+  std::optional<std::uint32_t> metaint() const {
+    const auto n = count(0, kMaxIcyMetaint);
+    if (n && *n != 0 && *n < kMinIcyMetaint) {
+      return report("must be 0 (off) or at least " + std::to_string(kMinIcyMetaint));
+    }
+    return n;
   }
 
   // Seconds, whole or fractional, as milliseconds.
@@ -265,6 +289,7 @@ constexpr Key<RelayConfig> kRelayKeys[] = {
      [](const Value& v, RelayConfig& c) { assign(c.max_mounts, v.count(0, kMaxSize)); }},
     {"viewer_stall_timeout",
      [](const Value& v, RelayConfig& c) { assign(c.viewer_stall_timeout_ms, v.seconds_as_ms()); }},
+    {"icy_metaint", [](const Value& v, RelayConfig& c) { assign(c.icy_metaint, v.metaint()); }},
 };
 
 // Keys of a [mounts."/name"] section.
@@ -284,6 +309,12 @@ constexpr Key<MountSettings> kMountKeys[] = {
      [](const Value& v, MountSettings& m) { assign(m.max_viewers, v.count(0, kMaxSize)); }},
     {"content_type",
      [](const Value& v, MountSettings& m) { assign(m.content_type, v.header_text()); }},
+    {"icy_metaint", [](const Value& v, MountSettings& m) { assign(m.icy_metaint, v.metaint()); }},
+    {"hidden", [](const Value& v, MountSettings& m) { assign(m.hidden, v.boolean()); }},
+    {"fallback_mount",
+     [](const Value& v, MountSettings& m) { assign(m.fallback_mount, v.mount_name()); }},
+    {"fallback_override",
+     [](const Value& v, MountSettings& m) { assign(m.fallback_override, v.boolean()); }},
 };
 
 // Edit distance between two key names, with '-' read as '_' (flags are spelled with dashes).
@@ -384,6 +415,9 @@ void read_mounts(const toml::node& node, std::size_t max_mount_length,
       continue;
     }
     read_mount(name, *settings, mounts[name], problems);
+  }
+  if (const auto loop = fallback_loop(mounts)) {
+    problems.push_back(problem_at(node.source(), "mounts: fallback_mount loops: " + *loop));
   }
 }
 

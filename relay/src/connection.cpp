@@ -36,23 +36,6 @@ struct Connection::HeadBuffer {
 
 namespace {
 
-const char* reason_phrase(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
-  }
-}
-
 std::string peer_name(const uv_tcp_t* tcp) {
   sockaddr_storage address{};
   int length = sizeof(address);
@@ -127,7 +110,7 @@ void Connection::on_alloc(uv_buf_t* buffer) {
   }
 }
 
-void Connection::on_read(ssize_t nread, const uv_buf_t*) {
+void Connection::on_read(ssize_t nread, const uv_buf_t* buffer) {
   if (state_ == State::closed) return;
   if (nread == 0) return;  // EAGAIN: the reservation (if any) is simply not committed
   if (nread == UV_ENOBUFS && state_ == State::source) {
@@ -147,7 +130,7 @@ void Connection::on_read(ssize_t nread, const uv_buf_t*) {
   const auto n = static_cast<std::size_t>(nread);
   switch (state_) {
     case State::reading_head: on_head_bytes(n); return;
-    case State::source: source_->on_received(n, monotonic_ms()); return;
+    case State::source: source_->on_received(buffer->base, n, monotonic_ms()); return;
     case State::answering:   // bytes after an admin request: ignored
     case State::viewer:      // a viewer has nothing to say after its request: ignore it
     case State::lingering:   // drain until the peer closes
@@ -195,24 +178,8 @@ void Connection::become_viewer(std::unique_ptr<ViewerSession> viewer) {
 
 int Connection::restart_reading() { return uv_read_start(stream(), alloc_cb, read_cb); }
 
-void Connection::respond_and_close(int status, std::string_view body,
-                                   std::string_view extra_headers) {
-  std::string text = "HTTP/1.0 " + std::to_string(status) + " " + reason_phrase(status) +
-                     "\r\nServer: ringcast\r\nContent-Type: text/plain; charset=utf-8\r\n" +
-                     "Content-Length: " + std::to_string(body.size()) +
-                     "\r\nConnection: close\r\n" + std::string(extra_headers) + "\r\n" +
-                     std::string(body);
-  write_then_shutdown(std::move(text));
-}
-
-void Connection::respond_ok(std::string_view content_type, std::string body, bool head_only) {
-  std::string text = "HTTP/1.0 200 OK\r\nServer: ringcast\r\nContent-Type: " +
-                     std::string(content_type) + "\r\nContent-Length: " +
-                     std::to_string(body.size()) +
-                     "\r\nCache-Control: no-cache\r\nAccess-Control-Allow-Origin: *\r\n"
-                     "Connection: close\r\n\r\n";
-  if (!head_only) text += body;
-  write_then_shutdown(std::move(text));
+void Connection::respond(const Response& response, bool head_only) {
+  write_then_shutdown(head_only ? render_head(response) : render(response));
 }
 
 void Connection::write_then_shutdown(std::string text) {

@@ -22,7 +22,7 @@ Lane::Lane(const Settings& settings) : settings_(settings) {
   bucket_shift_ = static_cast<unsigned>(std::countr_zero(settings_.capacity)) - 5;
 }
 
-ViewerId Lane::add(std::uint64_t position) {
+ViewerId Lane::add(std::uint64_t position, std::uint32_t metaint, std::uint32_t until_block) {
   ViewerId id;
   if (!free_.empty()) {
     id = free_.back();
@@ -39,6 +39,8 @@ ViewerId Lane::add(std::uint64_t position) {
   Viewer& v = viewers_[id];
   v = Viewer{};
   v.position = position;
+  v.metaint = metaint;
+  v.until_block = until_block != 0 && until_block <= metaint ? until_block : metaint;
   v.live = true;
   v.slot = static_cast<std::uint8_t>(slot);
   v.slot_index = static_cast<std::uint32_t>(slots_[slot].viewers.size());
@@ -209,6 +211,9 @@ void Lane::service(ViewerId id, const RingView& ring, LaneActions& out) {
 
   std::uint64_t end = std::min<std::uint64_t>(ring.head, v.position + settings_.max_write_bytes);
   if (v.position < framing.cut_from) end = std::min(end, framing.cut_from);
+  // ICY: at most one metadata block per write, so a write is never more than four buffers
+  // (two ring parts, split once around the block), as many as libuv queues without allocating.
+  if (v.metaint != 0) end = std::min<std::uint64_t>(end, v.position + v.until_block + v.metaint - 1);
   if (!finishing_ && !quiet_flush_) {
     const std::uint64_t whole = framing.align_down(end);
     if (whole > v.position) {
@@ -238,7 +243,19 @@ void Lane::issue_write(ViewerId id, std::uint64_t end, LaneActions& out) {
   v.in_flight_from = v.position;
   v.in_flight_to = end;
   bucket_add(v.position);
-  out.push_back({LaneAction::Kind::write, id, v.position, end});
+  LaneAction write{LaneAction::Kind::write, id, v.position, end};
+  if (v.metaint != 0) {
+    const std::uint64_t n = end - v.position;
+    v.until_block_at_issue = v.until_block;
+    if (n >= v.until_block) {
+      assert(n - v.until_block < v.metaint);
+      write.block_after = v.position + v.until_block;
+      v.until_block = v.metaint - static_cast<std::uint32_t>(n - v.until_block);
+    } else {
+      v.until_block -= static_cast<std::uint32_t>(n);
+    }
+  }
+  out.push_back(write);
   v.position = end;
 }
 
@@ -272,6 +289,7 @@ void Lane::lapped(ViewerId id, const RingView& ring, LaneActions& out) {
   if (!v.in_flight) return;
   bucket_remove(v.in_flight_from);
   v.in_flight = false;
+  v.until_block = v.until_block_at_issue;  // nothing was sent: the block is still to come
   const std::uint64_t live_edge = std::max(ring.framing.align_down(ring.head), ring.oldest);
   out.push_back({LaneAction::Kind::skip, id, v.in_flight_from, live_edge});
   v.position = live_edge;

@@ -126,6 +126,15 @@ std::string render_metrics_text(const StatsInput& input) {
     out.sample("ringcast_mount_write_period_seconds", "mount", stream->mount(),
                static_cast<double>(stream->write_period_us()) / 1e6);
   }
+  // The title itself is not a label: one series per song would grow without bound.
+  out.family("ringcast_mount_title_updated_timestamp_seconds", "gauge",
+             "Unix time of the mount's last title (ICY metadata) change.");
+  for (const auto& stream : input.streams) {
+    if (const auto title = stream->title()) {
+      out.sample("ringcast_mount_title_updated_timestamp_seconds", "mount", stream->mount(),
+                 static_cast<double>(title->updated_unix_ms) / 1000.0);
+    }
+  }
   out.family("ringcast_mount_ring_fill_ratio", "gauge", "Fraction of the mount's ring holding stream.");
   for (const auto& stream : input.streams) {
     out.sample("ringcast_mount_ring_fill_ratio", "mount", stream->mount(),
@@ -145,6 +154,11 @@ std::string render_metrics_text(const StatsInput& input) {
   }
   out.family("ringcast_source_idle_timeouts_total", "counter", "Sources dropped for sending nothing.");
   out.sample("ringcast_source_idle_timeouts_total", total(&WorkerCounters::source_idle_timeouts));
+  out.family("ringcast_metadata_updates_total", "counter", "Titles set through /admin/metadata.");
+  out.sample("ringcast_metadata_updates_total", total(&WorkerCounters::metadata_updates));
+  out.family("ringcast_viewers_moved_total", "counter",
+             "Viewers moved to another mount: a fallback, back from one, or by an admin.");
+  out.sample("ringcast_viewers_moved_total", total(&WorkerCounters::viewers_moved));
   out.family("ringcast_mounts_ended_total", "counter", "Mounts whose grace period ran out.");
   out.sample("ringcast_mounts_ended_total", input.ended.streams.get());
   out.family("ringcast_bytes_out_total", "counter", "Bytes sent to viewers of every mount.");

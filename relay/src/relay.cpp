@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <cstring>
 
 #include "admin_task.h"
+#include "ringcast/relay/icecast.h"
 #include "ringcast/relay/version.h"
 
 namespace ringcast::relay {
@@ -225,6 +227,7 @@ void Relay::on_main_event(LoopEvent& event) {
     case AdminTask::Kind::render_stats: task.body = stats_json(); break;
     case AdminTask::Kind::render_history: task.body = stats_history_json(); break;
     case AdminTask::Kind::render_metrics: task.body = metrics_text(); break;
+    case AdminTask::Kind::render_status_json: task.body = status_json(task.host); break;
     default: return;
   }
   const std::size_t origin = task.origin_worker;
@@ -285,6 +288,44 @@ StatsInput Relay::stats_input() const {
 std::string Relay::stats_json() const { return render_stats_json(stats_input()); }
 
 std::string Relay::metrics_text() const { return render_metrics_text(stats_input()); }
+
+std::string Relay::status_json(std::string_view host_header) const {
+  // Listen URLs name the host the client used, so a player behind any address can follow them.
+  const std::string host = !host_header.empty() ? std::string(host_header)
+                           : config_.listen_host + ":" + std::to_string(bound_port_);
+  IcecastServerInfo server;
+  const std::size_t colon = host.rfind(':');
+  server.host = colon != std::string::npos && host.find(']', colon) == std::string::npos
+                    ? host.substr(0, colon)
+                    : host;
+  server.server_id = "ringcast " + std::string(kVersion);
+  server.server_start_unix_ms = started_unix_ms_;
+  std::vector<IcecastSource> sources;
+  for (const auto& stream : registry_.snapshot()) {
+    if (!stream->has_source()) continue;  // Icecast lists live sources only
+    if (stream->hidden()) continue;
+    const StreamMetadata metadata = stream->metadata();
+    IcecastSource source;
+    source.listenurl = "http://" + host + stream->mount();
+    source.listeners = stream->viewer_count();
+    source.listener_peak = stream->peak_viewers();
+    source.server_type = metadata.content_type;
+    for (const auto& [name, value] : metadata.ice_headers) {
+      const auto is = [&](std::string_view a, std::string_view b) {
+        return strcasecmp(name.c_str(), a.data()) == 0 || strcasecmp(name.c_str(), b.data()) == 0;
+      };
+      if (is("ice-name", "icy-name")) source.server_name = value;
+      if (is("ice-description", "icy-description")) source.server_description = value;
+      if (is("ice-genre", "icy-genre")) source.genre = value;
+      if (is("ice-url", "icy-url")) source.server_url = value;
+    }
+    if (const std::uint64_t kbps = declared_kbps(metadata)) source.bitrate = kbps;
+    if (const auto title = stream->title()) source.title = title->title;
+    source.stream_start_unix_ms = metadata.started_unix_ms;
+    sources.push_back(std::move(source));
+  }
+  return render_status_json(server, sources);
+}
 
 // libuv callbacks
 

@@ -19,8 +19,10 @@ namespace {
 constexpr std::size_t kReadBytes = 64 * 1024;
 }  // namespace
 
-SourceSession::SourceSession(Connection& connection, std::shared_ptr<Stream> stream)
-    : connection_(connection), stream_(std::move(stream)) {}
+SourceSession::SourceSession(Connection& connection, std::shared_ptr<Stream> stream, bool chunked)
+    : connection_(connection), stream_(std::move(stream)) {
+  if (chunked) chunked_.emplace();
+}
 
 SourceSession::~SourceSession() = default;
 
@@ -34,7 +36,8 @@ void SourceSession::start(std::string_view early_body, std::uint64_t now_ms) {
     if (n == 0) break;  // a brand-new or orphaned mount has room; give up rather than spin
     std::memcpy(span.data(), early_body.data(), n);
     early_body.remove_prefix(n);
-    on_received(n, now_ms);
+    on_received(reinterpret_cast<char*>(span.data()), n, now_ms);
+    if (!attached_) return;  // the body ended or was malformed
   }
 }
 
@@ -43,10 +46,30 @@ uv_buf_t SourceSession::next_buffer() {
   return uv_buf_init(reinterpret_cast<char*>(span.data()), static_cast<unsigned>(span.size()));
 }
 
-void SourceSession::on_received(std::size_t n, std::uint64_t now_ms) {
+void SourceSession::on_received(char* at, std::size_t n, std::uint64_t now_ms) {
   last_data_ms_ = now_ms;
   bytes_received_ += n;
-  stream_->commit_from_source(n, connection_.worker());
+  if (!chunked_) {
+    stream_->commit_from_source(n, connection_.worker());
+    return;
+  }
+  // The framing goes here, in the ring's reserved span: the body is moved over it and only the
+  // body is committed, so no viewer ever sees a chunk-size line.
+  const ChunkedDecoder::Result result = chunked_->decode(std::span(reinterpret_cast<std::byte*>(at), n));
+  if (result.body_bytes > 0) stream_->commit_from_source(result.body_bytes, connection_.worker());
+  switch (result.status) {
+    case ChunkedDecoder::Status::more:
+      return;
+    case ChunkedDecoder::Status::done:
+      spdlog::info("source {} on {} ended its chunked body", connection_.peer(), stream_->mount());
+      connection_.close("body ended");
+      return;
+    case ChunkedDecoder::Status::malformed:
+      spdlog::warn("source {} on {}: malformed chunked body ({}): dropped", connection_.peer(),
+                   stream_->mount(), chunked_->error());
+      connection_.close("malformed chunked body");
+      return;
+  }
 }
 
 void SourceSession::pause() {

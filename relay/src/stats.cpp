@@ -46,6 +46,11 @@ std::string render_stats_json(const StatsInput& input) {
         {"ring_fill", static_cast<double>(fill) / static_cast<double>(ring.capacity())},
         {"head_position", head},
     };
+    if (stream->hidden()) mounts[stream->mount()]["hidden"] = true;
+    if (const auto title = stream->title()) {
+      mounts[stream->mount()]["title"] = title->title;
+      mounts[stream->mount()]["title_updated_at"] = static_cast<double>(title->updated_unix_ms) / 1000.0;
+    }
     bytes_in += stream->bytes_in();
     viewers += stream_viewers;
   }
@@ -77,6 +82,8 @@ std::string render_stats_json(const StatsInput& input) {
         {"skips", total(&WorkerCounters::skips)},
         {"slow_disconnects", total(&WorkerCounters::slow_disconnects)},
         {"source_idle_timeouts", total(&WorkerCounters::source_idle_timeouts)},
+        {"metadata_updates", total(&WorkerCounters::metadata_updates)},
+        {"viewers_moved", total(&WorkerCounters::viewers_moved)},
         {"streams_ended", input.ended.streams.get()}}},
       {"workers", std::move(workers)},
       {"mounts", std::move(mounts)},

@@ -9,6 +9,7 @@
 #include <cassert>
 #include <optional>
 
+#include "ringcast/relay/icecast.h"
 #include "ringcast/relay/viewer_session.h"
 
 namespace ringcast::relay {
@@ -117,6 +118,7 @@ void Stream::attach_source(std::size_t worker, StreamMetadata metadata) {
   framing_packet_.store(ts ? kTsPacket : 1, std::memory_order_relaxed);
   framing_origin_.store(head, std::memory_order_release);  // pairs: acquire in framing()
   framing_locked_ = !ts;  // the first sync byte of the new source fixes the TS origin
+  first_bytes_seen_ = false;
   source_connects_.add(1);
   writer_worker_.store(worker, std::memory_order_release);  // pairs: acquire in writer_worker()
   orphaned_since_ms_.store(0, std::memory_order_relaxed);
@@ -126,6 +128,15 @@ void Stream::attach_source(std::size_t worker, StreamMetadata metadata) {
 void Stream::detach_source(std::uint64_t now_ms) {
   orphaned_since_ms_.store(now_ms, std::memory_order_relaxed);
   has_source_.store(false, std::memory_order_release);  // pairs: acquire in has_source()
+}
+
+void Stream::set_title(std::string title, std::string url, std::uint64_t now_unix_ms) {
+  auto next = std::make_shared<IcyTitle>();
+  next->block = icy_metadata_block(title, url);
+  next->title = std::move(title);
+  next->url = std::move(url);
+  next->updated_unix_ms = now_unix_ms;
+  title_.store(std::move(next), std::memory_order_release);  // pairs: acquire in title()
 }
 
 StreamMetadata Stream::metadata() const {
@@ -178,6 +189,16 @@ void Stream::commit_from_source(std::size_t n, LoopHost& writer) {
   ring_.commit(n);
   bytes_in_.add(n);
   if (!framing_locked_) lock_ts_framing();
+  if (!first_bytes_seen_ && framing_locked_ && ring_.head() >= framing_origin_.load(std::memory_order_relaxed) + 2) {
+    // The writer reads its own ring: nothing else writes it.
+    const std::uint64_t origin = framing_origin_.load(std::memory_order_relaxed);
+    const auto* data = ring_.data();
+    const std::size_t mask = ring_.capacity() - 1;
+    first_bytes_.store(static_cast<std::uint16_t>((std::to_integer<unsigned>(data[origin & mask]) << 8) |
+                                                  std::to_integer<unsigned>(data[(origin + 1) & mask])),
+                       std::memory_order_relaxed);
+    first_bytes_seen_ = true;
+  }
   const std::size_t own = writer.index();
   for (std::size_t worker = 0; worker < lanes_.size(); ++worker) {
     StreamLane& lane = *lanes_[worker];
@@ -207,10 +228,13 @@ void Stream::lock_ts_framing() {
   if (head - origin > 2 * kTsPacket) framing_locked_ = true;  // not TS after all: keep the origin
 }
 
-ViewerId Stream::add_viewer(LoopHost& host, ViewerSession& viewer) {
+ViewerId Stream::add_viewer(LoopHost& host, ViewerSession& viewer, std::uint32_t metaint,
+                            std::uint32_t until_block) {
   StreamLane& lane = *lanes_[host.index()];
   const RingView view = ring_view();
-  const ViewerId id = lane.lane.add(relay::join_position(view.head, view.oldest, settings_.burst_bytes, view.framing));
+  const ViewerId id = lane.lane.add(
+      relay::join_position(view.head, view.oldest, settings_.burst_bytes, view.framing), metaint,
+      until_block);
   if (lane.sessions.size() <= id) lane.sessions.resize(id + 1, nullptr);
   lane.sessions[id] = &viewer;
   lane.viewer_count.store(lane.viewer_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -310,11 +334,16 @@ void Stream::apply(LoopHost& host, StreamLane& lane) {
     switch (action.kind) {
       case LaneAction::Kind::write: {
         if (lane.lane.closing(action.viewer)) break;  // evicted after it was decided
-        const WriteResult result = session->write_views(action.from, action.to, view.head);
+        const WriteResult result =
+            session->write_views(action.from, action.to, action.block_after, view.head);
         if (result.outcome == WriteResult::Outcome::lapped) {
           lane.lane.lapped(action.viewer, ring_view(), lane.actions);  // the live edge now
         } else if (result.outcome == WriteResult::Outcome::written) {
-          lane.lane.wrote(action.viewer, result.accepted, view, lane.actions);
+          if (result.done) {
+            lane.lane.wrote(action.viewer, action.to, view, lane.actions);
+          } else {
+            lane.lane.progressed(action.viewer, result.accepted);  // in flight until write_done
+          }
         }
         // closed: the connection is gone and remove_viewer() ran
         break;

@@ -30,6 +30,7 @@ StreamRegistry::Attached StreamRegistry::attach_source(const std::string& mount,
   }
   // Under the mutex, so that a mount cannot expire between "orphaned" and "attached".
   found->second->attach_source(worker, std::move(metadata));
+  found->second->set_hidden(settings && settings->hidden.value_or(false));
   return {resumed ? AttachOutcome::resumed : AttachOutcome::started, found->second};
 }
 

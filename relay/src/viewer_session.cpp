@@ -14,8 +14,10 @@
 
 namespace ringcast::relay {
 
-ViewerSession::ViewerSession(Connection& connection, std::shared_ptr<Stream> stream)
-    : connection_(connection), stream_(std::move(stream)) {
+ViewerSession::ViewerSession(Connection& connection, std::shared_ptr<Stream> stream,
+                             std::uint32_t metaint, std::string home_mount)
+    : connection_(connection), stream_(std::move(stream)), metaint_(metaint),
+      home_mount_(home_mount.empty() ? stream_->mount() : std::move(home_mount)) {
   request_.data = this;
 }
 
@@ -24,7 +26,7 @@ ViewerSession::~ViewerSession() { assert(!attached_); }
 Worker& ViewerSession::worker() { return connection_.worker(); }
 
 void ViewerSession::start(std::string response_head) {
-  id_ = stream_->add_viewer(worker(), *this);
+  id_ = stream_->add_viewer(worker(), *this, metaint_);
   attached_ = true;
   worker().viewer_joined();
 
@@ -59,23 +61,57 @@ void ViewerSession::on_head_written(int status) {
   stream_->start_viewer(worker(), id_);
 }
 
-WriteResult ViewerSession::write_views(std::uint64_t from, std::uint64_t to, std::uint64_t head) {
+namespace {
+// What a listener gets at a block point while the title is unchanged: a zero length byte.
+char kNoChange[1] = {0};
+}  // namespace
+
+WriteResult ViewerSession::write_views(std::uint64_t from, std::uint64_t to,
+                                       std::uint64_t block_after, std::uint64_t head) {
   assert(!in_flight_);
   auto& ring = stream_->ring();
   // Invariant 1: pin before reading. The ring may be written on another thread; once the gate
   // covers `from`, the writer cannot reach it, and a failed pin means it already has.
   if (!stream_->pin(worker().index(), from)) return {WriteResult::Outcome::lapped, from};
   const ringbuf::Views views = ring.pinned_views(from, to);
+  char* const base = const_cast<char*>(reinterpret_cast<const char*>(ring.data()));
+  // The block: shared by every listener of the title, never copied (see title_sent_).
+  uv_buf_t block = uv_buf_init(nullptr, 0);
+  if (block_after != 0) {
+    std::shared_ptr<const IcyTitle> title = stream_->title();
+    if (title && title != title_sent_) {
+      title_sent_ = std::move(title);
+      block = uv_buf_init(const_cast<char*>(title_sent_->block.data()),
+                          static_cast<unsigned>(title_sent_->block.size()));
+    } else {
+      block = uv_buf_init(kNoChange, 1);
+    }
+  }
+  const GatheredWrite write{from, to, block_after, static_cast<std::uint32_t>(block.len)};
+  // Gather: the ring views in order, the block between the bytes before and after block_after.
+  // libuv takes non-const bases but only reads them for writes.
+  unsigned count = 0;
+  std::uint64_t position = from;
   for (std::size_t i = 0; i < views.count; ++i) {
     const ringbuf::View& view = views.parts[i];
-    // libuv takes non-const bases but only reads them for writes.
-    buffers_[i] = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(ring.data())) + view.offset,
-                              static_cast<unsigned>(view.length));
+    std::uint64_t offset = view.offset;
+    std::uint64_t length = view.length;
+    if (block.len != 0 && block_after >= position && block_after <= position + length) {
+      const std::uint64_t before = block_after - position;
+      if (before > 0) buffers_[count++] = uv_buf_init(base + offset, static_cast<unsigned>(before));
+      buffers_[count++] = block;
+      block.len = 0;  // placed
+      offset += before;
+      length -= before;
+      position += before;
+    }
+    if (length > 0) buffers_[count++] = uv_buf_init(base + offset, static_cast<unsigned>(length));
+    position += length;
   }
-  unsigned count = static_cast<unsigned>(views.count);
-  const std::uint64_t total = to - from;
+  assert(block.len == 0);  // placed: block_after lies in [from, to]
+  const std::uint64_t total = write.socket_bytes();
   WorkerCounters& counters = worker().counters();
-  counters.write_batch_bytes.observe(total, kWriteBatchBounds);
+  counters.write_batch_bytes.observe(to - from, kWriteBatchBounds);
   counters.viewer_lag_bytes.observe(head - from, kViewerLagBounds);
 
   int written = uv_try_write(connection_.stream(), buffers_, count);
@@ -86,7 +122,8 @@ WriteResult ViewerSession::write_views(std::uint64_t from, std::uint64_t to, std
   }
   const auto sent = static_cast<std::uint64_t>(written);
   count_sent(sent);
-  if (sent == total) return {WriteResult::Outcome::written, to};
+  last_write_ = write;
+  if (sent == total) return {WriteResult::Outcome::written, to, true};
 
   // The kernel took part: hand libuv the rest as views of the ring, pinned until written.
   std::uint64_t skip = sent;
@@ -101,9 +138,8 @@ WriteResult ViewerSession::write_views(std::uint64_t from, std::uint64_t to, std
     return {WriteResult::Outcome::closed, from};
   }
   in_flight_ = true;
-  queued_end_ = to;
   in_flight_bytes_ = total - sent;
-  return {WriteResult::Outcome::written, from + sent};
+  return {WriteResult::Outcome::written, write.stream_position_after(sent), false};
 }
 
 void ViewerSession::on_write_done(int status) {
@@ -115,7 +151,29 @@ void ViewerSession::on_write_done(int status) {
   }
   count_sent(in_flight_bytes_);
   in_flight_bytes_ = 0;
+  if (pending_move_) {
+    switch_stream();
+    return;
+  }
   stream_->viewer_write_done(worker(), id_);
+}
+
+void ViewerSession::move_to(std::shared_ptr<Stream> target) {
+  if (!attached_ || target == stream_) return;
+  pending_move_ = std::move(target);
+  if (!in_flight_) switch_stream();
+}
+
+void ViewerSession::switch_stream() {
+  std::shared_ptr<Stream> target = std::move(pending_move_);
+  const std::uint32_t until_block = metaint_ != 0 ? stream_->viewer_until_block(worker().index(), id_) : 0;
+  spdlog::info("viewer {} moves from {} to {}", connection_.peer(), stream_->mount(), target->mount());
+  stream_->remove_viewer(worker(), id_);
+  stream_ = std::move(target);
+  id_ = stream_->add_viewer(worker(), *this, metaint_, until_block);
+  worker().counters().viewers_moved.add(1);
+  // While the response head is still going out, its callback starts the viewer.
+  if (response_head_.empty()) stream_->start_viewer(worker(), id_);
 }
 
 void ViewerSession::skipped(std::uint64_t bytes) {
@@ -145,8 +203,8 @@ void ViewerSession::close_slow(CloseReason reason) {
 }
 
 std::uint64_t ViewerSession::accepted_position() const {
-  if (!in_flight_) return queued_end_;
-  return queued_end_ - connection_.tcp().write_queue_size;
+  if (!in_flight_) return last_write_.to;
+  return last_write_.stream_position_after(last_write_.socket_bytes() - connection_.tcp().write_queue_size);
 }
 
 std::uint64_t ViewerSession::position() const {

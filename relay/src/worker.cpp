@@ -11,8 +11,10 @@
 
 #include "admin_task.h"
 #include "ringcast/relay/connection.h"
+#include "ringcast/relay/fallback.h"
 #include "ringcast/relay/http_request.h"
 #include "ringcast/relay/relay.h"
+#include "ringcast/relay/router.h"
 #include "ringcast/relay/source_session.h"
 #include "ringcast/relay/stream.h"
 #include "ringcast/relay/viewer_session.h"
@@ -24,16 +26,9 @@ namespace {
 constexpr std::uint64_t kSweepIntervalMs = 250;
 constexpr std::uint64_t kLingerMs = 2000;
 constexpr std::string_view kSourceUser = "source";
-constexpr std::string_view kAllowHeader = "Allow: GET, HEAD, PUT, SOURCE\r\n";
-constexpr std::string_view kAuthenticateHeader = "WWW-Authenticate: Basic realm=\"ringcast\"\r\n";
 
 bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
-}
-
-// No mount may shadow the operators' pages or what browsers ask for by themselves.
-bool is_reserved_path(std::string_view path) {
-  return is_operator_path(path) || path == "/favicon.ico";
 }
 
 // Icecast's names for the source's ice-* headers as listeners see them.
@@ -50,19 +45,30 @@ std::string listener_header_name(std::string_view ice_name) {
   return lower;
 }
 
-std::string viewer_response_head(const StreamMetadata& metadata) {
-  std::string head =
-      "HTTP/1.0 200 OK\r\nServer: ringcast\r\nContent-Type: " + metadata.content_type +
-      "\r\nCache-Control: no-cache, no-store\r\nPragma: no-cache\r\n"
-      "Access-Control-Allow-Origin: *\r\nConnection: close\r\n";
+// The head of a mount's answer, the same for GET and HEAD: the source's content type and its
+// ice-* headers under Icecast's listener names, and icy-metaint for an ICY listener.
+Response viewer_response(const StreamMetadata& metadata, std::uint32_t metaint) {
+  Response response;
+  response.content_type = metadata.content_type;
+  response.streaming = true;
+  response.header("Cache-Control", "no-cache, no-store").header("Pragma", "no-cache");
   for (const auto& [name, value] : metadata.ice_headers) {
-    head += listener_header_name(name);
-    head += ": ";
-    head += value;
-    head += "\r\n";
+    std::string listener_name = listener_header_name(name);
+    // The source's own requests about metadata are not the listener's answer.
+    if (listener_name == "icy-metadata" || listener_name == "icy-metaint") continue;
+    response.header(std::move(listener_name), value);
   }
-  head += "\r\n";
-  return head;
+  if (metaint != 0) response.header("icy-metaint", std::to_string(metaint));
+  return response;
+}
+
+// Ogg and WebM carry their metadata in the stream; Icecast inserts no ICY blocks there either.
+bool carries_own_metadata(std::string_view content_type) {
+  return starts_with_ignoring_case(content_type, "application/ogg") ||
+         starts_with_ignoring_case(content_type, "audio/ogg") ||
+         starts_with_ignoring_case(content_type, "video/ogg") ||
+         starts_with_ignoring_case(content_type, "audio/webm") ||
+         starts_with_ignoring_case(content_type, "video/webm");
 }
 
 // Writes a string with static storage and frees only the request afterwards.
@@ -157,6 +163,9 @@ void Worker::on_event(LoopEvent& event) {
     case LoopEvent::Kind::admin_done:
       answer_admin(*event.task);
       return;
+    case LoopEvent::Kind::move_viewers:
+      move_viewers(event.stream.get(), event.target, event.position == kMoveHome);
+      return;
     case LoopEvent::Kind::drain:
       drain();
       return;
@@ -206,30 +215,41 @@ void Worker::handle_request(Connection& connection, RequestHead& head, std::stri
     connection.respond_and_close(505, "only HTTP/1.x is spoken here\n");
     return;
   }
-  if (is_operator_path(head.path) && (head.method == Method::get || head.method == Method::head)) {
-    handle_operator(connection, head);
-    return;
-  }
-  if (connection.on_admin_listener()) {
-    counters_.not_found.add(1);
-    spdlog::info("{} {} {} on the admin listener: 404", connection.peer(), head.method_name, head.path);
-    connection.respond_and_close(404, "the admin listener serves /, /stats, /metrics and /admin/ only\n");
-    return;
-  }
-  switch (head.method) {
-    case Method::get:
-    case Method::head:
+  const Route route = route_for(head.method, head.path, connection.on_admin_listener());
+  switch (route) {
+    case Route::viewer:
       handle_viewer(connection, head);
       return;
-    case Method::put:
-    case Method::source:
+    case Route::source:
       handle_source(connection, head, early_body);
       return;
-    case Method::other:
+    case Route::preflight: {
+      // Browsers ask before a cross-origin request with credentials or custom headers.
+      Response response;
+      response.status = 204;
+      response.content_type.clear();
+      response.header("Allow", std::string(kAllowedMethods))
+          .header("Access-Control-Allow-Methods", std::string(kAllowedMethods))
+          .header("Access-Control-Allow-Headers", "Authorization, Content-Type, Icy-MetaData, Range")
+          .header("Access-Control-Max-Age", "86400");
+      connection.respond(response);
+      return;
+    }
+    case Route::admin_listener_only_operators:
+      counters_.not_found.add(1);
+      spdlog::info("{} {} {} on the admin listener: 404", connection.peer(), head.method_name, head.path);
+      connection.respond_and_close(404, "the admin listener serves /, /stats, /metrics and /admin/ only\n");
+      return;
+    case Route::bad_method: {
       counters_.bad_methods.add(1);
       spdlog::info("{} method {} not allowed: 405", connection.peer(), head.method_name);
-      connection.respond_and_close(405, "use GET to watch, PUT or SOURCE to broadcast\n",
-                                   kAllowHeader);
+      Response response = Response::text(405, "use GET to watch, PUT or SOURCE to broadcast\n");
+      response.header("Allow", std::string(kAllowedMethods));
+      connection.respond(response);
+      return;
+    }
+    default:
+      handle_operator(connection, head, route);
       return;
   }
 }
@@ -255,10 +275,22 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
     counters_.auth_failures.add(1);
     spdlog::warn("{} source refused for {}: {}: 401", connection.peer(), mount,
                  authorization ? "wrong credentials" : "no credentials");
-    connection.respond_and_close(401, "authentication required\n", kAuthenticateHeader);
+    connection.respond(Response::text(401, "authentication required\n")
+                           .header("WWW-Authenticate", "Basic realm=\"ringcast\""));
+    return;
+  }
+  // ffmpeg's -method PUT, GStreamer and curl -T - send chunked bodies; nothing else is coded.
+  const auto transfer_coding = head.header("Transfer-Encoding");
+  const bool chunked = transfer_coding && strcasecmp(std::string(*transfer_coding).c_str(), "chunked") == 0;
+  if (transfer_coding && !chunked) {
+    counters_.bad_requests.add(1);
+    spdlog::info("{} source refused for {}: Transfer-Encoding {}: 501", connection.peer(), mount,
+                 *transfer_coding);
+    connection.respond_and_close(501, "only the chunked transfer coding is understood\n");
     return;
   }
   StreamMetadata metadata;
+  metadata.started_unix_ms = unix_ms();
   metadata.content_type = std::string(head.header("Content-Type").value_or("audio/mpeg"));
   if (mount_settings && mount_settings->content_type) metadata.content_type = *mount_settings->content_type;
   for (const auto& [name, value] : head.headers) {
@@ -289,10 +321,14 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
                               continue_expected ? std::string_view("HTTP/1.1 100 Continue\r\n\r\n")
                                                 : std::string_view("HTTP/1.0 200 OK\r\n\r\n"));
   const bool resumed = attached.outcome == StreamRegistry::AttachOutcome::resumed;
-  spdlog::info("source {} {} {} ({}){}", connection.peer(), resumed ? "resumed" : "started", mount,
-               content_type, resumed ? ": viewers continue" : "");
+  spdlog::info("source {} {} {} ({}{}){}", connection.peer(), resumed ? "resumed" : "started", mount,
+               content_type, chunked ? ", chunked" : "", resumed ? ": viewers continue" : "");
+  if (mount_settings && mount_settings->fallback_override) {
+    // fallback-override: the mount's own listeners, wherever its fallback took them, come back.
+    post_to_all(LoopEvent{LoopEvent::Kind::move_viewers, -1, nullptr, kMoveHome, nullptr, attached.stream});
+  }
   connection.remember_request(head, monotonic_ms());
-  connection.become_source(std::make_unique<SourceSession>(connection, attached.stream),
+  connection.become_source(std::make_unique<SourceSession>(connection, attached.stream, chunked),
                            early_body, monotonic_ms());
   if (rc != 0) connection.close(uv_strerror(rc));
 }
@@ -307,6 +343,10 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
     return;
   }
   std::shared_ptr<Stream> stream = relay_.registry().find(path);
+  if (!stream || !stream->has_source()) {
+    // A mount whose source is away is served by its fallback, if one is live.
+    if (auto fallback = live_fallback_stream(path)) stream = std::move(fallback);
+  }
   if (!stream) {
     counters_.not_found.add(1);
     spdlog::info("{} viewer refused for {}: no such mount: 404", connection.peer(), path);
@@ -326,16 +366,34 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
     return;
   }
   const StreamMetadata metadata = stream->metadata();
+  std::uint32_t metaint = 0;
+  if (head.header("Icy-MetaData").value_or("0") == "1" && !carries_own_metadata(metadata.content_type)) {
+    metaint = mount_settings && mount_settings->icy_metaint ? *mount_settings->icy_metaint : config.icy_metaint;
+  }
+  Response response = viewer_response(metadata, metaint);
   if (head.method == Method::head) {
-    connection.respond_ok(metadata.content_type, std::string());
+    connection.respond(response, true);
+    return;
+  }
+  if (head.header("Range").value_or("") == "bytes=0-1") {
+    // Safari's probe before it plays: two bytes of the stream, and not a listener.
+    const std::array<char, 2> sniff = stream->first_bytes();
+    Response probe = viewer_response(metadata, 0);
+    probe.status = 206;
+    probe.streaming = false;
+    probe.header("Content-Range", "bytes 0-1/*");
+    probe.body.assign(sniff.data(), sniff.size());
+    connection.respond(probe);
     return;
   }
   connection.remember_request(head, monotonic_ms());
-  auto viewer = std::make_unique<ViewerSession>(connection, stream);
+  auto viewer = std::make_unique<ViewerSession>(connection, stream, metaint, path);
   ViewerSession& session = *viewer;
   connection.become_viewer(std::move(viewer));
-  spdlog::info("viewer {} joined {}", connection.peer(), path);
-  session.start(viewer_response_head(metadata));
+  spdlog::info("viewer {} joined {}{}{}", connection.peer(), path,
+               stream->mount() != path ? " (its fallback " + stream->mount() + ")" : std::string(),
+               metaint != 0 ? " (ICY metadata)" : "");
+  session.start(render_head(response));
 }
 
 LoopLoad Worker::load() const { return relay_.shared_load(); }
@@ -378,6 +436,40 @@ void Worker::resume_sources(const Stream* stream) {
 
 void Worker::source_detached(Stream& stream) {
   relay_.registry().detach_source(stream, monotonic_ms());
+  // Its listeners move to the fallback at once: no grace wait, no disconnect.
+  if (const auto target = live_fallback_stream(stream.mount())) {
+    spdlog::info("{} has no source: its viewers move to {}", stream.mount(), target->mount());
+    post_to_all(LoopEvent{LoopEvent::Kind::move_viewers, -1, stream.shared_from_this(), 0, nullptr, target});
+  }
+}
+
+std::shared_ptr<Stream> Worker::live_fallback_stream(const std::string& mount) {
+  const auto policy = relay_.policy();
+  auto& registry = relay_.registry();
+  const auto target = live_fallback(
+      mount, [&](std::string_view name) { return policy->mount(std::string(name)); },
+      [&](std::string_view name) {
+        const auto stream = registry.find(std::string(name));
+        return stream && stream->has_source();
+      });
+  return target ? registry.find(*target) : nullptr;
+}
+
+void Worker::post_to_all(const LoopEvent& event) {
+  for (std::size_t worker = 0; worker < relay_.worker_count(); ++worker) post_to(worker, LoopEvent(event));
+}
+
+void Worker::move_viewers(const Stream* from, const std::shared_ptr<Stream>& target, bool home_only) {
+  if (!target) return;
+  std::size_t moved = 0;
+  for (Connection* connection : connections_) {
+    ViewerSession* viewer = connection->viewer();
+    if (connection->state() != Connection::State::viewer || &viewer->stream() == target.get()) continue;
+    if (home_only ? viewer->home_mount() != target->mount() : &viewer->stream() != from) continue;
+    viewer->move_to(target);
+    ++moved;
+  }
+  if (moved > 0) spdlog::debug("worker {}: {} viewers now hear {}", index_, moved, target->mount());
 }
 
 void Worker::on_sweep() {

@@ -6,6 +6,7 @@
 #include "ringcast/relay/connection.h"
 #include "ringcast/relay/dashboard.h"
 #include "ringcast/relay/http_request.h"
+#include "ringcast/relay/icecast.h"
 #include "ringcast/relay/relay.h"
 #include "ringcast/relay/source_session.h"
 #include "ringcast/relay/stream.h"
@@ -17,16 +18,9 @@ namespace ringcast::relay {
 namespace {
 
 constexpr std::string_view kAdminUser = "admin";
-constexpr std::string_view kAdminAuthenticate = "WWW-Authenticate: Basic realm=\"ringcast admin\"\r\n";
-
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+constexpr std::string_view kSourceUser = "source";
 
 }  // namespace
-
-bool is_operator_path(std::string_view path) {
-  return path == "/" || path == "/stats" || path == "/metrics" || path == "/admin" ||
-         starts_with(path, "/stats/") || starts_with(path, "/admin/");
-}
 
 bool Worker::admin_authorized(Connection& connection, const RequestHead& head) {
   const auto policy = relay_.policy();
@@ -41,16 +35,25 @@ bool Worker::admin_authorized(Connection& connection, const RequestHead& head) {
     counters_.auth_failures.add(1);
     spdlog::warn("{} {} refused: {}: 401", connection.peer(), head.path,
                  authorization ? "wrong admin credentials" : "no admin credentials");
-    connection.respond_and_close(401, "admin authentication required\n", kAdminAuthenticate);
+    connection.respond(Response::text(401, "admin authentication required\n")
+                           .header("WWW-Authenticate", "Basic realm=\"ringcast admin\""));
     return false;
   }
   return true;
 }
 
-void Worker::handle_operator(Connection& connection, RequestHead& head) {
-  const std::string& path = head.path;
-  if (path == "/admin" || starts_with(path, "/admin/")) {
-    if (admin_authorized(connection, head)) handle_admin(connection, head);
+void Worker::handle_operator(Connection& connection, RequestHead& head, Route route) {
+  if (route == Route::admin_metadata) {
+    handle_metadata(connection, head);
+    return;
+  }
+  if (is_admin_route(route)) {
+    if (admin_authorized(connection, head)) handle_admin(connection, head, route);
+    return;
+  }
+  if (route == Route::no_page) {
+    counters_.not_found.add(1);
+    connection.respond_and_close(404, "no such page\n");
     return;
   }
   switch (relay_.config().stats_access) {
@@ -68,41 +71,108 @@ void Worker::handle_operator(Connection& connection, RequestHead& head) {
       break;
   }
   const bool head_only = head.method == Method::head;
-  if (path == "/stats" || path == "/stats/history" || path == "/metrics") {
-    // Rendered on the main loop: over thousands of mounts it takes long enough to stall this
-    // loop's sources and viewers.
-    auto task = std::make_shared<AdminTask>();
-    task->kind = path == "/stats"           ? AdminTask::Kind::render_stats
-                 : path == "/stats/history" ? AdminTask::Kind::render_history
-                                            : AdminTask::Kind::render_metrics;
-    task->head_only = head_only;
-    task->origin_worker = index_;
-    task->origin = &connection;
-    connection.await_admin(task);
-    relay_.main_inbox().post(*main_token_, LoopEvent{LoopEvent::Kind::admin_task, -1, nullptr, 0, task});
-  } else if (path == "/") {
+  if (route == Route::dashboard) {
     connection.respond_ok("text/html; charset=utf-8", std::string(dashboard_html()), head_only);
-  } else {
-    counters_.not_found.add(1);
-    connection.respond_and_close(404, "no such page\n");
+    return;
   }
+  // Rendered on the main loop: over thousands of mounts it takes long enough to stall this
+  // loop's sources and viewers.
+  auto task = std::make_shared<AdminTask>();
+  switch (route) {
+    case Route::stats: task->kind = AdminTask::Kind::render_stats; break;
+    case Route::stats_history: task->kind = AdminTask::Kind::render_history; break;
+    case Route::status_json: task->kind = AdminTask::Kind::render_status_json; break;
+    default: task->kind = AdminTask::Kind::render_metrics; break;
+  }
+  task->head_only = head_only;
+  task->host = std::string(head.header("Host").value_or(""));
+  task->origin_worker = index_;
+  task->origin = &connection;
+  connection.await_admin(task);
+  relay_.main_inbox().post(*main_token_, LoopEvent{LoopEvent::Kind::admin_task, -1, nullptr, 0, task});
 }
 
-void Worker::handle_admin(Connection& connection, const RequestHead& head) {
-  const std::string& path = head.path;
-  auto task = std::make_shared<AdminTask>();
-  if (path == "/admin/listclients") {
-    task->kind = AdminTask::Kind::list_viewers;
-  } else if (path == "/admin/killclient") {
-    task->kind = AdminTask::Kind::kick_viewer;
-  } else if (path == "/admin/killsource") {
-    task->kind = AdminTask::Kind::kick_source;
-  } else {
-    counters_.not_found.add(1);
-    connection.respond_and_close(
-        404, "admin endpoints: /admin/listclients?mount=M, /admin/killclient?mount=M&id=N, "
-             "/admin/killsource?mount=M\n");
+void Worker::handle_metadata(Connection& connection, const RequestHead& head) {
+  // What libshout, liquidsoap and ezstream send on every track change, with the mount's source
+  // credentials; the admin's work too. Icecast's XML answers.
+  const auto policy = relay_.policy();
+  const std::optional<std::string> mount = query_parameter(head.target, "mount");
+  const MountSettings* mount_settings = mount ? policy->mount(*mount) : nullptr;
+  const std::string& source_password = mount_settings && mount_settings->source_password
+                                           ? *mount_settings->source_password
+                                           : policy->source_password;
+  const auto authorization = head.header("Authorization");
+  const bool allowed =
+      basic_credentials_match(authorization, kSourceUser, source_password) ||
+      (!policy->admin_password.empty() &&
+       basic_credentials_match(authorization, kAdminUser, policy->admin_password));
+  if (!allowed) {
+    counters_.auth_failures.add(1);
+    spdlog::warn("{} metadata update for {} refused: {}: 401", connection.peer(),
+                 mount.value_or("?"), authorization ? "wrong credentials" : "no credentials");
+    Response response = Response::text(401, "authentication required\n");
+    response.header("WWW-Authenticate", "Basic realm=\"ringcast\"");
+    connection.respond(response);
     return;
+  }
+  auto parsed = parse_metadata_update(head.target);
+  if (auto* problem = std::get_if<std::string>(&parsed)) {
+    counters_.bad_requests.add(1);
+    spdlog::info("{} metadata update refused: {}: 400", connection.peer(), *problem);
+    connection.respond(Response::ok("text/xml; charset=utf-8", icecast_admin_failure(*problem)).with_status(400));
+    return;
+  }
+  auto& update = std::get<MetadataUpdate>(parsed);
+  const std::shared_ptr<Stream> stream = relay_.registry().find(update.mount);
+  if (!stream) {
+    counters_.not_found.add(1);
+    spdlog::info("{} metadata update for {}: no such mount: 400", connection.peer(), update.mount);
+    connection.respond(Response::ok("text/xml; charset=utf-8", icecast_admin_failure("Source does not exist")).with_status(400));
+    return;
+  }
+  spdlog::info("{} title of {}: {}", connection.peer(), update.mount, update.song);
+  counters_.metadata_updates.add(1);
+  stream->set_title(std::move(update.song), std::move(update.url), unix_ms());
+  connection.respond(Response::ok("text/xml; charset=utf-8", icecast_admin_success("Metadata update successful")));
+}
+
+void Worker::handle_move(Connection& connection, const RequestHead& head) {
+  const std::optional<std::string> mount = query_parameter(head.target, "mount");
+  const std::optional<std::string> destination = query_parameter(head.target, "destination");
+  const auto from = mount ? relay_.registry().find(*mount) : nullptr;
+  const auto to = destination ? relay_.registry().find(*destination) : nullptr;
+  const auto refuse = [&](int status, std::string_view why) {
+    (status == 404 ? counters_.not_found : counters_.bad_requests).add(1);
+    spdlog::info("{} moveclients refused: {}: {}", connection.peer(), why, status);
+    connection.respond(Response::ok("text/xml; charset=utf-8", icecast_admin_failure(why)).with_status(status));
+  };
+  if (!mount || !destination) return refuse(400, "give ?mount=/from&destination=/to");
+  if (!from) return refuse(404, "Source does not exist");
+  if (!to || !to->has_source()) return refuse(404, "No such destination");
+  if (from == to) return refuse(400, "supplied mountpoints are identical");
+  spdlog::warn("viewers of {} moved to {} by an admin", *mount, *destination);
+  post_to_all(LoopEvent{LoopEvent::Kind::move_viewers, -1, from, 0, nullptr, to});
+  connection.respond(Response::ok(
+      "text/xml", icecast_admin_success("Clients moved from " + *mount + " to " + *destination)));
+}
+
+void Worker::handle_admin(Connection& connection, const RequestHead& head, Route route) {
+  if (route == Route::admin_move_viewers) {
+    handle_move(connection, head);
+    return;
+  }
+  auto task = std::make_shared<AdminTask>();
+  switch (route) {
+    case Route::admin_list_viewers: task->kind = AdminTask::Kind::list_viewers; break;
+    case Route::admin_kick_viewer: task->kind = AdminTask::Kind::kick_viewer; break;
+    case Route::admin_kick_source: task->kind = AdminTask::Kind::kick_source; break;
+    default:
+      counters_.not_found.add(1);
+      connection.respond_and_close(
+          404, "admin endpoints: /admin/listclients?mount=M, /admin/killclient?mount=M&id=N, "
+               "/admin/killsource?mount=M, /admin/metadata?mount=M&mode=updinfo&song=S, "
+               "/admin/moveclients?mount=M&destination=D\n");
+      return;
   }
   const std::optional<std::string> mount = query_parameter(head.target, "mount");
   if (!mount || mount_name_problem(*mount, relay_.config().max_mount_length)) {
@@ -156,6 +226,7 @@ void Worker::run_admin_task(AdminTask& task) {
       case AdminTask::Kind::render_stats:  // the main loop's
       case AdminTask::Kind::render_history:
       case AdminTask::Kind::render_metrics:
+      case AdminTask::Kind::render_status_json:
         return;
       case AdminTask::Kind::list_viewers: {
         ViewerSession* viewer = connection->viewer();
@@ -230,6 +301,10 @@ void Worker::answer_admin(AdminTask& task) {
       return;
     case AdminTask::Kind::render_metrics:
       connection->respond_ok("text/plain; version=0.0.4; charset=utf-8", std::move(task.body), task.head_only);
+      return;
+    case AdminTask::Kind::render_status_json:
+      // Web players and now-playing widgets poll it; Access-Control-Allow-Origin is on every answer.
+      connection->respond_ok("application/json; charset=utf-8", std::move(task.body), task.head_only);
       return;
   }
 }

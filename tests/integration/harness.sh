@@ -76,15 +76,29 @@ mount_stat() {
     sed -n "/\"${1//\//\\/}\": {/,/}/s/.*\"$2\": \([0-9]*\).*/\1/p" | head -n 1
 }
 
-# wait_for_stream MOUNT MIN_BYTES PUSHER: within 10 s the relay has received MIN_BYTES on
-# MOUNT from the source process PUSHER, which must not exit meanwhile.
+# wait_for_stream MOUNT MIN_BYTES PUSHER [SECONDS]: within SECONDS (10) the relay has received
+# MIN_BYTES on MOUNT from the source process PUSHER, which must not exit meanwhile.
 wait_for_stream() {
-  local mount=$1 wanted=$2 pusher=$3 bytes=0
-  for _ in $(seq 1 100); do
+  local mount=$1 wanted=$2 pusher=$3 seconds=${4:-10} bytes=0
+  for _ in $(seq 1 $((seconds * 10))); do
     kill -0 "$pusher" 2>/dev/null || fail "the source of $mount exited early"
     bytes=$(mount_stat "$mount" bytes_in)
     [ "${bytes:-0}" -gt "$wanted" ] && return 0
     sleep 0.1
   done
-  fail "no stream arrived on $mount within 10 s (bytes_in=${bytes:-none})"
+  fail "no stream arrived on $mount within $seconds s (bytes_in=${bytes:-none})"
+}
+
+# stop_ringcast: SIGTERM, then the relay must exit 0 within 10 s.
+stop_ringcast() {
+  local status=0
+  kill -TERM "$RELAY"
+  for _ in $(seq 1 100); do
+    kill -0 "$RELAY" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$RELAY" 2>/dev/null && fail "ringcast did not exit within 10 s of SIGTERM"
+  reap "$RELAY" || status=$?
+  [ "$status" -eq 0 ] || fail "ringcast exited with status $status after SIGTERM"
+  pass "ringcast exited 0 on SIGTERM"
 }

@@ -89,13 +89,4 @@ raw /legacy.ts
 stop_push
 
 # --- clean shutdown ------------------------------------------------------------------------------
-kill -TERM "$RELAY"
-status=0
-for _ in $(seq 1 100); do
-  kill -0 "$RELAY" 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 "$RELAY" 2>/dev/null && fail "ringcast did not exit within 10 s of SIGTERM"
-wait "$RELAY" || status=$?
-[ "$status" -eq 0 ] || fail "ringcast exited with status $status after SIGTERM"
-pass "ringcast exited 0 on SIGTERM"
+stop_ringcast

@@ -33,6 +33,7 @@ Lane::Settings settings_for(std::size_t capacity = kRing) {
 
 struct Write {
   std::uint64_t from, to, at_us;
+  std::uint64_t block_after = 0;
 };
 
 // The lane plus a model of what applying its actions does: a viewer's kernel takes every write
@@ -52,8 +53,8 @@ struct Harness {
   std::set<ViewerId> in_flight;
   std::map<ViewerId, std::uint64_t> in_flight_from;
 
-  ViewerId join(std::uint64_t position) {
-    const ViewerId id = lane.add(position);
+  ViewerId join(std::uint64_t position, std::uint32_t metaint = 0) {
+    const ViewerId id = lane.add(position, metaint);
     LaneActions out;
     lane.start(id, ring, out);
     apply(out);
@@ -93,7 +94,7 @@ struct Harness {
           REQUIRE(a.to <= ring.head);
           REQUIRE(lane.gate() <= a.from);           // the gate covers what is about to be read
           REQUIRE(in_flight.count(a.viewer) == 0);  // one write in flight per viewer
-          writes[a.viewer].push_back({a.from, a.to, now});
+          writes[a.viewer].push_back({a.from, a.to, now, a.block_after});
           if (stuck.count(a.viewer)) {
             in_flight.insert(a.viewer);
             in_flight_from[a.viewer] = a.from;
@@ -539,4 +540,128 @@ TEST_CASE("a viewer evicted after its write was decided is closed, and the write
   h.lane.write_done(id, h.ring, more);
   CHECK(more.empty());
   CHECK(h.lane.gate() == kNoGate);
+}
+
+// ICY metadata: the lane decides where each listener's blocks go; the socket layer gathers them.
+
+namespace {
+// Stream bytes a listener was sent between its blocks, in order, from its writes.
+std::vector<std::uint64_t> bytes_between_blocks(const std::vector<Write>& writes) {
+  std::vector<std::uint64_t> runs;
+  std::uint64_t run = 0;
+  for (const Write& w : writes) {
+    if (w.block_after != 0) {
+      REQUIRE(w.block_after > w.from);
+      REQUIRE(w.block_after <= w.to);
+      runs.push_back(run + (w.block_after - w.from));
+      run = w.to - w.block_after;
+    } else {
+      run += w.to - w.from;
+    }
+  }
+  return runs;
+}
+}  // namespace
+
+TEST_CASE("an ICY listener gets a block after every metaint bytes it is sent, one per write at most",
+          "[lane][icy]") {
+  const std::uint32_t metaint = 1000;
+  const auto seed = std::random_device{}();
+  CAPTURE(seed);
+  std::mt19937 random(seed);
+  Harness h(settings_for());
+  const ViewerId icy = h.join(0, metaint);
+  const ViewerId plain = h.join(0);
+  std::uniform_int_distribution<std::uint64_t> size(1, 5000);
+  for (int i = 0; i < 400; ++i) {
+    h.commit(size(random));
+    h.now += 10'000;
+  }
+  const auto runs = bytes_between_blocks(h.writes[icy]);
+  REQUIRE(runs.size() >= h.ring.head / metaint - 1);
+  for (const std::uint64_t run : runs) CHECK(run == metaint);
+  for (const Write& w : h.writes[icy]) CHECK(w.to - w.from <= 2 * metaint - 1);
+  for (const Write& w : h.writes[plain]) CHECK(w.block_after == 0);
+}
+
+TEST_CASE("a skip moves an ICY listener in the stream, not its block count", "[lane][icy]") {
+  const std::uint32_t metaint = 4096;
+  Lane::Settings s = settings_for(64 * 1024);
+  Harness h(s, Framing{0, 188});
+  const ViewerId icy = h.join(0, metaint);
+  h.commit(188 * 30);
+  h.stuck.insert(icy);
+  h.commit(188 * 10);  // in flight, stuck
+  h.commit(188 * 250);  // more than half the ring behind
+  h.complete(icy);
+  h.commit(188 * 10);
+  h.commit(188 * 100);
+  REQUIRE(h.skips[icy] >= 1);
+  const auto runs = bytes_between_blocks(h.writes[icy]);
+  REQUIRE(!runs.empty());
+  for (const std::uint64_t run : runs) CHECK(run == metaint);
+}
+
+TEST_CASE("a lapped ICY write puts its block back: nothing of it was sent", "[lane][icy]") {
+  const std::uint32_t metaint = 1000;
+  Harness h(settings_for());
+  const ViewerId icy = h.lane.add(0, metaint);
+  h.ring.head = 1500;
+  LaneActions out;
+  h.lane.start(icy, h.ring, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].block_after == 1000);
+  out.clear();
+  h.ring.head = 3000;
+  h.ring.oldest = 2000;  // the write's start was overwritten before it was read
+  h.lane.lapped(icy, h.ring, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].kind == LaneAction::Kind::skip);
+  out.clear();
+  h.ring.head = 4500;
+  h.lane.commit(h.ring, h.load, h.now, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].from == 3000);
+  CHECK(out[0].block_after == 4000);  // still 1000 bytes to the first block
+}
+
+TEST_CASE("socket bytes map back to stream positions around an inserted block", "[lane][icy]") {
+  const GatheredWrite write{1000, 3000, 2000, 33};
+  CHECK(write.socket_bytes() == 2033);
+  CHECK(write.stream_position_after(0) == 1000);
+  CHECK(write.stream_position_after(999) == 1999);
+  CHECK(write.stream_position_after(1000) == 2000);
+  CHECK(write.stream_position_after(1020) == 2000);  // the block taken in part
+  CHECK(write.stream_position_after(1033) == 2000);
+  CHECK(write.stream_position_after(1034) == 2001);
+  CHECK(write.stream_position_after(2033) == 3000);
+  const GatheredWrite plain{1000, 3000, 0, 0};
+  CHECK(plain.stream_position_after(700) == 1700);
+  const GatheredWrite at_end{1000, 3000, 3000, 1};
+  CHECK(at_end.stream_position_after(2000) == 3000);
+  CHECK(at_end.socket_bytes() == 2001);
+}
+
+TEST_CASE("an ICY write whose stream bytes are out but not its block keeps its place in the gate",
+          "[lane][icy]") {
+  Harness h(settings_for());
+  const ViewerId icy = h.lane.add(0, 1000);
+  h.ring.head = 1000;
+  LaneActions out;
+  h.lane.start(icy, h.ring, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].block_after == 1000);
+  out.clear();
+  h.lane.progressed(icy, 1000);  // every stream byte taken, the block not yet
+  CHECK(h.lane.in_flight(icy));
+  CHECK(h.lane.gate() <= 1000);
+  h.ring.head = 2000;
+  h.lane.commit(h.ring, h.load, h.now, out);
+  CHECK(out.empty());  // one write in flight at a time
+  h.lane.write_done(icy, h.ring, out);  // the block is out: the missed turn is written at once
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].from == 1000);
+  CHECK(out[0].to == 2000);
+  CHECK(out[0].block_after == 2000);
+  CHECK(h.lane.gate() == 1000);
 }

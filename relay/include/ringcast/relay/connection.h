@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "ringcast/relay/http_request.h"
+#include "ringcast/relay/response.h"
 
 namespace ringcast::relay {
 
@@ -31,11 +32,14 @@ class Connection {
   // Adopts a socket another thread accepted. False (fd closed) when no handle could be made.
   bool open(uv_loop_t* loop, int fd);
 
-  // Answers `status` with a short text body, then closes cleanly.
-  void respond_and_close(int status, std::string_view body, std::string_view extra_headers = {});
-  // Answers 200 with a body of the given type (for /stats), then closes cleanly. head_only:
-  // the same head (Content-Length included) without the body, for HEAD.
-  void respond_ok(std::string_view content_type, std::string body, bool head_only = false);
+  // Sends the response, then closes cleanly. head_only: the same head (Content-Length
+  // included) without the body, for HEAD.
+  void respond(const Response& response, bool head_only = false);
+  // A short text answer (refusals), then a clean close.
+  void respond_and_close(int status, std::string body) { respond(Response::text(status, std::move(body))); }
+  void respond_ok(std::string content_type, std::string body, bool head_only = false) {
+    respond(Response::ok(std::move(content_type), std::move(body)), head_only);
+  }
   // Sends a FIN after pending writes, then closes. `why`: for the access log.
   void shutdown_then_close(std::string_view why = {});
   // Closes at once (idempotent). `why` goes to the log at debug level and the access log.

@@ -47,8 +47,32 @@ struct LaneAction {
   std::uint64_t from = 0;
   std::uint64_t to = 0;
   CloseReason reason = CloseReason::slow;
+  // write, for a viewer with ICY metadata: its metadata block goes right after this stream
+  // position (0: no block in this write). A write carries at most one block.
+  std::uint64_t block_after = 0;
 };
 using LaneActions = std::vector<LaneAction>;
+
+// A write as it goes on the socket: stream bytes [from, to), with `block_bytes` of metadata
+// inserted after stream position `block_after` (0: none). Maps what the kernel took back to
+// stream positions, which is all the lane and the ring's gate count.
+struct GatheredWrite {
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+  std::uint64_t block_after = 0;
+  std::uint32_t block_bytes = 0;
+
+  std::uint64_t socket_bytes() const { return to - from + block_bytes; }
+  // The stream position before which every stream byte is taken once the kernel took
+  // `taken` socket bytes: a block taken in part holds the position at the block.
+  std::uint64_t stream_position_after(std::uint64_t taken) const {
+    if (block_bytes == 0) return from + taken;
+    const std::uint64_t before = block_after - from;
+    if (taken <= before) return from + taken;
+    if (taken <= before + block_bytes) return block_after;
+    return block_after + (taken - before - block_bytes);
+  }
+};
 
 // Write policy. Every viewer of the lane sits in one of kSlots slots, and slot k is written
 // k/kSlots of the way through every write period: each viewer gets one write per period, and
@@ -91,7 +115,11 @@ class Lane {
 
   // --- viewers ---
   // A viewer that will start at `position`; it is written nothing until start().
-  ViewerId add(std::uint64_t position);
+  // metaint: it asked for ICY metadata, a block after every `metaint` stream bytes it is sent
+  // (0: none). Blocks follow the bytes sent, not ring positions: a skip does not move them.
+  // until_block: stream bytes before its first block (0: a whole metaint), for a listener
+  // moved here from another mount, whose count of bytes since its last block goes on.
+  ViewerId add(std::uint64_t position, std::uint32_t metaint = 0, std::uint32_t until_block = 0);
   // Its response head is out: it gets its burst (everything from its position) at once.
   void start(ViewerId viewer, const RingView& ring, LaneActions& out);
   // The viewer is gone (closed or finished); its in-flight write no longer holds the gate.
@@ -99,6 +127,7 @@ class Lane {
   std::size_t size() const { return live_; }
   std::uint64_t position(ViewerId viewer) const { return viewers_[viewer].position; }
   bool in_flight(ViewerId viewer) const { return viewers_[viewer].in_flight; }
+  std::uint32_t until_block(ViewerId viewer) const { return viewers_[viewer].until_block; }
   // A close or finish was decided for it: its pending write actions are not carried out.
   bool closing(ViewerId viewer) const { return viewers_[viewer].closing; }
 
@@ -108,7 +137,8 @@ class Lane {
   // Time passed: the slots that came round by now_us are written.
   void tick(const RingView& ring, const LoopLoad& load, std::uint64_t now_us, LaneActions& out);
   // A write action was attempted and the kernel took everything before `accepted`; the rest
-  // (if any) is in flight until write_done().
+  // (if any) is in flight until write_done(). A write whose stream bytes were all taken but
+  // not its metadata block is still in flight: report progressed(), not wrote().
   void wrote(ViewerId viewer, std::uint64_t accepted, const RingView& ring, LaneActions& out);
   void write_done(ViewerId viewer, const RingView& ring, LaneActions& out);
   // A write action found its start overwritten (the pin failed): nothing was written.
@@ -154,6 +184,9 @@ class Lane {
     bool missed_turn = false;  // in flight at its slot's turn: write when done
     bool capped = false;       // the last write stopped at max_write_bytes: keep going
     bool closing = false;      // a close or finish action was emitted: ignore it
+    std::uint32_t metaint = 0;      // ICY: a block every metaint stream bytes (0: none)
+    std::uint32_t until_block = 0;  // stream bytes to send before the next block (1..metaint)
+    std::uint32_t until_block_at_issue = 0;  // before the write in flight (a lap undoes it)
   };
   struct Slot {
     std::vector<ViewerId> viewers;

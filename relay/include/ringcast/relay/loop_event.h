@@ -15,6 +15,9 @@ class Stream;
 // LoopEvent::position flags of an accept event.
 inline constexpr std::uint64_t kAcceptOverLimit = 1;  // answer 503 (--max-connections)
 inline constexpr std::uint64_t kAcceptAdmin = 2;      // accepted on the admin listener
+// LoopEvent::position of a move_viewers event without a stream: only viewers whose own mount
+// (the one they asked for) is the target's.
+inline constexpr std::uint64_t kMoveHome = 1;
 
 struct LoopEvent {
   enum class Kind : std::uint8_t {
@@ -26,23 +29,30 @@ struct LoopEvent {
     stream_ended,   // stream: grace is over; finish this lane's viewers
     admin_task,     // task: run an admin task here (list or kick)
     admin_done,     // task: every loop ran it; answer the client that asked
+    // stream -> target: this loop's viewers of stream hear target from now on (a fallback, an
+    // admin's moveclients). No stream, with position kMoveHome: every viewer whose own mount is
+    // target's goes back to it (fallback-override).
+    move_viewers,
     drain,          // shutdown, phase 1: close every connection
     stop,           // shutdown, phase 2: close the loop's handles
   };
   LoopEvent() = default;
   LoopEvent(Kind kind_, int fd_ = -1, std::shared_ptr<Stream> stream_ = {},
-            std::uint64_t position_ = 0, std::shared_ptr<AdminTask> task_ = {})
+            std::uint64_t position_ = 0, std::shared_ptr<AdminTask> task_ = {},
+            std::shared_ptr<Stream> target_ = {})
       : kind(kind_),
         fd(fd_),
         stream(std::move(stream_)),
         position(position_),
-        task(std::move(task_)) {}
+        task(std::move(task_)),
+        target(std::move(target_)) {}
 
   Kind kind = Kind::none;
   int fd = -1;
   std::shared_ptr<Stream> stream;
   std::uint64_t position = 0;
   std::shared_ptr<AdminTask> task;
+  std::shared_ptr<Stream> target;  // move_viewers
 };
 
 // A worker loop as a mount's lanes see it. Implemented by Worker; tests may fake it.

@@ -75,6 +75,8 @@ class Relay {
   LoopInbox<LoopEvent>& main_inbox() { return main_inbox_; }
   std::string stats_json() const;
   std::string metrics_text() const;
+  // Icecast's /status-json.xsl; host_header: the request's Host (its listen URLs use it).
+  std::string status_json(std::string_view host_header) const;
   std::string stats_history_json() const { return history_.render_json(); }
   // Any worker thread: an accepted connection is gone (the limit counts it no more).
   void connection_closed();

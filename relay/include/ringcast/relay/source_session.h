@@ -6,7 +6,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
+
+#include "ringcast/relay/chunked_decoder.h"
 
 namespace ringcast::relay {
 
@@ -15,13 +18,16 @@ class Stream;
 
 class SourceSession {
  public:
-  SourceSession(Connection& connection, std::shared_ptr<Stream> stream);
+  // chunked: the body is sent with Transfer-Encoding: chunked; its framing is removed in the
+  // ring, where the kernel put it, before anything is committed.
+  SourceSession(Connection& connection, std::shared_ptr<Stream> stream, bool chunked = false);
   ~SourceSession();
 
   // Body bytes that arrived in the same read as the head are copied into the ring once.
   void start(std::string_view early_body, std::uint64_t now_ms);
   uv_buf_t next_buffer();
-  void on_received(std::size_t n, std::uint64_t now_ms);
+  // n bytes landed at `at`, the start of the span next_buffer() gave.
+  void on_received(char* at, std::size_t n, std::uint64_t now_ms);
   void detach(std::uint64_t now_ms);
   // The ring had no room (a lane's gate): stop reading until that lane made room.
   void pause();
@@ -42,6 +48,7 @@ class SourceSession {
   std::uint64_t paused_since_us_ = 0;  // while paused: how long the relay kept it from reading
   std::uint64_t last_data_ms_ = 0;
   std::uint64_t bytes_received_ = 0;
+  std::optional<ChunkedDecoder> chunked_;
 };
 
 }  // namespace ringcast::relay

@@ -64,6 +64,8 @@ struct WorkerCounters {
   Counter heads_too_large;  // 431
   Counter over_limit;       // 503: connections, viewers per mount, mounts
   Counter source_idle_timeouts;
+  Counter metadata_updates;  // titles set through /admin/metadata
+  Counter viewers_moved;     // to a fallback mount, back, or by an admin (moveclients)
   Counter viewers_joined;
   Counter viewers_left;
   Counter bytes_out;         // every byte sent to a viewer, whatever its mount's fate

@@ -40,6 +40,16 @@ class Counter {
 struct StreamMetadata {
   std::string content_type = "application/octet-stream";
   std::vector<std::pair<std::string, std::string>> ice_headers;
+  std::uint64_t started_unix_ms = 0;  // when the source connected
+};
+
+// The mount's current title as ICY listeners receive it: built once per change and shared by
+// every listener (each holds a reference while its write of the block is in flight).
+struct IcyTitle {
+  std::string title;
+  std::string url;
+  std::string block;  // the length byte, StreamTitle='...'; and NUL padding (icecast.h)
+  std::uint64_t updated_unix_ms = 0;
 };
 
 // One worker's share of a mount: its Lane (the rules) and what applying the lane's actions
@@ -100,17 +110,33 @@ class Stream : public std::enable_shared_from_this<Stream> {
   void add_source_paused(std::uint64_t us) { source_paused_us_.add(us); }
 
   StreamMetadata metadata() const;
+  // The current source's first two bytes (what Safari's Range: bytes=0-1 probe is sent).
+  std::array<char, 2> first_bytes() const {
+    const std::uint16_t bytes = first_bytes_.load(std::memory_order_relaxed);
+    return {static_cast<char>(bytes >> 8), static_cast<char>(bytes & 0xff)};
+  }
+  // Kept off status-json and the dashboard (the mount's `hidden` key, set when a source attaches).
+  bool hidden() const { return hidden_.load(std::memory_order_relaxed); }
+  void set_hidden(bool hidden) { hidden_.store(hidden, std::memory_order_relaxed); }
+  // The title (/admin/metadata): any thread. Kept across source reconnects within grace.
+  std::shared_ptr<const IcyTitle> title() const { return title_.load(std::memory_order_acquire); }
+  void set_title(std::string title, std::string url, std::uint64_t now_unix_ms);
   Framing framing() const;
   RingView ring_view() const;
 
   // --- viewer side (a lane's loop) ---
   // A viewer joins a burst behind the live edge; it is written nothing until start_viewer().
-  ViewerId add_viewer(LoopHost& host, ViewerSession& viewer);
+  // metaint: an ICY listener's metadata interval (0: none).
+  ViewerId add_viewer(LoopHost& host, ViewerSession& viewer, std::uint32_t metaint = 0,
+                      std::uint32_t until_block = 0);
   void start_viewer(LoopHost& host, ViewerId viewer);
   void remove_viewer(LoopHost& host, ViewerId viewer);
   void viewer_write_done(LoopHost& host, ViewerId viewer);
   std::uint64_t viewer_position(std::size_t worker, ViewerId viewer) const {
     return lanes_[worker]->lane.position(viewer);
+  }
+  std::uint32_t viewer_until_block(std::size_t worker, ViewerId viewer) const {
+    return lanes_[worker]->lane.until_block(viewer);
   }
   std::size_t viewer_count() const;
   // A commit event: new bytes for this loop's lane.
@@ -155,6 +181,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   mutable std::mutex metadata_mutex_;  // viewers read metadata at join; sources replace it
   StreamMetadata metadata_;
+  std::atomic<std::shared_ptr<const IcyTitle>> title_;
 
   // Framing: written by the writer, read by lanes (origin last, with release).
   std::atomic<std::uint64_t> framing_origin_{0};
@@ -162,6 +189,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::atomic<std::uint64_t> framing_cut_from_{0};
   bool framing_locked_ = true;  // writer only
 
+  std::atomic<std::uint16_t> first_bytes_{0};
+  std::atomic<bool> hidden_{false};
+  bool first_bytes_seen_ = false;  // writer only: since the source attached
   std::atomic<bool> has_source_{false};
   std::atomic<std::uint64_t> orphaned_since_ms_{0};
   std::atomic<std::size_t> writer_worker_{0};

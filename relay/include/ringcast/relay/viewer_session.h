@@ -20,21 +20,30 @@ class Worker;
 struct WriteResult {
   enum class Outcome { written, lapped, closed };
   Outcome outcome = Outcome::written;
-  std::uint64_t accepted = 0;  // written: the kernel took everything before it
+  std::uint64_t accepted = 0;  // written: the kernel took every stream byte before it
+  bool done = false;           // written: and everything else too (no write in flight)
 };
+
+struct IcyTitle;
 
 class ViewerSession {
  public:
-  ViewerSession(Connection& connection, std::shared_ptr<Stream> stream);
+  // metaint: the listener asked for ICY metadata (Icy-MetaData: 1), a block after every
+  // `metaint` stream bytes; 0: the plain stream.
+  // home_mount: the mount it asked for (it may be served a fallback; empty: stream's).
+  ViewerSession(Connection& connection, std::shared_ptr<Stream> stream, std::uint32_t metaint = 0,
+                std::string home_mount = {});
   ~ViewerSession();
 
   // Joins the stream a burst behind the live edge and sends the response head; the burst
   // follows once the head is out.
   void start(std::string response_head);
   // The lane's actions, applied (Stream::apply).
-  // Pins `from`, then uv_try_write of the ring views [from, to); libuv gets what the kernel
-  // did not take. `head`: the live edge when the write was decided (for the lag histogram).
-  WriteResult write_views(std::uint64_t from, std::uint64_t to, std::uint64_t head);
+  // Pins `from`, then uv_try_write of the ring views [from, to), with the metadata block
+  // gathered in after `block_after` (0: none); libuv gets what the kernel did not take.
+  // `head`: the live edge when the write was decided (for the lag histogram).
+  WriteResult write_views(std::uint64_t from, std::uint64_t to, std::uint64_t block_after,
+                          std::uint64_t head);
   void skipped(std::uint64_t bytes);  // counted: the lane skipped it forward this far
   void close_slow(CloseReason reason);
   // The stream ended and this viewer has everything: close cleanly.
@@ -43,11 +52,17 @@ class ViewerSession {
   void drop_stalled();
   // The connection is closing: leave the stream; a write in flight is cancelled by libuv.
   void detach();
+  // From now on the viewer hears `target`, from a burst behind its live edge, on the same
+  // connection, its ICY count going on. A write in flight finishes first (it reads the old
+  // ring, which that stream's gate keeps safe until then).
+  void move_to(std::shared_ptr<Stream> target);
+  const std::string& home_mount() const { return home_mount_; }
 
   bool write_in_flight() const { return in_flight_; }
   // How long (ms) the kernel has taken none of the in-flight write (0: none in flight).
   std::uint64_t stalled_for(std::uint64_t now_ms);
-  // The oldest ring position the in-flight write still references (the kernel took the rest).
+  // The oldest ring position the in-flight write still references (the kernel took the rest;
+  // inserted metadata bytes are counted apart from stream bytes).
   std::uint64_t accepted_position() const;
   std::uint64_t position() const;
   std::uint64_t bytes_sent() const { return bytes_sent_; }
@@ -58,6 +73,7 @@ class ViewerSession {
   void count_slow_disconnect();  // in the lane's and the worker's counters
   Worker& worker();
   void on_write_done(int status);
+  void switch_stream();
   void on_head_written(int status);
 
   // libuv callbacks
@@ -69,14 +85,20 @@ class ViewerSession {
   ViewerId id_ = 0;
   bool attached_ = false;
   bool in_flight_ = false;
-  std::uint64_t queued_end_ = 0;       // end of the bytes handed to libuv
-  std::uint64_t in_flight_bytes_ = 0;  // of them, what uv_write still owns
+  GatheredWrite last_write_;           // the last write handed to the kernel or libuv
+  std::uint64_t in_flight_bytes_ = 0;  // of its socket bytes, what uv_write still owns
+  std::uint32_t metaint_ = 0;
+  // The last block this listener was sent: the next block is a single zero byte until the
+  // title changes. It also keeps the in-flight write's block alive (one write at a time).
+  std::shared_ptr<const IcyTitle> title_sent_;
+  std::string home_mount_;
+  std::shared_ptr<Stream> pending_move_;  // waits for the write in flight
   std::uint64_t bytes_sent_ = 0;
   std::uint64_t progress_position_ = 0;  // accepted position when progress was last seen
   std::uint64_t progress_ms_ = 0;
   std::string response_head_;  // until written
   uv_write_t request_{};       // reused: one write in flight at a time
-  uv_buf_t buffers_[2]{};
+  uv_buf_t buffers_[4]{};  // two ring parts, one split around a metadata block, the block
 };
 
 }  // namespace ringcast::relay

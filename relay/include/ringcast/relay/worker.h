@@ -15,6 +15,7 @@
 #include "ringcast/relay/config.h"
 #include "ringcast/relay/loop_event.h"
 #include "ringcast/relay/loop_inbox.h"
+#include "ringcast/relay/router.h"
 #include "ringcast/relay/stats.h"
 
 namespace ringcast::relay {
@@ -25,9 +26,6 @@ class Relay;
 class SourceSession;
 class Stream;
 struct RequestHead;
-
-// /, /stats, /stats/..., /metrics, /admin and /admin/...: the operators' pages.
-bool is_operator_path(std::string_view path);
 
 class Worker final : public LoopHost {
  public:
@@ -81,11 +79,18 @@ class Worker final : public LoopHost {
   void stop();
   void maybe_drained();
   void handle_source(Connection& connection, RequestHead& head, std::string_view early_body);
+  // The first live mount down `mount`'s fallback chain (null: none).
+  std::shared_ptr<Stream> live_fallback_stream(const std::string& mount);
+  void post_to_all(const LoopEvent& event);
+  // This loop's viewers of `from` (or, home_only, those whose own mount is target's) move.
+  void move_viewers(const Stream* from, const std::shared_ptr<Stream>& target, bool home_only);
   void handle_viewer(Connection& connection, RequestHead& head);
-  // The operators' surface (worker_admin.cpp); is_operator_path() names its paths.
-  void handle_operator(Connection& connection, RequestHead& head);
+  // The operators' surface (worker_admin.cpp): pages, status-json and the admin endpoints.
+  void handle_operator(Connection& connection, RequestHead& head, Route route);
   bool admin_authorized(Connection& connection, const RequestHead& head);
-  void handle_admin(Connection& connection, const RequestHead& head);
+  void handle_metadata(Connection& connection, const RequestHead& head);
+  void handle_move(Connection& connection, const RequestHead& head);
+  void handle_admin(Connection& connection, const RequestHead& head, Route route);
   void run_admin_task(AdminTask& task);
   void answer_admin(AdminTask& task);
 
