@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "ringcast/relay/auth.h"
 #include "ringcast/relay/fallback.h"
 #include "ringcast/relay/http_request.h"
 
@@ -27,6 +28,16 @@ namespace ringcast::relay {
 namespace {
 
 using Problems = std::vector<ConfigProblem>;
+
+// False (errno set) when the file cannot be opened or read.
+bool read_whole_file(const std::string& path, std::string& text) {
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) return false;
+  char buffer[16 * 1024];
+  std::size_t got = 0;
+  while ((got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, got);
+  return std::ferror(file.get()) == 0;
+}
 
 constexpr std::size_t kMaxSize = std::numeric_limits<std::size_t>::max();
 
@@ -139,6 +150,15 @@ class Value {
     if (!string) return std::nullopt;
     if (const auto problem = mount_name_problem(*string)) {
       return report("\"" + *string + "\" is not a mount name: " + std::string(*problem));
+    }
+    return string;
+  }
+
+  std::optional<std::string> url() const {
+    auto string = text();
+    if (!string) return std::nullopt;
+    if (string->rfind("http://", 0) != 0 && string->rfind("https://", 0) != 0) {
+      return report("\"" + *string + "\" is not an http:// or https:// URL");
     }
     return string;
   }
@@ -315,6 +335,17 @@ constexpr Key<MountSettings> kMountKeys[] = {
      [](const Value& v, MountSettings& m) { assign(m.fallback_mount, v.mount_name()); }},
     {"fallback_override",
      [](const Value& v, MountSettings& m) { assign(m.fallback_override, v.boolean()); }},
+    {"listener_users_file",
+     [](const Value& v, MountSettings& m) { assign(m.listener_users_file, v.nonempty_text()); }},
+    {"listener_add_url", [](const Value& v, MountSettings& m) { assign(m.listener_add_url, v.url()); }},
+    {"listener_remove_url",
+     [](const Value& v, MountSettings& m) { assign(m.listener_remove_url, v.url()); }},
+    {"stream_auth_url", [](const Value& v, MountSettings& m) { assign(m.stream_auth_url, v.url()); }},
+    {"mount_add_url", [](const Value& v, MountSettings& m) { assign(m.mount_add_url, v.url()); }},
+    {"mount_remove_url", [](const Value& v, MountSettings& m) { assign(m.mount_remove_url, v.url()); }},
+    {"auth_timeout",
+     [](const Value& v, MountSettings& m) { assign(m.auth_timeout_ms, v.seconds_as_ms()); }},
+    {"auth_header", [](const Value& v, MountSettings& m) { assign(m.auth_header, v.header_text()); }},
 };
 
 // Edit distance between two key names, with '-' read as '_' (flags are spelled with dashes).
@@ -419,6 +450,21 @@ void read_mounts(const toml::node& node, std::size_t max_mount_length,
   if (const auto loop = fallback_loop(mounts)) {
     problems.push_back(problem_at(node.source(), "mounts: fallback_mount loops: " + *loop));
   }
+  for (auto& [name, settings] : mounts) {
+    if (!settings.listener_users_file) continue;
+    const std::string where = "[mounts.\"" + name + "\"] listener_users_file " + *settings.listener_users_file + ": ";
+    std::string text;
+    if (!read_whole_file(*settings.listener_users_file, text)) {
+      problems.push_back(problem_at(node.source(), where + "cannot read: " + std::strerror(errno)));
+      continue;
+    }
+    auto parsed = parse_users_file(text);
+    if (auto* problem = std::get_if<std::string>(&parsed)) {
+      problems.push_back(problem_at(node.source(), where + *problem));
+      continue;
+    }
+    settings.listener_users = std::make_shared<const UsersFile>(std::move(std::get<UsersFile>(parsed)));
+  }
 }
 
 }  // namespace
@@ -451,14 +497,8 @@ std::vector<ConfigProblem> parse_config_text(std::string_view text, std::string_
 }
 
 std::vector<ConfigProblem> load_config_file(const std::string& path, RelayConfig& config) {
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                             &std::fclose);
-  if (!file) return {{0, 0, std::string("cannot open: ") + std::strerror(errno)}};
   std::string text;
-  char buffer[16 * 1024];
-  std::size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, got);
-  if (std::ferror(file.get())) return {{0, 0, std::string("cannot read: ") + std::strerror(errno)}};
+  if (!read_whole_file(path, text)) return {{0, 0, std::string("cannot read: ") + std::strerror(errno)}};
   return parse_config_text(text, path, config);
 }
 

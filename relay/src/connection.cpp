@@ -10,6 +10,7 @@
 #include <cctype>
 
 #include "admin_task.h"
+#include "pending_auth.h"
 
 #include "ringcast/relay/worker.h"
 #include "ringcast/relay/relay.h"
@@ -68,6 +69,27 @@ Connection::Connection(Worker& worker, std::uint64_t id, std::uint64_t now_ms)
 }
 
 Connection::~Connection() = default;
+
+void Connection::await_auth(std::shared_ptr<PendingAuth> pending) {
+  head_.reset();
+  state_ = State::answering;
+  pending_auth_ = std::move(pending);
+}
+
+void Connection::auth_answered() {
+  pending_auth_.reset();
+  if (state_ == State::answering) state_ = State::reading_head;  // routed again, as if just parsed
+}
+
+void Connection::set_listener_notice(std::unique_ptr<ListenerNotice> notice) {
+  listener_notice_ = std::move(notice);
+}
+
+void Connection::announce_leaving() {
+  if (!listener_notice_ || !viewer_) return;
+  worker_.listener_left(*listener_notice_, (monotonic_ms() - listener_notice_->joined_ms) / 1000);
+  listener_notice_.reset();
+}
 
 bool Connection::open(uv_loop_t* loop, int fd) {
   if (const int rc = uv_tcp_init(loop, &tcp_); rc != 0) {
@@ -205,6 +227,7 @@ void Connection::write_then_shutdown(std::string text) {
 void Connection::shutdown_then_close(std::string_view why) {
   if (state_ == State::closed) return;
   note_end(why);
+  announce_leaving();
   if (viewer_) viewer_->detach();
   state_ = State::lingering;
   lingering_since_ms_ = monotonic_ms();
@@ -231,6 +254,11 @@ void Connection::close(std::string_view why) {
     pending_admin_->origin = nullptr;  // the answer, when it comes, has nowhere to go
     pending_admin_.reset();
   }
+  if (pending_auth_) {
+    worker_.cancel_auth(*pending_auth_);
+    pending_auth_.reset();
+  }
+  announce_leaving();
   if (viewer_) viewer_->detach();
   if (source_) source_->detach(monotonic_ms());
   state_ = State::closed;

@@ -1,4 +1,5 @@
 // ringcast: flags and config file in, one Relay on its loops, exit 0 on SIGINT/SIGTERM.
+#include <curl/curl.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -67,6 +68,8 @@ void print_banner(const RelayConfig& config, std::uint16_t port, bool generated)
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread: libcurl's global state (the url authenticator's HTTP client).
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   const auto command_line = ringcast::relay::parse_command_line(argc, argv);
   if (command_line.exit_code) return *command_line.exit_code;
   for (const auto& problem : command_line.problems) {

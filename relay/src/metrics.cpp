@@ -159,6 +159,13 @@ std::string render_metrics_text(const StatsInput& input) {
   out.family("ringcast_viewers_moved_total", "counter",
              "Viewers moved to another mount: a fallback, back from one, or by an admin.");
   out.sample("ringcast_viewers_moved_total", total(&WorkerCounters::viewers_moved));
+  out.family("ringcast_auth_checks_total", "counter",
+             "Listener and source authentication checks by a users file or an auth server, by outcome.");
+  out.sample("ringcast_auth_checks_total", "outcome", "allowed", total(&WorkerCounters::auth_allowed));
+  out.sample("ringcast_auth_checks_total", "outcome", "denied", total(&WorkerCounters::auth_denied));
+  out.family("ringcast_auth_errors_total", "counter",
+             "Auth server requests that timed out, failed or were answered with an error status.");
+  out.sample("ringcast_auth_errors_total", total(&WorkerCounters::auth_errors));
   out.family("ringcast_mounts_ended_total", "counter", "Mounts whose grace period ran out.");
   out.sample("ringcast_mounts_ended_total", input.ended.streams.get());
   out.family("ringcast_bytes_out_total", "counter", "Bytes sent to viewers of every mount.");

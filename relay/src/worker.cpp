@@ -10,6 +10,9 @@
 #include <cassert>
 
 #include "admin_task.h"
+#include "pending_auth.h"
+#include "ringcast/relay/auth.h"
+#include "ringcast/relay/auth_client.h"
 #include "ringcast/relay/connection.h"
 #include "ringcast/relay/fallback.h"
 #include "ringcast/relay/http_request.h"
@@ -94,6 +97,7 @@ Worker::Worker(Relay& relay, std::size_t index)
   uv_timer_init(&loop_, &sweep_timer_);
   uv_timer_start(&sweep_timer_, sweep_cb, kSweepIntervalMs, kSweepIntervalMs);
   uv_timer_init(&loop_, &tick_timer_);  // armed for the earliest lane tick: schedule_tick
+  auth_client_ = std::make_unique<AuthClient>(&loop_);
 }
 
 Worker::~Worker() {
@@ -254,7 +258,8 @@ void Worker::handle_request(Connection& connection, RequestHead& head, std::stri
   }
 }
 
-void Worker::handle_source(Connection& connection, RequestHead& head, std::string_view early_body) {
+void Worker::handle_source(Connection& connection, RequestHead& head, std::string_view early_body,
+                           bool authenticated) {
   const std::string& mount = head.path;
   const auto& config = relay_.config();
   if (auto problem = mount_name_problem(mount, config.max_mount_length);
@@ -271,7 +276,12 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
                                     ? *mount_settings->source_password
                                     : policy->source_password;
   const auto authorization = head.header("Authorization");
-  if (!basic_credentials_match(authorization, kSourceUser, password)) {
+  if (mount_settings && mount_settings->stream_auth_url && !authenticated) {
+    // Icecast's stream_auth: the auth server decides instead of the password.
+    start_auth(connection, head, early_body, AuthKind::source, policy, *mount_settings);
+    return;
+  }
+  if (!authenticated && !basic_credentials_match(authorization, kSourceUser, password)) {
     counters_.auth_failures.add(1);
     spdlog::warn("{} source refused for {}: {}: 401", connection.peer(), mount,
                  authorization ? "wrong credentials" : "no credentials");
@@ -323,6 +333,11 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   const bool resumed = attached.outcome == StreamRegistry::AttachOutcome::resumed;
   spdlog::info("source {} {} {} ({}{}){}", connection.peer(), resumed ? "resumed" : "started", mount,
                content_type, chunked ? ", chunked" : "", resumed ? ": viewers continue" : "");
+  if (mount_settings && mount_settings->mount_add_url) {
+    post_notice(*mount_settings->mount_add_url,
+                mount_change_body("mount_add", mount, relay_.config().listen_host, relay_.bound_port()),
+                mount_settings->auth_timeout_ms, "mount_add");
+  }
   if (mount_settings && mount_settings->fallback_override) {
     // fallback-override: the mount's own listeners, wherever its fallback took them, come back.
     post_to_all(LoopEvent{LoopEvent::Kind::move_viewers, -1, nullptr, kMoveHome, nullptr, attached.stream});
@@ -333,7 +348,7 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   if (rc != 0) connection.close(uv_strerror(rc));
 }
 
-void Worker::handle_viewer(Connection& connection, RequestHead& head) {
+void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authenticated) {
   const std::string& path = head.path;
   const auto& config = relay_.config();
   if (auto problem = mount_name_problem(path, config.max_mount_length)) {
@@ -363,6 +378,10 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head) {
     spdlog::warn("{} viewer refused for {}: {} viewers (max viewers of the mount): 503",
                  connection.peer(), path, max_viewers);
     connection.respond_and_close(503, "mount full\n");
+    return;
+  }
+  if (mount_settings && mount_settings->listener_auth() && !authenticated) {
+    start_auth(connection, head, {}, AuthKind::listener, policy, *mount_settings);
     return;
   }
   const StreamMetadata metadata = stream->metadata();
@@ -436,6 +455,13 @@ void Worker::resume_sources(const Stream* stream) {
 
 void Worker::source_detached(Stream& stream) {
   relay_.registry().detach_source(stream, monotonic_ms());
+  const auto policy = relay_.policy();
+  if (const MountSettings* settings = policy->mount(stream.mount()); settings && settings->mount_remove_url) {
+    post_notice(*settings->mount_remove_url,
+                mount_change_body("mount_remove", stream.mount(), relay_.config().listen_host,
+                                  relay_.bound_port()),
+                settings->auth_timeout_ms, "mount_remove");
+  }
   // Its listeners move to the fallback at once: no grace wait, no disconnect.
   if (const auto target = live_fallback_stream(stream.mount())) {
     spdlog::info("{} has no source: its viewers move to {}", stream.mount(), target->mount());
@@ -567,6 +593,7 @@ void Worker::maybe_drained() {
 
 void Worker::stop() {
   inbox_.close();
+  auth_client_->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
   ticks_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);

@@ -1,6 +1,10 @@
 #include "ringcast/relay/config_file.h"
 
 #include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -314,7 +318,7 @@ TEST_CASE("a config file that cannot be read is one problem without a location",
   const auto problems = load_config_file("/nonexistent/ringcast.toml", config);
   REQUIRE(problems.size() == 1);
   CHECK(format_problem("/nonexistent/ringcast.toml", problems[0]) ==
-        "/nonexistent/ringcast.toml: cannot open: No such file or directory");
+        "/nonexistent/ringcast.toml: cannot read: No such file or directory");
 }
 
 TEST_CASE("listen addresses: HOST:PORT, [IPv6]:PORT and :PORT for all interfaces", "[config]") {
@@ -351,4 +355,49 @@ TEST_CASE("listen addresses: HOST:PORT, [IPv6]:PORT and :PORT for all interfaces
 TEST_CASE("config problems print as path:line:column: message", "[config]") {
   CHECK(format_problem("a.toml", {3, 7, "burst: bad"}) == "a.toml:3:7: burst: bad");
   CHECK(format_problem("a.toml", {0, 0, "cannot open"}) == "a.toml: cannot open");
+}
+
+TEST_CASE("radio keys: ICY interval, fallback, hidden and authentication, per mount", "[config]") {
+  char path[] = "/tmp/ringcast-users-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  const std::string users = "alice:5f4dcc3b5aa765d61d8327deb882cf99\n";
+  REQUIRE(::write(fd, users.data(), users.size()) == static_cast<ssize_t>(users.size()));
+  ::close(fd);
+  RelayConfig config;
+  const auto problems = parse("icy_metaint = 8192\n"
+                              "[mounts.\"/radio.mp3\"]\n"
+                              "icy_metaint = 0\nhidden = true\nfallback_mount = \"/autodj.mp3\"\n"
+                              "fallback_override = true\nlistener_users_file = \"" + std::string(path) + "\"\n"
+                              "listener_add_url = \"http://127.0.0.1:9/auth\"\nauth_timeout = 2.5\n",
+                              config);
+  ::unlink(path);
+  REQUIRE(formatted(problems).empty());
+  CHECK(config.icy_metaint == 8192u);
+  const MountSettings& radio = config.mounts.at("/radio.mp3");
+  CHECK(radio.icy_metaint == 0u);
+  CHECK(radio.hidden == true);
+  CHECK(radio.fallback_mount == "/autodj.mp3");
+  CHECK(radio.fallback_override);
+  REQUIRE(radio.listener_users != nullptr);
+  CHECK(radio.listener_auth());
+  CHECK(radio.listener_add_url == "http://127.0.0.1:9/auth");
+  CHECK(radio.auth_timeout_ms == 2500u);
+
+  SECTION("a fallback loop, a bad ICY interval, a non-http URL and a missing users file are refused") {
+    RelayConfig other;
+    const auto refused = formatted(parse("icy_metaint = 100\n"
+                                         "[mounts.\"/a\"]\nfallback_mount = \"/b\"\nstream_auth_url = \"ftp://x\"\n"
+                                         "[mounts.\"/b\"]\nfallback_mount = \"/a\"\n"
+                                         "listener_users_file = \"/nonexistent/users\"\n",
+                                         other));
+    REQUIRE(refused.size() == 4);
+    const auto has = [&](std::string_view text) {
+      return std::any_of(refused.begin(), refused.end(), [&](const std::string& p) { return p.find(text) != std::string::npos; });
+    };
+    CHECK(has("icy_metaint: must be 0 (off) or at least 256"));
+    CHECK(has("fallback_mount loops: /a -> /b -> /a"));
+    CHECK(has("is not an http:// or https:// URL"));
+    CHECK(has("listener_users_file /nonexistent/users: cannot read"));
+  }
 }

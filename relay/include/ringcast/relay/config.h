@@ -5,12 +5,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "ringcast/relay/fanout.h"
 
 namespace ringcast::relay {
+
+struct UsersFile;
 
 // Per-mount settings from the config file's [mounts."/name"] sections. Unset fields fall back
 // to the relay-wide values.
@@ -28,6 +31,19 @@ struct MountSettings {
   // when it returns (Icecast's fallback-mount and fallback-override).
   std::optional<std::string> fallback_mount;
   bool fallback_override = false;
+  // Listener authentication (auth.h): a users file, and Icecast's url authenticator.
+  std::optional<std::string> listener_users_file;
+  std::shared_ptr<const UsersFile> listener_users;  // read from it when the config is loaded
+  std::optional<std::string> listener_add_url;      // POST action=listener_add: allowed?
+  std::optional<std::string> listener_remove_url;   // POST action=listener_remove, when it leaves
+  // Source authentication and notices, as Icecast's url authenticator.
+  std::optional<std::string> stream_auth_url;  // POST action=stream_auth instead of the password
+  std::optional<std::string> mount_add_url;    // POST action=mount_add when a source starts
+  std::optional<std::string> mount_remove_url;  // POST action=mount_remove when it leaves
+  std::uint32_t auth_timeout_ms = 5000;         // an answer later than this refuses (fails closed)
+  std::string auth_header = "icecast-auth-user: 1";  // the header that allows
+
+  bool listener_auth() const { return listener_users != nullptr || listener_add_url.has_value(); }
 };
 
 // ICY metadata intervals a listener may be given: 0 (off) or within these bounds.

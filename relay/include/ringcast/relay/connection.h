@@ -18,6 +18,8 @@ class Worker;
 class SourceSession;
 class ViewerSession;
 struct AdminTask;
+struct PendingAuth;
+struct ListenerNotice;
 
 class Connection {
  public:
@@ -48,6 +50,11 @@ class Connection {
   // The request waits for an admin task on other loops; closing the connection cancels it.
   void await_admin(std::shared_ptr<AdminTask> task);
   void admin_answered() { pending_admin_.reset(); }
+  // The request waits for its authentication (worker_auth.cpp); closing cancels the check.
+  void await_auth(std::shared_ptr<PendingAuth> pending);
+  void auth_answered();
+  // The url authenticator wants to hear when this viewer leaves (listener_remove).
+  void set_listener_notice(std::unique_ptr<ListenerNotice> notice);
   // The access log wants this session's request line and client headers when it ends.
   void remember_request(const RequestHead& head, std::uint64_t now_ms);
   void set_admin_listener(bool admin) { admin_listener_ = admin; }
@@ -99,6 +106,9 @@ class Connection {
   std::unique_ptr<ViewerSession> viewer_;
   bool admin_listener_ = false;
   std::shared_ptr<AdminTask> pending_admin_;
+  std::shared_ptr<PendingAuth> pending_auth_;
+  std::unique_ptr<ListenerNotice> listener_notice_;
+  void announce_leaving();
   struct SessionRecord;                   // only while the access log is on
   std::unique_ptr<SessionRecord> record_;
 };

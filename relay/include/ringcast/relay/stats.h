@@ -66,6 +66,9 @@ struct WorkerCounters {
   Counter source_idle_timeouts;
   Counter metadata_updates;  // titles set through /admin/metadata
   Counter viewers_moved;     // to a fallback mount, back, or by an admin (moveclients)
+  Counter auth_allowed;      // listeners and sources a users file or auth server allowed
+  Counter auth_denied;       // refused by them (wrong password, unknown user, the server's no)
+  Counter auth_errors;       // the auth server timed out, failed or answered garbage
   Counter viewers_joined;
   Counter viewers_left;
   Counter bytes_out;         // every byte sent to a viewer, whatever its mount's fate

@@ -21,6 +21,13 @@
 namespace ringcast::relay {
 
 struct AdminTask;
+struct AccessPolicy;
+struct MountSettings;
+struct PendingAuth;
+struct ListenerNotice;
+struct ListenerAuthRequest;
+enum class AuthKind;
+class AuthClient;
 class Connection;
 class Relay;
 class SourceSession;
@@ -64,6 +71,10 @@ class Worker final : public LoopHost {
   WorkerCounters& counters() { return counters_; }
   uv_buf_t discard_buffer() { return uv_buf_init(discard_.get(), kDiscardBytes); }
   Relay& relay() { return relay_; }
+  // The connection closed while its auth check ran: the answer is dropped.
+  void cancel_auth(PendingAuth& pending);
+  // A viewer admitted by the url authenticator left: listener_remove.
+  void listener_left(const ListenerNotice& notice, std::uint64_t duration_seconds);
 
  private:
   static constexpr unsigned kDiscardBytes = 16 * 1024;
@@ -78,13 +89,26 @@ class Worker final : public LoopHost {
   void drain();
   void stop();
   void maybe_drained();
-  void handle_source(Connection& connection, RequestHead& head, std::string_view early_body);
+  // authenticated: a stream_auth or listener auth check already allowed it (worker_auth.cpp).
+  void handle_source(Connection& connection, RequestHead& head, std::string_view early_body,
+                     bool authenticated = false);
   // The first live mount down `mount`'s fallback chain (null: none).
   std::shared_ptr<Stream> live_fallback_stream(const std::string& mount);
   void post_to_all(const LoopEvent& event);
   // This loop's viewers of `from` (or, home_only, those whose own mount is target's) move.
   void move_viewers(const Stream* from, const std::shared_ptr<Stream>& target, bool home_only);
-  void handle_viewer(Connection& connection, RequestHead& head);
+  void handle_viewer(Connection& connection, RequestHead& head, bool authenticated = false);
+  // Listener and source authentication (worker_auth.cpp): the users file's hash check on
+  // libuv's thread pool, then the url authenticator on this loop's AuthClient; the request
+  // goes on (handle_viewer/handle_source, authenticated) or is refused.
+  void start_auth(Connection& connection, const RequestHead& head, std::string_view early_body,
+                  AuthKind kind, std::shared_ptr<const AccessPolicy> policy, const MountSettings& settings);
+  void check_auth_url(std::shared_ptr<PendingAuth> pending);
+  void auth_passed(PendingAuth& pending);
+  void auth_refused(PendingAuth& pending, int status, std::string_view why);
+  void post_notice(const std::string& url, std::string body, std::uint32_t timeout_ms, std::string_view what);
+  ListenerAuthRequest listener_auth_request(const Connection& connection, const RequestHead& head,
+                                            std::string user, std::string password) const;
   // The operators' surface (worker_admin.cpp): pages, status-json and the admin endpoints.
   void handle_operator(Connection& connection, RequestHead& head, Route route);
   bool admin_authorized(Connection& connection, const RequestHead& head);
@@ -128,6 +152,7 @@ class Worker final : public LoopHost {
   bool drained_reported_ = false;
   WorkerCounters counters_;
   std::unique_ptr<char[]> discard_;
+  std::unique_ptr<AuthClient> auth_client_;
 };
 
 }  // namespace ringcast::relay

@@ -1,0 +1,44 @@
+// A request waiting for its authentication: the users file's hash check on libuv's thread
+// pool, then the url authenticator's answer. Owned by shared_ptr: the connection, the pool's
+// work request and the HTTP callback each hold it; the connection's close clears `connection`.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ringcast/relay/http_request.h"
+
+namespace ringcast::relay {
+
+class Connection;
+struct AccessPolicy;
+struct MountSettings;
+
+enum class AuthKind { listener, source };
+
+struct PendingAuth {
+  AuthKind kind = AuthKind::listener;
+  Connection* connection = nullptr;  // null once the connection closed
+  RequestHead head;
+  std::string early_body;  // a source's body bytes that came with its head
+  std::shared_ptr<const AccessPolicy> policy;  // keeps `settings` alive through a reload
+  const MountSettings* settings = nullptr;
+  std::string user, password;
+  bool hash_matched = false;   // the pool's verdict
+  std::uint64_t ticket = 0;    // the url authenticator's request in flight (0: none)
+  uv_work_t work{};
+  std::shared_ptr<PendingAuth> self;  // while the pool holds `work`
+};
+
+// What listener_remove needs once an admitted viewer leaves.
+struct ListenerNotice {
+  std::string url;
+  std::string body_prefix;  // the listener_add fields; duration is appended
+  std::uint32_t timeout_ms = 5000;
+  std::uint64_t joined_ms = 0;
+};
+
+}  // namespace ringcast::relay
