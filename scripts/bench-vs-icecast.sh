@@ -16,7 +16,7 @@
 # env: BUILD=build  BENCH=$BUILD/tests/bench/ringcast-bench  RINGCAST=$BUILD/relay/ringcast
 #      ICECAST=icecast2  OUT=docs/bench  DOC=docs/benchmarks.md
 #      CELLS="matrix extras radio ts-unaligned ts-frames ts-baseline mounts overload" (the cell
-#        kinds to run, in this order; see "the other cells" below)
+#        kinds to run, in this order; see "the other cells" below; radio-icy is not a default)
 #      RELAYS="limit-80ms ringcast ringcast-w2 icecast"  (also: limit, limit-<N>ms,
 #        ringcast-w<N> = --workers N, ringcast-d<N> = one loop with --latency-budget N)
 #      WORKERS="1 2 4" (replaces the ringcast relays of RELAYS by one per --workers value:
@@ -36,6 +36,14 @@
 #   the other cells (each against RELAYS; Icecast only where it can admit the audience):
 #      radio        audio/mpeg (no packet framing: joins and skips anywhere), 1024-byte writes;
 #                   RADIO_RATES="64k 128k"  RADIO_LISTENERS="1000 5000 15000" (quick: 200)
+#      radio-icy    the radio load twice, side by side: plain, and with ICY metadata (every
+#                   listener sends Icy-MetaData: 1 and the bench takes the blocks out before
+#                   verifying; a new title every TITLE_EVERY=10 s through /admin/metadata
+#                   updinfo with the source credentials). RADIO_ICY="128k:1000:1024
+#                   128k:5000:1024" (rate:listeners:chunk; quick: 128k:200:1024),
+#                   ICY_METAINT=16000 (ringcast's --icy-metaint, Icecast's mount
+#                   <mp3-metadata-interval>; 16000 is both defaults). The limit writer sends no
+#                   metadata: its row is the plain ceiling
 #      ts-unaligned video/mp2t with writes that end inside a packet; TS_UNALIGNED="1M:1000:4096
 #                   8M:1500:16384" (rate:viewers:chunk; quick: 100 viewers)
 #      ts-frames    video/mp2t, one write per 40 ms frame; TS_FRAMES="1M:1000:5000"
@@ -94,12 +102,13 @@ CELLS=${CELLS:-matrix extras radio ts-unaligned ts-frames ts-baseline mounts ove
 ((EXTRAS)) || CELLS=$(echo " $CELLS " | sed 's/ extras / /')
 for cell in $CELLS; do
   case $cell in
-    matrix|extras|radio|ts-unaligned|ts-frames|ts-baseline|mounts|overload) ;;
+    matrix|extras|radio|radio-icy|ts-unaligned|ts-frames|ts-baseline|mounts|overload) ;;
     *) echo "unknown cell kind: $cell (see --help)" >&2; exit 2 ;;
   esac
 done
 if ((QUICK)); then
   RADIO_LISTENERS=${RADIO_LISTENERS:-200}
+  RADIO_ICY=${RADIO_ICY:-128k:200:1024}
   TS_UNALIGNED=${TS_UNALIGNED:-1M:100:4096 8M:100:16384}
   TS_FRAMES=${TS_FRAMES:-1M:100:5000}
   TS_BASELINE=${TS_BASELINE:-1M:100:1316}
@@ -107,6 +116,7 @@ if ((QUICK)); then
   OVERLOAD=${OVERLOAD:-8M:200:1316}
 else
   RADIO_LISTENERS=${RADIO_LISTENERS:-1000 5000 15000}
+  RADIO_ICY=${RADIO_ICY:-128k:1000:1024 128k:5000:1024}
   TS_UNALIGNED=${TS_UNALIGNED:-1M:1000:4096 8M:1500:16384}
   TS_FRAMES=${TS_FRAMES:-1M:1000:5000}
   TS_BASELINE=${TS_BASELINE:-1M:1000:1316}
@@ -114,6 +124,8 @@ else
   OVERLOAD=${OVERLOAD:-8M:2000:1316}
 fi
 RADIO_RATES=${RADIO_RATES:-64k 128k}
+TITLE_EVERY=${TITLE_EVERY:-10}
+ICY_METAINT=${ICY_METAINT:-16000}
 SOURCE_RAMP=${SOURCE_RAMP:-2000}
 ICECAST_MAX_LISTENERS=${ICECAST_MAX_LISTENERS:-2000}
 ICECAST_MAX_MOUNTS=${ICECAST_MAX_MOUNTS:-1000}
@@ -266,6 +278,7 @@ write_icecast_config() {  # port [sources]
   <hostname>127.0.0.1</hostname>
   <listen-socket><port>$1</port><bind-address>127.0.0.1</bind-address></listen-socket>
   <fileserve>0</fileserve>
+  ${CELL_ICECAST_XML:-}
   <paths>
     <basedir>$dir</basedir><logdir>$dir/log</logdir>
     <webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot>
@@ -326,7 +339,9 @@ stop_relay() {
 #   whole number of writes (at 64 kbit/s in 1024-byte writes, 23 in 3 s: 98.1%).
 # With --mounts M, source_bytes_in_window holds all M broadcasters: the ratio is their mean.
 # Records of another mount's stream and connections that never verified a record count as
-# corrupt.
+# corrupt. With --icy: a malformed metadata block, a listener answered without icy-metaint, a
+# title update not answered 200, or a healthy listener that had not seen the last title in
+# time (the bench's icy_last_title_seen_ratio) is not keeping up either.
 JQ_KEEPS_UP='
 def keeps_up: if .error != null then . + {keeps_up: false} else
   (if .source_bytes_in_window then .source_bytes_in_window * 8 / .duration_s / .rate_bps
@@ -341,6 +356,9 @@ def keeps_up: if .error != null then . + {keeps_up: false} else
                  and (.healthy.records_foreign // 0) == 0
                  and (.healthy.sessions_unverified // 0) == 0
                  and .rate_ok and .source_error == ""
+                 and (.icy_bad_blocks // 0) == 0 and (.icy_missing_metaint // 0) == 0
+                 and (.title_update_failures // 0) == 0
+                 and (.title_every_s == null or (.icy_last_title_seen_ratio // 0) >= 1)
                  and ($src == null or $src >= 0.99 - .chunk_bytes * 8 / (.rate_bps * .duration_s))
                  and .relay_exit_status == null) end;
 '
@@ -402,7 +420,8 @@ run_one() {
   if [[ $(jq -r '.keeps_up' "$WORK/last.json") != true ]]; then
     local name
     name=$OUT/logs/$kind-$relay-$(jq -r '"\(.viewers)x\(.rate_bps / 1e6)M" +
-      (if .kind == "matrix" then "" else "-c\(.chunk_bytes)-m\(.mounts // 1)" end)' "$WORK/last.json")-run$run
+      (if .kind == "matrix" then "" else "-c\(.chunk_bytes)-m\(.mounts // 1)" end)
+      + (if .icy then "-icy" else "" end)' "$WORK/last.json")-run$run
     mkdir -p "$OUT/logs"
     grep -v '^JSON ' "$WORK/bench.out" >"$name.bench.txt" || true
     tail -n 20 "$WORK/bench.progress" >>"$name.bench.txt" || true
@@ -603,6 +622,32 @@ radio_cells() {
   shape_cells radio "$shapes" "$RELAYS" --content-type audio/mpeg --mount /radio.mp3
 }
 
+# The radio load without and with ICY metadata, interleaved per relay so that both see the same
+# machine. ringcast gets --icy-metaint in both (a listener that does not ask gets no blocks),
+# Icecast a <mount> with <mp3-metadata-interval> unless it is its default (16000). Title
+# updates use the source credentials, which both relays accept for /admin/metadata.
+radio_icy_cells() {
+  local shape rate viewers chunk run relay
+  local icy=(--icy --title-every "$TITLE_EVERY")
+  CELL_RINGCAST=(--icy-metaint "$ICY_METAINT")
+  if ((ICY_METAINT != 16000)); then
+    CELL_ICECAST_XML="<mount><mount-name>/radio.mp3</mount-name><mp3-metadata-interval>$ICY_METAINT</mp3-metadata-interval></mount>"
+  fi
+  for shape in $RADIO_ICY; do
+    IFS=: read -r rate viewers chunk <<<"$shape"
+    [[ -n $chunk ]] || die "radio-icy: bad shape '$shape' (want RATE:LISTENERS:CHUNK)"
+    local stream=(--rate "$rate" --chunk "$chunk" --content-type audio/mpeg --mount /radio.mp3)
+    for run in $(seq "$RUNS"); do
+      for relay in $RELAYS; do
+        cell_run radio-icy "$relay" "$run" "$viewers" "${stream[@]}"
+        [[ $relay == limit* ]] && continue  # the writer sends no ICY: its row is the ceiling
+        cell_run radio-icy "$relay" "$run" "$viewers" "${stream[@]}" "${icy[@]}"
+      done
+    done
+  done
+  CELL_RINGCAST=() CELL_ICECAST_XML=""
+}
+
 # M broadcasters of 128 kbit/s, one listener each. ringcast gets --max-mounts M; Icecast
 # <sources> M + 1 up to ICECAST_MAX_MOUNTS; the limit writer serves one stream, so its row is
 # the same number of viewer writes of the same size on one mount.
@@ -649,10 +694,20 @@ def median: map(select(. != null)) | sort
     else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 def cells($kind): map(select(.kind == $kind and .error == null) | keeps_up)
   | group_by([.relay, .rate_bps, .viewers, .stalled_viewers, .chunk_bytes, (.mounts // 1),
-              (.content_type // "video/mp2t")])
+              (.content_type // "video/mp2t"), (.icy // false)])
   | map({relay: .[0].relay, rate_bps: .[0].rate_bps, viewers: .[0].viewers,
          stalled_viewers: .[0].stalled_viewers, chunk_bytes: .[0].chunk_bytes,
          mounts: (.[0].mounts // 1), content_type: (.[0].content_type // "video/mp2t"),
+         icy: (.[0].icy // false), icy_metaint: .[0].icy_metaint,
+         title_every_s: .[0].title_every_s,
+         icy_blocks_per_listener: (map(if .icy then .healthy.icy_blocks / .healthy.viewers
+                                       else null end) | median),
+         icy_titles_per_listener: (map(if .icy then .healthy.icy_titles / .healthy.viewers
+                                       else null end) | median),
+         icy_title_seen: (map(.icy_last_title_seen_ratio) | median),
+         icy_bad_blocks: (map(.icy_bad_blocks // 0) | add),
+         icy_missing_metaint: (map(.icy_missing_metaint // 0) | add),
+         title_update_failures: (map(.title_update_failures // 0) | add),
          icecast_capped_from: .[0].icecast_capped_from,
          same_writes_as_mounts: .[0].same_writes_as_mounts, runs: length,
          runs_kept_up: (map(select(.keeps_up)) | length),
@@ -708,11 +763,19 @@ summarise() {
       def baseline($b; $c):
         ($b | map(select(.relay == $c.relay and .rate_bps == $c.rate_bps and .viewers == $c.viewers))
          | .[0]) as $l | per($l; $c);
+      # radio-icy: an ICY row over the same relay'"'"'s plain row of the same shape.
+      def plain($list; $c):
+        ($list | map(select(.relay == $c.relay and .rate_bps == $c.rate_bps
+                            and .viewers == $c.viewers and .chunk_bytes == $c.chunk_bytes
+                            and (.icy | not)))
+         | .[0]) as $l | if $c.icy then per($l; $c) else null end;
     (cells("ts-baseline")) as $base
     | . as $all
-    | (reduce ("radio", "ts-unaligned", "ts-frames", "ts-baseline", "mounts", "overload") as $k
+    | (reduce ("radio", "radio-icy", "ts-unaligned", "ts-frames", "ts-baseline", "mounts",
+               "overload") as $k
         ({}; . + {($k): [($all | cells($k)) as $c | $c[]
-          | . + {x_ceil: per(same_shape($c; $ceil; .); .), x_baseline: baseline($base; .)}]})) as $other
+          | . + {x_ceil: per(same_shape($c; $ceil; .); .), x_baseline: baseline($base; .),
+                 x_plain: plain($c; .)}]})) as $other
     | {ceil: $ceil, icecast_ramp: $iramp, icecast_max_listeners: $imax, matrix: [$m[] | . + {x_limit: ratio($m; "limit"; .), x_ceil: ratio($m; $ceil; .)}],
        not_run: [.[] | select(.kind == "not_run" and .cell == null)]
          | unique_by([.relay, .rate_bps, .viewers]),
@@ -736,13 +799,14 @@ summarise() {
           "runs_kept_up","held","at99","rate_min_ratio","source_ratio","cpu_s_per_gb","x_ceil",
           "x_baseline","server_cpu_pct","bench_cpu_pct","source_cpu_pct","p50_ms","p99_ms",
           "rss_end_mb","rss_per_mount_kib","rss_growth_per_mount_kib","corrupt",
-          "records_skipped","icecast_capped_from"],
+          "records_skipped","icecast_capped_from","icy","x_plain","icy_title_seen",
+          "icy_bad_blocks"],
          (.other | to_entries[] | .key as $k | .value[]
           | [$k, .relay, .content_type, .rate_bps / 1e6, .chunk_bytes, .mounts, .viewers, .runs,
              .runs_kept_up, .held, .at99, .rate_min_ratio, .source_ratio, .cpu_per_gb, .x_ceil,
              .x_baseline, .server_cpu_pct, .bench_cpu_pct, .source_cpu_pct, .p50_ms, .p99_ms,
              .rss_end_mb, .rss_per_mount_kib, .rss_growth_per_mount_kib, .corrupt, .skipped,
-             .icecast_capped_from])
+             .icecast_capped_from, .icy, .x_plain, .icy_title_seen, .icy_bad_blocks])
          | @csv' "$OUT/summary.json" >"$OUT/cells-other.csv"
 }
 
@@ -872,6 +936,16 @@ fmt_table() {  # markdown for the generated part of the doc
     shape_table("ts-unaligned"; "MPEG-TS in writes that end inside a packet (by default 4096 B at 1 Mbit/s, 16384 B at 8 Mbit/s), medians:"),
     shape_table("ts-frames"; "MPEG-TS in one write per video frame (by default 5000 B at 1 Mbit/s: 40 ms), medians:"),
     shape_table("radio"; "Radio: audio/mpeg (no packets: joins and skips at any byte) in 1024-byte writes, medians. Icecast 2.4 connects at \(.icecast_ramp)/s and is capped at \(.icecast_max_listeners) listeners:"),
+    (.other["radio-icy"] // [] | if length == 0 then empty else
+      "Radio with and without ICY metadata: audio/mpeg in 1024-byte writes; the ICY rows have every listener ask for metadata (`Icy-MetaData: 1`, a block after every `icy-metaint` bytes, taken out by the bench before it verifies the stream) and a new title every \(map(.title_every_s // empty) | .[0] // "–") s (`--icy --title-every`), medians. × plain divides a relay'"'"'s CPU-s/GB with ICY by its own without; \"last title seen\" is the share of healthy listeners that had the last title set by the window'"'"'s end less two metadata intervals:",
+      "",
+      "| relay | stream | listeners | metadata | verdict (runs kept up) | viewers ≥99% | CPU-s/GB | × plain | × \($ceil) | relay CPU | bench CPU | p99 ms | RSS MB | metaint | blocks per listener | titles per listener | last title seen | malformed blocks | corrupt |",
+      "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      (sort_by(.rate_bps, .viewers, (.relay | relay_order), .icy)[]
+        | "| \(.relay) | \(.content_type) \(.rate_bps | mbps) | \(.viewers)\(capped) | \(if .icy then "ICY" else "none" end) | \(verdict) (\(.runs_kept_up)/\(.runs)) | \(.at99 | pct) | \(.cpu_per_gb | f(3)) | \(.x_plain | f(2)) | \(.x_ceil | f(2)) | \(.server_cpu_pct | f(0))% | \(.bench_cpu_pct | f(0))% | \(.p99_ms | f(1)) | \(.rss_end_mb | f(1)) | \(.icy_metaint // "–") | \(.icy_blocks_per_listener | f(1)) | \(.icy_titles_per_listener | f(1)) | \(.icy_title_seen | pct) | \(if .icy then .icy_bad_blocks else "–" end) | \(.corrupt) |"),
+      "" end),
+    ([.other_not_run[] | select(.cell == "radio-icy")] | if length == 0 then empty else
+      "Not run: " + (map("\(.relay) at \(.viewers) × \(.rate_bps | mbps) (\(.why))") | join("; ")), "" end),
     shape_table("overload"; "Overload: more MPEG-TS than one loop can serve (by default 8 Mbit/s to 2,000 viewers), ringcast at each `--workers` value (ringcast-w<N>; ringcast is 1), medians:"),
     (.other.mounts // [] | if length == 0 then empty else
       "Many mounts: M broadcasters of 128 kbit/s audio/mpeg (1024-byte writes, staggered over one 64 ms interval), one listener each, medians. RSS per mount is the relay'"'"'s RSS at the end of the window / M, and what it added to the idle relay / M. The limit writer serves one stream: its row is the same viewer writes (M viewers) on one mount:",
@@ -936,6 +1010,7 @@ for cell in $CELLS; do
     matrix) matrix ;;
     extras) extras ;;
     radio) radio_cells ;;
+    radio-icy) radio_icy_cells ;;
     ts-unaligned) shape_cells ts-unaligned "$TS_UNALIGNED" "$RELAYS" ;;
     ts-frames) shape_cells ts-frames "$TS_FRAMES" "$RELAYS" ;;
     ts-baseline) shape_cells ts-baseline "$TS_BASELINE" "$RELAYS" ;;

@@ -74,11 +74,17 @@ void Connection::await_auth(std::shared_ptr<PendingAuth> pending) {
   head_.reset();
   state_ = State::answering;
   pending_auth_ = std::move(pending);
+  // A source may send its body before it hears the answer: leave it in the socket until then.
+  uv_read_stop(stream());
 }
 
 void Connection::auth_answered() {
+  if (!pending_auth_) return;
   pending_auth_.reset();
-  if (state_ == State::answering) state_ = State::reading_head;  // routed again, as if just parsed
+  // Still `answering` (reads go to the discard buffer) until the request is routed again and
+  // the connection becomes a viewer or a source or answers.
+  if (state_ != State::answering) return;
+  if (const int rc = restart_reading(); rc != 0) close(uv_strerror(rc));
 }
 
 void Connection::set_listener_notice(std::unique_ptr<ListenerNotice> notice) {

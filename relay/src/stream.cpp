@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <optional>
 
+#include "ringcast/relay/audio_frames.h"
 #include "ringcast/relay/icecast.h"
 #include "ringcast/relay/viewer_session.h"
 
@@ -108,6 +110,7 @@ Stream::Stream(std::string mount, const FanoutSettings& settings, std::size_t ri
 
 void Stream::attach_source(std::size_t worker, StreamMetadata metadata) {
   const bool ts = is_mpeg_ts(metadata.content_type);
+  audio_framing_.store(audio_framing_for(metadata.content_type), std::memory_order_relaxed);
   {
     std::lock_guard lock(metadata_mutex_);
     metadata_ = std::move(metadata);
@@ -232,9 +235,8 @@ ViewerId Stream::add_viewer(LoopHost& host, ViewerSession& viewer, std::uint32_t
                             std::uint32_t until_block) {
   StreamLane& lane = *lanes_[host.index()];
   const RingView view = ring_view();
-  const ViewerId id = lane.lane.add(
-      relay::join_position(view.head, view.oldest, settings_.burst_bytes, view.framing), metaint,
-      until_block);
+  const std::uint64_t join = relay::join_position(view.head, view.oldest, settings_.burst_bytes, view.framing);
+  const ViewerId id = lane.lane.add(audio_frame_at_or_after(host.index(), join, view.head), metaint, until_block);
   if (lane.sessions.size() <= id) lane.sessions.resize(id + 1, nullptr);
   lane.sessions[id] = &viewer;
   lane.viewer_count.store(lane.viewer_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -244,6 +246,25 @@ ViewerId Stream::add_viewer(LoopHost& host, ViewerSession& viewer, std::uint32_t
   while (total > peak && !peak_viewers_.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
   }
   return id;
+}
+
+std::uint64_t Stream::audio_frame_at_or_after(std::size_t worker, std::uint64_t position,
+                                              std::uint64_t head) {
+  const AudioFraming framing = audio_framing_.load(std::memory_order_relaxed);
+  if (framing == AudioFraming::none || position >= head) return position;
+  // Read under this loop's gate, as a write would: pin, look, then the lane's own gate again.
+  if (!ring_.pin(worker, position)) return position;
+  std::array<std::byte, kFrameSearchBytes> window;
+  const std::uint64_t end = std::min<std::uint64_t>(head, position + window.size());
+  const ringbuf::Views views = ring_.pinned_views(position, end);
+  std::size_t filled = 0;
+  for (std::size_t i = 0; i < views.count; ++i) {
+    std::memcpy(window.data() + filled, ring_.data() + views.parts[i].offset, views.parts[i].length);
+    filled += views.parts[i].length;
+  }
+  ring_.release(worker, lanes_[worker]->lane.gate());
+  const auto frame = first_frame(framing, std::span(window.data(), filled));
+  return frame ? position + *frame : position;
 }
 
 void Stream::start_viewer(LoopHost& host, ViewerId viewer) {

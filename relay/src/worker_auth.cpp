@@ -140,6 +140,7 @@ void Worker::check_auth_url(std::shared_ptr<PendingAuth> pending) {
 void Worker::auth_passed(PendingAuth& pending) {
   Connection& connection = *pending.connection;
   connection.auth_answered();
+  if (connection.is_closing()) return;
   counters_.auth_allowed.add(1);
   spdlog::info("{} {} {} on {} authenticated", connection.peer(), kind_name(pending.kind),
                pending.user.empty() ? "-" : pending.user, pending.head.path);

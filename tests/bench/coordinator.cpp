@@ -21,6 +21,7 @@
 #include "report.h"
 #include "source_group.h"
 #include "timeline.h"
+#include "title_updater.h"
 #include "viewer_process.h"
 
 namespace ringcast::bench {
@@ -77,6 +78,7 @@ class Coordinator {
   uv_loop_t loop_;
   uv_timer_t tick_;
   std::unique_ptr<SourceGroup> sources_;
+  std::unique_ptr<TitleUpdater> titles_;  // --title-every
   Phase phase_ = Phase::kSourceStarting;
   std::uint64_t phase_deadline_ns_ = 0;
   Timeline timeline_;
@@ -183,6 +185,10 @@ int Coordinator::run() {
     sources_ = std::make_unique<SourceGroup>(&loop_, options_, server_address_, now);
     sources_->pump(now);
     facts_.source.used = true;
+    if (options_.title_every_seconds > 0) {
+      titles_ = std::make_unique<TitleUpdater>(&loop_, options_, server_address_);
+      facts_.titles.used = true;
+    }
     phase_deadline_ns_ =
         now + kSourceTimeoutNs +
         static_cast<std::uint64_t>(options_.mounts / options_.source_ramp_per_second * 1e9);
@@ -218,6 +224,7 @@ void Coordinator::on_tick() {
     sources_->pump(now);
     if (phase_ != Phase::kSourceStarting) note_source_failures();
   }
+  if (titles_) titles_->pump(now);
   switch (phase_) {
     case Phase::kSourceStarting:
       if (sources_->streaming() == sources_->size()) {
@@ -307,6 +314,10 @@ void Coordinator::send_go(std::uint64_t now) {
   timeline_ = make_timeline(options_, ramp_start);
   // From the end of the ramp to the end of the window, every --source-reconnect-every seconds.
   if (sources_) sources_->set_reconnects(timeline_.ramp_end_ns, timeline_.window_end_ns);
+  // Titles from the start of the ramp (every viewer gets the current one at its first block)
+  // to the end of the window.
+  if (titles_) titles_->schedule(ramp_start, timeline_.window_end_ns);
+  facts_.titles.window_end_ns = timeline_.window_end_ns;
   sample_server(&facts_.server.before_viewers);
   const std::string line = "GO " + std::to_string(ramp_start) + "\n";
   for (auto& child : children_) {
@@ -376,6 +387,15 @@ void Coordinator::print_progress(std::uint64_t now) {
             ", reconnects " + std::to_string(reconnects) + ", torn " + std::to_string(total.torn);
   }
   if (total.foreign > 0) soak += " | FOREIGN " + std::to_string(total.foreign);
+  if (options_.icy) {
+    soak += " | icy titles";
+    if (titles_) soak += " set " + std::to_string(titles_->made().size()) + ",";
+    soak += " seen " + std::to_string(total.icy_titles);
+    if (total.icy_bad_blocks > 0) soak += ", BAD BLOCKS " + std::to_string(total.icy_bad_blocks);
+    if (titles_ && titles_->failures() > 0) {
+      soak += ", UPDATES FAILED " + std::to_string(titles_->failures());
+    }
+  }
   const double elapsed =
       static_cast<double>(static_cast<std::int64_t>(now - timeline_.ramp_start_ns)) / 1e9;
   std::fprintf(stderr,
@@ -431,6 +451,13 @@ void Coordinator::finish() {
   phase_ = Phase::kDone;
   close_go_pipes();
   if (sources_) sources_->close();
+  if (titles_) {
+    facts_.titles.updates = titles_->updates();
+    facts_.titles.failures = titles_->failures();
+    facts_.titles.error = titles_->first_error();
+    facts_.titles.made = titles_->made();
+    titles_->close();
+  }
   if (!uv_loop_alive(&loop_) && children_.empty()) return;  // the loop never started
   if (uv_is_active(reinterpret_cast<uv_handle_t*>(&tick_))) {
     uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);

@@ -169,6 +169,13 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "(a failure for --expect-clean)");
   app.add_option("--series", options.series_path,
                  "write a per-second CSV (server RSS and CPU, viewers, joins, reconnects)");
+  app.add_flag("--icy", options.icy,
+               "viewers ask for ICY metadata (Icy-MetaData: 1), must get icy-metaint, and take "
+               "the metadata blocks out before verifying the stream");
+  app.add_option("--title-every", options.title_every_seconds,
+                 "seconds between title updates (GET /admin/metadata ... mode=updinfo, "
+                 "song=\"bench title N\") on every mount, from the start of the ramp; needs --icy")
+      ->check(CLI::Range(0.0, kMaxDurationSeconds));
   app.add_option("--burst", options.limit_burst_bytes,
                  "limit mode: bytes behind the live edge a new viewer starts at")
       ->capture_default_str();
@@ -223,6 +230,15 @@ ParseOutcome parse_options(int argc, char** argv) {
     return fail(
         "limit mode serves one stream: --mounts is a relay-mode option (for the cost of the "
         "same viewer writes, run limit with the same --viewers, --rate and --chunk)");
+  }
+  if (options.mode == Mode::kLimit && (options.icy || options.title_every_seconds > 0)) {
+    return fail("--icy and --title-every are relay-mode options (the limit writer sends no ICY)");
+  }
+  if (options.title_every_seconds > 0 && !options.icy) {
+    return fail("--title-every needs --icy (the viewers check the titles they receive)");
+  }
+  if (options.title_every_seconds > 0 && options.title_every_seconds < 0.1) {
+    return fail("--title-every must be at least 0.1 s");
   }
   if (options.max_rss_growth_kib >= 0 && options.relay_pid == 0 && options.mode == Mode::kRelay) {
     return fail("--max-rss-growth needs --relay-pid");

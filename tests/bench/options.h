@@ -45,6 +45,11 @@ struct Options {
   double max_rss_growth_kib = -1;       // < 0: no bound on the server's RSS after warm-up
   std::string series_path;              // per-second CSV of the run, if set
 
+  // ICY metadata: viewers send `Icy-MetaData: 1` and take the blocks out of what they read;
+  // every `title_every_seconds` (0: never) each mount gets a new title through updinfo.
+  bool icy = false;
+  double title_every_seconds = 0;
+
   std::uint32_t limit_burst_bytes = 64 * 1024;
   double limit_flush_ms = 0;  // limit mode: write to viewers every this often (0: every chunk)
   bool expect_clean = false;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
 namespace ringcast::bench {
@@ -61,7 +62,41 @@ json summarise_class(const ClassResult& c, double rate_bps, double slack_bps) {
           {"latency_p999_us", us(c.latency_ns.percentile(0.999))},
           {"latency_max_us", us(c.latency_ns.max())},
           {"first_byte_p50_ms", ms(c.first_byte_ns.percentile(0.5))},
-          {"first_byte_p99_ms", ms(c.first_byte_ns.percentile(0.99))}};
+          {"first_byte_p99_ms", ms(c.first_byte_ns.percentile(0.99))},
+          {"icy_blocks", c.icy.blocks},
+          {"icy_titles", c.icy.titles},
+          {"icy_bad_blocks", c.icy.bad_blocks},
+          {"icy_missing_metaint", c.icy_missing_metaint}};
+}
+
+// --title-every: which title every healthy viewer must have seen, and how many did. A title
+// made (every mount answered 200) by the window's end less two metadata intervals at the
+// stream rate has reached every viewer that reads at the rate: the relay puts it in the next
+// block it writes, one interval on at most. The viewers are those with a window rate.
+struct TitleCheck {
+  std::uint32_t title = 0;  // 0: none was made early enough
+  double margin_seconds = 0;
+  std::optional<double> seen_ratio;
+};
+
+TitleCheck check_titles(const Options& options, const TitleFacts& titles,
+                        const ClassResult& healthy, std::uint32_t metaint) {
+  TitleCheck check;
+  check.margin_seconds = 2.0 * metaint * 8 / static_cast<double>(options.rate_bps);
+  const auto margin_ns = static_cast<std::uint64_t>(check.margin_seconds * 1e9);
+  const std::uint64_t deadline =
+      titles.window_end_ns > margin_ns ? titles.window_end_ns - margin_ns : 0;
+  for (const auto& [title, made_ns] : titles.made) {
+    if (made_ns <= deadline) check.title = std::max(check.title, title);
+  }
+  if (check.title == 0) return check;
+  std::uint64_t viewers = 0, seen = 0;
+  for (std::size_t n = 0; n < healthy.last_title_viewers.size(); ++n) {
+    viewers += healthy.last_title_viewers[n];
+    if (n >= check.title) seen += healthy.last_title_viewers[n];
+  }
+  check.seen_ratio = viewers > 0 ? static_cast<double>(seen) / static_cast<double>(viewers) : 0;
+  return check;
 }
 
 // Least-squares slope of RSS over the window, in KiB per minute.
@@ -100,6 +135,22 @@ std::vector<std::string> failures_of(const Options& options, const json& summary
     if (c["http_errors"] != 0) failures.push_back(who + "HTTP errors");
     if (c["late_joins"] != 0) {
       failures.push_back(who + "joined after the window began (raise --warmup, lower --ramp)");
+    }
+    if (c["icy_missing_metaint"] != 0) {
+      failures.push_back(who + "answered without icy-metaint (--icy asked for ICY metadata)");
+    }
+    if (c["icy_bad_blocks"] != 0) failures.push_back(who + "malformed ICY metadata blocks");
+  }
+  if (options.title_every_seconds > 0) {
+    if (summary["title_update_failures"] != 0) {
+      failures.push_back("title updates not answered 200");
+    }
+    if (summary["icy_last_title_checked"] == 0) {
+      failures.push_back(
+          "no title update was made by the window's end less 2 metadata intervals (nothing to "
+          "check: a longer run, or a shorter --title-every)");
+    } else if (summary["icy_last_title_seen_ratio"].get<double>() < 1) {
+      failures.push_back("healthy viewers that had not seen the last title update in time");
     }
   }
   // A viewer that reads all the time has no reason to be skipped forward.
@@ -281,6 +332,34 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
     }
   }
   if (options.max_rss_growth_kib >= 0) summary["max_rss_growth_kib"] = options.max_rss_growth_kib;
+  summary["icy"] = options.icy;
+  std::uint32_t metaint = 0;
+  if (options.icy) {
+    IcyCounts icy;
+    std::uint64_t missing = 0;
+    for (const ClassResult* c : {&viewers.healthy, &viewers.stalled, &viewers.churning}) {
+      icy.add(c->icy);
+      missing += c->icy_missing_metaint;
+      metaint = std::max(metaint, c->icy_metaint);
+    }
+    summary["icy_metaint"] = metaint;
+    summary["icy_blocks"] = icy.blocks;
+    summary["icy_titles"] = icy.titles;
+    summary["icy_bad_blocks"] = icy.bad_blocks;
+    summary["icy_missing_metaint"] = missing;
+  }
+  const TitleCheck title_check = check_titles(options, facts.titles, viewers.healthy, metaint);
+  if (facts.titles.used) {
+    summary["title_every_s"] = options.title_every_seconds;
+    summary["title_updates"] = facts.titles.updates;
+    summary["title_update_failures"] = facts.titles.failures;
+    summary["title_error"] = facts.titles.error;
+    summary["titles_made"] = facts.titles.made.size();
+    summary["icy_last_title_checked"] = title_check.title;
+    summary["icy_last_title_margin_s"] = title_check.margin_seconds;
+    summary["icy_last_title_seen_ratio"] =
+        title_check.seen_ratio ? json(*title_check.seen_ratio) : json(nullptr);
+  }
   const double slack = window > 0 ? options.chunk_bytes * 8 / window : 0;
   summary["healthy"] = summarise_class(viewers.healthy, rate, slack);
   summary["stalled"] = summarise_class(viewers.stalled, rate, slack);
@@ -377,6 +456,37 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
                     source_busy > 0.9 ? " -- SATURATED: the sources may lag, fewer --mounts" : "");
       out << line;
     }
+  }
+  if (options.icy) {
+    std::snprintf(line, sizeof line,
+                  "icy: metaint %u, %llu blocks, %llu with a title, %llu MALFORMED, %llu "
+                  "connections without icy-metaint\n",
+                  metaint, summary["icy_blocks"].get<unsigned long long>(),
+                  summary["icy_titles"].get<unsigned long long>(),
+                  summary["icy_bad_blocks"].get<unsigned long long>(),
+                  summary["icy_missing_metaint"].get<unsigned long long>());
+    out << line;
+  }
+  if (facts.titles.used) {
+    std::snprintf(line, sizeof line,
+                  "titles: every %.1f s on %u mount%s, %zu made, %llu updates answered 200, %llu "
+                  "FAILED%s%s\n",
+                  options.title_every_seconds, options.mounts, options.mounts == 1 ? "" : "s",
+                  facts.titles.made.size(), static_cast<unsigned long long>(facts.titles.updates),
+                  static_cast<unsigned long long>(facts.titles.failures),
+                  facts.titles.error.empty() ? "" : ": ", facts.titles.error.c_str());
+    out << line;
+    if (title_check.seen_ratio) {
+      std::snprintf(line, sizeof line,
+                    "  the last title made by %.2f s before the window's end (bench title %u) was "
+                    "seen by %.1f%% of healthy viewers\n",
+                    title_check.margin_seconds, title_check.title, *title_check.seen_ratio * 100);
+    } else {
+      std::snprintf(line, sizeof line,
+                    "  no title was made %.2f s before the window's end: nothing to check\n",
+                    title_check.margin_seconds);
+    }
+    out << line;
   }
   const bool soak = options.churn_per_second > 0 || options.source_reconnect_seconds > 0;
   print_class(out, "healthy", summary["healthy"], soak, true);

@@ -44,10 +44,22 @@ struct SourceFacts {
   std::string error;
 };
 
+// --title-every: the updates the coordinator sent.
+struct TitleFacts {
+  bool used = false;
+  std::uint64_t updates = 0;   // answered 200
+  std::uint64_t failures = 0;  // any other answer, or none
+  std::string error;           // the first failure
+  // (N, when every mount had answered 200 for "bench title N")
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> made;
+  std::uint64_t window_end_ns = 0;
+};
+
 struct RunFacts {
   ProcessResult viewers;
   ServerSamples server;
   SourceFacts source;
+  TitleFacts titles;
 };
 
 // Prints both summaries to `out`; returns 1 if --expect-clean was given and the run was not

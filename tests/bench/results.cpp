@@ -1,6 +1,7 @@
 // JSON round trip and merging of viewer-process results.
 #include "results.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace ringcast::bench {
@@ -56,7 +57,13 @@ json class_to_json(const ClassResult& c) {
           {"bytes_in_window", c.bytes_in_window},
           {"latency_ns", histogram_to_json(c.latency_ns)},
           {"first_byte_ns", histogram_to_json(c.first_byte_ns)},
-          {"window_rates_bps", c.window_rates_bps}};
+          {"window_rates_bps", c.window_rates_bps},
+          {"icy_blocks", c.icy.blocks},
+          {"icy_titles", c.icy.titles},
+          {"icy_bad_blocks", c.icy.bad_blocks},
+          {"icy_missing_metaint", c.icy_missing_metaint},
+          {"icy_metaint", c.icy_metaint},
+          {"last_title_viewers", c.last_title_viewers}};
 }
 
 ClassResult class_from_json(const json& j) {
@@ -90,6 +97,12 @@ ClassResult class_from_json(const json& j) {
   c.latency_ns = histogram_from_json(j.at("latency_ns"));
   c.first_byte_ns = histogram_from_json(j.at("first_byte_ns"));
   j.at("window_rates_bps").get_to(c.window_rates_bps);
+  j.at("icy_blocks").get_to(c.icy.blocks);
+  j.at("icy_titles").get_to(c.icy.titles);
+  j.at("icy_bad_blocks").get_to(c.icy.bad_blocks);
+  j.at("icy_missing_metaint").get_to(c.icy_missing_metaint);
+  j.at("icy_metaint").get_to(c.icy_metaint);
+  j.at("last_title_viewers").get_to(c.last_title_viewers);
   return c;
 }
 
@@ -113,6 +126,15 @@ void ClassResult::merge(ClassResult&& other) {
   first_byte_ns.merge(other.first_byte_ns);
   window_rates_bps.insert(window_rates_bps.end(), other.window_rates_bps.begin(),
                           other.window_rates_bps.end());
+  icy.add(other.icy);
+  icy_missing_metaint += other.icy_missing_metaint;
+  icy_metaint = std::max(icy_metaint, other.icy_metaint);
+  if (last_title_viewers.size() < other.last_title_viewers.size()) {
+    last_title_viewers.resize(other.last_title_viewers.size());
+  }
+  for (std::size_t n = 0; n < other.last_title_viewers.size(); ++n) {
+    last_title_viewers[n] += other.last_title_viewers[n];
+  }
 }
 
 void ProcessResult::merge(ProcessResult&& other) {
@@ -135,6 +157,8 @@ void Progress::merge(const Progress& other) {
   foreign += other.foreign;
   joins += other.joins;
   leaves += other.leaves;
+  icy_titles += other.icy_titles;
+  icy_bad_blocks += other.icy_bad_blocks;
 }
 
 json to_json(const ProcessResult& result) {
@@ -156,12 +180,19 @@ ProcessResult process_result_from_json(const json& j) {
 }
 
 json to_json(const Progress& p) {
-  return {{"connected", p.connected}, {"open", p.open},
-          {"failures", p.failures},   {"disconnects", p.disconnects},
-          {"bytes", p.bytes},         {"corrupt", p.corrupt},
-          {"skipped", p.skipped},     {"torn", p.torn},
-          {"foreign", p.foreign},     {"joins", p.joins},
-          {"leaves", p.leaves}};
+  return {{"connected", p.connected},
+          {"open", p.open},
+          {"failures", p.failures},
+          {"disconnects", p.disconnects},
+          {"bytes", p.bytes},
+          {"corrupt", p.corrupt},
+          {"skipped", p.skipped},
+          {"torn", p.torn},
+          {"foreign", p.foreign},
+          {"joins", p.joins},
+          {"leaves", p.leaves},
+          {"icy_titles", p.icy_titles},
+          {"icy_bad_blocks", p.icy_bad_blocks}};
 }
 
 Progress progress_from_json(const json& j) {
@@ -177,6 +208,8 @@ Progress progress_from_json(const json& j) {
   j.at("foreign").get_to(p.foreign);
   j.at("joins").get_to(p.joins);
   j.at("leaves").get_to(p.leaves);
+  j.at("icy_titles").get_to(p.icy_titles);
+  j.at("icy_bad_blocks").get_to(p.icy_bad_blocks);
   return p;
 }
 

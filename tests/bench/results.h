@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "histogram.h"
+#include "icy_demuxer.h"
 #include "stream_verifier.h"
 
 namespace ringcast::bench {
@@ -33,6 +34,14 @@ struct ClassResult {
   Histogram latency_ns;                  // send to receive, records received in the window
   Histogram first_byte_ns;               // connect start to first stream byte
   std::vector<double> window_rates_bps;  // one per viewer, 0 for those that never streamed
+  // --icy: the blocks of every connection, the connections answered without icy-metaint, the
+  // largest icy-metaint given, and for the viewers with a window rate (the same ones as
+  // window_rates_bps) how many saw "bench title N" last by the window's end, at index N (0:
+  // none, or another title).
+  IcyCounts icy;
+  std::uint32_t icy_missing_metaint = 0;
+  std::uint32_t icy_metaint = 0;
+  std::vector<std::uint32_t> last_title_viewers;
 
   void merge(ClassResult&& other);
 };
@@ -60,6 +69,8 @@ struct Progress {
   std::uint64_t foreign = 0;
   std::uint32_t joins = 0;
   std::uint32_t leaves = 0;
+  std::uint64_t icy_titles = 0;
+  std::uint64_t icy_bad_blocks = 0;
 
   void merge(const Progress& other);
 };

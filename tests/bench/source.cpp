@@ -5,26 +5,11 @@
 #include <cmath>
 #include <utility>
 
+#include "basic_auth.h"
 #include "clock.h"
 
 namespace ringcast::bench {
 namespace {
-
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (unsigned char c : in) {
-    bits = (bits << 8) | c;
-    count += 8;
-    while (count >= 6) out += kAlphabet[(bits >> (count -= 6)) & 63];
-  }
-  if (count > 0) out += kAlphabet[(bits << (6 - count)) & 63];
-  while (out.size() % 4 != 0) out += '=';
-  return out;
-}
 
 constexpr std::size_t kMaxResponseHead = 8192;
 // A reconnect PUTs again at once; a relay that has not yet noticed the old source leave
@@ -47,8 +32,8 @@ Source::Source(uv_loop_t* loop, const Options& options, const sockaddr_storage& 
       stream_(stream),
       pacing_{pacing_origin_ns, options.rate_bps, options.chunk_bytes},
       writer_(stream, 0) {
-  request_ = "PUT " + mount_ + " HTTP/1.1\r\nHost: " + options.host + "\r\nAuthorization: Basic " +
-             base64("source:" + options.password) +
+  request_ = "PUT " + mount_ + " HTTP/1.1\r\nHost: " + options.host +
+             "\r\nAuthorization: " + basic_authorization("source", options.password) +
              "\r\nUser-Agent: ringcast-bench\r\nContent-Type: " + options.content_type +
              "\r\nIce-Name: bench\r\nIce-Public: 0\r\nExpect: 100-continue\r\n\r\n";
   // Room for a second of stream (shared out among the mounts, four chunks at least) before a

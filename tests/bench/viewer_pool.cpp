@@ -7,8 +7,10 @@
 #include <array>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include "clock.h"
+#include "icy_demuxer.h"
 #include "stream_verifier.h"
 
 namespace ringcast::bench {
@@ -32,6 +34,8 @@ struct ViewerPool::Viewer {
   uv_write_t write;
   ViewerPool* pool = nullptr;
   StreamVerifier verifier;
+  IcyDemuxer icy;                 // --icy: takes the metadata blocks out before the verifier
+  MetaintScanner metaint_header;  // --icy: icy-metaint in the response head
   std::uint64_t connect_start_ns = 0;
   std::uint64_t first_byte_ns = 0;   // this connection's
   std::uint64_t session_bytes = 0;   // this connection's stream bytes
@@ -40,7 +44,8 @@ struct ViewerPool::Viewer {
   std::uint64_t bytes_at_window_start = 0;
   std::uint64_t bytes_at_window_end = 0;
   std::uint32_t index = 0;
-  std::uint32_t mount = 0;  // the stream its verifier expects
+  std::uint32_t mount = 0;                // the stream its verifier expects
+  std::uint32_t title_at_window_end = 0;  // --icy: the last bench title seen by then
   std::uint16_t head_bytes = 0;
   std::array<char, kStatusLineBytes> status_line{};
   std::uint8_t head_end_matched = 0;  // how much of "\r\n\r\n" the head read so far ends with
@@ -66,7 +71,8 @@ ViewerPool::ViewerPool(uv_loop_t* loop, const Options& options, const sockaddr_s
   for (std::uint32_t m = 0; m < std::min(options.mounts, count); ++m) {
     requests_.push_back("GET " + options.mount_path(options.mount_of(first + m)) +
                         " HTTP/1.1\r\nHost: " + options.host +
-                        "\r\nUser-Agent: ringcast-bench\r\n\r\n");
+                        "\r\nUser-Agent: ringcast-bench\r\n" +
+                        (options.icy ? "Icy-MetaData: 1\r\n" : "") + "\r\n");
   }
   for (std::uint32_t i = 0; i < count_; ++i) {
     Viewer& viewer = viewers_[i];
@@ -100,7 +106,10 @@ void ViewerPool::open(Viewer& viewer) {
   // A churning viewer's earlier connection: its counts stay with the class, framing starts over.
   check_verified(viewer, result);
   result.counts.add(viewer.verifier.counts());
+  result.icy.add(viewer.icy.counts());
   viewer.verifier = StreamVerifier{viewer.mount, skips_};
+  viewer.icy = IcyDemuxer{};
+  viewer.metaint_header = MetaintScanner{};
   viewer.session_bytes = 0;
   viewer.head_bytes = 0;
   viewer.head_end_matched = 0;
@@ -163,18 +172,28 @@ void ViewerPool::on_read(Viewer& viewer, ssize_t nread) {
   if (viewer.phase == Viewer::Phase::kHead) on_head_bytes(viewer, data, size);
   if (viewer.phase != Viewer::Phase::kStreaming || size == 0) return;
   const std::uint64_t now = monotonic_ns();
+  // Without ICY the whole read is stream; with it, the runs between metadata blocks.
+  std::span<const std::uint8_t> read(data, size);
+  while (!read.empty()) {
+    const std::span<const std::uint8_t> stream = viewer.icy.next(read);
+    if (!stream.empty()) on_stream_bytes(viewer, stream, now);
+  }
+}
+
+void ViewerPool::on_stream_bytes(Viewer& viewer, std::span<const std::uint8_t> bytes,
+                                 std::uint64_t now) {
   ClassResult& result = class_of(viewer);
   if (viewer.session_bytes == 0) {
     viewer.first_byte_ns = now;
     result.first_byte_ns.record(now - viewer.connect_start_ns);
   }
-  viewer.session_bytes += size;
-  viewer.bytes_received += size;
-  if (viewer.churning && in_window_) viewer.churn_window_bytes += size;
+  viewer.session_bytes += bytes.size();
+  viewer.bytes_received += bytes.size();
+  if (viewer.churning && in_window_) viewer.churn_window_bytes += bytes.size();
   const bool measured =
       in_window_ && (viewer.churning ? now - viewer.first_byte_ns >= kRejoinSettleNs
                                      : viewer.streaming_at_window_start);
-  viewer.verifier.feed({data, size}, now, measured ? &result.latency_ns : nullptr);
+  viewer.verifier.feed(bytes, now, measured ? &result.latency_ns : nullptr);
 }
 
 // Consumes response-head bytes up to the blank line; leaves `data` at the first stream byte.
@@ -185,6 +204,7 @@ void ViewerPool::on_head_bytes(Viewer& viewer, const std::uint8_t*& data, std::s
     --size;
     if (viewer.head_bytes < kStatusLineBytes) viewer.status_line[viewer.head_bytes] = c;
     if (++viewer.head_bytes > kMaxHeadBytes) return fail(viewer, &ClassResult::http_errors);
+    if (options_.icy) viewer.metaint_header.feed(c);
     if (c == kHeadEnd[viewer.head_end_matched]) {
       ++viewer.head_end_matched;
     } else {
@@ -199,9 +219,25 @@ void ViewerPool::on_head_bytes(Viewer& viewer, const std::uint8_t*& data, std::s
       return fail(viewer, &ClassResult::http_errors);
     }
     viewer.phase = Viewer::Phase::kStreaming;
-    ++class_of(viewer).connected;
+    ClassResult& result = class_of(viewer);
+    ++result.connected;
+    if (options_.icy) start_icy(viewer, result);
     return;
   }
+}
+
+// An ICY viewer's response must say where the blocks are; one without is a failure, and its
+// stream is verified as it comes (with no blocks to take out).
+void ViewerPool::start_icy(Viewer& viewer, ClassResult& result) {
+  const std::optional<std::uint32_t> metaint = viewer.metaint_header.metaint();
+  if (!metaint) {
+    if (result.icy_missing_metaint++ == 0) {
+      std::cerr << "ringcast-bench: viewer asked for ICY metadata, answer had no icy-metaint\n";
+    }
+    return;
+  }
+  viewer.icy = IcyDemuxer{*metaint};
+  result.icy_metaint = std::max(result.icy_metaint, *metaint);
 }
 
 void ViewerPool::fail(Viewer& viewer, std::uint32_t ClassResult::*counter) {
@@ -278,6 +314,7 @@ void ViewerPool::end_window(std::uint64_t now_ns) {
   window_seconds_ = static_cast<double>(now_ns - window_start_ns_) / 1e9;
   for (std::uint32_t i = 0; i < count_; ++i) {
     viewers_[i].bytes_at_window_end = viewers_[i].bytes_received;
+    viewers_[i].title_at_window_end = viewers_[i].icy.last_bench_title();
   }
 }
 
@@ -315,6 +352,8 @@ Progress ViewerPool::progress() const {
     progress.skipped += result->counts.records_skipped;
     progress.torn += result->counts.records_torn;
     progress.foreign += result->counts.records_foreign;
+    progress.icy_titles += result->icy.titles;
+    progress.icy_bad_blocks += result->icy.bad_blocks;
   }
   for (std::uint32_t i = 0; i < count_; ++i) {
     const Viewer& viewer = viewers_[i];
@@ -326,6 +365,8 @@ Progress ViewerPool::progress() const {
     progress.skipped += viewer.verifier.counts().records_skipped;
     progress.torn += viewer.verifier.counts().records_torn;
     progress.foreign += viewer.verifier.counts().records_foreign;
+    progress.icy_titles += viewer.icy.counts().titles;
+    progress.icy_bad_blocks += viewer.icy.counts().bad_blocks;
   }
   return progress;
 }
@@ -342,6 +383,7 @@ ProcessResult ViewerPool::result() const {
                           : viewer.stalled ? result.stalled
                                            : result.healthy;
     target.counts.add(viewer.verifier.counts());
+    target.icy.add(viewer.icy.counts());
     check_verified(viewer, target);
     target.bytes_received += viewer.bytes_received;
     if (viewer.churning) {  // no whole-window rate: it was away part of the time
@@ -356,6 +398,11 @@ ProcessResult ViewerPool::result() const {
     target.bytes_in_window += in_window;
     target.window_rates_bps.push_back(
         window_seconds_ > 0 ? static_cast<double>(in_window) * 8 / window_seconds_ : 0);
+    if (options_.icy) {
+      std::vector<std::uint32_t>& seen = target.last_title_viewers;
+      if (seen.size() <= viewer.title_at_window_end) seen.resize(viewer.title_at_window_end + 1);
+      ++seen[viewer.title_at_window_end];
+    }
   }
   return result;
 }

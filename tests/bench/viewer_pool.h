@@ -1,7 +1,8 @@
 // Many verifying viewers on one libuv loop: each connects, sends the GET for its mount (viewer
 // k watches mount k % M), checks the response head and feeds every stream byte to its
 // StreamVerifier, which expects that mount's stream. Reads land in one buffer shared by
-// the loop (libuv reads one stream at a time); a viewer keeps at most a partial record.
+// the loop (libuv reads one stream at a time); a viewer keeps at most a partial record. With
+// --icy a viewer asks for ICY metadata and its IcyDemuxer takes the blocks out first.
 // Churning viewers leave in turn and join again at once as a fresh connection (same slot).
 #pragma once
 
@@ -10,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,8 @@ class ViewerPool {
   void on_connect(Viewer& viewer, int status);
   void on_read(Viewer& viewer, ssize_t nread);
   void on_head_bytes(Viewer& viewer, const std::uint8_t*& data, std::size_t& size);
+  void start_icy(Viewer& viewer, ClassResult& result);
+  void on_stream_bytes(Viewer& viewer, std::span<const std::uint8_t> bytes, std::uint64_t now);
   void fail(Viewer& viewer, std::uint32_t ClassResult::*counter);
   void close(Viewer& viewer);
   void on_close(Viewer& viewer);

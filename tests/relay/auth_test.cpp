@@ -20,7 +20,7 @@ std::string crypt_hash(const char* prefix, const char* password) {
 
 }  // namespace
 
-TEST_CASE("a users file lists user:hash lines; comments and blank lines are skipped", "[auth]") {
+TEST_CASE("a users file lists user:hash lines, skipping comments and blank lines", "[auth]") {
   const auto parsed = parse_users_file(
       "# listeners\n\nalice:5f4dcc3b5aa765d61d8327deb882cf99\r\n  bob:$6$salt$abc\n");
   REQUIRE(std::holds_alternative<UsersFile>(parsed));

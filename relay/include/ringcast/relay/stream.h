@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "ringcast/relay/audio_frames.h"
 #include "ringcast/relay/fanout.h"
 #include "ringcast/relay/lane.h"
 #include "ringcast/relay/loop_event.h"
@@ -166,6 +167,10 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
  private:
   void lock_ts_framing();
+  // MP3 and AAC: the first frame at or after `position` (within kFrameSearchBytes), so that a
+  // listener starts on a frame; `position` itself for other streams or when none is found.
+  std::uint64_t audio_frame_at_or_after(std::size_t worker, std::uint64_t position, std::uint64_t head);
+  static constexpr std::size_t kFrameSearchBytes = 4096;  // over two frames of 320 kbit/s MP3
   std::uint64_t eviction_threshold() const;
   // Applies what the lane decided, feeding write results back, then publishes the gate and
   // asks for the lane's next tick.
@@ -190,6 +195,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   bool framing_locked_ = true;  // writer only
 
   std::atomic<std::uint16_t> first_bytes_{0};
+  std::atomic<AudioFraming> audio_framing_{AudioFraming::none};
   std::atomic<bool> hidden_{false};
   bool first_bytes_seen_ = false;  // writer only: since the source attached
   std::atomic<bool> has_source_{false};
