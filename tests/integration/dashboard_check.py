@@ -38,6 +38,7 @@ COLLECT_JS = """(async (refresh) => {
     for (const cell of row.querySelectorAll('[data-field]')) {
       cells[cell.dataset.field] = text(cell.querySelector('[data-value]') || cell);
     }
+    cells.play = row.querySelector('[data-play]') ? 'yes' : 'no';
     mounts[row.dataset.mount] = cells;
   }
   const charts = {};
@@ -101,6 +102,8 @@ class Browser:
             "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-extensions",
             "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
+            # A scripted click is no user gesture; the player's play() must still be allowed.
+            "--autoplay-policy=no-user-gesture-required",
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
             f"--window-size={WIDTH},{HEIGHT}", "about:blank",
         ]
@@ -288,9 +291,17 @@ def compare(page, stats, expect):
         # Sampled every 250 ms by the relay; the page was refreshed just before /stats was read.
         check(f"{mount} ingest bitrate", shown.get("ingest_bitrate"), parse_rate,
               real["ingest_bitrate"], 0.15 * real["ingest_bitrate"] + rounding(real["ingest_bitrate"]))
+        if shown.get("title", "") != real.get("title", ""):
+            problems.append(f"{mount} title: the page shows {shown.get('title')!r}, /stats {real.get('title')!r}")
         if (shown.get("source") == "live") != real["source_connected"]:
             problems.append(f"{mount} source: the page shows {shown.get('source')!r}, "
                             f"/stats source_connected is {real['source_connected']}")
+
+    for mount in sorted(page["mounts"]):
+        audio = stats_mounts.get(mount, {}).get("content_type", "").startswith("audio/")
+        if (page["mounts"][mount].get("play") == "yes") != audio:
+            problems.append(f"{mount}: a play button {'missing' if audio else 'shown'} for "
+                            f"{stats_mounts.get(mount, {}).get('content_type')}")
 
     if len(page["workers"]) != len(stats["workers"]):
         problems.append(f"workers: the page lists {len(page['workers'])}, /stats {len(stats['workers'])}")
@@ -443,6 +454,20 @@ def main():
             failures.append(f"a tampered page passed the comparison (found only: {caught})")
         else:
             print(f"ok: a tampered page is caught ({len(caught)} disagreements)")
+
+        # The play button of an audio mount plays it in the page (the browser is muted).
+        audio = sorted(m for m, s in stats["mounts"].items() if s["content_type"].startswith("audio/"))
+        if audio:
+            browser.evaluate(f"document.querySelector('[data-play=\"{audio[0]}\"]').click(), true")
+            try:
+                browser.wait_for("window.ringcastDashboard.player.currentTime > 0.5",
+                                 f"the player did not play {audio[0]}", 15)
+                print(f"ok: the play button plays {audio[0]}")
+            except CheckFailed as error:
+                state = browser.evaluate("(() => { const p = window.ringcastDashboard.player; "
+                                         "return `${p.src} ready=${p.readyState} error=${p.error && p.error.code}`; })()")
+                failures.append(f"{error} ({state})")
+            browser.evaluate(f"document.querySelector('[data-play=\"{audio[0]}\"]').click(), true")
     except CheckFailed as error:
         failures.append(str(error))
     finally:

@@ -58,6 +58,11 @@ push /live.ts -f lavfi -i testsrc=size=320x240:rate=25 -f lavfi -i sine=frequenc
 push /radio.mp3 -f lavfi -i sine=frequency=330 -c:a libmp3lame -b:a 128k -f mp3 \
   -content_type audio/mpeg
 
+# The radio mount's title, as an encoder sets it; the page shows it in the mount's row.
+status=$(timeout 5 curl -s -o /dev/null -w '%{http_code}' -u "source:$PASSWORD" \
+  "$BASE/admin/metadata?mount=/radio.mp3&mode=updinfo&song=Miles%20Davis%20-%20So%20What") || true
+[ "$status" = 200 ] || fail "the title update answered $status"
+
 # Viewers: three of /live.ts, one of /radio.mp3 (spread over the warm-up, if any).
 pause=$(awk -v w="$WARMUP" 'BEGIN { printf "%.1f", w / 5 }')
 for viewer in 1 2 3; do
