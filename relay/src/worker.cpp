@@ -323,7 +323,9 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
     connection.respond_and_close(403, "mountpoint in use\n");
     return;
   }
-  // Icecast 2.4 answers 100 Continue (and nothing more) when asked, else 200 OK.
+  // Icecast 2.4 answers 100 Continue (and nothing more) when asked, else 200 OK: its bare
+  // status lines, byte for byte, the one answer not made by render_head (encoders read these
+  // exact lines; they need none of the headers a client's answer carries).
   const auto expect = head.header("Expect");
   const bool continue_expected = expect && expect->size() == 12 &&
                                  strncasecmp(expect->data(), "100-continue", 12) == 0;

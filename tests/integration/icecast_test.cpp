@@ -178,7 +178,7 @@ TEST_CASE("an ICY listener gets icy-metaint, the stream byte-exact between block
   REQUIRE(relay.stop() == 0);
 }
 
-TEST_CASE("metadata updates need the mount's source credentials or the admin's", "[icecast]") {
+TEST_CASE("metadata updates need the mount's source credentials or the admin's, and outlive a source reconnect", "[icecast]") {
   RelayProcess relay({"--admin-password", "adm1n"});
   SourceConnection source = connect_source(relay.port());
   CHECK(update_title(relay.port(), "/live.ts", "x", "wrong").head.status == 401);
@@ -188,6 +188,20 @@ TEST_CASE("metadata updates need the mount's source credentials or the admin's",
                     "Authorization: " + basic_auth("admin", "adm1n") + "\r\n\r\n");
   CHECK(as_admin.head.status == 200);
   CHECK(mount_stats(relay.port(), "/live.ts").value("title", "") == "A - B");
+  // The title stays with the mount when its source drops and comes back within grace.
+  source.socket.close();
+  REQUIRE(wait_until([&] { return !mount_stats(relay.port(), "/live.ts").value("source_connected", true); }, 5s));
+  SourceConnection again = connect_source(relay.port());
+  send_all(again.socket, pattern(0, 200 * kPacketBytes), Clock::now() + 5s);
+  CHECK(mount_stats(relay.port(), "/live.ts").value("title", "") == "A - B");
+  ResponseHead head;
+  Socket listener = icy_listener(relay.port(), "/live.ts", head);
+  REQUIRE(head.header("icy-metaint") == "16000");
+  IcyReader reader(16000);
+  reader.feed(head.leftover);
+  send_all(again.socket, pattern(200 * kPacketBytes, 200 * kPacketBytes), Clock::now() + 5s);
+  REQUIRE(read_until(listener, reader, [&] { return !reader.titles.empty(); }));
+  CHECK(reader.titles.front() == "StreamTitle='A - B';");
   const Response no_mode = http_exchange(
       relay.port(), "GET /admin/metadata?mount=/live.ts&song=x HTTP/1.0\r\nAuthorization: " +
                         basic_auth("source", kPassword) + "\r\n\r\n");
