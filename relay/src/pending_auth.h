@@ -27,6 +27,7 @@ struct PendingAuth {
   std::shared_ptr<const AccessPolicy> policy;  // keeps `settings` alive through a reload
   const MountSettings* settings = nullptr;
   std::string user, password;
+  bool unknown_user = false;   // not in the users file: checked anyway, then refused
   bool hash_matched = false;   // the pool's verdict
   std::uint64_t ticket = 0;    // the url authenticator's request in flight (0: none)
   uv_work_t work{};

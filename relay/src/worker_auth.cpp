@@ -69,19 +69,23 @@ void Worker::start_auth(Connection& connection, const RequestHead& head, std::st
     check_auth_url(std::move(pending));
     return;
   }
-  const auto found = settings.listener_users->users.find(pending->user);
-  if (found == settings.listener_users->users.end()) {
-    auth_refused(*pending, 401, "unknown user");
+  const auto& users = settings.listener_users->users;
+  if (users.empty()) {
+    auth_refused(*pending, 401, "the users file lists nobody");
     return;
   }
+  // An unknown user is checked too, against another user's hash, and refused after: answering
+  // at once would tell who is listed by how fast the answer comes.
+  pending->unknown_user = users.find(pending->user) == users.end();
   pending->work.data = pending.get();
   pending->self = pending;
   const int rc = uv_queue_work(
       &loop_, &pending->work,
       [](uv_work_t* work) {  // on the pool: only the hash and the password are touched
         auto* p = static_cast<PendingAuth*>(work->data);
-        const auto user = p->settings->listener_users->users.find(p->user);
-        p->hash_matched = password_matches(user->second, p->password);
+        const auto& listed = p->settings->listener_users->users;
+        const auto user = p->unknown_user ? listed.begin() : listed.find(p->user);
+        p->hash_matched = password_matches(user->second, p->password) && !p->unknown_user;
       },
       [](uv_work_t* work, int status) {  // back on the loop
         auto* p = static_cast<PendingAuth*>(work->data);
@@ -89,7 +93,9 @@ void Worker::start_auth(Connection& connection, const RequestHead& head, std::st
         if (pending->connection == nullptr) return;
         Worker& worker = pending->connection->worker();
         if (status != 0 || !pending->hash_matched) {
-          worker.auth_refused(*pending, 401, status != 0 ? "check cancelled" : "wrong password");
+          worker.auth_refused(*pending, 401, status != 0           ? "check cancelled"
+                                             : pending->unknown_user ? "unknown user"
+                                                                     : "wrong password");
         } else if (pending->settings->listener_add_url) {
           worker.check_auth_url(std::move(pending));
         } else {

@@ -107,6 +107,8 @@ refusal() {
 [ "$(refusal /members.mp3 -u nobody:x)" = 401 ] || fail "an unknown user was not refused with 401"
 challenge=$(timeout 5 curl -s -D - -o /dev/null "$BASE/members.mp3" | tr -d '\r' | grep -i '^WWW-Authenticate:' || true)
 [ -n "$challenge" ] || fail "a listener without credentials got no Basic challenge"
+grep -q 'listener nobody refused for /members.mp3: unknown user: 401' "$WORK/relay.log" ||
+  fail "the unknown user's refusal was not logged as such"
 pass "users file: MD5 hex and SHA-512 crypt users admitted; wrong password, unknown user, no credentials: 401"
 
 # --- the url authenticator ---------------------------------------------------------------------
