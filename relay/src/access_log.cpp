@@ -7,6 +7,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "ringcast/relay/http_request.h"
+
 namespace ringcast::relay {
 
 namespace {
@@ -30,13 +32,6 @@ std::string quoted(std::string_view text) {
   return out;
 }
 
-std::string host_of(std::string_view peer) {
-  const auto colon = peer.rfind(':');
-  std::string_view host = colon == std::string_view::npos ? peer : peer.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  return std::string(host);
-}
-
 }  // namespace
 
 std::string format_access_line(const AccessRecord& r) {
@@ -46,7 +41,7 @@ std::string format_access_line(const AccessRecord& r) {
   char when[32];
   std::strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &utc);
   std::string request = fmt::format("{} {} HTTP/{}.{}", r.method, r.target, r.http_major, r.http_minor);
-  return fmt::format("{} - {} [{}] {} 200 {} {} {} {}.{:03} {}", host_of(r.peer),
+  return fmt::format("{} - {} [{}] {} 200 {} {} {} {}.{:03} {}", address_of(r.peer),
                      r.user.empty() ? "-" : r.user, when, quoted(request), r.bytes, quoted(r.referer),
                      quoted(r.user_agent), r.duration_ms / 1000, r.duration_ms % 1000,
                      r.reason.empty() ? "-" : r.reason);

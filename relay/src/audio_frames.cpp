@@ -1,17 +1,13 @@
 // MP3 and ADTS frame headers (audio_frames.h), from ISO 11172-3 / 13818-3 and 13818-7.
 #include "ringcast/relay/audio_frames.h"
 
-#include <strings.h>
+#include "ringcast/relay/http_request.h"
 
 namespace ringcast::relay {
 
 namespace {
 
 unsigned at(std::span<const std::byte> bytes, std::size_t i) { return std::to_integer<unsigned>(bytes[i]); }
-
-bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
-}
 
 // kbit/s by [version is MPEG-1][layer 1..3][index 1..14].
 constexpr unsigned kMpeg1Bitrates[3][15] = {

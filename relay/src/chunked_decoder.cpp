@@ -97,13 +97,7 @@ void ChunkedDecoder::step(char c) {
       }
       if (is_space(c)) {
         state_ = State::size_space;
-      } else if (c == ';') {
-        state_ = State::extension;
-      } else if (c == '\r') {
-        state_ = State::size_lf;
-      } else if (c == '\n') {
-        end_size_line();
-      } else {
+      } else if (!after_size(c)) {
         fail("bad hex digit in chunk size");
       }
       return;
@@ -112,15 +106,7 @@ void ChunkedDecoder::step(char c) {
       // RFC 9112 allows whitespace before ';' only; before the line end it is tolerated too,
       // as nginx and Node do, since it cannot change the size.
       if (is_space(c)) return;
-      if (c == ';') {
-        state_ = State::extension;
-      } else if (c == '\r') {
-        state_ = State::size_lf;
-      } else if (c == '\n') {
-        end_size_line();
-      } else {
-        fail("bad character after chunk size");
-      }
+      if (!after_size(c)) fail("bad character after chunk size");
       return;
     case State::extension:
       // Extensions carry nothing the relay uses; a quoted value holds no CR or LF, so the line
@@ -173,6 +159,19 @@ void ChunkedDecoder::step(char c) {
       assert(false && "decode() handles data and stops at a final state");
       return;
   }
+}
+
+bool ChunkedDecoder::after_size(char c) {
+  if (c == ';') {
+    state_ = State::extension;
+  } else if (c == '\r') {
+    state_ = State::size_lf;
+  } else if (c == '\n') {
+    end_size_line();
+  } else {
+    return false;
+  }
+  return true;
 }
 
 void ChunkedDecoder::end_size_line() {

@@ -240,4 +240,22 @@ std::optional<std::string_view> mount_name_problem(std::string_view path, std::s
   return std::nullopt;
 }
 
+bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
+}
+
+std::string_view host_without_port(std::string_view host) {
+  const std::size_t colon = host.rfind(':');
+  // A colon inside an [IPv6] literal is not a port's.
+  if (colon == std::string_view::npos || host.find(']', colon) != std::string_view::npos) return host;
+  return host.substr(0, colon);
+}
+
+std::string address_of(std::string_view peer) {
+  const auto colon = peer.rfind(':');
+  std::string_view host = colon == std::string_view::npos ? peer : peer.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return std::string(host);
+}
+
 }  // namespace ringcast::relay

@@ -3,6 +3,7 @@
 // differences named where they are made.
 #include "ringcast/relay/icecast.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <chrono>
@@ -375,6 +376,19 @@ std::string icecast_time_iso8601(std::uint64_t unix_ms) {
                 static_cast<long>(t.time.minutes().count()),
                 static_cast<long>(t.time.seconds().count()));
   return out.data();
+}
+
+std::string icy_header_name(std::string_view header_name) {
+  std::string lower(header_name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "ice-name") return "icy-name";
+  if (lower == "ice-genre") return "icy-genre";
+  if (lower == "ice-description") return "icy-description";
+  if (lower == "ice-url") return "icy-url";
+  if (lower == "ice-public") return "icy-pub";
+  if (lower == "ice-bitrate") return "icy-br";
+  return lower;
 }
 
 }  // namespace ringcast::relay

@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -294,10 +293,7 @@ std::string Relay::status_json(std::string_view host_header) const {
   const std::string host = !host_header.empty() ? std::string(host_header)
                            : config_.listen_host + ":" + std::to_string(bound_port_);
   IcecastServerInfo server;
-  const std::size_t colon = host.rfind(':');
-  server.host = colon != std::string::npos && host.find(']', colon) == std::string::npos
-                    ? host.substr(0, colon)
-                    : host;
+  server.host = std::string(host_without_port(host));
   server.server_id = "ringcast " + std::string(kVersion);
   server.server_start_unix_ms = started_unix_ms_;
   std::vector<IcecastSource> sources;
@@ -311,13 +307,11 @@ std::string Relay::status_json(std::string_view host_header) const {
     source.listener_peak = stream->peak_viewers();
     source.server_type = metadata.content_type;
     for (const auto& [name, value] : metadata.ice_headers) {
-      const auto is = [&](std::string_view a, std::string_view b) {
-        return strcasecmp(name.c_str(), a.data()) == 0 || strcasecmp(name.c_str(), b.data()) == 0;
-      };
-      if (is("ice-name", "icy-name")) source.server_name = value;
-      if (is("ice-description", "icy-description")) source.server_description = value;
-      if (is("ice-genre", "icy-genre")) source.genre = value;
-      if (is("ice-url", "icy-url")) source.server_url = value;
+      const std::string icy = icy_header_name(name);
+      if (icy == "icy-name") source.server_name = value;
+      if (icy == "icy-description") source.server_description = value;
+      if (icy == "icy-genre") source.genre = value;
+      if (icy == "icy-url") source.server_url = value;
     }
     if (const std::uint64_t kbps = declared_kbps(metadata)) source.bitrate = kbps;
     if (const auto title = stream->title()) source.title = title->title;

@@ -1,6 +1,8 @@
 // The one response builder (response.h).
 #include "ringcast/relay/response.h"
 
+#include <strings.h>
+
 namespace ringcast::relay {
 
 namespace {
@@ -57,7 +59,14 @@ std::string render_head(const Response& response) {
   append_header(out, "Connection", "close");
   append_header(out, "Access-Control-Allow-Origin", "*");
   append_header(out, "Access-Control-Expose-Headers", kExposedHeaders);
-  for (const auto& [name, value] : response.headers) append_header(out, name, value);
+  bool cache_control = false;
+  for (const auto& [name, value] : response.headers) {
+    append_header(out, name, value);
+    cache_control = cache_control || strcasecmp(name.c_str(), "Cache-Control") == 0;
+  }
+  // Live numbers and refusals go stale at once: nothing the relay answers is to be cached,
+  // unless the answer says how itself.
+  if (!cache_control) append_header(out, "Cache-Control", "no-cache");
   out += "\r\n";
   return out;
 }

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "ringcast/relay/audio_frames.h"
+#include "ringcast/relay/http_request.h"
 #include "ringcast/relay/icecast.h"
 #include "ringcast/relay/viewer_session.h"
 
@@ -28,15 +29,6 @@ std::size_t round_up_to_power_of_two(std::size_t n) {
   std::size_t p = 4096;
   while (p < n) p <<= 1;
   return p;
-}
-
-// `prefix` in lower case.
-bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  }
-  return true;
 }
 
 std::uint64_t leading_number(std::string_view text) {
@@ -192,9 +184,9 @@ void Stream::commit_from_source(std::size_t n, LoopHost& writer) {
   ring_.commit(n);
   bytes_in_.add(n);
   if (!framing_locked_) lock_ts_framing();
-  if (!first_bytes_seen_ && framing_locked_ && ring_.head() >= framing_origin_.load(std::memory_order_relaxed) + 2) {
+  if (const std::uint64_t origin = framing_origin_.load(std::memory_order_relaxed);  // writer's own
+      !first_bytes_seen_ && framing_locked_ && ring_.head() >= origin + 2) {
     // The writer reads its own ring: nothing else writes it.
-    const std::uint64_t origin = framing_origin_.load(std::memory_order_relaxed);
     const auto* data = ring_.data();
     const std::size_t mask = ring_.capacity() - 1;
     first_bytes_.store(static_cast<std::uint16_t>((std::to_integer<unsigned>(data[origin & mask]) << 8) |

@@ -16,6 +16,7 @@
 #include "ringcast/relay/connection.h"
 #include "ringcast/relay/fallback.h"
 #include "ringcast/relay/http_request.h"
+#include "ringcast/relay/icecast.h"
 #include "ringcast/relay/relay.h"
 #include "ringcast/relay/router.h"
 #include "ringcast/relay/source_session.h"
@@ -30,24 +31,6 @@ constexpr std::uint64_t kSweepIntervalMs = 250;
 constexpr std::uint64_t kLingerMs = 2000;
 constexpr std::string_view kSourceUser = "source";
 
-bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
-}
-
-// Icecast's names for the source's ice-* headers as listeners see them.
-std::string listener_header_name(std::string_view ice_name) {
-  std::string lower(ice_name);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower == "ice-name") return "icy-name";
-  if (lower == "ice-genre") return "icy-genre";
-  if (lower == "ice-description") return "icy-description";
-  if (lower == "ice-url") return "icy-url";
-  if (lower == "ice-public") return "icy-pub";
-  if (lower == "ice-bitrate") return "icy-br";
-  return lower;
-}
-
 // The head of a mount's answer, the same for GET and HEAD: the source's content type and its
 // ice-* headers under Icecast's listener names, and icy-metaint for an ICY listener.
 Response viewer_response(const StreamMetadata& metadata, std::uint32_t metaint) {
@@ -56,7 +39,7 @@ Response viewer_response(const StreamMetadata& metadata, std::uint32_t metaint) 
   response.streaming = true;
   response.header("Cache-Control", "no-cache, no-store").header("Pragma", "no-cache");
   for (const auto& [name, value] : metadata.ice_headers) {
-    std::string listener_name = listener_header_name(name);
+    std::string listener_name = icy_header_name(name);
     // The source's own requests about metadata are not the listener's answer.
     if (listener_name == "icy-metadata" || listener_name == "icy-metaint") continue;
     response.header(std::move(listener_name), value);
@@ -272,9 +255,7 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   }
   const auto policy = relay_.policy();
   const MountSettings* mount_settings = policy->mount(mount);
-  const std::string& password = mount_settings && mount_settings->source_password
-                                    ? *mount_settings->source_password
-                                    : policy->source_password;
+  const std::string& password = policy->source_password_for(mount_settings);
   const auto authorization = head.header("Authorization");
   if (mount_settings && mount_settings->stream_auth_url && !authenticated) {
     // Icecast's stream_auth: the auth server decides instead of the password.
@@ -285,8 +266,7 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
     counters_.auth_failures.add(1);
     spdlog::warn("{} source refused for {}: {}: 401", connection.peer(), mount,
                  authorization ? "wrong credentials" : "no credentials");
-    connection.respond(Response::text(401, "authentication required\n")
-                           .header("WWW-Authenticate", "Basic realm=\"ringcast\""));
+    connection.respond(Response::challenge("authentication required\n", kRealm));
     return;
   }
   // ffmpeg's -method PUT, GStreamer and curl -T - send chunked bodies; nothing else is coded.
@@ -335,11 +315,7 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   const bool resumed = attached.outcome == StreamRegistry::AttachOutcome::resumed;
   spdlog::info("source {} {} {} ({}{}){}", connection.peer(), resumed ? "resumed" : "started", mount,
                content_type, chunked ? ", chunked" : "", resumed ? ": viewers continue" : "");
-  if (mount_settings && mount_settings->mount_add_url) {
-    post_notice(*mount_settings->mount_add_url,
-                mount_change_body("mount_add", mount, relay_.config().listen_host, relay_.bound_port()),
-                mount_settings->auth_timeout_ms, "mount_add");
-  }
+  if (mount_settings) notify_mount_change(*mount_settings, "mount_add", mount);
   if (mount_settings && mount_settings->fallback_override) {
     // fallback-override: the mount's own listeners, wherever its fallback took them, come back.
     post_to_all(LoopEvent{LoopEvent::Kind::move_viewers, -1, nullptr, kMoveHome, nullptr, attached.stream});
@@ -458,11 +434,8 @@ void Worker::resume_sources(const Stream* stream) {
 void Worker::source_detached(Stream& stream) {
   relay_.registry().detach_source(stream, monotonic_ms());
   const auto policy = relay_.policy();
-  if (const MountSettings* settings = policy->mount(stream.mount()); settings && settings->mount_remove_url) {
-    post_notice(*settings->mount_remove_url,
-                mount_change_body("mount_remove", stream.mount(), relay_.config().listen_host,
-                                  relay_.bound_port()),
-                settings->auth_timeout_ms, "mount_remove");
+  if (const MountSettings* settings = policy->mount(stream.mount())) {
+    notify_mount_change(*settings, "mount_remove", stream.mount());
   }
   // Its listeners move to the fallback at once: no grace wait, no disconnect.
   if (const auto target = live_fallback_stream(stream.mount())) {

@@ -35,8 +35,7 @@ bool Worker::admin_authorized(Connection& connection, const RequestHead& head) {
     counters_.auth_failures.add(1);
     spdlog::warn("{} {} refused: {}: 401", connection.peer(), head.path,
                  authorization ? "wrong admin credentials" : "no admin credentials");
-    connection.respond(Response::text(401, "admin authentication required\n")
-                           .header("WWW-Authenticate", "Basic realm=\"ringcast admin\""));
+    connection.respond(Response::challenge("admin authentication required\n", kAdminRealm));
     return false;
   }
   return true;
@@ -98,9 +97,7 @@ void Worker::handle_metadata(Connection& connection, const RequestHead& head) {
   const auto policy = relay_.policy();
   const std::optional<std::string> mount = query_parameter(head.target, "mount");
   const MountSettings* mount_settings = mount ? policy->mount(*mount) : nullptr;
-  const std::string& source_password = mount_settings && mount_settings->source_password
-                                           ? *mount_settings->source_password
-                                           : policy->source_password;
+  const std::string& source_password = policy->source_password_for(mount_settings);
   const auto authorization = head.header("Authorization");
   const bool allowed =
       basic_credentials_match(authorization, kSourceUser, source_password) ||
@@ -110,16 +107,14 @@ void Worker::handle_metadata(Connection& connection, const RequestHead& head) {
     counters_.auth_failures.add(1);
     spdlog::warn("{} metadata update for {} refused: {}: 401", connection.peer(),
                  mount.value_or("?"), authorization ? "wrong credentials" : "no credentials");
-    Response response = Response::text(401, "authentication required\n");
-    response.header("WWW-Authenticate", "Basic realm=\"ringcast\"");
-    connection.respond(response);
+    connection.respond(Response::challenge("authentication required\n", kRealm));
     return;
   }
   auto parsed = parse_metadata_update(head.target);
   if (auto* problem = std::get_if<std::string>(&parsed)) {
     counters_.bad_requests.add(1);
     spdlog::info("{} metadata update refused: {}: 400", connection.peer(), *problem);
-    connection.respond(Response::ok("text/xml; charset=utf-8", icecast_admin_failure(*problem)).with_status(400));
+    connection.respond(Response::icecast_xml(400, icecast_admin_failure(*problem)));
     return;
   }
   auto& update = std::get<MetadataUpdate>(parsed);
@@ -127,13 +122,13 @@ void Worker::handle_metadata(Connection& connection, const RequestHead& head) {
   if (!stream) {
     counters_.not_found.add(1);
     spdlog::info("{} metadata update for {}: no such mount: 400", connection.peer(), update.mount);
-    connection.respond(Response::ok("text/xml; charset=utf-8", icecast_admin_failure("Source does not exist")).with_status(400));
+    connection.respond(Response::icecast_xml(400, icecast_admin_failure("Source does not exist")));
     return;
   }
   spdlog::info("{} title of {}: {}", connection.peer(), update.mount, update.song);
   counters_.metadata_updates.add(1);
   stream->set_title(std::move(update.song), std::move(update.url), unix_ms());
-  connection.respond(Response::ok("text/xml; charset=utf-8", icecast_admin_success("Metadata update successful")));
+  connection.respond(Response::icecast_xml(200, icecast_admin_success("Metadata update successful")));
 }
 
 void Worker::handle_move(Connection& connection, const RequestHead& head) {
@@ -144,7 +139,7 @@ void Worker::handle_move(Connection& connection, const RequestHead& head) {
   const auto refuse = [&](int status, std::string_view why) {
     (status == 404 ? counters_.not_found : counters_.bad_requests).add(1);
     spdlog::info("{} moveclients refused: {}: {}", connection.peer(), why, status);
-    connection.respond(Response::ok("text/xml; charset=utf-8", icecast_admin_failure(why)).with_status(status));
+    connection.respond(Response::icecast_xml(status, icecast_admin_failure(why)));
   };
   if (!mount || !destination) return refuse(400, "give ?mount=/from&destination=/to");
   if (!from) return refuse(404, "Source does not exist");
@@ -152,8 +147,8 @@ void Worker::handle_move(Connection& connection, const RequestHead& head) {
   if (from == to) return refuse(400, "supplied mountpoints are identical");
   spdlog::warn("viewers of {} moved to {} by an admin", *mount, *destination);
   post_to_all(LoopEvent{LoopEvent::Kind::move_viewers, -1, from, 0, nullptr, to});
-  connection.respond(Response::ok(
-      "text/xml", icecast_admin_success("Clients moved from " + *mount + " to " + *destination)));
+  connection.respond(Response::icecast_xml(
+      200, icecast_admin_success("Clients moved from " + *mount + " to " + *destination)));
 }
 
 void Worker::handle_admin(Connection& connection, const RequestHead& head, Route route) {

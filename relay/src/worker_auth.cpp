@@ -15,17 +15,6 @@ namespace ringcast::relay {
 
 namespace {
 
-std::string host_without_port(std::string_view host) {
-  const std::size_t colon = host.rfind(':');
-  if (colon == std::string_view::npos || host.find(']', colon) != std::string_view::npos) return std::string(host);
-  return std::string(host.substr(0, colon));
-}
-
-std::string address_of(std::string_view peer) {
-  const std::size_t colon = peer.rfind(':');
-  return std::string(colon == std::string_view::npos ? peer : peer.substr(0, colon));
-}
-
 const char* kind_name(AuthKind kind) { return kind == AuthKind::listener ? "listener" : "source"; }
 
 }  // namespace
@@ -33,7 +22,7 @@ const char* kind_name(AuthKind kind) { return kind == AuthKind::listener ? "list
 ListenerAuthRequest Worker::listener_auth_request(const Connection& connection, const RequestHead& head,
                                                   std::string user, std::string password) const {
   ListenerAuthRequest request;
-  request.server = host_without_port(head.header("Host").value_or(relay_.config().listen_host));
+  request.server = std::string(host_without_port(head.header("Host").value_or(relay_.config().listen_host)));
   request.port = relay_.bound_port();
   request.client = connection.id();
   request.mount = head.path;
@@ -173,10 +162,8 @@ void Worker::auth_refused(PendingAuth& pending, int status, std::string_view why
   if (status == 401) counters_.auth_denied.add(1);
   spdlog::warn("{} {} {} refused for {}: {}: {}", connection.peer(), kind_name(pending.kind),
                pending.user.empty() ? "-" : pending.user, pending.head.path, why, status);
-  Response response = Response::text(status, status == 401 ? "authentication required\n"
-                                                           : "authentication unavailable\n");
-  if (status == 401) response.header("WWW-Authenticate", "Basic realm=\"ringcast\"");
-  connection.respond(response);
+  connection.respond(status == 401 ? Response::challenge("authentication required\n", kRealm)
+                                   : Response::text(status, "authentication unavailable\n"));
 }
 
 void Worker::cancel_auth(PendingAuth& pending) {
@@ -192,6 +179,14 @@ void Worker::listener_left(const ListenerNotice& notice, std::uint64_t duration_
   if (at != std::string::npos) body.resize(at);
   body += "&duration=" + std::to_string(duration_seconds);
   post_notice(notice.url, std::move(body), notice.timeout_ms, "listener_remove");
+}
+
+void Worker::notify_mount_change(const MountSettings& settings, std::string_view action,
+                                 const std::string& mount) {
+  const auto& url = action == "mount_add" ? settings.mount_add_url : settings.mount_remove_url;
+  if (!url) return;
+  post_notice(*url, mount_change_body(action, mount, relay_.config().listen_host, relay_.bound_port()),
+              settings.auth_timeout_ms, action);
 }
 
 void Worker::post_notice(const std::string& url, std::string body, std::uint32_t timeout_ms,

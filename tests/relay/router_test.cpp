@@ -57,13 +57,16 @@ TEST_CASE("every response head carries the common headers, and HEAD is GET witho
   CHECK(head.find("\r\nAccess-Control-Allow-Origin: *\r\n") != std::string::npos);
   CHECK(head.find("\r\nAccess-Control-Expose-Headers: icy-metaint") != std::string::npos);
   CHECK(head.find("\r\nX-Test: 1\r\n") != std::string::npos);
+  CHECK(head.find("\r\nCache-Control: no-cache\r\n") != std::string::npos);
   CHECK(head.substr(head.size() - 4) == "\r\n\r\n");
   CHECK(render(response) == head + "{}\n");
 
   Response stream;
   stream.content_type = "audio/mpeg";
   stream.streaming = true;
+  stream.header("Cache-Control", "no-cache, no-store");
   CHECK(render_head(stream).find("Content-Length") == std::string::npos);
+  CHECK(render_head(stream).find("Cache-Control: no-cache\r\n") == std::string::npos);  // its own only
 
   CHECK(render_head(Response::text(404, "no such mount\n")).rfind("HTTP/1.0 404 Not Found\r\n", 0) == 0);
   CHECK(render_head(Response::text(501, "")).rfind("HTTP/1.0 501 Not Implemented\r\n", 0) == 0);

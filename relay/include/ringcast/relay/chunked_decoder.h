@@ -62,6 +62,8 @@ class ChunkedDecoder {
   };
 
   void step(char c);
+  // ';', CR or LF after a chunk size (and its whitespace): true when `c` was one of them.
+  bool after_size(char c);
   void end_size_line();
   void fail(std::string_view reason);
 

@@ -78,6 +78,18 @@ bool basic_credentials_match(std::optional<std::string_view> authorization, std:
 // percent-decoded ('+' is a space). nullopt when absent or badly encoded.
 std::optional<std::string> query_parameter(std::string_view target, std::string_view name);
 
+// Whether `s` starts with `prefix`, ASCII letters compared case-insensitively (header names,
+// content types).
+bool starts_with_ignoring_case(std::string_view s, std::string_view prefix);
+
+// A Host header's host, without its port ("radio.test:8000" -> "radio.test"; "[::1]:8000" ->
+// "[::1]"; no port: as it is).
+std::string_view host_without_port(std::string_view host);
+
+// A peer's address without its port, as logs and auth servers want it ("10.0.0.1:5301" ->
+// "10.0.0.1"; "[::1]:5301" or "::1:5301" -> "::1").
+std::string address_of(std::string_view peer);
+
 // Mount names: "/" followed by 1..max_length characters from [A-Za-z0-9._~-/], no "..", no
 // "//", no percent-encoding and no control characters. Returns the reason when invalid.
 std::optional<std::string_view> mount_name_problem(std::string_view path, std::size_t max_length = 128);

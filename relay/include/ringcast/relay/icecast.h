@@ -78,6 +78,10 @@ struct IcecastSource {
 std::string render_status_json(const IcecastServerInfo& server,
                                const std::vector<IcecastSource>& sources);
 
+// Icecast's name for a source's ice-* or icy-* header as listeners see it, in lower case
+// (ice-name -> icy-name, ice-bitrate -> icy-br, ice-public -> icy-pub; others as they are).
+std::string icy_header_name(std::string_view header_name);
+
 // Icecast's two time formats, in UTC: "Tue, 01 Dec 2026 10:00:00 +0000" and
 // "2026-12-01T10:00:00+0000". Milliseconds are dropped.
 std::string icecast_time(std::uint64_t unix_ms);

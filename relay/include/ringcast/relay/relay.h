@@ -40,6 +40,10 @@ struct AccessPolicy {
     const auto found = mounts.find(path);
     return found == mounts.end() ? nullptr : &found->second;
   }
+  // The password of a mount's sources: its own (`settings` may be null), else the relay's.
+  const std::string& source_password_for(const MountSettings* settings) const {
+    return settings && settings->source_password ? *settings->source_password : source_password;
+  }
 };
 
 // Re-reads the configuration for SIGHUP; false (and `error`) when it is invalid.

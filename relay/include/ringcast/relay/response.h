@@ -17,10 +17,6 @@ struct Response {
   // A live stream's head: no Content-Length, the body runs until the connection closes.
   bool streaming = false;
 
-  Response& with_status(int code) {
-    status = code;
-    return *this;
-  }
   Response& header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
     return *this;
@@ -38,15 +34,32 @@ struct Response {
     response.body = std::move(body);
     return response;
   }
+  // 401 with a Basic challenge for `realm`.
+  static Response challenge(std::string body, std::string_view realm) {
+    Response response = text(401, std::move(body));
+    response.header("WWW-Authenticate", "Basic realm=\"" + std::string(realm) + "\"");
+    return response;
+  }
+  // One of Icecast's XML admin answers (icecast.h), as Icecast sends them.
+  static Response icecast_xml(int status, std::string body) {
+    Response response = ok("text/xml; charset=utf-8", std::move(body));
+    response.status = status;
+    return response;
+  }
 };
 
 // The status line and headers, with what every answer carries (Server, Connection: close,
-// CORS: any origin may read, and the icy-* headers are exposed to scripts), then
-// Content-Length unless streaming. HEAD sends exactly this and no body.
+// CORS: any origin may read, and the icy-* headers are exposed to scripts; Cache-Control:
+// no-cache unless the response sets its own), then Content-Length unless streaming. HEAD sends
+// exactly this and no body.
 std::string render_head(const Response& response);
 // The head and the body: what GET is sent.
 std::string render(const Response& response);
 const char* reason_phrase(int status);
+
+// The Basic realms of sources and listeners, and of the admin interface.
+inline constexpr std::string_view kRealm = "ringcast";
+inline constexpr std::string_view kAdminRealm = "ringcast admin";
 
 // The methods a CORS preflight may ask for, and what a 405 lists.
 inline constexpr std::string_view kAllowedMethods = "GET, HEAD, OPTIONS, PUT, SOURCE";

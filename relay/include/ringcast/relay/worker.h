@@ -107,6 +107,8 @@ class Worker final : public LoopHost {
   void auth_passed(PendingAuth& pending);
   void auth_refused(PendingAuth& pending, int status, std::string_view why);
   void post_notice(const std::string& url, std::string body, std::uint32_t timeout_ms, std::string_view what);
+  // action: "mount_add" (a source started) or "mount_remove" (it left), to the mount's URL for it.
+  void notify_mount_change(const MountSettings& settings, std::string_view action, const std::string& mount);
   ListenerAuthRequest listener_auth_request(const Connection& connection, const RequestHead& head,
                                             std::string user, std::string password) const;
   // The operators' surface (worker_admin.cpp): pages, status-json and the admin endpoints.
