@@ -122,6 +122,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   double source_timeout_seconds = seconds(config.source_idle_timeout_ms);
   double head_timeout_seconds = seconds(config.head_timeout_ms);
   double viewer_stall_seconds = seconds(config.viewer_stall_timeout_ms);
+  std::uint32_t hls_segment_seconds = fanout.hls_segment_ms / 1000;
   std::string config_path;
   const auto size = size_transform();
   const auto address = address_check();
@@ -166,8 +167,12 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       ->check(CLI::Range(std::size_t{1}, kMaxRingBytes).description(""));
   app.add_option("--ring-seconds", config.ring_seconds,
                  "a mount's ring holds this long of its stream, at the rate the source declares "
-                 "(ice-bitrate) or guesses by content type (audio: 320 kbit/s, else 3.2 Mbit/s)")
-      ->check(CLI::Range(1, 3600))
+                 "(ice-bitrate) or guesses by content type (audio: 320 kbit/s, else 3.2 Mbit/s); "
+                 "default 10, and 30 for MPEG-TS, whose timeshift and HLS window is half the ring")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--hls-segment-seconds", hls_segment_seconds,
+                 "HLS segments of MPEG-TS mounts are at least this long, cut at keyframes")
+      ->check(CLI::Range(1, 60))
       ->capture_default_str();
   app.add_option("--grace", grace_seconds, "seconds viewers wait for a dropped source to return")
       ->check(duration)
@@ -262,6 +267,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   config.source_idle_timeout_ms = milliseconds(source_timeout_seconds);
   config.head_timeout_ms = milliseconds(head_timeout_seconds);
   config.viewer_stall_timeout_ms = milliseconds(viewer_stall_seconds);
+  fanout.hls_segment_ms = hls_segment_seconds * 1000;
   return result;
 }
 

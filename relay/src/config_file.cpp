@@ -310,6 +310,10 @@ constexpr Key<RelayConfig> kRelayKeys[] = {
     {"viewer_stall_timeout",
      [](const Value& v, RelayConfig& c) { assign(c.viewer_stall_timeout_ms, v.seconds_as_ms()); }},
     {"icy_metaint", [](const Value& v, RelayConfig& c) { assign(c.icy_metaint, v.metaint()); }},
+    {"hls_segment_seconds",
+     [](const Value& v, RelayConfig& c) {
+       if (const auto n = v.count(1, 60)) c.fanout.hls_segment_ms = static_cast<std::uint32_t>(*n) * 1000;
+     }},
 };
 
 // Keys of a [mounts."/name"] section.
@@ -321,6 +325,10 @@ constexpr Key<MountSettings> kMountKeys[] = {
      [](const Value& v, MountSettings& m) { assign(m.ring_bytes, v.size(1, kMaxRingBytes)); }},
     {"ring_seconds",
      [](const Value& v, MountSettings& m) { assign(m.ring_seconds, v.count(1, 3600)); }},
+    {"hls_segment_seconds",
+     [](const Value& v, MountSettings& m) {
+       if (const auto n = v.count(1, 60)) m.hls_segment_ms = static_cast<std::uint32_t>(*n) * 1000;
+     }},
     {"latency_budget",
      [](const Value& v, MountSettings& m) {
        assign(m.latency_budget_ms, v.count(0, std::numeric_limits<std::uint32_t>::max()));

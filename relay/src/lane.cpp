@@ -22,7 +22,7 @@ Lane::Lane(const Settings& settings) : settings_(settings) {
   bucket_shift_ = static_cast<unsigned>(std::countr_zero(settings_.capacity)) - 5;
 }
 
-ViewerId Lane::add(std::uint64_t position, std::uint32_t metaint, std::uint32_t until_block) {
+ViewerId Lane::add(std::uint64_t position, const JoinOptions& options) {
   ViewerId id;
   if (!free_.empty()) {
     id = free_.back();
@@ -39,8 +39,14 @@ ViewerId Lane::add(std::uint64_t position, std::uint32_t metaint, std::uint32_t 
   Viewer& v = viewers_[id];
   v = Viewer{};
   v.position = position;
-  v.metaint = metaint;
-  v.until_block = until_block != 0 && until_block <= metaint ? until_block : metaint;
+  v.metaint = options.metaint;
+  v.until_block = options.until_block != 0 && options.until_block <= options.metaint ? options.until_block
+                                                                                      : options.metaint;
+  v.max_lag = options.end != kNoPosition ? settings_.capacity
+              : options.max_lag_bytes != 0
+                  ? std::min<std::uint64_t>(options.max_lag_bytes, settings_.capacity)
+                  : settings_.max_lag_bytes;
+  v.end = options.end;
   v.live = true;
   v.slot = static_cast<std::uint8_t>(slot);
   v.slot_index = static_cast<std::uint32_t>(slots_[slot].viewers.size());
@@ -186,11 +192,17 @@ void Lane::service(ViewerId id, const RingView& ring, LaneActions& out) {
   v.missed_turn = false;
   v.capped = false;
   const Framing& framing = ring.framing;
-  if (v.position < ring.oldest || ring.head - v.position > settings_.max_lag_bytes) {
+  if (v.position >= v.end) {
+    v.closing = true;  // a bounded read is complete
+    out.push_back({LaneAction::Kind::finish, id, v.position, v.position});
+    return;
+  }
+  if (v.position < ring.oldest || ring.head - v.position > v.max_lag) {
     // Invariant 1 is kept by never reading below `oldest`; invariant 2 by never waiting here.
-    if (settings_.slow_action == SlowViewerAction::disconnect) {
+    if (v.end != kNoPosition || settings_.slow_action == SlowViewerAction::disconnect) {
       v.closing = true;
-      out.push_back({LaneAction::Kind::close, id, v.position, v.position, CloseReason::slow});
+      out.push_back({LaneAction::Kind::close, id, v.position, v.position,
+                     v.end != kNoPosition ? CloseReason::overwritten : CloseReason::slow});
       return;
     }
     // A viewer left inside a packet first gets the rest of it, so the skip never splices two
@@ -201,15 +213,15 @@ void Lane::service(ViewerId id, const RingView& ring, LaneActions& out) {
       issue_write(id, packet_end, out);
       return;
     }
-    const std::uint64_t live_edge = std::max(framing.align_down(ring.head), ring.oldest);
-    out.push_back({LaneAction::Kind::skip, id, v.position, live_edge});
-    v.position = live_edge;
-    return;
+    const std::uint64_t target = skip_target(ring);
+    out.push_back({LaneAction::Kind::skip, id, v.position, target});
+    v.position = target;
+    // On: a skip to a keyframe has its backlog to send at once.
   }
   // The previous source's cut last packet is never sent: a new source starts whole packets.
   if (v.position >= framing.cut_from && v.position < framing.origin) v.position = framing.origin;
 
-  std::uint64_t end = std::min<std::uint64_t>(ring.head, v.position + settings_.max_write_bytes);
+  std::uint64_t end = std::min<std::uint64_t>({ring.head, v.position + settings_.max_write_bytes, v.end});
   if (v.position < framing.cut_from) end = std::min(end, framing.cut_from);
   // ICY: at most one metadata block per write, so a write is never more than four buffers
   // (two ring parts, split once around the block), as many as libuv queues without allocating.
@@ -279,9 +291,9 @@ void Lane::complete(ViewerId id, const RingView& ring, LaneActions& out) {
   Viewer& v = viewers_[id];
   bucket_remove(v.in_flight_from);
   v.in_flight = false;
-  // A viewer that missed its turn, has a backlog (its last write was capped) or belongs to an
-  // ended stream goes on at once; the rest wait for their slot.
-  if (v.missed_turn || v.capped || finishing_) service(id, ring, out);
+  // A viewer that missed its turn, has a backlog (its last write was capped), reads a bounded
+  // range or belongs to an ended stream goes on at once; the rest wait for their slot.
+  if (v.missed_turn || v.capped || finishing_ || v.end != kNoPosition) service(id, ring, out);
 }
 
 void Lane::lapped(ViewerId id, const RingView& ring, LaneActions& out) {
@@ -290,9 +302,24 @@ void Lane::lapped(ViewerId id, const RingView& ring, LaneActions& out) {
   bucket_remove(v.in_flight_from);
   v.in_flight = false;
   v.until_block = v.until_block_at_issue;  // nothing was sent: the block is still to come
+  if (v.end != kNoPosition) {
+    v.closing = true;  // a bounded read cannot jump: its client gets a short body
+    out.push_back({LaneAction::Kind::close, id, v.in_flight_from, v.in_flight_from, CloseReason::overwritten});
+    return;
+  }
+  const std::uint64_t target = skip_target(ring);
+  out.push_back({LaneAction::Kind::skip, id, v.in_flight_from, target});
+  v.position = target;
+}
+
+std::uint64_t Lane::skip_target(const RingView& ring) const {
   const std::uint64_t live_edge = std::max(ring.framing.align_down(ring.head), ring.oldest);
-  out.push_back({LaneAction::Kind::skip, id, v.in_flight_from, live_edge});
-  v.position = live_edge;
+  // Half the lag limit: a viewer put there has room to fall behind before it is slow again.
+  if (ring.keyframe != kNoPosition && ring.keyframe >= ring.oldest && ring.keyframe <= live_edge &&
+      ring.head - ring.keyframe <= settings_.max_lag_bytes / 2) {
+    return ring.keyframe;
+  }
+  return live_edge;
 }
 
 void Lane::progressed(ViewerId id, std::uint64_t accepted) {

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <string_view>
-
 #include "ringcast/relay/stats.h"
 
 namespace ringcast::relay {
@@ -27,6 +26,13 @@ class Exposition {
   template <typename Value>
   void sample(std::string_view name, std::string_view label, std::string_view label_value, Value value) {
     fmt::format_to(std::back_inserter(out_), "{}{{{}=\"{}\"}} {}\n", name, label, escape(label_value), value);
+  }
+  // Two labels.
+  template <typename Value>
+  void sample2(std::string_view name, std::string_view label, std::string_view label_value,
+               std::string_view label2, std::string_view label2_value, Value value) {
+    fmt::format_to(std::back_inserter(out_), "{}{{{}=\"{}\",{}=\"{}\"}} {}\n", name, label, escape(label_value),
+                   label2, escape(label2_value), value);
   }
   template <std::size_t N>
   void histogram(std::string_view name, const std::array<std::uint64_t, N>& bounds,
@@ -139,6 +145,47 @@ std::string render_metrics_text(const StatsInput& input) {
   for (const auto& stream : input.streams) {
     out.sample("ringcast_mount_ring_fill_ratio", "mount", stream->mount(),
                static_cast<double>(ring_fill_bytes(*stream)) / static_cast<double>(stream->ring().capacity()));
+  }
+
+  // MPEG-TS video mounts only: their structure and HLS audience.
+  std::vector<std::pair<const Stream*, Stream::VideoStats>> video;
+  for (const auto& stream : input.streams) {
+    if (auto stats = stream->video_stats(); stats.video) video.emplace_back(stream.get(), stats);
+  }
+  const std::uint64_t now_ms = input.now_ms;
+  out.family("ringcast_mount_hls_sessions", "gauge",
+             "HLS players of the mount: addresses that asked for its playlist or segments lately.");
+  for (const auto& stream : input.streams) {
+    if (stream->video_stats().video) {
+      out.sample("ringcast_mount_hls_sessions", "mount", stream->mount(),
+                 static_cast<std::uint64_t>(stream->hls_sessions.active(now_ms)));
+    }
+  }
+  out.family("ringcast_mount_hls_requests_total", "counter",
+             "HLS requests of the mount by kind (playlist, segment, miss: a segment no longer held).");
+  for (const auto& [stream, stats] : video) {
+    const auto kind = [&](std::string_view name, const std::atomic<std::uint64_t>& value) {
+      out.sample2("ringcast_mount_hls_requests_total", "mount", stream->mount(), "kind", name,
+                  value.load(std::memory_order_relaxed));
+    };
+    kind("playlist", stream->hls_playlists);
+    kind("segment", stream->hls_segments);
+    kind("miss", stream->hls_misses);
+  }
+  out.family("ringcast_mount_keyframes_total", "counter", "Video keyframes the mount's MPEG-TS tracker indexed.");
+  for (const auto& [stream, stats] : video) {
+    out.sample("ringcast_mount_keyframes_total", "mount", stream->mount(), stats.counters.keyframes);
+  }
+  out.family("ringcast_mount_ts_malformed_packets_total", "counter",
+             "MPEG-TS packets of the mount's sources that could not be parsed (lost sync, errors).");
+  for (const auto& [stream, stats] : video) {
+    out.sample("ringcast_mount_ts_malformed_packets_total", "mount", stream->mount(), stats.counters.malformed);
+  }
+  out.family("ringcast_mount_timeshift_window_seconds", "gauge",
+             "How far back a rewind or an HLS player can start: the keyframes the ring's window holds.");
+  for (const auto& [stream, stats] : video) {
+    out.sample("ringcast_mount_timeshift_window_seconds", "mount", stream->mount(),
+               static_cast<double>(stats.window_ms) / 1000.0);
   }
 
   const auto total = [&](Counter WorkerCounters::*counter) { return sum_workers(input.workers, counter); };

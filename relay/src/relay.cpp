@@ -278,8 +278,9 @@ void Relay::reload() {
 }
 
 StatsInput Relay::stats_input() const {
+  const std::uint64_t now = monotonic_ms();
   StatsInput input{{}, main_loop_lag_.lag_us.get(), started_unix_ms_, ended_, registry_.snapshot(),
-                   monotonic_ms() - started_ms_, std::string(kVersion)};
+                   now - started_ms_, std::string(kVersion), now};
   for (const auto& worker : workers_) input.workers.push_back(&worker->counters());
   return input;
 }

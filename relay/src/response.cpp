@@ -10,7 +10,7 @@ namespace {
 // Browsers hide response headers from scripts unless they are listed: web players read these.
 constexpr std::string_view kExposedHeaders =
     "icy-metaint, icy-name, icy-genre, icy-description, icy-url, icy-pub, icy-br, "
-    "ice-audio-info, Content-Range";
+    "ice-audio-info, Content-Range, X-Timeshift";
 
 void append_header(std::string& out, std::string_view name, std::string_view value) {
   out += name;
@@ -55,7 +55,9 @@ std::string render_head(const Response& response) {
   out += "\r\n";
   append_header(out, "Server", "ringcast");
   if (!response.content_type.empty()) append_header(out, "Content-Type", response.content_type);
-  if (!response.streaming) append_header(out, "Content-Length", std::to_string(response.body.size()));
+  if (!response.streaming) {
+    append_header(out, "Content-Length", std::to_string(response.content_length.value_or(response.body.size())));
+  }
   append_header(out, "Connection", "close");
   append_header(out, "Access-Control-Allow-Origin", "*");
   append_header(out, "Access-Control-Expose-Headers", kExposedHeaders);

@@ -47,6 +47,27 @@ std::string render_stats_json(const StatsInput& input) {
         {"head_position", head},
     };
     if (stream->hidden()) mounts[stream->mount()]["hidden"] = true;
+    if (const Stream::VideoStats video = stream->video_stats(); video.video) {
+      const char* codec = video.codec == TsTracker::Codec::h264   ? "h264"
+                          : video.codec == TsTracker::Codec::h265 ? "h265"
+                                                                   : "unknown";
+      mounts[stream->mount()]["video"] = {
+          {"codec", codec},
+          {"keyframes", video.counters.keyframes},
+          {"keyframes_held", video.keyframes_held},
+          {"timeshift_window_seconds", static_cast<double>(video.window_ms) / 1000.0},
+          {"ts_packets", video.counters.packets},
+          {"ts_malformed", video.counters.malformed},
+      };
+      mounts[stream->mount()]["hls"] = {
+          {"sessions", stream->hls_sessions.active(input.now_ms)},
+          {"sessions_started", stream->hls_sessions.started()},
+          {"playlists", stream->hls_playlists.load(std::memory_order_relaxed)},
+          {"segments", stream->hls_segments.load(std::memory_order_relaxed)},
+          {"misses", stream->hls_misses.load(std::memory_order_relaxed)},
+          {"segments_held", video.segments_held},
+      };
+    }
     if (const auto title = stream->title()) {
       mounts[stream->mount()]["title"] = title->title;
       mounts[stream->mount()]["title_updated_at"] = static_cast<double>(title->updated_unix_ms) / 1000.0;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <chrono>
 #include <cstring>
 #include <optional>
 
@@ -29,6 +30,12 @@ std::size_t round_up_to_power_of_two(std::size_t n) {
   std::size_t p = 4096;
   while (p < n) p <<= 1;
   return p;
+}
+
+std::uint64_t wall_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
 }
 
 std::uint64_t leading_number(std::string_view text) {
@@ -75,7 +82,10 @@ std::size_t ring_bytes_for(const RingSizing& sizing, const StreamMetadata& metad
                ? kAudioGuessKbps
                : kOtherGuessKbps;
   }
-  const std::uint64_t bytes = std::min<std::uint64_t>(kbps, 1'000'000) * 1000 / 8 * sizing.seconds;
+  const std::uint32_t seconds = sizing.seconds != 0 ? sizing.seconds
+                                 : is_mpeg_ts(metadata.content_type) ? RingSizing::kDefaultTsRingSeconds
+                                                                     : RingSizing::kDefaultRingSeconds;
+  const std::uint64_t bytes = std::min<std::uint64_t>(kbps, 1'000'000) * 1000 / 8 * seconds;
   return round_up_to_power_of_two(std::clamp<std::uint64_t>(bytes, sizing.min_bytes, sizing.max_bytes));
 }
 
@@ -87,7 +97,12 @@ Stream::Stream(std::string mount, const FanoutSettings& settings, std::size_t ri
   }
   settings_.max_write_bytes = std::min(settings_.max_write_bytes, ring_.capacity() / 4);
   // A joiner starts well inside the lag limit (half the ring), never at its edge.
-  settings_.burst_bytes = std::min(settings_.burst_bytes, ring_.capacity() / 4);
+  if (settings_.burst_bytes == 0) {
+    burst_bytes_ = std::min(FanoutSettings::kDefaultBurstBytes, ring_.capacity() / 4);
+    keyframe_join_bytes_ = ring_.capacity() / 4;
+  } else {
+    burst_bytes_ = keyframe_join_bytes_ = std::min(settings_.burst_bytes, ring_.capacity() / 4);
+  }
   Lane::Settings lane;
   lane.capacity = ring_.capacity();
   lane.write_target_bytes = settings_.coalesce_bytes;
@@ -114,6 +129,23 @@ void Stream::attach_source(std::size_t worker, StreamMetadata metadata) {
   framing_origin_.store(head, std::memory_order_release);  // pairs: acquire in framing()
   framing_locked_ = !ts;  // the first sync byte of the new source fixes the TS origin
   first_bytes_seen_ = false;
+  // The TS structure restarts with the source: the old one's keyframes and tables are not
+  // the new one's (a segment still open ends where the old source did).
+  ts_source_ = ts;
+  Video* video = video_.load(std::memory_order_relaxed);  // the writer's own
+  if (ts && video == nullptr) {
+    video_owner_ = std::make_unique<Video>(settings_.hls_segment_ms);
+    video = video_owner_.get();
+    video->tracker.reset(head);
+    video_.store(video, std::memory_order_release);  // pairs: acquire in the readers' loads
+  } else if (video != nullptr) {
+    std::lock_guard lock(video->mutex);
+    video->segments.on_source_change(framing_cut_from_.load(std::memory_order_relaxed), wall_ms());
+    video->tracker.reset(head);
+    video->psi.reset();
+    video->psi_versions = 0;
+  }
+  newest_keyframe_.store(kNoPosition, std::memory_order_relaxed);
   source_connects_.add(1);
   writer_worker_.store(worker, std::memory_order_release);  // pairs: acquire in writer_worker()
   orphaned_since_ms_.store(0, std::memory_order_relaxed);
@@ -121,6 +153,11 @@ void Stream::attach_source(std::size_t worker, StreamMetadata metadata) {
 }
 
 void Stream::detach_source(std::uint64_t now_ms) {
+  if (Video* video = video_.load(std::memory_order_acquire)) {  // pairs: release in attach_source
+    // Detach runs on the registry's caller, the source's loop: still the writer.
+    std::lock_guard lock(video->mutex);
+    video->segments.on_source_change(framing().align_down(ring_.head()), wall_ms());
+  }
   orphaned_since_ms_.store(now_ms, std::memory_order_relaxed);
   has_source_.store(false, std::memory_order_release);  // pairs: acquire in has_source()
 }
@@ -148,7 +185,12 @@ Framing Stream::framing() const {
 RingView Stream::ring_view() const {
   // Framing first: a head read after it is never older than the origin it names.
   const Framing framing = this->framing();
-  return RingView{ring_.head(), ring_.tail(), framing};
+  return RingView{ring_.head(), ring_.tail(), framing, newest_keyframe_.load(std::memory_order_relaxed)};
+}
+
+std::uint64_t Stream::window_floor(std::uint64_t head) const {
+  const std::uint64_t half = ring_.capacity() / 2;
+  return std::max(head > half ? head - half : 0, ring_.tail());
 }
 
 std::uint64_t Stream::eviction_threshold() const {
@@ -181,8 +223,10 @@ std::span<std::byte> Stream::reserve_for_source(std::size_t wanted, LoopHost& wr
 }
 
 void Stream::commit_from_source(std::size_t n, LoopHost& writer) {
+  const std::uint64_t position = ring_.head();
   ring_.commit(n);
   bytes_in_.add(n);
+  if (ts_source_) feed_video(position, n);
   if (!framing_locked_) lock_ts_framing();
   if (const std::uint64_t origin = framing_origin_.load(std::memory_order_relaxed);  // writer's own
       !first_bytes_seen_ && framing_locked_ && ring_.head() >= origin + 2) {
@@ -223,21 +267,69 @@ void Stream::lock_ts_framing() {
   if (head - origin > 2 * kTsPacket) framing_locked_ = true;  // not TS after all: keep the origin
 }
 
-ViewerId Stream::add_viewer(LoopHost& host, ViewerSession& viewer, std::uint32_t metaint,
-                            std::uint32_t until_block) {
+JoinPoint Stream::add_viewer(LoopHost& host, ViewerSession& viewer, const JoinRequest& request) {
   StreamLane& lane = *lanes_[host.index()];
   const RingView view = ring_view();
-  const std::uint64_t join = relay::join_position(view.head, view.oldest, settings_.burst_bytes, view.framing);
-  const ViewerId id = lane.lane.add(audio_frame_at_or_after(host.index(), join, view.head), metaint, until_block);
-  if (lane.sessions.size() <= id) lane.sessions.resize(id + 1, nullptr);
-  lane.sessions[id] = &viewer;
+  JoinOptions options{request.metaint, request.until_block};
+  JoinPoint join;
+  if (auto keyframe = keyframe_join(view, request)) {
+    join = std::move(*keyframe);
+    // An ICY listener counts the prefix in its first interval (ffmpeg asks for ICY by
+    // default); an interval too short to hold it gets no prefix (the stream's own tables follow).
+    if (request.metaint != 0 && join.prefix) {
+      if (request.metaint > join.prefix->size) {
+        options.until_block = request.metaint - static_cast<std::uint32_t>(join.prefix->size);
+      } else {
+        join.prefix.reset();
+      }
+    }
+    // A timeshifted viewer may stay as far behind as it started (the window, half the ring),
+    // and an eighth of the ring more, before it is slow; stalled writes are evicted at 3/4.
+    if (request.rewind_ms) options.max_lag_bytes = ring_.capacity() / 2 + ring_.capacity() / 8;
+  } else {
+    join.position = audio_frame_at_or_after(
+        host.index(), relay::join_position(view.head, view.oldest, burst_bytes_, view.framing), view.head);
+  }
+  join.id = lane.lane.add(join.position, options);
+  if (lane.sessions.size() <= join.id) lane.sessions.resize(join.id + 1, nullptr);
+  lane.sessions[join.id] = &viewer;
   lane.viewer_count.store(lane.viewer_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   lane.joins.add(1);
   const std::uint64_t total = viewer_count();
   std::uint64_t peak = peak_viewers_.load(std::memory_order_relaxed);
   while (total > peak && !peak_viewers_.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
   }
-  return id;
+  return join;
+}
+
+std::optional<JoinPoint> Stream::keyframe_join(const RingView& view, const JoinRequest& request) {
+  Video* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
+  if (video == nullptr) return std::nullopt;
+  std::lock_guard lock(video->mutex);
+  const TsTracker& tracker = video->tracker;
+  if (!video->psi) return std::nullopt;  // no tables yet: a decoder could not start anyway
+  std::optional<TsTracker::Keyframe> keyframe;
+  const std::uint64_t now = wall_ms();
+  if (request.rewind_ms) {
+    const std::uint64_t floor = window_floor(view.head);
+    keyframe = tracker.keyframe_before(now > *request.rewind_ms ? now - *request.rewind_ms : 0, floor);
+    if (!keyframe) keyframe = tracker.oldest_keyframe(floor);  // as far back as the ring holds
+  } else {
+    const std::uint64_t floor = std::max(view.head > keyframe_join_bytes_ ? view.head - keyframe_join_bytes_ : 0,
+                                         view.oldest);
+    keyframe = tracker.newest_keyframe(floor);
+  }
+  // The keyframe's packet is committed (the tracker saw the sync byte after it) and the
+  // source's current framing holds it.
+  if (!keyframe || keyframe->position < view.framing.origin || keyframe->position >= view.head) {
+    return std::nullopt;
+  }
+  JoinPoint join;
+  join.position = keyframe->position;
+  join.prefix = video->psi;
+  join.keyframe = true;
+  join.behind_ms = now > keyframe->wall_ms ? now - keyframe->wall_ms : 0;
+  return join;
 }
 
 std::uint64_t Stream::audio_frame_at_or_after(std::size_t worker, std::uint64_t position,
@@ -390,6 +482,127 @@ void Stream::apply(LoopHost& host, StreamLane& lane) {
       host.schedule_tick(shared_from_this(), *next);
     }
   }
+}
+
+void Stream::feed_video(std::uint64_t position, std::size_t n) {
+  Video& video = *video_.load(std::memory_order_relaxed);  // the writer's own
+  // The committed bytes are contiguous in memory: reserve_for_source never crosses the end.
+  const std::span<const std::byte> bytes(ring_.data() + (position & (ring_.capacity() - 1)), n);
+  const std::uint64_t now = wall_ms();
+  std::lock_guard lock(video.mutex);
+  TsTracker& tracker = video.tracker;
+  tracker.feed(position, bytes, now);
+  const TsTracker::Counters& counters = tracker.counters();
+  if (counters.keyframes != video.keyframes_seen) {
+    // Each new keyframe may close an HLS segment (one feed may bring several).
+    const std::size_t fresh = std::min<std::uint64_t>(counters.keyframes - video.keyframes_seen,
+                                                      tracker.keyframe_count());
+    for (std::size_t i = tracker.keyframe_count() - fresh; i < tracker.keyframe_count(); ++i) {
+      const TsTracker::Keyframe keyframe = tracker.keyframe_at(i);
+      video.segments.on_keyframe(keyframe.position,
+                                 keyframe.has_pts ? std::optional(keyframe.pts_90k) : std::nullopt,
+                                 keyframe.wall_ms);
+    }
+    video.keyframes_seen = counters.keyframes;
+    if (tracker.keyframe_count() > 0) {
+      newest_keyframe_.store(tracker.keyframe_at(tracker.keyframe_count() - 1).position,
+                             std::memory_order_relaxed);  // see ring_view()
+    }
+  }
+  const std::uint64_t versions = counters.pat_versions + counters.pmt_versions;
+  if (versions != video.psi_versions && !tracker.pat().empty() && !tracker.pmt().empty()) {
+    // A new table: rare (a source's first, or a change), so one allocation is fine here.
+    auto psi = std::make_shared<PsiBlock>();
+    std::memcpy(psi->bytes.data(), tracker.pat().data(), TsTracker::kPacket);
+    std::memcpy(psi->bytes.data() + TsTracker::kPacket, tracker.pmt().data(), TsTracker::kPacket);
+    psi->size = 2 * TsTracker::kPacket;
+    video.psi = std::move(psi);
+    video.psi_versions = versions;
+  }
+}
+
+bool Stream::has_video() const {
+  const Video* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
+  if (video == nullptr) return false;
+  std::lock_guard lock(video->mutex);
+  return video->tracker.video_pid() != TsTracker::kNoPid;
+}
+
+std::optional<std::string> Stream::hls_playlist(std::string_view segment_prefix) const {
+  const Video* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
+  if (video == nullptr) return std::nullopt;
+  const std::uint64_t head = ring_.head();
+  std::vector<HlsSegment> listed;
+  std::uint32_t target_ms = 0;
+  {
+    std::lock_guard lock(video->mutex);
+    if (video->tracker.video_pid() == TsTracker::kNoPid && video->segments.size() == 0) return std::nullopt;
+    // Listed: what the ring will hold a while yet. Half the ring behind head leaves a quarter
+    // of a ring before a reader of it would be evicted, and at least two segments' worth.
+    std::uint64_t floor = window_floor(head);
+    std::uint64_t longest_bytes = 0;
+    for (std::size_t i = 0; i < video->segments.size(); ++i) {
+      const HlsSegment& segment = video->segments.at(i);
+      longest_bytes = std::max(longest_bytes, segment.to - segment.from);
+    }
+    const std::uint64_t margin = ring_.capacity() - ring_.capacity() / 4;  // eviction_threshold()'s
+    if (head + 2 * longest_bytes > margin) floor = std::max(floor, head + 2 * longest_bytes - margin);
+    listed = listable_segments(video->segments, floor);
+    // EXT-X-TARGETDURATION must not change over the playlist's life: the longest segment the
+    // mount has held, not only the listed ones.
+    target_ms = std::max(settings_.hls_segment_ms, (video->segments.longest_ms() + 499) / 1000 * 1000);
+  }
+  return render_media_playlist(listed, target_ms, segment_prefix);
+}
+
+std::optional<SegmentRead> Stream::hls_segment(std::uint64_t sequence) const {
+  const Video* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
+  if (video == nullptr) return std::nullopt;
+  std::lock_guard lock(video->mutex);
+  const auto segment = video->segments.find(sequence);
+  if (!segment || !video->psi) return std::nullopt;
+  // Servable while a reader starting now stays clear of eviction; the lane closes it if the
+  // writer overtakes it anyway (a stalled client), and the client sees a short body.
+  if (segment->from < eviction_threshold() || segment->from < ring_.tail()) return std::nullopt;
+  return SegmentRead{segment->from, segment->to, video->psi};
+}
+
+Stream::VideoStats Stream::video_stats() const {
+  VideoStats stats;
+  const Video* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
+  if (video == nullptr) return stats;
+  const std::uint64_t head = ring_.head();
+  std::lock_guard lock(video->mutex);
+  const TsTracker& tracker = video->tracker;
+  stats.video = tracker.video_pid() != TsTracker::kNoPid;
+  stats.codec = tracker.video_codec();
+  stats.counters = tracker.counters();
+  stats.keyframes_held = tracker.keyframe_count();
+  stats.segments_held = video->segments.size();
+  if (const auto oldest = tracker.oldest_keyframe(window_floor(head)); oldest && tracker.keyframe_count() > 0) {
+    const auto newest = tracker.keyframe_at(tracker.keyframe_count() - 1);
+    stats.window_ms = newest.wall_ms - oldest->wall_ms;
+  }
+  return stats;
+}
+
+std::optional<ViewerId> Stream::add_segment_reader(LoopHost& host, ViewerSession& reader,
+                                                   const SegmentRead& read) {
+  StreamLane& lane = *lanes_[host.index()];
+  if (read.from < eviction_threshold() || read.from < ring_.tail()) return std::nullopt;
+  JoinOptions options;
+  options.end = read.to;
+  const ViewerId id = lane.lane.add(read.from, options);
+  if (lane.sessions.size() <= id) lane.sessions.resize(id + 1, nullptr);
+  lane.sessions[id] = &reader;
+  return id;
+}
+
+void Stream::remove_segment_reader(LoopHost& host, ViewerId reader) {
+  StreamLane& lane = *lanes_[host.index()];
+  lane.lane.remove(reader);
+  lane.sessions[reader] = nullptr;
+  if (!lane.applying) apply(host, lane);
 }
 
 void Stream::sample_rate(std::uint64_t now_ms) {

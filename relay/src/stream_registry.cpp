@@ -25,6 +25,7 @@ StreamRegistry::Attached StreamRegistry::attach_source(const std::string& mount,
     }
     if (settings && settings->burst_bytes) fanout.burst_bytes = *settings->burst_bytes;
     if (settings && settings->latency_budget_ms) fanout.latency_budget_ms = *settings->latency_budget_ms;
+    if (settings && settings->hls_segment_ms) fanout.hls_segment_ms = *settings->hls_segment_ms;
     const std::size_t ring_bytes = ring_bytes_for(sizing, metadata);
     found = streams_.emplace(mount, std::make_shared<Stream>(mount, fanout, ring_bytes, workers_)).first;
   }

@@ -111,10 +111,14 @@ bool usable(SectionResult result, TsTracker::Counters& counters) {
 
 }  // namespace
 
-TsTracker::TsTracker(std::size_t index_capacity) {
+namespace {
+std::size_t checked_capacity(std::size_t index_capacity) {
   if (index_capacity == 0) throw std::invalid_argument("TsTracker: index_capacity must be > 0");
-  entries_.resize(index_capacity);
+  return index_capacity;
 }
+}  // namespace
+
+TsTracker::TsTracker(std::size_t index_capacity) : entries_(checked_capacity(index_capacity)) {}
 
 void TsTracker::reset(std::uint64_t position) {
   hunting_ = true;
@@ -408,29 +412,22 @@ void TsTracker::on_video_pes_start(std::span<const std::byte> payload, bool rand
 
 void TsTracker::add_keyframe(const Keyframe& keyframe) {
   ++counters_.keyframes;
-  if (keyframes_held_ < entries_.size()) {
-    entries_[(first_ + keyframes_held_) % entries_.size()] = keyframe;
-    ++keyframes_held_;
-  } else {  // full: the newest replaces the oldest
-    entries_[first_] = keyframe;
-    first_ = (first_ + 1) % entries_.size();
-  }
+  entries_.push(keyframe);
 }
 
 void TsTracker::clear_index() {
-  first_ = 0;
-  keyframes_held_ = 0;
+  entries_.clear();
   index_pid_ = kNoPid;
   index_codec_ = Codec::none;
   last_video_pts_.reset();
 }
 
 std::size_t TsTracker::keyframe_count() const {
-  return video_pid_ != kNoPid ? keyframes_held_ : 0;
+  return video_pid_ != kNoPid ? entries_.size() : 0;
 }
 
 TsTracker::Keyframe TsTracker::keyframe_at(std::size_t i) const {
-  return entries_[(first_ + i) % entries_.size()];
+  return entries_.at(i);
 }
 
 std::optional<TsTracker::Keyframe> TsTracker::newest_keyframe(std::uint64_t oldest) const {

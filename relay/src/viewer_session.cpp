@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cassert>
+#include <cstdio>
 
 #include "ringcast/relay/connection.h"
 #include "ringcast/relay/relay.h"
@@ -25,28 +26,62 @@ ViewerSession::~ViewerSession() { assert(!attached_); }
 
 Worker& ViewerSession::worker() { return connection_.worker(); }
 
-void ViewerSession::start(std::string response_head) {
-  id_ = stream_->add_viewer(worker(), *this, metaint_);
+void ViewerSession::start(Response response, const JoinRequest& request) {
+  const JoinPoint join = stream_->add_viewer(worker(), *this, request);
+  id_ = join.id;
   attached_ = true;
   worker().viewer_joined();
+  if (request.rewind_ms) {
+    // Where it really starts: the keyframe at or before the time asked, as far back as the
+    // ring holds (0: not a video stream, so it starts live).
+    char behind[32];
+    std::snprintf(behind, sizeof behind, "%.3f", join.keyframe ? static_cast<double>(join.behind_ms) / 1000.0 : 0.0);
+    response.header("X-Timeshift", behind);
+  }
+  prefix_ = join.prefix;
+  response_head_ = render_head(response);
+  write_head();
+}
 
-  response_head_ = std::move(response_head);
-  uv_buf_t buffer = uv_buf_init(response_head_.data(), static_cast<unsigned>(response_head_.size()));
-  int written = uv_try_write(connection_.stream(), &buffer, 1);
+bool ViewerSession::start_segment(Response response, const SegmentRead& read) {
+  segment_ = true;
+  const auto id = stream_->add_segment_reader(worker(), *this, read);
+  if (!id) return false;
+  id_ = *id;
+  attached_ = true;
+  prefix_ = read.prefix;
+  response.content_length = (prefix_ ? prefix_->size : 0) + (read.to - read.from);
+  response_head_ = render_head(response);
+  write_head();
+  return true;
+}
+
+void ViewerSession::write_head() {
+  uv_buf_t buffers[2] = {uv_buf_init(response_head_.data(), static_cast<unsigned>(response_head_.size())),
+                         uv_buf_init(nullptr, 0)};
+  unsigned count = 1;
+  if (prefix_) {
+    // The shared tables, never copied: prefix_ keeps them alive until the write completes.
+    buffers[count++] = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(prefix_->bytes.data())),
+                                   static_cast<unsigned>(prefix_->size));
+  }
+  const std::size_t total = response_head_.size() + (prefix_ ? prefix_->size : 0);
+  int written = uv_try_write(connection_.stream(), buffers, count);
   if (written == UV_EAGAIN) written = 0;
   if (written < 0) {
     connection_.close(uv_strerror(written));
     return;
   }
-  if (static_cast<std::size_t>(written) == response_head_.size()) {
-    response_head_.clear();
-    response_head_.shrink_to_fit();
-    stream_->start_viewer(worker(), id_);  // the burst goes out at once
+  if (static_cast<std::size_t>(written) == total) {
+    on_head_written(0);  // the stream goes out at once
     return;
   }
-  buffer.base += written;
-  buffer.len -= static_cast<unsigned>(written);
-  const int rc = uv_write(&request_, connection_.stream(), &buffer, 1, head_written_cb);
+  std::size_t skip = static_cast<std::size_t>(written);
+  unsigned first = 0;
+  while (skip >= buffers[first].len) skip -= buffers[first++].len;
+  buffers[first].base += skip;
+  buffers[first].len -= static_cast<unsigned>(skip);
+  const int rc = uv_write(&request_, connection_.stream(), buffers + first, count - first, head_written_cb);
   if (rc != 0) connection_.close(uv_strerror(rc));
 }
 
@@ -56,8 +91,10 @@ void ViewerSession::on_head_written(int status) {
     connection_.close(uv_strerror(status));
     return;
   }
+  if (prefix_) count_sent(prefix_->size);
   response_head_.clear();
   response_head_.shrink_to_fit();
+  prefix_.reset();
   stream_->start_viewer(worker(), id_);
 }
 
@@ -159,7 +196,7 @@ void ViewerSession::on_write_done(int status) {
 }
 
 void ViewerSession::move_to(std::shared_ptr<Stream> target) {
-  if (!attached_ || target == stream_) return;
+  if (!attached_ || segment_ || target == stream_) return;
   pending_move_ = std::move(target);
   if (!in_flight_) switch_stream();
 }
@@ -170,7 +207,10 @@ void ViewerSession::switch_stream() {
   spdlog::info("viewer {} moves from {} to {}", connection_.peer(), stream_->mount(), target->mount());
   stream_->remove_viewer(worker(), id_);
   stream_ = std::move(target);
-  id_ = stream_->add_viewer(worker(), *this, metaint_, until_block);
+  JoinRequest request;
+  request.metaint = metaint_;
+  request.until_block = until_block;
+  id_ = stream_->add_viewer(worker(), *this, request).id;
   worker().counters().viewers_moved.add(1);
   // While the response head is still going out, its callback starts the viewer.
   if (response_head_.empty()) stream_->start_viewer(worker(), id_);
@@ -224,7 +264,7 @@ std::uint64_t ViewerSession::stalled_for(std::uint64_t now_ms) {
   return now_ms - progress_ms_;
 }
 
-void ViewerSession::finish() { connection_.shutdown_then_close("stream ended"); }
+void ViewerSession::finish() { connection_.shutdown_then_close(segment_ ? "segment sent" : "stream ended"); }
 
 void ViewerSession::drop_stalled() {
   count_slow_disconnect();
@@ -234,6 +274,10 @@ void ViewerSession::drop_stalled() {
 void ViewerSession::detach() {
   if (!attached_) return;
   attached_ = false;
+  if (segment_) {
+    stream_->remove_segment_reader(worker(), id_);
+    return;
+  }
   stream_->remove_viewer(worker(), id_);
   worker().viewer_left();
 }

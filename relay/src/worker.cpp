@@ -15,6 +15,7 @@
 #include "ringcast/relay/auth_client.h"
 #include "ringcast/relay/connection.h"
 #include "ringcast/relay/fallback.h"
+#include "ringcast/relay/hls.h"
 #include "ringcast/relay/http_request.h"
 #include "ringcast/relay/icecast.h"
 #include "ringcast/relay/relay.h"
@@ -336,6 +337,15 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
     return;
   }
   std::shared_ptr<Stream> stream = relay_.registry().find(path);
+  if (!stream) {
+    // /M/index.m3u8 and /M/<sequence>.ts: HLS cut from an MPEG-TS mount's ring.
+    if (const auto hls = parse_hls_path(path)) {
+      if (auto video = relay_.registry().find(hls->mount)) {
+        handle_hls(connection, head, video, *hls);
+        return;
+      }
+    }
+  }
   if (!stream || !stream->has_source()) {
     // A mount whose source is away is served by its fallback, if one is live.
     if (auto fallback = live_fallback_stream(path)) stream = std::move(fallback);
@@ -383,14 +393,87 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
     connection.respond(probe);
     return;
   }
+  JoinRequest join;
+  join.metaint = metaint;
+  if (const auto rewind = query_parameter(head.target, "rewind")) {
+    // ?rewind=SECONDS (decimals allowed): start that far behind live, at a keyframe.
+    char* end = nullptr;
+    const double seconds = std::strtod(rewind->c_str(), &end);
+    if (rewind->empty() || end != rewind->c_str() + rewind->size() || !(seconds >= 0) || seconds > 86'400) {
+      counters_.bad_requests.add(1);
+      spdlog::info("{} viewer refused for {}: rewind={}: 400", connection.peer(), path, *rewind);
+      connection.respond_and_close(400, "rewind wants seconds, 0 to 86400\n");
+      return;
+    }
+    join.rewind_ms = static_cast<std::uint64_t>(seconds * 1000);
+  }
   connection.remember_request(head, monotonic_ms());
   auto viewer = std::make_unique<ViewerSession>(connection, stream, metaint, path);
   ViewerSession& session = *viewer;
   connection.become_viewer(std::move(viewer));
-  spdlog::info("viewer {} joined {}{}{}", connection.peer(), path,
+  spdlog::info("viewer {} joined {}{}{}{}", connection.peer(), path,
                stream->mount() != path ? " (its fallback " + stream->mount() + ")" : std::string(),
-               metaint != 0 ? " (ICY metadata)" : "");
-  session.start(render_head(response));
+               metaint != 0 ? " (ICY metadata)" : "",
+               join.rewind_ms ? " (rewind " + std::to_string(*join.rewind_ms) + " ms)" : std::string());
+  session.start(std::move(response), join);
+}
+
+void Worker::handle_hls(Connection& connection, const RequestHead& head, const std::shared_ptr<Stream>& stream,
+                        const HlsPath& hls) {
+  const bool head_only = head.method == Method::head;
+  const auto policy = relay_.policy();
+  if (const MountSettings* settings = policy->mount(stream->mount()); settings && settings->listener_auth()) {
+    // HLS players cannot carry a listener's credentials through every request: not offered.
+    counters_.auth_failures.add(1);
+    spdlog::info("{} HLS of {} refused: the mount authenticates listeners: 403", connection.peer(), stream->mount());
+    connection.respond_and_close(403, "HLS is not offered for a mount with listener authentication\n");
+    return;
+  }
+  if (hls.kind == HlsPath::Kind::playlist) {
+    auto playlist = stream->hls_playlist("");
+    if (!playlist) {
+      counters_.not_found.add(1);
+      spdlog::info("{} HLS of {}: not an MPEG-TS video stream: 404", connection.peer(), stream->mount());
+      connection.respond_and_close(404, "no HLS here: the mount is not an MPEG-TS video stream\n");
+      return;
+    }
+    if (stream->hls_sessions.touch(address_of(connection.peer()), monotonic_ms())) {
+      spdlog::info("HLS session {} on {}", address_of(connection.peer()), stream->mount());
+    }
+    stream->hls_playlists.fetch_add(1, std::memory_order_relaxed);
+    Response response = Response::ok("application/vnd.apple.mpegurl", std::move(*playlist));
+    response.header("Cache-Control", "no-cache");  // it changes with every segment
+    connection.respond(response, head_only);
+    return;
+  }
+  const auto read = stream->hls_segment(hls.sequence);
+  if (!read) {
+    stream->hls_misses.fetch_add(1, std::memory_order_relaxed);
+    counters_.not_found.add(1);
+    spdlog::info("{} HLS segment {} of {}: not held: 404", connection.peer(), hls.sequence, stream->mount());
+    connection.respond_and_close(404, "segment no longer held\n");
+    return;
+  }
+  stream->hls_sessions.touch(address_of(connection.peer()), monotonic_ms());
+  Response response;
+  response.content_type = "video/mp2t";
+  // A sequence number names the same bytes for as long as the mount lives.
+  response.header("Cache-Control", "public, max-age=60");
+  if (head_only) {
+    response.content_length = (read->prefix ? read->prefix->size : 0) + (read->to - read->from);
+    connection.respond(response, true);
+    return;
+  }
+  connection.remember_request(head, monotonic_ms());
+  auto reader = std::make_unique<ViewerSession>(connection, stream);
+  ViewerSession& session = *reader;
+  connection.become_viewer(std::move(reader));
+  if (!session.start_segment(std::move(response), *read)) {
+    stream->hls_misses.fetch_add(1, std::memory_order_relaxed);
+    connection.close("segment overwritten");
+    return;
+  }
+  stream->hls_segments.fetch_add(1, std::memory_order_relaxed);
 }
 
 LoopLoad Worker::load() const { return relay_.shared_load(); }
@@ -465,7 +548,10 @@ void Worker::move_viewers(const Stream* from, const std::shared_ptr<Stream>& tar
   std::size_t moved = 0;
   for (Connection* connection : connections_) {
     ViewerSession* viewer = connection->viewer();
-    if (connection->state() != Connection::State::viewer || &viewer->stream() == target.get()) continue;
+    if (connection->state() != Connection::State::viewer || viewer->is_segment() ||
+        &viewer->stream() == target.get()) {
+      continue;
+    }
     if (home_only ? viewer->home_mount() != target->mount() : &viewer->stream() != from) continue;
     viewer->move_to(target);
     ++moved;

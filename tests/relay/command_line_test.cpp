@@ -181,8 +181,12 @@ TEST_CASE("the fan-out's flags: one loop, rings by time and a latency budget by 
   const auto defaults = parse({}).config;
   CHECK(defaults.workers == 1);
   CHECK(defaults.ring_bytes == 0);  // sized by time
-  CHECK(defaults.ring_seconds == 10);
+  CHECK(defaults.ring_seconds == 0);  // by content type: 10 s, 30 s for MPEG-TS
   CHECK(defaults.fanout.latency_budget_ms == 1000);
+  CHECK(defaults.fanout.burst_bytes == 0);  // 64 KiB, and up to a quarter ring for keyframes
+  CHECK(defaults.fanout.hls_segment_ms == 2000);
+  CHECK(parse({"--hls-segment-seconds", "6"}).config.fanout.hls_segment_ms == 6000);
+  CHECK(parse({"--hls-segment-seconds", "0"}).exit_code.value_or(0) != 0);
   CHECK(parse({"--latency-budget", "250"}).config.fanout.latency_budget_ms == 250);
   CHECK(parse({"--max-write-delay", "40"}).config.fanout.latency_budget_ms == 40);  // its old name
   CHECK(parse({"--ring-seconds", "120"}).config.ring_seconds == 120);

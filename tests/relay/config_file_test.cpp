@@ -130,6 +130,7 @@ ring_size = "16MiB"
 max_viewers = 20
 content_type = "video/mp2t"
 latency_budget = 200
+hls_segment_seconds = 4
 
 [mounts."/radio/jazz.mp3"]
 max_viewers = 0
@@ -145,6 +146,7 @@ ring_seconds = 60
   CHECK(live.latency_budget_ms == 200u);
   CHECK(live.max_viewers == 20u);
   CHECK(live.content_type == "video/mp2t");
+  CHECK(live.hls_segment_ms == 4000u);
   const MountSettings& jazz = config.mounts.at("/radio/jazz.mp3");
   CHECK(jazz.max_viewers == 0u);
   CHECK_FALSE(jazz.source_password);
@@ -153,6 +155,7 @@ ring_seconds = 60
   CHECK(jazz.ring_seconds == 60u);
   CHECK_FALSE(jazz.latency_budget_ms);
   CHECK_FALSE(jazz.content_type);
+  CHECK_FALSE(jazz.hls_segment_ms);
 }
 
 TEST_CASE("an unknown config key is reported at its line with the nearest name", "[config]") {

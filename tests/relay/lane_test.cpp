@@ -665,3 +665,119 @@ TEST_CASE("an ICY write whose stream bytes are out but not its block keeps its p
   CHECK(out[0].block_after == 2000);
   CHECK(h.lane.gate() == 1000);
 }
+
+TEST_CASE("a skipped viewer of a video stream lands on the newest keyframe near the live edge",
+          "[lane][video]") {
+  Harness h(settings_for(), Framing{0, 188});
+  const std::uint64_t head = 188 * 20'000;
+  h.ring.head = head;
+  h.ring.oldest = head - kRing;
+  SECTION("a keyframe within a quarter ring of head") {
+    h.ring.keyframe = head - 188 * 500;
+    const ViewerId id = h.join(head - kRing - 1);  // lapped
+    CHECK(h.skips[id] == 1);
+    CHECK(h.lane.position(id) > h.ring.keyframe);  // the backlog from the keyframe went out
+    REQUIRE_FALSE(h.writes[id].empty());
+    CHECK(h.writes[id][0].from == h.ring.keyframe);
+  }
+  SECTION("a keyframe further back than a quarter ring is not worth it: the live edge") {
+    h.ring.keyframe = head - kRing / 4 - 188;
+    const ViewerId id = h.join(head - kRing - 1);
+    CHECK(h.lane.position(id) == head);
+    CHECK(h.writes[id].empty());
+  }
+  SECTION("a keyframe the lane cannot have read yet is ignored") {
+    h.ring.keyframe = head + 188;
+    const ViewerId id = h.join(head - kRing - 1);
+    CHECK(h.lane.position(id) == head);
+  }
+  SECTION("a lapped write lands on the keyframe too") {
+    h.ring.keyframe = head - 188 * 10;
+    const ViewerId id = h.lane.add(head - 188 * 100);
+    LaneActions out;
+    h.lane.start(id, h.ring, out);
+    REQUIRE(out.size() == 1);
+    out.clear();
+    h.lane.lapped(id, h.ring, out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].kind == LaneAction::Kind::skip);
+    CHECK(out[0].to == head - 188 * 10);
+  }
+}
+
+TEST_CASE("a bounded read (an HLS segment) gets its range at once, then finishes", "[lane][video]") {
+  Harness h(settings_for(), Framing{0, 188});
+  h.ring.head = 188 * 5'000;
+  JoinOptions segment;
+  segment.end = 188 * 3'000;
+  const ViewerId id = h.lane.add(188 * 1'000, segment);
+  LaneActions out;
+  h.lane.start(id, h.ring, out);
+  h.apply(out);
+  REQUIRE(h.finishes[id] == 1);
+  std::uint64_t sent = 0;
+  for (const Write& w : h.writes[id]) {
+    CHECK(w.to <= segment.end);
+    sent += w.to - w.from;
+  }
+  CHECK(sent == 188 * 2'000);  // capped writes went on without waiting for the wheel
+  CHECK(h.writes[id].size() == 2);  // 376,000 bytes in writes of at most 256 KiB
+}
+
+TEST_CASE("a bounded read is never skipped: overwritten, it is closed", "[lane][video]") {
+  Harness h(settings_for(), Framing{0, 188});
+  const std::uint64_t head = 188 * 20'000;
+  h.ring.head = head;
+  h.ring.oldest = head - kRing;
+  SECTION("far behind but readable: it is served") {
+    JoinOptions segment;
+    segment.end = head - kRing + 188 * 1'000;
+    const ViewerId id = h.lane.add(head - kRing + 188, segment);
+    LaneActions out;
+    h.lane.start(id, h.ring, out);
+    h.apply(out);
+    CHECK(h.skips[id] == 0);
+    CHECK(h.finishes[id] == 1);
+  }
+  SECTION("already overwritten") {
+    JoinOptions segment;
+    segment.end = head - kRing + 188 * 1'000;
+    const ViewerId id = h.lane.add(head - kRing - 188, segment);
+    LaneActions out;
+    h.lane.start(id, h.ring, out);
+    h.apply(out);
+    CHECK(h.skips[id] == 0);
+    CHECK(h.closes[id] == 1);
+  }
+  SECTION("overwritten while its write was being decided") {
+    JoinOptions segment;
+    segment.end = head - 188 * 100;
+    const ViewerId id = h.lane.add(head - 188 * 200, segment);
+    LaneActions out;
+    h.lane.start(id, h.ring, out);
+    REQUIRE(out.size() == 1);
+    out.clear();
+    h.lane.lapped(id, h.ring, out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].kind == LaneAction::Kind::close);
+    CHECK(out[0].reason == CloseReason::overwritten);
+  }
+}
+
+TEST_CASE("a timeshifted viewer may stay further behind than a live one", "[lane][video]") {
+  Harness h(settings_for(), Framing{0, 188});
+  const std::uint64_t head = 188 * 20'000;
+  h.ring.head = head;
+  h.ring.oldest = head - kRing;
+  const std::uint64_t behind = 188 * 17'100;  // 545,200 bytes: over the live lag limit
+  const ViewerId live = h.join(behind);
+  JoinOptions rewind;
+  rewind.max_lag_bytes = kRing / 2 + kRing / 8;
+  const ViewerId shifted = h.lane.add(behind, rewind);
+  LaneActions out;
+  h.lane.start(shifted, h.ring, out);
+  h.apply(out);
+  CHECK(h.skips[live] == 1);
+  CHECK(h.skips[shifted] == 0);
+  CHECK(h.writes[shifted].front().from == behind);
+}

@@ -22,16 +22,18 @@ TEST_CASE("a source's declared bit rate is read from the headers encoders send",
 }
 
 TEST_CASE("a mount's ring holds --ring-seconds of its rate, within bounds", "[ring_sizing]") {
-  RingSizing sizing;  // 10 s, 512 KiB to 64 MiB
+  RingSizing sizing;  // 10 s (30 s for MPEG-TS), 512 KiB to 64 MiB
   SECTION("128 kbit/s radio: 160 KB of stream, the 512 KiB floor") {
     CHECK(ring_bytes_for(sizing, source("audio/mpeg", {{"ice-bitrate", "128"}})) == 512 * 1024);
   }
-  SECTION("an 8 Mbit/s declared video stream: 10 MB, rounded up to 16 MiB") {
+  SECTION("an 8 Mbit/s declared MPEG-TS stream: 30 s are 30 MB, rounded up to 32 MiB") {
+    CHECK(ring_bytes_for(sizing, source("video/mp2t", {{"ice-bitrate", "8000"}})) == 32u << 20);
+    sizing.seconds = 10;  // set explicitly: it holds for MPEG-TS too
     CHECK(ring_bytes_for(sizing, source("video/mp2t", {{"ice-bitrate", "8000"}})) == 16u << 20);
   }
   SECTION("nothing declared: audio is guessed at 320 kbit/s, anything else at 3.2 Mbit/s") {
     CHECK(ring_bytes_for(sizing, source("audio/mpeg")) == 512 * 1024);
-    CHECK(ring_bytes_for(sizing, source("video/mp2t")) == 4u << 20);
+    CHECK(ring_bytes_for(sizing, source("video/mp2t")) == 16u << 20);  // 12 MB over 30 s
     CHECK(ring_bytes_for(sizing, source("application/octet-stream")) == 4u << 20);
   }
   SECTION("a longer window costs memory in proportion") {

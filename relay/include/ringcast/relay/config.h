@@ -23,6 +23,7 @@ struct MountSettings {
   std::optional<std::size_t> ring_bytes;       // takes effect when the mount is (re)created
   std::optional<std::uint32_t> ring_seconds;   // the ring holds this long at the declared rate
   std::optional<std::uint32_t> latency_budget_ms;
+  std::optional<std::uint32_t> hls_segment_ms;  // MPEG-TS video: HLS segments at least this long
   std::optional<std::size_t> max_viewers;      // 0: no limit
   std::optional<std::string> content_type;     // sent to viewers whatever the source declares
   std::optional<std::uint32_t> icy_metaint;    // ICY listeners' metadata interval (0: off)
@@ -62,7 +63,7 @@ struct RelayConfig {
   std::uint16_t listen_port = 8000;
   std::string source_password;  // empty: generated at start
   std::size_t ring_bytes = 0;       // per mount; 0: sized by time (ring_seconds, see RingSizing)
-  std::uint32_t ring_seconds = 10;  // a ring sized by time holds this long of the stream
+  std::uint32_t ring_seconds = 0;  // a ring sized by time holds this long (0: 10 s, 30 s for MPEG-TS)
   std::uint32_t grace_ms = 10'000;             // viewers wait this long for a source to return
   std::uint32_t source_idle_timeout_ms = 10'000;  // a source sending nothing this long is dropped
   std::size_t max_head_bytes = 8 * 1024;       // request head larger: 431

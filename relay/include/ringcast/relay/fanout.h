@@ -10,7 +10,11 @@ namespace ringcast::relay {
 enum class SlowViewerAction { skip, disconnect };
 
 struct FanoutSettings {
-  std::size_t burst_bytes = 64 * 1024;       // a new viewer starts this far behind the live edge
+  // A new viewer starts this far behind the live edge; on MPEG-TS video, the furthest back its
+  // keyframe join may start. 0: kDefaultBurstBytes, and a quarter of the ring for keyframes.
+  std::size_t burst_bytes = 0;
+  static constexpr std::size_t kDefaultBurstBytes = 64 * 1024;
+  std::uint32_t hls_segment_ms = 2000;       // HLS segments are at least this long (keyframes allowing)
   std::size_t max_write_bytes = 256 * 1024;  // most bytes handed to one write
   // A write() costs 5-9 us here whatever its size, so coalescing aims at writes this large:
   // 16 KiB is 1 s of 128 kbit/s radio and 131 ms of 1 Mbit/s video (docs/benchmarks.md).

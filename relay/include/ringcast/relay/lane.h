@@ -17,10 +17,15 @@ namespace ringcast::relay {
 using ViewerId = std::uint32_t;
 
 // What the lane may read now, as the ring's writer published it.
+inline constexpr std::uint64_t kNoPosition = UINT64_MAX;
+
 struct RingView {
   std::uint64_t head = 0;    // end of committed bytes
   std::uint64_t oldest = 0;  // oldest position still safe to read
   Framing framing;
+  // MPEG-TS video: the newest keyframe's packet (kNoPosition: none). A skip lands there when it
+  // is near the live edge, so a decoder restarts on a picture it can decode.
+  std::uint64_t keyframe = kNoPosition;
 };
 
 // The loop's load, which scales coalescing: viewers on the loop (all mounts) and its busy
@@ -31,8 +36,26 @@ struct LoopLoad {
 };
 
 enum class CloseReason : std::uint8_t {
-  slow,     // too far behind and --slow-viewer disconnect
-  stalled,  // its in-flight write pins memory the writer needs
+  slow,         // too far behind and --slow-viewer disconnect
+  stalled,      // its in-flight write pins memory the writer needs
+  overwritten,  // a bounded read (an HLS segment) whose bytes the writer has since overwritten
+};
+
+// How a viewer joins a lane. The defaults are a live viewer: the stream from `position` on, for
+// as long as it stays within the lane's lag limit.
+struct JoinOptions {
+  // ICY: a block after every `metaint` stream bytes it is sent (0: none). Blocks follow the
+  // bytes sent, not ring positions: a skip does not move them. until_block: stream bytes before
+  // its first block (0: a whole metaint), for a listener moved here from another mount, whose
+  // count of bytes since its last block goes on.
+  std::uint32_t metaint = 0;
+  std::uint32_t until_block = 0;
+  // Behind this far it is slow (0: the lane's max_lag_bytes): a timeshifted viewer reads
+  // further back than live ones may lag.
+  std::uint64_t max_lag_bytes = 0;
+  // A bounded read (an HLS segment): [position, end) and then finish; never skipped, closed if
+  // its bytes are overwritten first. kNoPosition: live, no end.
+  std::uint64_t end = kNoPosition;
 };
 
 struct LaneAction {
@@ -115,11 +138,10 @@ class Lane {
 
   // --- viewers ---
   // A viewer that will start at `position`; it is written nothing until start().
-  // metaint: it asked for ICY metadata, a block after every `metaint` stream bytes it is sent
-  // (0: none). Blocks follow the bytes sent, not ring positions: a skip does not move them.
-  // until_block: stream bytes before its first block (0: a whole metaint), for a listener
-  // moved here from another mount, whose count of bytes since its last block goes on.
-  ViewerId add(std::uint64_t position, std::uint32_t metaint = 0, std::uint32_t until_block = 0);
+  ViewerId add(std::uint64_t position, const JoinOptions& options);
+  ViewerId add(std::uint64_t position, std::uint32_t metaint = 0, std::uint32_t until_block = 0) {
+    return add(position, JoinOptions{metaint, until_block});
+  }
   // Its response head is out: it gets its burst (everything from its position) at once.
   void start(ViewerId viewer, const RingView& ring, LaneActions& out);
   // The viewer is gone (closed or finished); its in-flight write no longer holds the gate.
@@ -187,6 +209,8 @@ class Lane {
     std::uint32_t metaint = 0;      // ICY: a block every metaint stream bytes (0: none)
     std::uint32_t until_block = 0;  // stream bytes to send before the next block (1..metaint)
     std::uint32_t until_block_at_issue = 0;  // before the write in flight (a lap undoes it)
+    std::uint64_t max_lag = 0;               // JoinOptions::max_lag_bytes, resolved
+    std::uint64_t end = kNoPosition;         // JoinOptions::end
   };
   struct Slot {
     std::vector<ViewerId> viewers;
@@ -200,6 +224,9 @@ class Lane {
   void service(ViewerId id, const RingView& ring, LaneActions& out);
   void issue_write(ViewerId id, std::uint64_t end, LaneActions& out);
   void complete(ViewerId id, const RingView& ring, LaneActions& out);
+  // Where a viewer too far behind jumps to: the newest keyframe when one is near the live
+  // edge, else the last packet boundary.
+  std::uint64_t skip_target(const RingView& ring) const;
   bool slot_has_work(const Slot& slot, std::uint64_t head) const;
   void bucket_add(std::uint64_t position);
   void bucket_remove(std::uint64_t position);

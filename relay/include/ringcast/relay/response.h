@@ -2,6 +2,8 @@
 // into bytes by one builder, so errors, pages, stream heads, HEAD and CORS preflight agree.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,6 +18,8 @@ struct Response {
   std::string body;
   // A live stream's head: no Content-Length, the body runs until the connection closes.
   bool streaming = false;
+  // A body sent apart from `body` (an HLS segment, views of the ring): its length.
+  std::optional<std::uint64_t> content_length;
 
   Response& header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

@@ -113,6 +113,7 @@ struct StatsInput {
   std::vector<std::shared_ptr<Stream>> streams;
   std::uint64_t uptime_ms;
   std::string version;
+  std::uint64_t now_ms = 0;  // monotonic (HLS sessions expire by it)
 };
 
 std::string render_stats_json(const StatsInput& input);

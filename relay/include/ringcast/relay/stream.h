@@ -18,8 +18,11 @@
 
 #include "ringcast/relay/audio_frames.h"
 #include "ringcast/relay/fanout.h"
+#include "ringcast/relay/hls.h"
+#include "ringcast/relay/hls_sessions.h"
 #include "ringcast/relay/lane.h"
 #include "ringcast/relay/loop_event.h"
+#include "ringcast/relay/ts_tracker.h"
 #include "ringcast/ringbuf/byte_ring.h"
 
 namespace ringcast::relay {
@@ -70,11 +73,46 @@ struct alignas(64) StreamLane {
   Counter bytes_out, joins, skips, skipped_bytes, slow_disconnects;
 };
 
+// The PAT and PMT packets of the current MPEG-TS source, as it last sent them: what a viewer
+// joining at a keyframe, and every HLS segment, is sent first. Immutable and shared: a write
+// that gathers it holds a reference until it completes.
+struct PsiBlock {
+  std::array<std::byte, 2 * TsTracker::kPacket> bytes{};
+  std::size_t size = 0;
+};
+
+// What a viewer asks of its join (the query string, ICY).
+struct JoinRequest {
+  std::uint32_t metaint = 0;
+  std::uint32_t until_block = 0;  // a moved listener's ICY count (JoinOptions)
+  std::optional<std::uint64_t> rewind_ms;  // ?rewind=: start this far behind live
+};
+
+// Where a viewer was put.
+struct JoinPoint {
+  ViewerId id = 0;
+  std::uint64_t position = 0;              // its first stream byte
+  std::shared_ptr<const PsiBlock> prefix;  // sent before its first stream byte (null: none)
+  bool keyframe = false;                   // it starts on a video keyframe
+  std::uint64_t behind_ms = 0;             // a keyframe join: how far behind live, wall time
+};
+
+// An HLS segment as it can be served now: ring bytes [from, to) after the PSI prefix.
+struct SegmentRead {
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+  std::shared_ptr<const PsiBlock> prefix;
+};
+
 // How a mount's ring is sized when nothing sets it: by time, from the rate the source declares
 // (ice-bitrate, icy-br, ice-audio-info bitrate=) or, failing that, from its content type.
 struct RingSizing {
   std::size_t explicit_bytes = 0;  // --ring-size or the mount's ring_size: wins (0: by time)
-  std::uint32_t seconds = 10;      // --ring-seconds
+  // --ring-seconds; 0: kDefaultRingSeconds, or kDefaultTsRingSeconds for MPEG-TS (whose
+  // timeshift and HLS window is half the ring).
+  std::uint32_t seconds = 0;
+  static constexpr std::uint32_t kDefaultRingSeconds = 10;
+  static constexpr std::uint32_t kDefaultTsRingSeconds = 30;
   std::size_t min_bytes = 512 * 1024;
   std::size_t max_bytes = 64 * 1024 * 1024;
 };
@@ -126,10 +164,14 @@ class Stream : public std::enable_shared_from_this<Stream> {
   RingView ring_view() const;
 
   // --- viewer side (a lane's loop) ---
-  // A viewer joins a burst behind the live edge; it is written nothing until start_viewer().
-  // metaint: an ICY listener's metadata interval (0: none).
-  ViewerId add_viewer(LoopHost& host, ViewerSession& viewer, std::uint32_t metaint = 0,
-                      std::uint32_t until_block = 0);
+  // A viewer joins: at the newest keyframe of an MPEG-TS video stream when one is within the
+  // burst limit (or `rewind_ms` behind live), else a burst behind the live edge (on an audio
+  // frame for MP3 and AAC). It is written nothing until start_viewer().
+  JoinPoint add_viewer(LoopHost& host, ViewerSession& viewer, const JoinRequest& request = {});
+  // An HLS segment's reader: a bounded viewer of [read.from, read.to), not counted as a
+  // viewer. Null when the segment is no longer servable.
+  std::optional<ViewerId> add_segment_reader(LoopHost& host, ViewerSession& reader, const SegmentRead& read);
+  void remove_segment_reader(LoopHost& host, ViewerId reader);
   void start_viewer(LoopHost& host, ViewerId viewer);
   void remove_viewer(LoopHost& host, ViewerId viewer);
   void viewer_write_done(LoopHost& host, ViewerId viewer);
@@ -152,6 +194,27 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // `pos` was overwritten meanwhile (a lap) and must not be read.
   bool pin(std::size_t worker, std::uint64_t pos) { return ring_.pin(worker, pos); }
 
+  // --- video: MPEG-TS structure (any thread; the writer keeps it) ---
+  bool has_video() const;
+  // The live HLS playlist (hls.h) naming segments `prefix<sequence>.ts`; nullopt: not a video
+  // stream (no segment cut yet is an empty playlist).
+  std::optional<std::string> hls_playlist(std::string_view segment_prefix) const;
+  // The segment, if the ring still holds it well enough to serve it whole.
+  std::optional<SegmentRead> hls_segment(std::uint64_t sequence) const;
+  struct VideoStats {
+    bool video = false;
+    TsTracker::Codec codec = TsTracker::Codec::none;
+    TsTracker::Counters counters;
+    std::size_t keyframes_held = 0;
+    std::size_t segments_held = 0;
+    std::uint64_t window_ms = 0;  // how far back the ring's keyframes reach (rewind, HLS)
+  };
+  VideoStats video_stats() const;
+  // HLS requests, counted by the workers that serve them (sums of several writers: these are
+  // read-modify-write, unlike Counter's single-writer adds).
+  std::atomic<std::uint64_t> hls_playlists{0}, hls_segments{0}, hls_misses{0};
+  HlsSessions hls_sessions;
+
   // --- stats (any thread) ---
   std::uint64_t bytes_in() const { return bytes_in_.get(); }
   std::uint64_t source_connects() const { return source_connects_.get(); }
@@ -172,6 +235,11 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::uint64_t audio_frame_at_or_after(std::size_t worker, std::uint64_t position, std::uint64_t head);
   static constexpr std::size_t kFrameSearchBytes = 4096;  // over two frames of 320 kbit/s MP3
   std::uint64_t eviction_threshold() const;
+  // How far back rewinds and HLS playlists reach: half the ring behind head.
+  std::uint64_t window_floor(std::uint64_t head) const;
+  // The writer: follow the TS structure of bytes just committed at `position`.
+  void feed_video(std::uint64_t position, std::size_t n);
+  std::optional<JoinPoint> keyframe_join(const RingView& view, const JoinRequest& request);
   // Applies what the lane decided, feeding write results back, then publishes the gate and
   // asks for the lane's next tick.
   void apply(LoopHost& host, StreamLane& lane);
@@ -182,6 +250,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   const std::string mount_;
   FanoutSettings settings_;
   ringbuf::ByteRing ring_;
+  std::size_t burst_bytes_ = 0;          // a join that is not at a keyframe
+  std::size_t keyframe_join_bytes_ = 0;  // the furthest back a keyframe join starts
   std::vector<std::unique_ptr<StreamLane>> lanes_;
 
   mutable std::mutex metadata_mutex_;  // viewers read metadata at join; sources replace it
@@ -193,6 +263,26 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::atomic<std::uint32_t> framing_packet_{1};
   std::atomic<std::uint64_t> framing_cut_from_{0};
   bool framing_locked_ = true;  // writer only
+
+  // MPEG-TS video: created when the first TS source attaches (the writer stores it once, with
+  // release; readers load it with acquire) and kept as long as the stream. The writer feeds
+  // the tracker under the mutex; joins and HLS requests read under it, briefly.
+  struct Video {
+    explicit Video(std::uint32_t segment_ms) : segments(segment_ms) {}
+    mutable std::mutex mutex;
+    TsTracker tracker{256};
+    HlsSegmenter segments;
+    std::shared_ptr<const PsiBlock> psi;
+    std::uint64_t psi_versions = 0;  // tracker's pat_versions + pmt_versions when psi was made
+    std::uint64_t keyframes_seen = 0;
+  };
+  std::unique_ptr<Video> video_owner_;
+  std::atomic<Video*> video_{nullptr};
+  bool ts_source_ = false;  // writer only: the current source sends MPEG-TS
+  // The newest keyframe (kNoPosition: none), for skips: written by the writer after the
+  // tracker, read by lanes in ring_view() (relaxed: a stale keyframe is still a keyframe the
+  // lane checks against the ring's oldest).
+  std::atomic<std::uint64_t> newest_keyframe_{kNoPosition};
 
   std::atomic<std::uint16_t> first_bytes_{0};
   std::atomic<AudioFraming> audio_framing_{AudioFraming::none};

@@ -10,6 +10,8 @@
 #include <span>
 #include <vector>
 
+#include "ringcast/relay/fixed_ring.h"
+
 namespace ringcast::relay {
 
 // Follows the stream 188-byte packet by packet; a packet may arrive split across calls at any
@@ -116,11 +118,9 @@ class TsTracker {
   Codec video_codec_ = Codec::none;
   std::optional<std::uint64_t> last_video_pts_;
 
-  // The keyframe ring, in stream order: entries_[(first_ + i) % size] for i < keyframes_held_.
+  // The keyframe ring, in stream order.
   // Its entries belong to index_pid_ / index_codec_; a change of either empties it.
-  std::vector<Keyframe> entries_;
-  std::size_t first_ = 0;
-  std::size_t keyframes_held_ = 0;
+  FixedRing<Keyframe> entries_;
   std::uint16_t index_pid_ = kNoPid;
   Codec index_codec_ = Codec::none;
 

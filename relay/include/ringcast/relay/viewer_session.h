@@ -9,6 +9,7 @@
 #include <string>
 
 #include "ringcast/relay/lane.h"
+#include "ringcast/relay/response.h"
 
 namespace ringcast::relay {
 
@@ -25,6 +26,9 @@ struct WriteResult {
 };
 
 struct IcyTitle;
+struct JoinRequest;
+struct PsiBlock;
+struct SegmentRead;
 
 class ViewerSession {
  public:
@@ -35,9 +39,15 @@ class ViewerSession {
                 std::string home_mount = {});
   ~ViewerSession();
 
-  // Joins the stream a burst behind the live edge and sends the response head; the burst
-  // follows once the head is out.
-  void start(std::string response_head);
+  // Joins the stream (Stream::add_viewer) and sends the response head, saying where a
+  // timeshifted viewer really starts, then the join's PAT/PMT prefix, if any, gathered after
+  // it; the stream follows once both are out.
+  void start(Response response, const JoinRequest& request);
+  // An HLS segment instead: the head (Content-Length: prefix and ring bytes), the prefix, the
+  // ring bytes [read.from, read.to), then a clean close. False: the segment is no longer
+  // servable and nothing was sent.
+  bool start_segment(Response response, const SegmentRead& read);
+  bool is_segment() const { return segment_; }
   // The lane's actions, applied (Stream::apply).
   // Pins `from`, then uv_try_write of the ring views [from, to), with the metadata block
   // gathered in after `block_after` (0: none); libuv gets what the kernel did not take.
@@ -75,6 +85,8 @@ class ViewerSession {
   void on_write_done(int status);
   void switch_stream();
   void on_head_written(int status);
+  // Writes response_head_ and the prefix; the stream starts when both are out.
+  void write_head();
 
   // libuv callbacks
   static void write_done_cb(uv_write_t* request, int status);
@@ -97,6 +109,8 @@ class ViewerSession {
   std::uint64_t progress_position_ = 0;  // accepted position when progress was last seen
   std::uint64_t progress_ms_ = 0;
   std::string response_head_;  // until written
+  std::shared_ptr<const PsiBlock> prefix_;  // sent after the head (held until written)
+  bool segment_ = false;        // an HLS segment reader: not counted as a viewer
   uv_write_t request_{};       // reused: one write in flight at a time
   uv_buf_t buffers_[4]{};  // two ring parts, one split around a metadata block, the block
 };

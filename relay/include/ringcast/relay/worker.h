@@ -20,6 +20,8 @@
 
 namespace ringcast::relay {
 
+struct HlsPath;
+
 struct AdminTask;
 struct AccessPolicy;
 struct MountSettings;
@@ -97,6 +99,9 @@ class Worker final : public LoopHost {
   void post_to_all(const LoopEvent& event);
   // This loop's viewers of `from` (or, home_only, those whose own mount is target's) move.
   void move_viewers(const Stream* from, const std::shared_ptr<Stream>& target, bool home_only);
+  // HLS of an MPEG-TS mount: the playlist, or a segment served from the ring (hls.h).
+  void handle_hls(Connection& connection, const RequestHead& head, const std::shared_ptr<Stream>& stream,
+                  const HlsPath& hls);
   void handle_viewer(Connection& connection, RequestHead& head, bool authenticated = false);
   // Listener and source authentication (worker_auth.cpp): the users file's hash check on
   // libuv's thread pool, then the url authenticator on this loop's AuthClient; the request

@@ -1,0 +1,50 @@
+// HLS players as a kind of viewer: a player is a run of playlist and segment requests, not a
+// connection, so a session is an address that asked for a mount's HLS within the timeout.
+// Clients behind one address (a NAT) count as one session. Any thread; one short lock each.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace ringcast::relay {
+
+class HlsSessions {
+ public:
+  // Players poll the playlist about once per segment (2 s by default): 15 s of silence is a
+  // player that left.
+  static constexpr std::uint64_t kTimeoutMs = 15'000;
+
+  // A request from `address` at `now_ms`; true when it starts a session.
+  bool touch(std::string_view address, std::uint64_t now_ms) {
+    std::lock_guard lock(mutex_);
+    auto [it, inserted] = last_seen_.try_emplace(std::string(address), now_ms);
+    if (!inserted) {
+      const bool expired = now_ms - it->second >= kTimeoutMs;
+      it->second = now_ms;
+      if (expired) ++started_;
+      return expired;
+    }
+    ++started_;
+    return true;
+  }
+  // Sessions seen within the timeout; the others are forgotten.
+  std::size_t active(std::uint64_t now_ms) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(last_seen_, [&](const auto& entry) { return now_ms - entry.second >= kTimeoutMs; });
+    return last_seen_.size();
+  }
+  std::uint64_t started() const {
+    std::lock_guard lock(mutex_);
+    return started_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::uint64_t> last_seen_;
+  std::uint64_t started_ = 0;
+};
+
+}  // namespace ringcast::relay
