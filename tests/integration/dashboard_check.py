@@ -24,7 +24,7 @@ import tempfile
 import time
 import urllib.request
 
-DEADLINE_SECONDS = 45  # for everything this script does; each wait is bounded within it
+DEADLINE_SECONDS = 75  # for everything this script does; each wait is bounded within it
 WIDTH, HEIGHT = 1280, 900
 
 # Reads the page as a person would: the text shown, found through the data-* attributes.
@@ -298,10 +298,14 @@ def compare(page, stats, expect):
                             f"/stats source_connected is {real['source_connected']}")
 
     for mount in sorted(page["mounts"]):
-        audio = stats_mounts.get(mount, {}).get("content_type", "").startswith("audio/")
-        if (page["mounts"][mount].get("play") == "yes") != audio:
-            problems.append(f"{mount}: a play button {'missing' if audio else 'shown'} for "
-                            f"{stats_mounts.get(mount, {}).get('content_type')}")
+        real = stats_mounts.get(mount, {})
+        playable = real.get("content_type", "").startswith("audio/") or "video" in real
+        if (page["mounts"][mount].get("play") == "yes") != playable:
+            problems.append(f"{mount}: a play button {'missing' if playable else 'shown'} for "
+                            f"{real.get('content_type')}{' (video)' if 'video' in real else ''}")
+        hls = real.get("hls", {}).get("sessions")
+        if hls is not None:
+            check(f"{mount} HLS sessions", page["mounts"][mount].get("hls_sessions"), parse_count, hls, 1)
 
     if len(page["workers"]) != len(stats["workers"]):
         problems.append(f"workers: the page lists {len(page['workers'])}, /stats {len(stats['workers'])}")
@@ -434,6 +438,23 @@ def main():
             if chart["points"] < history_points:
                 failures.append(f"chart {key}: {chart['points']} points drawn, fewer than the "
                                 f"{history_points} that /stats/history held before the page loaded")
+
+        # The watch button of an MPEG-TS video mount plays its HLS in the page's video element
+        # (Chromium plays HLS natively), a few seconds of it, before the screenshot is taken.
+        video = sorted(m for m, s in stats["mounts"].items() if "video" in s)
+        if video:
+            browser.evaluate(f"document.querySelector('[data-watch=\"{video[0]}\"]').click(), true")
+            try:
+                browser.wait_for("window.ringcastDashboard.video.currentTime > 3 && "
+                                 "window.ringcastDashboard.video.videoWidth > 0",
+                                 f"the video player did not play {video[0]}'s HLS", 25)
+                print(f"ok: the watch button plays {video[0]} as HLS "
+                      f"({browser.evaluate('window.ringcastDashboard.video.videoWidth')} px wide)")
+            except CheckFailed as error:
+                state = browser.evaluate("(() => { const v = window.ringcastDashboard.video; "
+                                         "return `${v.src} ready=${v.readyState} t=${v.currentTime} "
+                                         "error=${v.error && v.error.code} ${v.error && v.error.message}`; })()")
+                failures.append(f"{error} ({state})")
 
         browser.screenshot(args.screenshot)
         print(f"screenshot: {args.screenshot}")

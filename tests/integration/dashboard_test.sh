@@ -53,8 +53,9 @@ wait_viewers() {
   fail "/stats counts ${viewers:-no} viewers of $1, not $2, after 10 s"
 }
 
-push /live.ts -f lavfi -i testsrc=size=320x240:rate=25 -f lavfi -i sine=frequency=440 \
-  -c:v mpeg2video -b:v 800k -c:a mp2 -f mpegts -content_type video/mp2t
+push /live.ts -f lavfi -i testsrc2=size=320x180:rate=25 -f lavfi -i sine=frequency=440 \
+  -c:v libx264 -preset ultrafast -g 25 -pix_fmt yuv420p -b:v 400k -c:a aac -b:a 64k \
+  -f mpegts -content_type video/mp2t
 push /radio.mp3 -f lavfi -i sine=frequency=330 -c:a libmp3lame -b:a 128k -f mp3 \
   -content_type audio/mpeg
 
@@ -102,7 +103,7 @@ done
 pass "/stats/history sampled the setup (at uptime $sampled s)"
 
 mkdir -p "$(dirname "$SCREENSHOT")"
-timeout 60 python3 "$HERE/dashboard_check.py" "$BASE" "$SCREENSHOT" \
+timeout 90 python3 "$HERE/dashboard_check.py" "$BASE" "$SCREENSHOT" \
   --expect-viewers /live.ts=3 --expect-viewers /radio.mp3=1 \
   --expect-refused auth=2 --expect-refused not_found=1 --min-history 2 ||
   fail "the dashboard does not show what /stats says (above)"

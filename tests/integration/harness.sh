@@ -72,8 +72,7 @@ start_ringcast() {
 
 # mount_stat MOUNT FIELD: a number from the mount's block of /stats (empty if none).
 mount_stat() {
-  timeout 5 curl -sf "$BASE/stats" |
-    sed -n "/\"${1//\//\\/}\": {/,/}/s/.*\"$2\": \([0-9]*\).*/\1/p" | head -n 1
+  timeout 5 curl -sf "$BASE/stats" | jq -r --arg m "$1" --arg f "$2" '.mounts[$m][$f] // empty'
 }
 
 # wait_for_stream MOUNT MIN_BYTES PUSHER [SECONDS]: within SECONDS (10) the relay has received
