@@ -521,13 +521,6 @@ void Stream::feed_video(std::uint64_t position, std::size_t n) {
   }
 }
 
-bool Stream::has_video() const {
-  const Video* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
-  if (video == nullptr) return false;
-  std::lock_guard lock(video->mutex);
-  return video->tracker.video_pid() != TsTracker::kNoPid;
-}
-
 std::optional<std::string> Stream::hls_playlist(std::string_view segment_prefix) const {
   const Video* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
   if (video == nullptr) return std::nullopt;

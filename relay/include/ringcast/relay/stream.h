@@ -195,7 +195,6 @@ class Stream : public std::enable_shared_from_this<Stream> {
   bool pin(std::size_t worker, std::uint64_t pos) { return ring_.pin(worker, pos); }
 
   // --- video: MPEG-TS structure (any thread; the writer keeps it) ---
-  bool has_video() const;
   // The live HLS playlist (hls.h) naming segments `prefix<sequence>.ts`; nullopt: not a video
   // stream (no segment cut yet is an empty playlist).
   std::optional<std::string> hls_playlist(std::string_view segment_prefix) const;
