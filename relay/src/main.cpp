@@ -57,11 +57,14 @@ void print_banner(const RelayConfig& config, std::uint16_t port, bool generated)
       "    -content_type video/mp2t icecast://source:%s@%s/live.ts\n"
       "watch it:\n"
       "  ffplay http://%s/live.ts      (or: mpv / vlc / curl -o out.ts the same URL)\n"
+      "  ffplay http://%s/live.ts/index.m3u8      (HLS: phones, Safari, Chrome)\n"
+      "  ffplay 'http://%s/live.ts?rewind=10'     (10 s behind live)\n"
       "stats:\n"
-      "  curl http://%s/stats\n\n",
+      "  curl http://%s/stats     (and the dashboard: http://%s/)\n\n",
       ringcast::relay::kVersion, base.c_str(), config.source_password.c_str(),
       generated ? " (generated; choose one with --source-password)" : "",
-      config.source_password.c_str(), base.c_str(), base.c_str(), base.c_str());
+      config.source_password.c_str(), base.c_str(), base.c_str(), base.c_str(), base.c_str(),
+      base.c_str(), base.c_str());
   std::fflush(stdout);
 }
 

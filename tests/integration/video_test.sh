@@ -41,6 +41,7 @@ push() {
 }
 push /live.ts
 push /small.ts
+SMALL_PUSHER=$PUSHER
 pass "ffmpeg is broadcasting /live.ts and /small.ts"
 
 # seconds_of MOUNT SECONDS: waits until the mount's tracker has indexed a keyframe per 2 s.
@@ -163,5 +164,21 @@ python3 -c "import sys; sys.exit(0 if 7.5 <= $gap <= 12.5 else 1)" ||
 code=$(timeout 5 curl -s -o /dev/null -w '%{http_code}' "$BASE/live.ts?rewind=soon")
 [ "$code" = 400 ] || fail "?rewind=soon answered $code, not 400"
 pass "?rewind=10 starts $behind s behind live (X-Timeshift), a PTS gap of $gap s to a live viewer"
+
+# --- a source change: the playlist marks it ------------------------------------------------------
+kill -INT "$SMALL_PUSHER" 2>/dev/null || true
+reap "$SMALL_PUSHER" || true
+push /small.ts  # within --grace: the mount, its ring and its segments go on
+marked=
+for _ in $(seq 1 100); do
+  playlist=$(timeout 5 curl -sf "$BASE/small.ts/index.m3u8") || fail "no playlist for /small.ts"
+  if grep -q '^#EXT-X-DISCONTINUITY$' <<<"$playlist" || grep -q '^#EXT-X-DISCONTINUITY-SEQUENCE:[1-9]' <<<"$playlist"; then
+    marked=yes
+    break
+  fi
+  sleep 0.2
+done
+[ -n "$marked" ] || fail "after a source change the playlist shows no discontinuity: $playlist"
+pass "a new source's first segment is marked EXT-X-DISCONTINUITY"
 
 echo "all video checks passed"

@@ -54,11 +54,20 @@ struct Harness {
   std::map<ViewerId, std::uint64_t> in_flight_from;
 
   ViewerId join(std::uint64_t position, std::uint32_t metaint = 0) {
-    const ViewerId id = lane.add(position, metaint);
+    return join(position, JoinOptions{metaint});
+  }
+  ViewerId join(std::uint64_t position, const JoinOptions& options) {
+    const ViewerId id = lane.add(position, options);
     LaneActions out;
     lane.start(id, ring, out);
     apply(out);
     return id;
+  }
+  // A bounded read of [from, end), as an HLS segment is served.
+  ViewerId read_range(std::uint64_t from, std::uint64_t end) {
+    JoinOptions options;
+    options.end = end;
+    return join(from, options);
   }
   void commit(std::uint64_t bytes) {
     ring.head += bytes;
@@ -708,16 +717,11 @@ TEST_CASE("a skipped viewer of a video stream lands on the newest keyframe near 
 TEST_CASE("a bounded read (an HLS segment) gets its range at once, then finishes", "[lane][video]") {
   Harness h(settings_for(), Framing{0, 188});
   h.ring.head = 188 * 5'000;
-  JoinOptions segment;
-  segment.end = 188 * 3'000;
-  const ViewerId id = h.lane.add(188 * 1'000, segment);
-  LaneActions out;
-  h.lane.start(id, h.ring, out);
-  h.apply(out);
+  const ViewerId id = h.read_range(188 * 1'000, 188 * 3'000);
   REQUIRE(h.finishes[id] == 1);
   std::uint64_t sent = 0;
   for (const Write& w : h.writes[id]) {
-    CHECK(w.to <= segment.end);
+    CHECK(w.to <= 188 * 3'000);
     sent += w.to - w.from;
   }
   CHECK(sent == 188 * 2'000);  // capped writes went on without waiting for the wheel
@@ -730,22 +734,12 @@ TEST_CASE("a bounded read is never skipped: overwritten, it is closed", "[lane][
   h.ring.head = head;
   h.ring.oldest = head - kRing;
   SECTION("far behind but readable: it is served") {
-    JoinOptions segment;
-    segment.end = head - kRing + 188 * 1'000;
-    const ViewerId id = h.lane.add(head - kRing + 188, segment);
-    LaneActions out;
-    h.lane.start(id, h.ring, out);
-    h.apply(out);
+    const ViewerId id = h.read_range(head - kRing + 188, head - kRing + 188 * 1'000);
     CHECK(h.skips[id] == 0);
     CHECK(h.finishes[id] == 1);
   }
   SECTION("already overwritten") {
-    JoinOptions segment;
-    segment.end = head - kRing + 188 * 1'000;
-    const ViewerId id = h.lane.add(head - kRing - 188, segment);
-    LaneActions out;
-    h.lane.start(id, h.ring, out);
-    h.apply(out);
+    const ViewerId id = h.read_range(head - kRing - 188, head - kRing + 188 * 1'000);
     CHECK(h.skips[id] == 0);
     CHECK(h.closes[id] == 1);
   }
@@ -773,10 +767,7 @@ TEST_CASE("a timeshifted viewer may stay further behind than a live one", "[lane
   const ViewerId live = h.join(behind);
   JoinOptions rewind;
   rewind.max_lag_bytes = kRing / 2 + kRing / 8;
-  const ViewerId shifted = h.lane.add(behind, rewind);
-  LaneActions out;
-  h.lane.start(shifted, h.ring, out);
-  h.apply(out);
+  const ViewerId shifted = h.join(behind, rewind);
   CHECK(h.skips[live] == 1);
   CHECK(h.skips[shifted] == 0);
   CHECK(h.writes[shifted].front().from == behind);
