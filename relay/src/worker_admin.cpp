@@ -225,7 +225,11 @@ void Worker::run_admin_task(AdminTask& task) {
         return;
       case AdminTask::Kind::list_viewers: {
         ViewerSession* viewer = connection->viewer();
-        if (connection->state() != Connection::State::viewer || viewer->stream().mount() != task.mount) break;
+        // HLS segment downloads are requests, not listeners (counted as HLS sessions instead).
+        if (connection->state() != Connection::State::viewer || viewer->is_segment() ||
+            viewer->stream().mount() != task.mount) {
+          break;
+        }
         const std::uint64_t connected_ms = now - connection->accepted_ms();
         const std::uint64_t head = viewer->stream().ring().head();
         nlohmann::json entry = {
