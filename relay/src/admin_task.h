@@ -34,6 +34,7 @@ struct AdminTask {
   nlohmann::json viewers = nlohmann::json::array();
   std::size_t kicked = 0;
   std::string body;  // a rendered page
+  bool failed = false;  // the renderer threw: the answer is a 500, the relay goes on
   std::string host;  // the request's Host header (status-json's listen URLs)
   bool head_only = false;
 };

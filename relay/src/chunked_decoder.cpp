@@ -11,8 +11,10 @@ namespace ringcast::relay {
 namespace {
 
 // At most 15 significant hex digits: the size stays below 2^60, and the next digit never
-// overflows the uint64_t it is shifted into.
+// overflows the uint64_t it is shifted into. And at most 32 digits in all, leading zeros
+// included: padding is tolerated, a size line of zeros is not.
 constexpr std::uint64_t kMaxChunkSize = (std::uint64_t{1} << 60) - 1;
+constexpr std::size_t kMaxSizeDigits = 32;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -86,6 +88,7 @@ void ChunkedDecoder::step(char c) {
     case State::size_start:
     case State::size_digits: {
       if (const int digit = hex_value(c); digit >= 0) {
+        if (++size_digits_ > kMaxSizeDigits) return fail("chunk size has more than 32 hex digits");
         if (chunk_left_ > (kMaxChunkSize >> 4)) return fail("chunk size too large");
         chunk_left_ = chunk_left_ << 4 | static_cast<std::uint64_t>(digit);
         state_ = State::size_digits;
@@ -131,6 +134,7 @@ void ChunkedDecoder::step(char c) {
       if (c != '\n') return fail("missing CRLF after chunk data");
       state_ = State::size_start;
       framing_bytes_ = 0;
+      size_digits_ = 0;
       return;
     case State::trailer_start:
       if (c == '\r') {

@@ -11,6 +11,7 @@
 
 #include "admin_task.h"
 #include "pending_auth.h"
+#include "ringcast/relay/peer_text.h"
 
 #include "ringcast/relay/worker.h"
 #include "ringcast/relay/relay.h"
@@ -284,12 +285,13 @@ void Connection::await_admin(std::shared_ptr<AdminTask> task) {
 void Connection::remember_request(const RequestHead& head, std::uint64_t now_ms) {
   if (!worker_.relay().access_log().enabled()) return;
   record_ = std::make_unique<SessionRecord>();
-  record_->method = head.method_name;
-  record_->target = head.target;
+  // The access log escapes what it writes; PeerText also keeps it UTF-8 and bounded.
+  record_->method = PeerText::from(head.method_name, 32).str();
+  record_->target = PeerText::from(head.target).str();
   record_->http_major = head.http_major;
   record_->http_minor = head.http_minor;
-  record_->referer = std::string(head.header("Referer").value_or(""));
-  record_->user_agent = std::string(head.header("User-Agent").value_or(""));
+  record_->referer = PeerText::from(head.header("Referer").value_or("")).str();
+  record_->user_agent = PeerText::from(head.header("User-Agent").value_or("")).str();
   record_->user = head.method == Method::put || head.method == Method::source ? "source" : "-";
   record_->start_ms = now_ms;
 }

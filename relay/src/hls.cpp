@@ -6,6 +6,7 @@
 #include <cassert>
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <limits>
 #include <stdexcept>
 
@@ -201,6 +202,25 @@ std::optional<HlsPath> parse_hls_path(std::string_view path) {
     return HlsPath{std::string(mount), HlsPath::Kind::segment, *sequence};
   }
   return std::nullopt;
+}
+
+std::optional<double> parse_rewind_seconds(std::string_view value) {
+  // Digits with at most one '.', so that strtod's extras (hex, exponents, inf, nan, leading
+  // blanks) never reach it.
+  if (value.empty() || value.size() > 16) return std::nullopt;
+  std::size_t dots = 0;
+  for (char c : value) {
+    if (c == '.') {
+      ++dots;
+    } else if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+  }
+  if (dots > 1 || value == ".") return std::nullopt;
+  const std::string text(value);
+  const double seconds = std::strtod(text.c_str(), nullptr);
+  if (!(seconds >= 0) || seconds > 86'400) return std::nullopt;
+  return seconds;
 }
 
 }  // namespace ringcast::relay

@@ -195,6 +195,19 @@ int hex_value(char c) {
 }
 }  // namespace
 
+bool has_query_parameter(std::string_view target, std::string_view name) {
+  const auto question = target.find('?');
+  if (question == std::string_view::npos) return false;
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.substr(0, pair.find('=')) == name) return true;
+  }
+  return false;
+}
+
 std::optional<std::string> query_parameter(std::string_view target, std::string_view name) {
   const auto question = target.find('?');
   if (question == std::string_view::npos) return std::nullopt;

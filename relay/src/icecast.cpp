@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ringcast/relay/http_request.h"
+#include "ringcast/relay/peer_text.h"
 
 namespace ringcast::relay {
 
@@ -19,71 +20,6 @@ namespace {
 constexpr std::string_view kStreamTitle = "StreamTitle='";
 constexpr std::string_view kStreamUrl = "StreamUrl='";
 constexpr std::string_view kClose = "';";
-
-// The code point at the start of `text` and its length in bytes; nullopt for an invalid
-// sequence (truncated, overlong, a surrogate, or beyond U+10FFFF).
-struct CodePoint {
-  char32_t value;
-  std::size_t length;
-};
-std::optional<CodePoint> decode_utf8(std::string_view text) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return CodePoint{lead, 1};
-  std::size_t length = 0;
-  char32_t value = 0;
-  char32_t smallest = 0;
-  if ((lead & 0xE0) == 0xC0) {
-    length = 2, value = lead & 0x1F, smallest = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3, value = lead & 0x0F, smallest = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4, value = lead & 0x07, smallest = 0x10000;
-  } else {
-    return std::nullopt;
-  }
-  if (text.size() < length) return std::nullopt;
-  for (std::size_t i = 1; i < length; ++i) {
-    if ((byte(i) & 0xC0) != 0x80) return std::nullopt;
-    value = (value << 6) | (byte(i) & 0x3F);
-  }
-  if (value < smallest || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) {
-    return std::nullopt;
-  }
-  return CodePoint{value, length};
-}
-
-bool is_valid_utf8(std::string_view text) {
-  while (!text.empty()) {
-    const auto point = decode_utf8(text);
-    if (!point) return false;
-    text.remove_prefix(point->length);
-  }
-  return true;
-}
-
-// The longest prefix of at most `limit` bytes that does not end inside a UTF-8 sequence.
-std::string_view utf8_prefix(std::string_view text, std::size_t limit) {
-  if (text.size() <= limit) return text;
-  std::size_t cut = limit;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return text.substr(0, cut);
-}
-
-std::string latin1_to_utf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() * 2);
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x80) {
-      out += c;
-    } else {
-      out += static_cast<char>(0xC0 | (byte >> 6));
-      out += static_cast<char>(0x80 | (byte & 0x3F));
-    }
-  }
-  return out;
-}
 
 // Charset names compared as their IANA aliases are written in the wild: case, '-' and '_'
 // do not matter ("ISO-8859-1", "iso8859_1", "Latin1").
@@ -102,33 +38,6 @@ bool is_latin1(std::string_view charset) {
          key == "cp819" || key == "ibm819";
 }
 
-// Control characters end a title line in players and have no business in XML; they are
-// dropped rather than refused, as a title with a stray newline is still a title.
-std::string without_control_characters(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte != 0x7F) out += c;
-  }
-  return out;
-}
-
-// Whether `name` is in the query at all, so that a value query_parameter() could not decode
-// is told apart from one that was never sent.
-bool has_query_parameter(std::string_view target, std::string_view name) {
-  const auto question = target.find('?');
-  if (question == std::string_view::npos) return false;
-  std::string_view query = target.substr(question + 1);
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.substr(0, pair.find('=')) == name) return true;
-  }
-  return false;
-}
-
 // A text parameter, decoded, converted to UTF-8 and checked: nullopt when absent, the problem
 // when it cannot be had as UTF-8.
 using TextOrProblem = std::variant<std::optional<std::string>, std::string>;
@@ -141,15 +50,17 @@ TextOrProblem text_parameter(std::string_view target, std::string_view name,
     }
     return std::optional<std::string>{};
   }
-  if (charset && is_latin1(*charset)) *value = latin1_to_utf8(*value);
-  if (!is_valid_utf8(*value)) {
+  if (charset && is_latin1(*charset)) *value = utf8::from_latin1(*value);
+  if (!utf8::is_valid(*value)) {
     if (charset && charset_key(*charset) != "utf8") {
       return std::string(name) + " is neither ISO-8859-1 nor UTF-8 (charset " + *charset +
              " cannot be converted)";
     }
     return std::string(name) + " is not valid UTF-8";
   }
-  return std::optional<std::string>{without_control_characters(*value)};
+  // Control characters end a title line in players and have no business in XML: PeerText
+  // drops them rather than refusing the title, as a title with a stray newline is still one.
+  return std::optional<std::string>{PeerText::from(*value, kMaxTitleBytes).str()};
 }
 
 // libxml2's escaping of text content when the document declares no encoding (Icecast's
@@ -159,7 +70,7 @@ TextOrProblem text_parameter(std::string_view target, std::string_view name,
 std::string xml_escape(std::string_view text) {
   std::string out;
   while (!text.empty()) {
-    const auto point = decode_utf8(text);
+    const auto point = utf8::decode(text);
     const char32_t value = point ? point->value : U'\uFFFD';
     text.remove_prefix(point ? point->length : 1);
     if (value == '&') {
@@ -247,7 +158,7 @@ std::string icy_metadata_block(std::string_view title, std::string_view url) {
   const std::size_t url_part = url.empty() ? 0 : kStreamUrl.size() + url.size() + kClose.size();
   if (title_overhead + title.size() + url_part > kIcyMetadataMaxText) url = {};
   const std::size_t kept_url_part = url.empty() ? 0 : url_part;
-  title = utf8_prefix(title, kIcyMetadataMaxText - title_overhead - kept_url_part);
+  title = utf8::prefix(title, kIcyMetadataMaxText - title_overhead - kept_url_part);
 
   std::string text;
   text.reserve(title_overhead + title.size() + kept_url_part);
@@ -288,19 +199,19 @@ std::variant<MetadataUpdate, std::string> parse_metadata_update(std::string_view
 
   MetadataUpdate update;
   update.mount = *mount;
-  update.url = url.value_or(std::string());
+  update.url = PeerText::from(url.value_or(std::string()), kMaxTitleBytes);
   // Icecast's command_metadata: song wins (an empty one clears the title), else
   // "artist - title". It ignores title or artist alone; ringcast takes whichever was given.
   const bool has_title = title && !title->empty();
   const bool has_artist = artist && !artist->empty();
   if (song) {
-    update.song = std::move(*song);
+    update.song = PeerText::from(*song, kMaxTitleBytes);
   } else if (has_artist && has_title) {
-    update.song = *artist + " - " + *title;
+    update.song = PeerText::from(*artist + " - " + *title, kMaxTitleBytes);
   } else if (has_title) {
-    update.song = std::move(*title);
+    update.song = PeerText::from(*title, kMaxTitleBytes);
   } else if (has_artist) {
-    update.song = std::move(*artist);
+    update.song = PeerText::from(*artist, kMaxTitleBytes);
   } else {
     return std::string("nothing to set: no song, title or artist");
   }

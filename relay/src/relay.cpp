@@ -15,6 +15,7 @@
 
 #include "admin_task.h"
 #include "ringcast/relay/icecast.h"
+#include "ringcast/relay/peer_text.h"
 #include "ringcast/relay/version.h"
 
 namespace ringcast::relay {
@@ -182,8 +183,17 @@ LoopLoad Relay::shared_load() const {
 void Relay::on_housekeeping() {
   main_loop_lag_.tick(uv_hrtime(), kHousekeepingMs);
   const std::uint64_t now = monotonic_ms();
-  for (auto& stream : registry_.snapshot()) stream->sample_rate(now);
-  if (history_.due(now)) history_.record(now, stats_json());
+  for (auto& stream : registry_.snapshot()) {
+    stream->sample_rate(now);
+    stream->hls_sessions.prune(now);  // here, whether or not anyone reads /stats
+  }
+  if (history_.due(now)) {
+    try {
+      history_.record(now, stats_json());
+    } catch (const std::exception& error) {
+      spdlog::error("stats history not recorded: {}", error.what());
+    }
+  }
   for (auto& stream : registry_.take_expired(now, config_.grace_ms)) {
     ended_.streams.add(1);
     ended_.bytes_in.add(stream->bytes_in());
@@ -222,12 +232,20 @@ void Relay::worker_drained() {
 void Relay::on_main_event(LoopEvent& event) {
   if (event.kind != LoopEvent::Kind::admin_task) return;
   AdminTask& task = *event.task;
-  switch (task.kind) {
-    case AdminTask::Kind::render_stats: task.body = stats_json(); break;
-    case AdminTask::Kind::render_history: task.body = stats_history_json(); break;
-    case AdminTask::Kind::render_metrics: task.body = metrics_text(); break;
-    case AdminTask::Kind::render_status_json: task.body = status_json(task.host); break;
-    default: return;
+  // A page that cannot be rendered is a 500 for whoever asked, never the end of the relay: an
+  // exception here would otherwise leave the loop and take every stream down with it.
+  try {
+    switch (task.kind) {
+      case AdminTask::Kind::render_stats: task.body = stats_json(); break;
+      case AdminTask::Kind::render_history: task.body = stats_history_json(); break;
+      case AdminTask::Kind::render_metrics: task.body = metrics_text(); break;
+      case AdminTask::Kind::render_status_json: task.body = status_json(task.host); break;
+      default: return;
+    }
+  } catch (const std::exception& error) {
+    spdlog::error("rendering an operators' page failed: {}: 500", error.what());
+    task.failed = true;
+    task.body.clear();
   }
   const std::size_t origin = task.origin_worker;
   workers_[origin]->inbox().post(tokens_[origin],
@@ -291,7 +309,8 @@ std::string Relay::metrics_text() const { return render_metrics_text(stats_input
 
 std::string Relay::status_json(std::string_view host_header) const {
   // Listen URLs name the host the client used, so a player behind any address can follow them.
-  const std::string host = !host_header.empty() ? std::string(host_header)
+  // The Host header is the client's text: PeerText like every other.
+  const std::string host = !host_header.empty() ? PeerText::from(host_header, 256).str()
                            : config_.listen_host + ":" + std::to_string(bound_port_);
   IcecastServerInfo server;
   server.host = std::string(host_without_port(host));
@@ -306,16 +325,16 @@ std::string Relay::status_json(std::string_view host_header) const {
     source.listenurl = "http://" + host + stream->mount();
     source.listeners = stream->viewer_count();
     source.listener_peak = stream->peak_viewers();
-    source.server_type = metadata.content_type;
+    source.server_type = metadata.content_type.str();
     for (const auto& [name, value] : metadata.ice_headers) {
       const std::string icy = icy_header_name(name);
-      if (icy == "icy-name") source.server_name = value;
-      if (icy == "icy-description") source.server_description = value;
-      if (icy == "icy-genre") source.genre = value;
-      if (icy == "icy-url") source.server_url = value;
+      if (icy == "icy-name") source.server_name = value.str();
+      if (icy == "icy-description") source.server_description = value.str();
+      if (icy == "icy-genre") source.genre = value.str();
+      if (icy == "icy-url") source.server_url = value.str();
     }
     if (const std::uint64_t kbps = declared_kbps(metadata)) source.bitrate = kbps;
-    if (const auto title = stream->title()) source.title = title->title;
+    if (const auto title = stream->title()) source.title = title->title.str();
     source.stream_start_unix_ms = metadata.started_unix_ms;
     sources.push_back(std::move(source));
   }

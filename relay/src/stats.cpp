@@ -28,7 +28,7 @@ std::string render_stats_json(const StatsInput& input) {
     const std::size_t stream_viewers = stream->viewer_count();
     mounts[stream->mount()] = {
         {"source_connected", stream->has_source()},
-        {"content_type", stream->metadata().content_type},
+        {"content_type", stream->metadata().content_type.str()},
         {"bytes_in", stream->bytes_in()},
         {"ingest_bitrate", stream->ingest_bits_per_second()},
         {"viewers", stream_viewers},
@@ -62,6 +62,8 @@ std::string render_stats_json(const StatsInput& input) {
       mounts[stream->mount()]["hls"] = {
           {"sessions", stream->hls_sessions.active(input.now_ms)},
           {"sessions_started", stream->hls_sessions.started()},
+          {"sessions_held", stream->hls_sessions.held()},
+          {"sessions_untracked", stream->hls_sessions.untracked()},
           {"playlists", stream->hls_playlists.load(std::memory_order_relaxed)},
           {"segments", stream->hls_segments.load(std::memory_order_relaxed)},
           {"misses", stream->hls_misses.load(std::memory_order_relaxed)},
@@ -69,7 +71,7 @@ std::string render_stats_json(const StatsInput& input) {
       };
     }
     if (const auto title = stream->title()) {
-      mounts[stream->mount()]["title"] = title->title;
+      mounts[stream->mount()]["title"] = title->title.str();
       mounts[stream->mount()]["title_updated_at"] = static_cast<double>(title->updated_unix_ms) / 1000.0;
     }
     bytes_in += stream->bytes_in();
@@ -112,7 +114,8 @@ std::string render_stats_json(const StatsInput& input) {
       {"workers", std::move(workers)},
       {"mounts", std::move(mounts)},
   };
-  return doc.dump(2) + "\n";
+  // Stored text is PeerText (valid UTF-8); replacing is the second line of defence.
+  return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace ringcast::relay

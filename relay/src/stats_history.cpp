@@ -115,7 +115,7 @@ std::string StatsHistory::render_json() const {
   const nlohmann::json doc = {{"interval_seconds", static_cast<double>(kIntervalMs) / 1000.0},
                               {"capacity", slots_.size()},
                               {"samples", std::move(samples)}};
-  return doc.dump() + "\n";
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace ringcast::relay

@@ -162,7 +162,7 @@ void Stream::detach_source(std::uint64_t now_ms) {
   has_source_.store(false, std::memory_order_release);  // pairs: acquire in has_source()
 }
 
-void Stream::set_title(std::string title, std::string url, std::uint64_t now_unix_ms) {
+void Stream::set_title(PeerText title, PeerText url, std::uint64_t now_unix_ms) {
   auto next = std::make_shared<IcyTitle>();
   next->block = icy_metadata_block(title, url);
   next->title = std::move(title);

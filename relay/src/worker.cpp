@@ -18,6 +18,7 @@
 #include "ringcast/relay/hls.h"
 #include "ringcast/relay/http_request.h"
 #include "ringcast/relay/icecast.h"
+#include "ringcast/relay/peer_text.h"
 #include "ringcast/relay/relay.h"
 #include "ringcast/relay/router.h"
 #include "ringcast/relay/source_session.h"
@@ -31,19 +32,24 @@ namespace {
 constexpr std::uint64_t kSweepIntervalMs = 250;
 constexpr std::uint64_t kLingerMs = 2000;
 constexpr std::string_view kSourceUser = "source";
+// What a source's head may put in its mount's metadata: a content type is a short token, and a
+// few ice-* headers of a KiB each are all any encoder sends.
+constexpr std::size_t kMaxContentTypeBytes = 256;
+constexpr std::size_t kMaxIceHeaders = 32;
+constexpr std::size_t kMaxIceHeaderNameBytes = 64;
 
 // The head of a mount's answer, the same for GET and HEAD: the source's content type and its
 // ice-* headers under Icecast's listener names, and icy-metaint for an ICY listener.
 Response viewer_response(const StreamMetadata& metadata, std::uint32_t metaint) {
   Response response;
-  response.content_type = metadata.content_type;
+  response.content_type = metadata.content_type.str();
   response.streaming = true;
   response.header("Cache-Control", "no-cache, no-store").header("Pragma", "no-cache");
   for (const auto& [name, value] : metadata.ice_headers) {
     std::string listener_name = icy_header_name(name);
     // The source's own requests about metadata are not the listener's answer.
     if (listener_name == "icy-metadata" || listener_name == "icy-metaint") continue;
-    response.header(std::move(listener_name), value);
+    response.header(std::move(listener_name), value.str());
   }
   if (metaint != 0) response.header("icy-metaint", std::to_string(metaint));
   return response;
@@ -246,12 +252,16 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
                            bool authenticated) {
   const std::string& mount = head.path;
   const auto& config = relay_.config();
-  if (auto problem = mount_name_problem(mount, config.max_mount_length);
-      problem || is_reserved_path(mount)) {
+  if (auto problem = mount_name_problem(mount, config.max_mount_length)) {
     counters_.bad_requests.add(1);
-    const std::string why = problem ? std::string(*problem) : "reserved path";
-    spdlog::info("{} source refused for {}: {}: 400", connection.peer(), mount, why);
-    connection.respond_and_close(400, why + "\n");
+    spdlog::info("{} source refused for {}: {}: 400", connection.peer(), mount, *problem);
+    connection.respond_and_close(400, std::string(*problem) + "\n");
+    return;
+  }
+  if (const auto taken = path_taken_for_source(mount)) {
+    counters_.mount_in_use.add(1);
+    spdlog::warn("{} source refused for {}: {}: 403", connection.peer(), mount, *taken);
+    connection.respond_and_close(403, *taken + "\n");
     return;
   }
   const auto policy = relay_.policy();
@@ -282,14 +292,18 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   }
   StreamMetadata metadata;
   metadata.started_unix_ms = unix_ms();
-  metadata.content_type = std::string(head.header("Content-Type").value_or("audio/mpeg"));
-  if (mount_settings && mount_settings->content_type) metadata.content_type = *mount_settings->content_type;
+  // Everything the source says about its stream is shown by every page: PeerText, from here on.
+  metadata.content_type = PeerText::from(mount_settings && mount_settings->content_type
+                                             ? std::string_view(*mount_settings->content_type)
+                                             : head.header("Content-Type").value_or("audio/mpeg"),
+                                         kMaxContentTypeBytes);
   for (const auto& [name, value] : head.headers) {
-    if (starts_with_ignoring_case(name, "ice-") || starts_with_ignoring_case(name, "icy-")) {
-      metadata.ice_headers.emplace_back(name, value);
+    if (metadata.ice_headers.size() < kMaxIceHeaders &&
+        (starts_with_ignoring_case(name, "ice-") || starts_with_ignoring_case(name, "icy-"))) {
+      metadata.ice_headers.emplace_back(PeerText::from(name, kMaxIceHeaderNameBytes), PeerText::from(value));
     }
   }
-  const std::string content_type = metadata.content_type;
+  const std::string content_type = metadata.content_type.str();
   auto attached = relay_.registry().attach_source(mount, index_, std::move(metadata), mount_settings);
   if (attached.outcome == StreamRegistry::AttachOutcome::too_many_mounts) {
     counters_.over_limit.add(1);
@@ -327,6 +341,21 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   if (rc != 0) connection.close(uv_strerror(rc));
 }
 
+std::optional<std::string> Worker::path_taken_for_source(std::string_view mount) const {
+  // The namespace rule (docs/protocol.md, "Paths"): a mount never shadows a path the relay
+  // serves for itself or for another mount.
+  if (is_reserved_path(mount)) return "reserved path: the relay's own pages and /admin/ are not mounts";
+  if (parse_hls_path(mount)) {
+    return "a name ending in /index.m3u8 or /<digits>.ts is a mount's HLS path, not a mount";
+  }
+  for (std::size_t slash = mount.rfind('/'); slash != 0 && slash != std::string_view::npos;
+       slash = mount.rfind('/', slash - 1)) {
+    const std::string parent(mount.substr(0, slash));
+    if (relay_.registry().find(parent)) return "under the mount " + parent + ", whose HLS paths live there";
+  }
+  return std::nullopt;
+}
+
 void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authenticated) {
   const std::string& path = head.path;
   const auto& config = relay_.config();
@@ -336,16 +365,15 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
     connection.respond_and_close(400, std::string(*problem) + "\n");
     return;
   }
-  std::shared_ptr<Stream> stream = relay_.registry().find(path);
-  if (!stream) {
-    // /M/index.m3u8 and /M/<sequence>.ts: HLS cut from an MPEG-TS mount's ring.
-    if (const auto hls = parse_hls_path(path)) {
-      if (auto video = relay_.registry().find(hls->mount)) {
-        handle_hls(connection, head, video, *hls);
-        return;
-      }
+  // /M/index.m3u8 and /M/<sequence>.ts: HLS cut from an MPEG-TS mount's ring. Resolved before
+  // mount names, so that no mount can answer for another's playlist or segments.
+  if (const auto hls = parse_hls_path(path)) {
+    if (auto video = relay_.registry().find(hls->mount)) {
+      handle_hls(connection, head, video, *hls);
+      return;
     }
   }
+  std::shared_ptr<Stream> stream = relay_.registry().find(path);
   if (!stream || !stream->has_source()) {
     // A mount whose source is away is served by its fallback, if one is live.
     if (auto fallback = live_fallback_stream(path)) stream = std::move(fallback);
@@ -395,17 +423,19 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
   }
   JoinRequest join;
   join.metaint = metaint;
-  if (const auto rewind = query_parameter(head.target, "rewind")) {
-    // ?rewind=SECONDS (decimals allowed): start that far behind live, at a keyframe.
-    char* end = nullptr;
-    const double seconds = std::strtod(rewind->c_str(), &end);
-    if (rewind->empty() || end != rewind->c_str() + rewind->size() || !(seconds >= 0) || seconds > 86'400) {
+  if (has_query_parameter(head.target, "rewind")) {
+    // ?rewind=SECONDS (decimals allowed): start that far behind live, at a keyframe. A value
+    // that does not decode is refused like one that is not a number.
+    const std::optional<std::string> rewind = query_parameter(head.target, "rewind");
+    const std::optional<double> seconds = rewind ? parse_rewind_seconds(*rewind) : std::nullopt;
+    if (!seconds) {
       counters_.bad_requests.add(1);
-      spdlog::info("{} viewer refused for {}: rewind={}: 400", connection.peer(), path, *rewind);
+      spdlog::info("{} viewer refused for {}: rewind={}: 400", connection.peer(), path,
+                   PeerText::from(rewind.value_or("(badly percent-encoded)")).str());
       connection.respond_and_close(400, "rewind wants seconds, 0 to 86400\n");
       return;
     }
-    join.rewind_ms = static_cast<std::uint64_t>(seconds * 1000);
+    join.rewind_ms = static_cast<std::uint64_t>(*seconds * 1000);
   }
   connection.remember_request(head, monotonic_ms());
   auto viewer = std::make_unique<ViewerSession>(connection, stream, metaint, path);

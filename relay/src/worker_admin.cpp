@@ -125,7 +125,7 @@ void Worker::handle_metadata(Connection& connection, const RequestHead& head) {
     connection.respond(Response::icecast_xml(400, icecast_admin_failure("Source does not exist")));
     return;
   }
-  spdlog::info("{} title of {}: {}", connection.peer(), update.mount, update.song);
+  spdlog::info("{} title of {}: {}", connection.peer(), update.mount, update.song.str());
   counters_.metadata_updates.add(1);
   stream->set_title(std::move(update.song), std::move(update.url), unix_ms());
   connection.respond(Response::icecast_xml(200, icecast_admin_success("Metadata update successful")));
@@ -273,12 +273,25 @@ void Worker::answer_admin(AdminTask& task) {
   if (connection == nullptr) return;  // the client left before the answer
   connection->admin_answered();
   std::lock_guard lock(task.mutex);
+  if (task.failed) {
+    connection->respond_and_close(500, "the page could not be rendered (the relay logged why)\n");
+    return;
+  }
+  try {
+    answer_admin_task(connection, task);
+  } catch (const std::exception& error) {
+    spdlog::error("answering an admin request failed: {}: 500", error.what());
+    connection->respond_and_close(500, "the answer could not be rendered (the relay logged why)\n");
+  }
+}
+
+void Worker::answer_admin_task(Connection* connection, AdminTask& task) {
   switch (task.kind) {
     case AdminTask::Kind::list_viewers: {
       std::sort(task.viewers.begin(), task.viewers.end(),
                 [](const nlohmann::json& a, const nlohmann::json& b) { return a["id"] < b["id"]; });
       const nlohmann::json body = {{"mount", task.mount}, {"viewers", std::move(task.viewers)}};
-      connection->respond_ok("application/json", body.dump(2) + "\n");
+      connection->respond_ok("application/json", body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
       return;
     }
     case AdminTask::Kind::kick_viewer:
@@ -291,7 +304,7 @@ void Worker::answer_admin(AdminTask& task) {
       }
       nlohmann::json body = {{"mount", task.mount}, {"kicked", viewer ? "viewer" : "source"}};
       if (viewer) body["id"] = task.viewer_id;
-      connection->respond_ok("application/json", body.dump(2) + "\n");
+      connection->respond_ok("application/json", body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
       return;
     }
     case AdminTask::Kind::render_stats:

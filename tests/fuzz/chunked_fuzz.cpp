@@ -66,6 +66,7 @@ Reference reference_decode(std::string_view in, ChunkedDecoder::Limits limits) {
     const std::string_view hex = line.substr(0, digits);
     const std::size_t first_significant = std::min(hex.find_first_not_of('0'), hex.size());
     if (hex.size() - first_significant > 15) return malformed();
+    if (hex.size() > 32) return malformed();  // leading zeros count toward 32 digits in all
     std::string_view rest = line.substr(digits);
     while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
     if (!rest.empty() && rest.front() != ';') return malformed();

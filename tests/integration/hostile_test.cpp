@@ -4,8 +4,10 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <filesystem>
@@ -14,6 +16,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "harness.h"
 
@@ -494,14 +497,21 @@ TEST_CASE("hostile: mount names with path tricks get 400 for sources and viewers
     CHECK(http_exchange(relay.port(), source_head(mount, kPassword)).head.status == 400);
     requests += 2;
   }
-  // The relay's own paths are no mounts a source may take.
-  for (const std::string reserved : {"/stats", "/", "/metrics", "/favicon.ico"}) {
+  CHECK(http_exchange(relay.port(), source_head("/", kPassword)).head.status == 400);
+  ++requests;
+  // The relay's own paths are no mounts a source may take: 403, with the reason.
+  std::uint64_t reserved_refusals = 0;
+  for (const std::string reserved : {"/stats", "/stats/history", "/metrics", "/favicon.ico", "/status-json.xsl",
+                                     "/admin/listclients", "/admin/metadata", "/admin/anything", "/admin"}) {
     INFO("reserved " << reserved);
-    CHECK(http_exchange(relay.port(), source_head(reserved, kPassword)).head.status == 400);
-    ++requests;
+    const Response refused = http_exchange(relay.port(), source_head(reserved, kPassword));
+    CHECK(refused.head.status == 403);
+    CHECK(refused.body.find("reserved path") != std::string::npos);
+    ++reserved_refusals;
   }
   const auto stats = fetch_stats(relay.port());
   CHECK(stats.at("refused").at("bad_request") == requests);
+  CHECK(stats.at("refused").at("mount_in_use") == reserved_refusals);
   CHECK(stats.at("refused").at("not_found") == 0);
   CHECK(stats.at("mounts").size() == 1);
   CHECK(stats.at("mounts").contains("/good.ts"));
@@ -916,5 +926,295 @@ TEST_CASE("hostile: a viewer whose socket takes nothing for --viewer-stall-timeo
   reader.hang_up();
   CHECK(reader.checker().error() == "");
   good.finish();
+  REQUIRE(relay.stop() == 0);
+}
+
+namespace {
+
+// A PAT (program 1, PMT on PID 0x1000) and a PMT (H.264 on PID 0x100), then a null packet: enough
+// for the relay to know an MPEG-TS video mount and serve its HLS playlist. CRCs are left zero
+// (the tracker does not check them).
+std::vector<std::uint8_t> pat_and_pmt() {
+  std::vector<std::uint8_t> out;
+  const auto section = [&](std::uint16_t pid, std::vector<std::uint8_t> body) {
+    std::vector<std::uint8_t> packet = {0x47, static_cast<std::uint8_t>(0x40 | (pid >> 8)),
+                                        static_cast<std::uint8_t>(pid & 0xff), 0x10, 0x00};
+    const std::size_t length = body.size() - 1 + 4;  // after section_length, with the CRC
+    packet.push_back(body[0]);
+    packet.push_back(static_cast<std::uint8_t>(0xb0 | (length >> 8)));
+    packet.push_back(static_cast<std::uint8_t>(length & 0xff));
+    packet.insert(packet.end(), body.begin() + 1, body.end());
+    packet.insert(packet.end(), {0, 0, 0, 0});
+    packet.resize(kPacketBytes, 0xff);
+    out.insert(out.end(), packet.begin(), packet.end());
+  };
+  section(0x0000, {0x00, 0x00, 0x01, 0xc1, 0x00, 0x00, 0x00, 0x01, 0xf0, 0x00});
+  section(0x1000, {0x02, 0x00, 0x01, 0xc1, 0x00, 0x00, 0xe1, 0x00, 0xf0, 0x00, 0x1b, 0xe1, 0x00, 0xf0, 0x00});
+  // A null packet: the tracker takes a packet as whole once the next one's sync byte is there.
+  std::vector<std::uint8_t> null_packet = {0x47, 0x1f, 0xff, 0x10};
+  null_packet.resize(kPacketBytes, 0xff);
+  out.insert(out.end(), null_packet.begin(), null_packet.end());
+  return out;
+}
+
+// A connection from 127.0.0.<n> style addresses: loopback answers all of 127.0.0.0/8.
+Socket connect_loopback_from(std::uint16_t port, std::uint32_t source_host_order) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  Socket socket(fd);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  from.sin_addr.s_addr = htonl(source_host_order);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) throw std::runtime_error("bind failed");
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) throw std::runtime_error("connect failed");
+  return socket;
+}
+
+bool valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t length = lead < 0x80 ? 1 : (lead & 0xE0) == 0xC0 ? 2 : (lead & 0xF0) == 0xE0 ? 3 : (lead & 0xF8) == 0xF0 ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+// Every operators' page and the admin API, read and parsed as its format: JSON by a strict
+// parser (which refuses invalid UTF-8), the Prometheus text as UTF-8 lines of name, labels and
+// value.
+void check_every_page_parses(std::uint16_t port, const std::string& admin_password,
+                             const std::vector<std::string>& mounts) {
+  const std::string admin = basic_auth("admin", admin_password);
+  const auto get = [&](const std::string& target) {
+    return http_exchange(port, "GET " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: " + admin + "\r\n\r\n");
+  };
+  std::vector<std::string> json_pages = {"/stats", "/stats/history", "/status-json.xsl"};
+  for (const auto& mount : mounts) json_pages.push_back("/admin/listclients?mount=" + mount);
+  for (const auto& page : json_pages) {
+    INFO("page " << page);
+    const Response response = get(page);
+    REQUIRE(response.head.status == 200);
+    CHECK_NOTHROW(nlohmann::json::parse(response.body));
+  }
+  const Response metrics = get("/metrics");
+  REQUIRE(metrics.head.status == 200);
+  CHECK(valid_utf8(metrics.body));
+  std::size_t start = 0;
+  while (start < metrics.body.size()) {
+    const std::size_t end = metrics.body.find('\n', start);
+    REQUIRE(end != std::string::npos);  // every line ends
+    const std::string line = metrics.body.substr(start, end - start);
+    INFO("metrics line " << line);
+    if (!line.starts_with("#")) {
+      // name{labels} value: one space before the value, and labels closed.
+      const std::size_t space = line.rfind(' ');
+      REQUIRE(space != std::string::npos);
+      const std::string series = line.substr(0, space);
+      CHECK((series.find('{') == std::string::npos || series.back() == '}'));
+    }
+    start = end + 1;
+  }
+  CHECK(get("/").head.status == 200);
+}
+
+}  // namespace
+
+TEST_CASE("hostile: a source's non-UTF-8, control-laden and oversized headers break no page, and the "
+          "relay keeps serving",
+          "[hostile][peer_text]") {
+  const std::string admin_password = "admin-secret";
+  RelayProcess relay({"--admin-password", admin_password});
+  GoodStream good(relay.port());
+
+  struct Attempt {
+    std::string name;
+    std::vector<std::string> headers;  // replaces Content-Type when it gives one
+    bool accepted;
+  };
+  const std::string latin1_long(3000, '\xE9');
+  const std::vector<Attempt> attempts = {
+      {"/latin1.mp3", {"Content-Type: audio/mpeg; name=caf\xE9", "ice-name: Caf\xE9 \xFF\xFE", "ice-description: " + latin1_long,
+                       "ice-genre: Rock \xE9", "ice-url: http://x/\xC3\x28", "User-Agent: agent \xE9\xFF"}, true},
+      {"/ff.mp3", {"Content-Type: \xFF\xFF\xFF", "icy-name: \xC0\xAF", "ice-bitrate: 128\xE9"}, true},
+      // A NUL or another control character in a head is no HTTP: 400; a head over
+      // --max-head-bytes: 431.
+      {"/ctl.mp3", {"Content-Type: audio/mpeg", "ice-genre: a\x01" "b\x1b[31m"}, false},
+      {"/del.mp3", {"Content-Type: audio/mpeg", "ice-genre: a\x7F" "b"}, false},
+      {"/nul.mp3", {std::string("Content-Type: audio/mpeg\0x", 26), "ice-name: n"}, false},
+      {"/huge.mp3", {"Content-Type: audio/mpeg; x=" + std::string(100'000, 'a')}, false},
+  };
+  std::vector<SourceConnection> sources;
+  std::vector<std::string> mounts = {good.mount()};
+  for (const Attempt& attempt : attempts) {
+    INFO("source " << attempt.name);
+    std::string head = "PUT " + attempt.name + " HTTP/1.1\r\nHost: x\r\nAuthorization: " +
+                       basic_auth("source", kPassword) + "\r\nExpect: 100-continue\r\n";
+    for (const auto& header : attempt.headers) head += header + "\r\n";
+    head += "\r\n";
+    Socket socket = connect_loopback(relay.port());
+    const auto deadline = Clock::now() + 10s;
+    try {
+      send_all(socket, head, deadline);
+    } catch (const std::exception&) {
+      // The relay may close a huge head before it is all sent; its answer is still readable.
+    }
+    const ResponseHead response = read_response_head(socket, deadline);
+    if (attempt.accepted) {
+      REQUIRE(response.status == 100);
+      send_all(socket, pattern(0, 50 * kPacketBytes), deadline);
+      sources.push_back(SourceConnection{std::move(socket), response});
+      mounts.push_back(attempt.name);
+    } else {
+      CHECK((response.status == 400 || response.status == 431));
+    }
+  }
+  // A listener of each accepted mount with a hostile user agent, for listclients and the log.
+  std::vector<Socket> listeners;
+  for (const auto& mount : mounts) {
+    Socket socket = connect_loopback(relay.port());
+    send_all(socket, "GET " + mount + " HTTP/1.0\r\nUser-Agent: \xE9\xFF player\r\n\r\n", Clock::now() + 10s);
+    REQUIRE(read_response_head(socket, Clock::now() + 10s).status == 200);
+    listeners.push_back(std::move(socket));
+  }
+  // A title in ISO-8859-1, as the source says, and one that is not valid UTF-8 without charset.
+  const std::string metadata = "GET /admin/metadata?mount=/latin1.mp3&mode=updinfo&charset=ISO-8859-1&song=Caf%E9 HTTP/1.0\r\n"
+                               "Authorization: " + basic_auth("source", kPassword) + "\r\n\r\n";
+  CHECK(http_exchange(relay.port(), metadata).head.status == 200);
+  const std::string bad_title = "GET /admin/metadata?mount=/ff.mp3&mode=updinfo&song=%FF%FE HTTP/1.0\r\n"
+                                "Authorization: " + basic_auth("source", kPassword) + "\r\n\r\n";
+  CHECK(http_exchange(relay.port(), bad_title).head.status == 400);
+
+  // Twice: the history records /stats every few seconds, and must have taken one in between.
+  check_every_page_parses(relay.port(), admin_password, mounts);
+  const nlohmann::json latin1 = mount_stats(relay.port(), "/latin1.mp3");
+  CHECK(latin1.at("content_type") == "audio/mpeg; name=caf\xC3\xA9");
+  CHECK(latin1.at("title") == "Caf\xC3\xA9");
+  CHECK(mount_stats(relay.port(), "/ff.mp3").at("content_type") == "\xC3\xBF\xC3\xBF\xC3\xBF");
+  const nlohmann::json status = nlohmann::json::parse(
+      http_exchange(relay.port(), "GET /status-json.xsl HTTP/1.0\r\n\r\n").body);
+  bool seen = false;
+  for (const auto& source : status.at("icestats").at("source")) {
+    if (source.at("listenurl").get<std::string>().ends_with("/latin1.mp3")) {
+      seen = true;
+      CHECK(source.at("server_name") == "Caf\xC3\xA9 \xC3\xBF\xC3\xBE");
+      CHECK(source.at("genre") == "Rock \xC3\xA9");
+      CHECK(source.at("server_description").get<std::string>().size() <= 1024);
+    }
+  }
+  CHECK(seen);
+  // A listener's head answer carries the sanitised headers, never raw Latin-1 nor a control.
+  const Response listener = http_exchange(relay.port(), "HEAD /latin1.mp3 HTTP/1.0\r\n\r\n");
+  CHECK(listener.head.header("icy-name") == "Caf\xC3\xA9 \xC3\xBF\xC3\xBE");
+  CHECK(listener.head.header("icy-genre") == "Rock \xC3\xA9");
+  check_every_page_parses(relay.port(), admin_password, mounts);
+  CHECK(alive(relay.pid()));
+  good.finish();
+  REQUIRE(relay.stop() == 0);
+}
+
+TEST_CASE("hostile: no source can take a mount's HLS playlist or segment names, with any password",
+          "[hostile][peer_text]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("ringcast-hls-names-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto config = dir / "ringcast.toml";
+  std::ofstream(config) << "[mounts.\"/own.ts\"]\nsource_password = \"own-secret\"\n";
+  RelayProcess relay({"--config", config.string()});
+  SourceConnection cam = connect_source(relay.port(), source_options("/cam.ts"));
+  send_all(cam.socket, pat_and_pmt(), Clock::now() + 10s);
+  SourceOptions own;
+  own.mount = "/own.ts";
+  own.password = "own-secret";
+  SourceConnection own_source = connect_source(relay.port(), own);
+
+  Response playlist_before;
+  REQUIRE(wait_until([&] {
+    playlist_before = http_exchange(relay.port(), "GET /cam.ts/index.m3u8 HTTP/1.0\r\n\r\n");
+    return playlist_before.head.status == 200;
+  }, 10s));
+  CHECK(playlist_before.body.starts_with("#EXTM3U"));
+  struct Attempt {
+    std::string mount;
+    std::string password;
+  };
+  const std::vector<Attempt> attempts = {
+      {"/cam.ts/index.m3u8", std::string(kPassword)}, {"/cam.ts/7.ts", std::string(kPassword)},
+      {"/cam.ts/0.ts", std::string(kPassword)},       {"/cam.ts/anything", std::string(kPassword)},
+      {"/own.ts/index.m3u8", std::string(kPassword)}, {"/own.ts/index.m3u8", "own-secret"},
+      {"/own.ts/3.ts", "own-secret"},                 {"/later.ts/index.m3u8", std::string(kPassword)},
+      {"/a/b/12.ts", std::string(kPassword)},
+  };
+  for (const Attempt& attempt : attempts) {
+    INFO("source for " << attempt.mount << " with password " << attempt.password);
+    const Response refused = http_exchange(relay.port(), source_head(attempt.mount, attempt.password));
+    CHECK(refused.head.status == 403);
+    CHECK_FALSE(refused.body.empty());
+  }
+  CHECK(fetch_stats(relay.port()).at("mounts").size() == 2);
+  // The relay still answers for /cam.ts's HLS paths itself: the same answer as before.
+  const auto playlist_after = http_exchange(relay.port(), "GET /cam.ts/index.m3u8 HTTP/1.0\r\n\r\n");
+  CHECK(playlist_after.head.status == playlist_before.head.status);
+  CHECK(playlist_after.body == playlist_before.body);
+  // A mount beside another's name (not under it) is a mount like any other.
+  SourceConnection beside = connect_source(relay.port(), source_options("/cam.ts.backup"));
+  CHECK(fetch_stats(relay.port()).at("mounts").size() == 3);
+  REQUIRE(relay.stop() == 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("hostile: ?rewind= with broken percent-encoding or junk is 400", "[hostile][peer_text]") {
+  RelayProcess relay;
+  GoodStream good(relay.port());
+  for (const std::string query : {"rewind=%zz", "rewind=%4", "rewind=", "rewind=-1", "rewind=1e3", "rewind=nan",
+                                  "rewind=86401", "rewind=%E9"}) {
+    INFO("query " << query);
+    CHECK(http_exchange(relay.port(), "GET /good.ts?" + query + " HTTP/1.0\r\n\r\n").head.status == 400);
+  }
+  good.finish();
+  REQUIRE(relay.stop() == 0);
+}
+
+TEST_CASE("hostile: HLS sessions from 2,000 addresses expire with no page read, and memory comes back",
+          "[hostile][peer_text]") {
+  RelayProcess relay;
+  SourceConnection cam = connect_source(relay.port(), source_options("/cam.ts"));
+  std::atomic<bool> stop{false};
+  // The source keeps talking (PAT and PMT every 200 ms) so that the mount outlives the test.
+  std::thread source([&] {
+    while (!stop.load()) {
+      send_all(cam.socket, pat_and_pmt(), Clock::now() + 10s);
+      for (int i = 0; i < 20 && !stop.load(); ++i) std::this_thread::sleep_for(10ms);
+    }
+  });
+  const auto playlist = [&](std::uint32_t from) {
+    Socket socket = connect_loopback_from(relay.port(), from);
+    send_all(socket, "GET /cam.ts/index.m3u8 HTTP/1.0\r\n\r\n", Clock::now() + 10s);
+    return read_response_head(socket, Clock::now() + 10s).status;
+  };
+  REQUIRE(wait_until([&] { return playlist(0x7f000001) == 200; }, 10s));
+  const auto hls = [&] { return mount_stats(relay.port(), "/cam.ts").at("hls"); };
+  // Warm up the table's own allocation once, then take the baseline.
+  for (std::uint32_t i = 0; i < 2000; ++i) REQUIRE(playlist(0x7f010000 + i) == 200);
+  REQUIRE(wait_until([&] { return hls().at("sessions_held") == 0; }, 40s));
+  const std::uint64_t baseline_kib = resident_kib(relay.pid());
+
+  for (std::uint32_t i = 0; i < 2000; ++i) REQUIRE(playlist(0x7f020000 + i) == 200);
+  CHECK(hls().at("sessions_held").get<std::uint64_t>() >= 2000);
+  CHECK(hls().at("sessions_started").get<std::uint64_t>() >= 4000);
+  // Nothing reads a page meanwhile but this poll of /stats, which prunes nothing itself.
+  CHECK(wait_until([&] { return hls().at("sessions_held") == 0; }, 40s));
+  const std::uint64_t after_kib = resident_kib(relay.pid());
+  INFO("resident before " << baseline_kib << " KiB, after " << after_kib << " KiB");
+  if (!runs_under_sanitizer(relay.pid())) CHECK(after_kib <= baseline_kib + 2 * 1024);
+  stop.store(true);
+  source.join();
   REQUIRE(relay.stop() == 0);
 }

@@ -292,7 +292,7 @@ TEST_CASE("broken framing is malformed, with the body before the fault", "[chunk
     require_same_for_every_split(padded + "0\r\n\r\n", Status::done, "abchi");
     const std::string too_long = "3\r\nabc\r\n2;" + std::string(1021, 'e') + "\r\nhi\r\n";
     require_same_for_every_split(too_long, Status::malformed, "abc", "size line too long");
-    require_same_for_every_split("3\r\nabc\r\n" + std::string(1100, '0') + "1\r\nx\r\n",
+    require_same_for_every_split("3\r\nabc\r\n1" + std::string(1100, ' ') + "\r\nx\r\n",
                                  Status::malformed, "abc", "size line too long");
   }
   SECTION("chunk data not followed by CRLF") {
@@ -309,6 +309,12 @@ TEST_CASE("broken framing is malformed, with the body before the fault", "[chunk
                                  "chunk size too large");
     require_same_for_every_split("ffffffffffffffffff\r\n", Status::malformed, "",
                                  "chunk size too large");
+  }
+  SECTION("a size of more than 32 hex digits, even if all but one are leading zeros") {
+    require_same_for_every_split(std::string(99, '0') + "1\r\nx\r\n", Status::malformed, "",
+                                 "more than 32 hex digits");
+    // 32 digits are still a size: here the last chunk and an empty trailer section.
+    require_same_for_every_split(std::string(32, '0') + "\r\n\r\n", Status::done, "");
   }
   SECTION("a CR that no LF follows") {
     require_same_for_every_split("3\rabc", Status::malformed, "", "CR without LF");

@@ -8,7 +8,10 @@ using namespace ringcast::relay;
 
 namespace {
 StreamMetadata source(std::string content_type, std::vector<std::pair<std::string, std::string>> headers = {}) {
-  return StreamMetadata{std::move(content_type), std::move(headers)};
+  StreamMetadata metadata;
+  metadata.content_type = PeerText::from(content_type);
+  for (const auto& [name, value] : headers) metadata.ice_headers.emplace_back(PeerText::from(name), PeerText::from(value));
+  return metadata;
 }
 }  // namespace
 

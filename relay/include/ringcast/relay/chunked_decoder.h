@@ -71,6 +71,7 @@ class ChunkedDecoder {
   State state_ = State::size_start;
   std::uint64_t chunk_left_ = 0;   // while the size line is read: the size so far
   std::size_t framing_bytes_ = 0;  // of the current size line, or of the trailer section
+  std::size_t size_digits_ = 0;    // hex digits of the current size line
   std::uint64_t body_total_ = 0;
   std::string_view error_;  // a string literal
 };

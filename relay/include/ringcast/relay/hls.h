@@ -103,4 +103,8 @@ struct HlsPath {
 };
 std::optional<HlsPath> parse_hls_path(std::string_view path);
 
+// The value of ?rewind=SECONDS, already percent-decoded: a plain decimal number of seconds from
+// 0 to 86400 ("12", "2.5"); nullopt for anything else (empty, signs, exponents, "nan", junk).
+std::optional<double> parse_rewind_seconds(std::string_view value);
+
 }  // namespace ringcast::relay

@@ -77,6 +77,9 @@ bool basic_credentials_match(std::optional<std::string_view> authorization, std:
 // The value of `name` in the target's query string ("/x?mount=%2Flive.ts&id=3"),
 // percent-decoded ('+' is a space). nullopt when absent or badly encoded.
 std::optional<std::string> query_parameter(std::string_view target, std::string_view name);
+// Whether `name` is in the query at all, so that a value query_parameter() could not decode is
+// told apart from one that was never sent (a 400, not a default).
+bool has_query_parameter(std::string_view target, std::string_view name);
 
 // Whether `s` starts with `prefix`, ASCII letters compared case-insensitively (header names,
 // content types).

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "ringcast/relay/peer_text.h"
 #include "ringcast/relay/version.h"
 
 namespace ringcast::relay {
@@ -31,9 +32,12 @@ std::string icy_metadata_block(std::string_view title, std::string_view url = {}
 // A metadata update, checked: UTF-8, without control characters.
 struct MetadataUpdate {
   std::string mount;
-  std::string song;  // already "artist - title" when the request gave those instead of song
-  std::string url;   // empty when not given (Icecast 2.4.4 ignores url; ringcast sends StreamUrl)
+  PeerText song;  // already "artist - title" when the request gave those instead of song
+  PeerText url;   // empty when not given (Icecast 2.4.4 ignores url; ringcast sends StreamUrl)
 };
+
+// The longest title and URL kept: the ICY block holds at most 4079 bytes of text anyway.
+inline constexpr std::size_t kMaxTitleBytes = 4096;
 
 // Parses /admin/metadata?mount=/m&mode=updinfo&song=... (or artist and title instead of song;
 // charset and url optional). Returns the problem instead when mount or mode is missing, mode is

@@ -22,6 +22,7 @@
 #include "ringcast/relay/hls_sessions.h"
 #include "ringcast/relay/lane.h"
 #include "ringcast/relay/loop_event.h"
+#include "ringcast/relay/peer_text.h"
 #include "ringcast/relay/ts_tracker.h"
 #include "ringcast/ringbuf/byte_ring.h"
 
@@ -41,17 +42,18 @@ class Counter {
   std::atomic<std::uint64_t> value_{0};
 };
 
+// What the source said about its stream, as PeerText: every page may show it.
 struct StreamMetadata {
-  std::string content_type = "application/octet-stream";
-  std::vector<std::pair<std::string, std::string>> ice_headers;
+  PeerText content_type = PeerText::from("application/octet-stream");
+  std::vector<std::pair<PeerText, PeerText>> ice_headers;  // ice-* and icy-* headers, in order
   std::uint64_t started_unix_ms = 0;  // when the source connected
 };
 
 // The mount's current title as ICY listeners receive it: built once per change and shared by
 // every listener (each holds a reference while its write of the block is in flight).
 struct IcyTitle {
-  std::string title;
-  std::string url;
+  PeerText title;
+  PeerText url;
   std::string block;  // the length byte, StreamTitle='...'; and NUL padding (icecast.h)
   std::uint64_t updated_unix_ms = 0;
 };
@@ -159,7 +161,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   void set_hidden(bool hidden) { hidden_.store(hidden, std::memory_order_relaxed); }
   // The title (/admin/metadata): any thread. Kept across source reconnects within grace.
   std::shared_ptr<const IcyTitle> title() const { return title_.load(std::memory_order_acquire); }
-  void set_title(std::string title, std::string url, std::uint64_t now_unix_ms);
+  void set_title(PeerText title, PeerText url, std::uint64_t now_unix_ms);
   Framing framing() const;
   RingView ring_view() const;
 

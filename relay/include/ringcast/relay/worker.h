@@ -124,6 +124,9 @@ class Worker final : public LoopHost {
   void handle_admin(Connection& connection, const RequestHead& head, Route route);
   void run_admin_task(AdminTask& task);
   void answer_admin(AdminTask& task);
+  // Why a source may not take `mount` although its name is well formed; nullopt when it may.
+  std::optional<std::string> path_taken_for_source(std::string_view mount) const;
+  void answer_admin_task(Connection* connection, AdminTask& task);  // answer_admin's happy path
 
   // libuv callbacks
   static void sweep_cb(uv_timer_t* timer);
