@@ -19,8 +19,10 @@ std::uint64_t Framing::align_up(std::uint64_t pos) const {
 std::uint64_t join_position(std::uint64_t head, std::uint64_t oldest, std::size_t burst_bytes,
                             const Framing& framing) {
   const std::uint64_t wanted = head > burst_bytes ? head - burst_bytes : 0;
-  // Round up, so the burst never reaches below `oldest`; at most one packet less than asked.
-  const std::uint64_t start = framing.align_up(std::max(wanted, oldest));
+  // Invariant 1: a burst never reaches back into an earlier source (below the current one's
+  // origin), whatever the framing; it is shorter until the new source has sent enough. Round
+  // up, so it never reaches below `oldest` either; at most one packet less than asked.
+  const std::uint64_t start = framing.align_up(std::max({wanted, oldest, framing.origin}));
   return std::min(start, framing.align_down(head));
 }
 

@@ -39,6 +39,7 @@ std::string render_stats_json(const StatsInput& input) {
         {"skipped_bytes", sum_lanes(*stream, &StreamLane::skipped_bytes)},
         {"slow_disconnects", sum_lanes(*stream, &StreamLane::slow_disconnects)},
         {"source_connects", stream->source_connects()},
+        {"source_changes", stream->source_changes()},
         {"source_paused_ms", stream->source_paused_us() / 1000},
         {"write_period_ms", stream->write_period_us() / 1000},
         {"ring_bytes", ring.capacity()},

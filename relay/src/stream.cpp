@@ -183,9 +183,16 @@ Framing Stream::framing() const {
 }
 
 RingView Stream::ring_view() const {
-  // Framing first: a head read after it is never older than the origin it names.
-  const Framing framing = this->framing();
-  return RingView{ring_.head(), ring_.tail(), framing, newest_keyframe_.load(std::memory_order_relaxed)};
+  // Framing first: a head read after it is never older than the origin it names. And the origin
+  // again after head: a source that attached in between (its origin is stored before its first
+  // commit) would otherwise leave a head of the new source with the old one's origin, and a
+  // burst could reach back across the change (invariant 1).
+  for (;;) {
+    const Framing framing = this->framing();
+    const std::uint64_t head = ring_.head();
+    if (framing_origin_.load(std::memory_order_acquire) != framing.origin) continue;  // pairs: attach
+    return RingView{head, ring_.tail(), framing, newest_keyframe_.load(std::memory_order_relaxed)};
+  }
 }
 
 std::uint64_t Stream::window_floor(std::uint64_t head) const {
@@ -287,8 +294,12 @@ JoinPoint Stream::add_viewer(LoopHost& host, ViewerSession& viewer, const JoinRe
     // and an eighth of the ring more, before it is slow; stalled writes are evicted at 3/4.
     if (request.rewind_ms) options.max_lag_bytes = ring_.capacity() / 2 + ring_.capacity() / 8;
   } else {
-    join.position = audio_frame_at_or_after(
-        host.index(), relay::join_position(view.head, view.oldest, burst_bytes_, view.framing), view.head);
+    const std::size_t burst = request.moved ? std::min(kMoveBackBytes, burst_bytes_) : burst_bytes_;
+    std::uint64_t from = relay::join_position(view.head, view.oldest, burst, view.framing);
+    if (request.not_before && *request.not_before > from) {
+      from = std::min(view.framing.align_up(*request.not_before), view.framing.align_down(view.head));
+    }
+    join.position = audio_frame_at_or_after(host.index(), from, view.head);
   }
   join.id = lane.lane.add(join.position, options);
   if (lane.sessions.size() <= join.id) lane.sessions.resize(join.id + 1, nullptr);
@@ -315,8 +326,8 @@ std::optional<JoinPoint> Stream::keyframe_join(const RingView& view, const JoinR
     keyframe = tracker.keyframe_before(now > *request.rewind_ms ? now - *request.rewind_ms : 0, floor);
     if (!keyframe) keyframe = tracker.oldest_keyframe(floor);  // as far back as the ring holds
   } else {
-    const std::uint64_t floor = std::max(view.head > keyframe_join_bytes_ ? view.head - keyframe_join_bytes_ : 0,
-                                         view.oldest);
+    const std::uint64_t floor = std::max({view.head > keyframe_join_bytes_ ? view.head - keyframe_join_bytes_ : 0,
+                                          view.oldest, request.not_before.value_or(0)});
     keyframe = tracker.newest_keyframe(floor);
   }
   // The keyframe's packet is committed (the tracker saw the sync byte after it) and the

@@ -205,11 +205,16 @@ void ViewerSession::switch_stream() {
   std::shared_ptr<Stream> target = std::move(pending_move_);
   const std::uint32_t until_block = metaint_ != 0 ? stream_->viewer_until_block(worker().index(), id_) : 0;
   spdlog::info("viewer {} moves from {} to {}", connection_.peer(), stream_->mount(), target->mount());
+  const std::uint64_t stopped_at = stream_->viewer_position(worker().index(), id_);
   stream_->remove_viewer(worker(), id_);
-  stream_ = std::move(target);
   JoinRequest request;
   request.metaint = metaint_;
   request.until_block = until_block;
+  request.moved = true;
+  if (left_stream_.lock() == target) request.not_before = left_position_;
+  left_stream_ = stream_;
+  left_position_ = stopped_at;
+  stream_ = std::move(target);
   id_ = stream_->add_viewer(worker(), *this, request).id;
   worker().counters().viewers_moved.add(1);
   // While the response head is still going out, its callback starts the viewer.

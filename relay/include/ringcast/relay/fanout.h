@@ -42,7 +42,8 @@ struct Framing {
 };
 
 // The first position sent to a new viewer: burst_bytes behind head, never below `oldest`
-// (the oldest readable position), on a packet boundary.
+// (the oldest readable position) nor below `framing.origin` (the current source's first byte),
+// on a packet boundary.
 std::uint64_t join_position(std::uint64_t head, std::uint64_t oldest, std::size_t burst_bytes,
                             const Framing& framing);
 

@@ -88,6 +88,12 @@ struct JoinRequest {
   std::uint32_t metaint = 0;
   std::uint32_t until_block = 0;  // a moved listener's ICY count (JoinOptions)
   std::optional<std::uint64_t> rewind_ms;  // ?rewind=: start this far behind live
+  // A listener moved here from another mount (fallback, its source's return, moveclients): its
+  // player already holds seconds of audio, so it continues at the live edge, on a frame, with
+  // no burst (as Icecast does). Video still starts on a keyframe.
+  bool moved = false;
+  // Moved back to a stream it left at this position: it starts no earlier (invariant 1).
+  std::optional<std::uint64_t> not_before;
 };
 
 // Where a viewer was put.
@@ -219,6 +225,11 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // --- stats (any thread) ---
   std::uint64_t bytes_in() const { return bytes_in_.get(); }
   std::uint64_t source_connects() const { return source_connects_.get(); }
+  // Sources that followed another on the mount (a reconnect within grace, a new encoder).
+  std::uint64_t source_changes() const {
+    const std::uint64_t connects = source_connects();
+    return connects > 0 ? connects - 1 : 0;
+  }
   std::uint64_t source_paused_us() const { return source_paused_us_.get(); }
   std::uint64_t write_period_us() const {
     std::uint64_t longest = 0;
@@ -235,6 +246,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // listener starts on a frame; `position` itself for other streams or when none is found.
   std::uint64_t audio_frame_at_or_after(std::size_t worker, std::uint64_t position, std::uint64_t head);
   static constexpr std::size_t kFrameSearchBytes = 4096;  // over two frames of 320 kbit/s MP3
+  // How far behind the live edge a moved listener starts: room to find a frame, no more.
+  static constexpr std::size_t kMoveBackBytes = kFrameSearchBytes;
   std::uint64_t eviction_threshold() const;
   // How far back rewinds and HLS playlists reach: half the ring behind head.
   std::uint64_t window_floor(std::uint64_t head) const;

@@ -105,6 +105,10 @@ class ViewerSession {
   std::shared_ptr<const IcyTitle> title_sent_;
   std::string home_mount_;
   std::shared_ptr<Stream> pending_move_;  // waits for the write in flight
+  // The stream it was last moved away from and where it stopped there: moved back, it starts
+  // no earlier than that, so it never hears that stream's bytes twice.
+  std::weak_ptr<const Stream> left_stream_;
+  std::uint64_t left_position_ = 0;
   std::uint64_t bytes_sent_ = 0;
   std::uint64_t progress_position_ = 0;  // accepted position when progress was last seen
   std::uint64_t progress_ms_ = 0;

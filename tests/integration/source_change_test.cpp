@@ -1,0 +1,274 @@
+// Source changes are seamless (invariant 1): no listener hears a byte of an earlier source after
+// a byte of a later one, and none hears the earlier source again. The streams here are real MP3
+// and AAC (ADTS) frame headers around position counters: each frame carries its source's id and
+// its index, so a listener's stream tells exactly what it heard, in order.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <thread>
+#include <unistd.h>
+
+#include "harness.h"
+
+using namespace ringcast::integration;
+
+namespace {
+
+enum class Codec { mp3, aac };
+
+// MPEG-1 Layer III, 128 kbit/s, 44.1 kHz, no padding: 417 bytes a frame. ADTS (AAC LC, 44.1
+// kHz, no CRC) of 400 bytes. The body: the source's id, the frame's index (LE u64), then 0x55:
+// no byte pattern in it looks like a frame header.
+constexpr std::size_t kMp3Frame = 417;
+constexpr std::size_t kAacFrame = 400;
+
+std::size_t frame_bytes(Codec codec) { return codec == Codec::mp3 ? kMp3Frame : kAacFrame; }
+const char* content_type(Codec codec) { return codec == Codec::mp3 ? "audio/mpeg" : "audio/aac"; }
+std::size_t header_bytes(Codec codec) { return codec == Codec::mp3 ? 4 : 7; }
+
+std::vector<std::uint8_t> frames(Codec codec, std::uint8_t source, std::uint64_t first, std::size_t count) {
+  const std::size_t size = frame_bytes(codec);
+  std::vector<std::uint8_t> out;
+  out.reserve(size * count);
+  for (std::uint64_t index = first; index < first + count; ++index) {
+    std::vector<std::uint8_t> frame(size, 0x55);
+    if (codec == Codec::mp3) {
+      std::memcpy(frame.data(), "\xFF\xFB\x90\x64", 4);
+    } else {
+      const std::uint8_t header[7] = {0xFF, 0xF1, 0x50, static_cast<std::uint8_t>(0x80 | ((size >> 11) & 3)),
+                                      static_cast<std::uint8_t>((size >> 3) & 0xFF),
+                                      static_cast<std::uint8_t>(((size & 7) << 5) | 0x1F), 0xFC};
+      std::memcpy(frame.data(), header, 7);
+    }
+    const std::size_t body = header_bytes(codec);
+    frame[body] = source;
+    for (int i = 0; i < 8; ++i) frame[body + 1 + i] = static_cast<std::uint8_t>(index >> (8 * i));
+    out.insert(out.end(), frame.begin(), frame.end());
+  }
+  return out;
+}
+
+struct Heard {
+  std::uint8_t source;
+  std::uint64_t index;
+};
+
+// What a listener heard, frame by frame. Its stream must start on a frame and hold nothing but
+// whole frames (a last one cut short by the hang-up aside).
+std::vector<Heard> heard(Codec codec, const std::vector<std::uint8_t>& stream) {
+  const std::size_t size = frame_bytes(codec);
+  const std::size_t body = header_bytes(codec);
+  std::vector<Heard> out;
+  for (std::size_t at = 0; at + size <= stream.size(); at += size) {
+    INFO("frame at byte " << at);
+    REQUIRE(stream[at] == 0xFF);
+    REQUIRE((stream[at + 1] & 0xF0) == 0xF0);
+    std::uint64_t index = 0;
+    for (int i = 0; i < 8; ++i) index |= std::uint64_t{stream[at + body + 1 + i]} << (8 * i);
+    out.push_back({stream[at + body], index});
+  }
+  return out;
+}
+
+// The invariant: sources appear in the order they were live, never returning to an earlier
+// one; within a source, frames are contiguous.
+void check_order(const std::vector<Heard>& frames, const std::vector<std::uint8_t>& order) {
+  std::size_t rank = 0;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    INFO("frame " << i << " of " << frames.size() << ": source " << int(frames[i].source) << " #" << frames[i].index);
+    const auto it = std::find(order.begin() + static_cast<std::ptrdiff_t>(rank), order.end(), frames[i].source);
+    REQUIRE(it != order.end());  // an earlier source after a later one, or a stranger
+    const auto now = static_cast<std::size_t>(it - order.begin());
+    if (now == rank && i > 0 && frames[i - 1].source == frames[i].source) {
+      REQUIRE(frames[i].index == frames[i - 1].index + 1);
+    }
+    rank = now;
+  }
+}
+
+bool source_connected(std::uint16_t port, const std::string& mount) {
+  const auto stats = mount_stats(port, mount);
+  return stats.is_object() && stats.at("source_connected").get<bool>();
+}
+
+std::uint64_t bytes_in(std::uint16_t port, const std::string& mount) {
+  const auto stats = mount_stats(port, mount);
+  return stats.is_object() ? stats.at("bytes_in").get<std::uint64_t>() : 0;
+}
+
+SourceConnection audio_source(std::uint16_t port, const std::string& mount, Codec codec) {
+  SourceOptions options;
+  options.mount = mount;
+  options.content_type = content_type(codec);
+  return connect_source(port, options);
+}
+
+std::uint64_t joins(std::uint16_t port, const std::string& mount) {
+  const auto stats = mount_stats(port, mount);
+  return stats.is_object() ? stats.at("joins").get<std::uint64_t>() : 0;
+}
+
+// A listener that keeps every byte; returned once the relay has placed it (counted a join), so
+// that what it hears next is decided by where it joined, not by its thread's timing.
+std::unique_ptr<Viewer> listener(std::uint16_t port, const std::string& mount) {
+  Viewer::Options options;
+  options.contiguous = false;
+  options.keep_stream = true;
+  options.deadline = 60s;
+  const std::uint64_t before = joins(port, mount);
+  auto viewer = std::make_unique<Viewer>(port, mount, options);
+  REQUIRE(wait_until([&] { return joins(port, mount) > before; }, 10s));
+  return viewer;
+}
+
+}  // namespace
+
+TEST_CASE("a listener who joins after a source returns within grace hears only the new source",
+          "[source_change]") {
+  const Codec codec = GENERATE(Codec::mp3, Codec::aac);
+  const std::string workers = GENERATE("1", "2");
+  INFO((codec == Codec::mp3 ? "MP3" : "AAC") << ", " << workers << " workers");
+  RelayProcess relay({"--grace", "3", "--workers", workers});
+  const std::string mount = "/radio";
+  const std::size_t size = frame_bytes(codec);
+
+  SourceConnection first = audio_source(relay.port(), mount, codec);
+  auto early = listener(relay.port(), mount);  // hears both, in order
+  send_all(first.socket, frames(codec, 1, 0, 300), Clock::now() + 10s);
+  REQUIRE(wait_until([&] { return bytes_in(relay.port(), mount) == 300 * size; }, 10s));
+  first.socket.close();
+  REQUIRE(wait_until([&] { return !source_connected(relay.port(), mount); }, 10s));
+  auto orphaned = listener(relay.port(), mount);  // joins while no source is there: a burst of 1
+
+  SourceConnection second = audio_source(relay.port(), mount, codec);
+  REQUIRE(source_connected(relay.port(), mount));
+  auto at_return = listener(relay.port(), mount);  // before the new source's first byte
+  send_all(second.socket, frames(codec, 2, 0, 20), Clock::now() + 10s);
+  REQUIRE(wait_until([&] { return bytes_in(relay.port(), mount) == 320 * size; }, 10s));
+  auto shortly_after = listener(relay.port(), mount);  // 20 frames in: its burst is those
+  send_all(second.socket, frames(codec, 2, 20, 400), Clock::now() + 10s);
+  REQUIRE(wait_until([&] { return bytes_in(relay.port(), mount) == 720 * size; }, 10s));
+  auto later = listener(relay.port(), mount);  // a whole burst of the new source
+  CHECK(mount_stats(relay.port(), mount).at("source_changes") == 1);
+  // The source leaves for good: after --grace every listener gets what is left, then EOF, so
+  // each stream below is complete.
+  second.socket.close();
+  std::vector<Viewer*> all = {early.get(), orphaned.get(), at_return.get(), shortly_after.get(), later.get()};
+  std::vector<std::vector<Heard>> streams;
+  for (Viewer* viewer : all) {
+    viewer->join();
+    CHECK(viewer->error() == "");
+    CHECK(viewer->eof());
+    streams.push_back(heard(codec, viewer->stream()));
+    CHECK(viewer->stream().size() % size == 0);  // whole frames only
+    REQUIRE_FALSE(streams.back().empty());
+    CHECK(streams.back().back().source == 2);  // up to the last frame sent
+    CHECK(streams.back().back().index == 419);
+  }
+
+  INFO("early listener");
+  check_order(streams[0], {1, 2});
+  CHECK(streams[0].front().source == 1);
+  CHECK(streams[0].back().source == 2);
+  INFO("listener who joined while the mount had no source: the old source's burst, then the new");
+  check_order(streams[1], {1, 2});
+  for (std::size_t i : {std::size_t{2}, std::size_t{3}, std::size_t{4}}) {
+    INFO("listener " << i << " who joined after the return: only the new source");
+    REQUIRE_FALSE(streams[i].empty());
+    check_order(streams[i], {2});
+  }
+  // The burst of a listener who joined 20 frames into the new source starts at its first byte.
+  CHECK(streams[2].front().index == 0);
+  CHECK(streams[3].front().index == 0);
+  CHECK(streams[4].front().index > 0);  // 400 frames later: a burst, not the whole source
+  REQUIRE(relay.stop() == 0);
+}
+
+TEST_CASE("a listener moved by fallback, by its source's return or by an admin continues at the live "
+          "edge and never hears an earlier source again",
+          "[source_change]") {
+  const Codec codec = GENERATE(Codec::mp3, Codec::aac);
+  const std::string workers = GENERATE("1", "2");
+  INFO((codec == Codec::mp3 ? "MP3" : "AAC") << ", " << workers << " workers");
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("ringcast-source-change-" + std::to_string(::getpid()) + "-" + workers);
+  std::filesystem::create_directories(dir);
+  const auto config = dir / "ringcast.toml";
+  std::ofstream(config) << "admin_password = \"admin-secret\"\n"
+                        << "[mounts.\"/live\"]\nfallback_mount = \"/backup\"\nfallback_override = true\n";
+  RelayProcess relay({"--config", config.string(), "--grace", "3", "--workers", workers});
+  const std::size_t size = frame_bytes(codec);
+  // Frames per 4 KiB: how far behind the live edge a moved listener may start (the room the
+  // relay takes to find a frame). A burst would be 64 KiB: some 160 frames.
+  const std::uint64_t move_slack = 4096 / size + 1;
+
+  SourceConnection backup = audio_source(relay.port(), "/backup", codec);
+  send_all(backup.socket, frames(codec, 9, 0, 300), Clock::now() + 10s);
+  REQUIRE(wait_until([&] { return bytes_in(relay.port(), "/backup") == 300 * size; }, 10s));
+
+  SourceConnection first = audio_source(relay.port(), "/live", codec);
+  auto home = listener(relay.port(), "/live");
+  send_all(first.socket, frames(codec, 1, 0, 200), Clock::now() + 10s);
+  REQUIRE(wait_until([&] { return home->received() == 200 * size; }, 10s));
+  // The source leaves: the listener moves to /backup at once, at its live edge (frame 300).
+  first.socket.close();
+  REQUIRE(wait_until([&] { return mount_stats(relay.port(), "/backup").at("viewers") == 1; }, 10s));
+  send_all(backup.socket, frames(codec, 9, 300, 100), Clock::now() + 10s);
+  REQUIRE(wait_until([&] { return bytes_in(relay.port(), "/backup") == 400 * size; }, 10s));
+  // It returns (a new encoder): the listener moves home and hears it from its first byte.
+  SourceConnection second = audio_source(relay.port(), "/live", codec);
+  REQUIRE(wait_until([&] { return mount_stats(relay.port(), "/live").at("viewers") == 1; }, 10s));
+  send_all(second.socket, frames(codec, 3, 0, 100), Clock::now() + 10s);
+  REQUIRE(wait_until([&] { return bytes_in(relay.port(), "/live") == 300 * size; }, 10s));
+  // An admin moves /live's listeners to /backup: live edge again.
+  const Response moved = http_exchange(
+      relay.port(), "GET /admin/moveclients?mount=/live&destination=/backup HTTP/1.0\r\nAuthorization: " +
+                        basic_auth("admin", "admin-secret") + "\r\n\r\n");
+  REQUIRE(moved.head.status == 200);
+  REQUIRE(wait_until([&] { return mount_stats(relay.port(), "/backup").at("viewers") == 1; }, 10s));
+  send_all(backup.socket, frames(codec, 9, 400, 50), Clock::now() + 10s);
+  // Both sources leave; after --grace the listener gets EOF with all it was sent.
+  second.socket.close();
+  backup.socket.close();
+  home->join();
+  CHECK(home->error() == "");
+  CHECK(home->stream().size() % size == 0);
+  const std::vector<Heard> stream = heard(codec, home->stream());
+  REQUIRE_FALSE(stream.empty());
+
+  // What it heard, as runs of one source: 1 (0..199), 9 (from ~300), 3 (from 0), 9 (from ~400).
+  struct Run {
+    std::uint8_t source;
+    std::uint64_t first, last;
+  };
+  std::vector<Run> runs;
+  for (std::size_t i = 0; i < stream.size(); ++i) {
+    INFO("frame " << i << ": source " << int(stream[i].source) << " #" << stream[i].index);
+    if (runs.empty() || runs.back().source != stream[i].source) {
+      runs.push_back({stream[i].source, stream[i].index, stream[i].index});
+    } else {
+      REQUIRE(stream[i].index == runs.back().last + 1);  // contiguous within a run
+      runs.back().last = stream[i].index;
+    }
+  }
+  REQUIRE(runs.size() == 4);
+  CHECK(runs[0].source == 1);
+  CHECK(runs[0].first == 0);
+  CHECK(runs[0].last == 199);
+  CHECK(runs[1].source == 9);  // moved by fallback: the backup's live edge, no burst
+  CHECK(runs[1].first + move_slack >= 300);
+  CHECK(runs[1].first <= 300);
+  CHECK(runs[2].source == 3);  // moved home by the return: the new source from its first byte
+  CHECK(runs[2].first == 0);
+  CHECK(runs[2].last == 99);
+  CHECK(runs[3].source == 9);  // moved by the admin: the backup's live edge again
+  CHECK(runs[3].first + move_slack >= 400);
+  CHECK(runs[3].first > runs[1].last);  // never a frame of the backup it heard before
+  CHECK(runs[3].last == 449);
+  REQUIRE(relay.stop() == 0);
+  std::filesystem::remove_all(dir);
+}
