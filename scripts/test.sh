@@ -1,28 +1,60 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds and runs the whole suite (unit, integration, real clients,
-# load-tool smoke run) three ways: the relay built with ThreadSanitizer, with AddressSanitizer
-# + UndefinedBehaviorSanitizer (LeakSanitizer included), and normally. The normal build runs
-# last, so the output ends with ctest's summary.
+# The test suite in tiers (ctest labels; tests/CMakeLists.txt says what each holds):
+#
+#   scripts/test.sh --fast   unit + integration in the normal build, tests in parallel: the
+#                            command to run after every change (a few minutes with a warm build)
+#   scripts/test.sh          everything, as CI runs it (.ci/run): libFuzzer on every fuzz target;
+#                            unit + integration under ThreadSanitizer; unit + integration + the
+#                            real clients under AddressSanitizer+UBSan (LeakSanitizer included);
+#                            then every tier in the normal build, which runs last so the output
+#                            ends with ctest's summary.
+#
+# Installs what is missing first (Debian packages only). The sanitizer builds leave out the load
+# tool: nothing there is the relay's code, and the Prometheus test that drives it runs in the
+# normal build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
+
+jobs=$(nproc)
+phase() { echo "== $1 ($(date +%T), ${SECONDS}s in)"; }
+
+if [ "${1:-}" = "--fast" ]; then
+  ensure_packages "${RINGCAST_BUILD_PACKAGES[@]}"
+  phase "fast tier: unit + integration, normal build"
+  configure_and_build build
+  ctest --test-dir build -L '^(unit|integration)$' -j"$jobs" --output-on-failure --timeout 300
+  echo "fast tier passed in ${SECONDS}s"
+  exit 0
+fi
+[ $# -eq 0 ] || { echo "usage: scripts/test.sh [--fast]" >&2; exit 2; }
+
 ensure_packages "${RINGCAST_BUILD_PACKAGES[@]}" "${RINGCAST_TEST_PACKAGES[@]}"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # tsan.supp: moodycamel's fence-based block handoff, which TSan cannot model (see the file).
 export TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tsan.supp"
 
-echo "== libFuzzer: request heads and the ring, 20 s each from the seed corpus"
+phase "libFuzzer: every target, 20 s each from the seed corpus"
 bash tests/fuzz/run.sh 20
 
-echo "== ThreadSanitizer: whole suite"
-configure_and_build build-tsan -DRINGCAST_TSAN=ON
-ctest --test-dir build-tsan --output-on-failure --timeout 300
+# Unit tests run in parallel (no sockets, no timing); the integration and client tiers one at
+# a time under the sanitizers, whose slowdown leaves less room for a second test's load.
+phase "ThreadSanitizer: unit + integration"
+configure_and_build build-tsan -DRINGCAST_TSAN=ON -DRINGCAST_BUILD_BENCH=OFF
+ctest --test-dir build-tsan -L '^unit$' -j"$jobs" --output-on-failure --timeout 300
+ctest --test-dir build-tsan -L '^integration$' --output-on-failure --timeout 300
 
-echo "== AddressSanitizer + UBSan: whole suite"
-configure_and_build build-asan -DRINGCAST_SANITIZE=ON
-ctest --test-dir build-asan --output-on-failure --timeout 300
+phase "AddressSanitizer + UBSan: unit + integration + clients"
+configure_and_build build-asan -DRINGCAST_SANITIZE=ON -DRINGCAST_BUILD_BENCH=OFF
+ctest --test-dir build-asan -L '^unit$' -j"$jobs" --output-on-failure --timeout 300
+ctest --test-dir build-asan -L '^(integration|clients)$' --output-on-failure --timeout 300
 
-echo "== Release build: whole suite"
+phase "normal build: every tier"
 configure_and_build build
-ctest --test-dir build --output-on-failure --timeout 300
+# Every test has a tier: one without a label would run in no phase.
+unlabelled=$(ctest --test-dir build -N -LE '^(unit|integration|clients|bench|soak)$' | sed -n 's/^Total Tests: //p')
+[ "$unlabelled" = "0" ] || { echo "tests without a tier label: $unlabelled" >&2; exit 1; }
+ctest --test-dir build -L '^(unit|integration)$' -j"$jobs" --output-on-failure --timeout 300
+phase "normal build: clients, bench, soak"
+ctest --test-dir build -L '^(clients|bench|soak)$' --output-on-failure --timeout 300
