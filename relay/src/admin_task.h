@@ -20,6 +20,7 @@ struct AdminTask {
     // Rendered on the main loop, off the worker loops whose sources and viewers it would stall
     // (/metrics over 5,000 mounts takes over a second).
     render_stats, render_history, render_metrics, render_status_json,
+    render_admin_stats, render_list_mounts, render_stream_list,
   };
 
   Kind kind = Kind::list_viewers;
@@ -37,6 +38,7 @@ struct AdminTask {
   bool failed = false;  // the renderer threw: the answer is a 500, the relay goes on
   std::string host;  // the request's Host header (status-json's listen URLs)
   bool head_only = false;
+  bool json = false;  // listclients: the JSON document instead of Icecast's XML
 };
 
 }  // namespace ringcast::relay

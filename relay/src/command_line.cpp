@@ -146,6 +146,13 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   app.add_option("--admin-password", config.admin_password,
                  "password of the admin endpoints (default: none, they answer 403)")
       ->envname("RINGCAST_ADMIN_PASSWORD");
+  app.add_option("--relay-password", config.relay_password,
+                 "password of the relay user (--relay-user) for /admin/streamlist.txt, as Icecast "
+                 "slaves read it (default: none, only the admin may)")
+      ->envname("RINGCAST_RELAY_PASSWORD");
+  app.add_option("--relay-user", config.relay_user, "user name Icecast slaves send")->capture_default_str();
+  app.add_option("--realm", config.realm, "Basic realm of every authentication challenge")
+      ->capture_default_str();
   app.add_option("--admin-listen", admin_listen,
                  "HOST:PORT of a second listener for admin and stats (default: none)")
       ->check(address)

@@ -263,6 +263,9 @@ constexpr Key<RelayConfig> kRelayKeys[] = {
     {"source_password",
      [](const Value& v, RelayConfig& c) { assign(c.source_password, v.text()); }},
     {"admin_password", [](const Value& v, RelayConfig& c) { assign(c.admin_password, v.text()); }},
+    {"relay_user", [](const Value& v, RelayConfig& c) { assign(c.relay_user, v.text()); }},
+    {"relay_password", [](const Value& v, RelayConfig& c) { assign(c.relay_password, v.text()); }},
+    {"realm", [](const Value& v, RelayConfig& c) { assign(c.realm, v.header_text()); }},
     {"admin_listen",
      [](const Value& v, RelayConfig& c) {
        if (auto address = v.address()) {

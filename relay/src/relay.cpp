@@ -15,6 +15,7 @@
 
 #include "admin_task.h"
 #include "ringcast/relay/icecast.h"
+#include "ringcast/relay/icecast_admin.h"
 #include "ringcast/relay/peer_text.h"
 #include "ringcast/relay/version.h"
 
@@ -38,6 +39,9 @@ std::shared_ptr<const AccessPolicy> make_policy(const RelayConfig& config) {
   auto policy = std::make_shared<AccessPolicy>();
   policy->source_password = config.source_password;
   policy->admin_password = config.admin_password;
+  policy->relay_user = config.relay_user;
+  policy->relay_password = config.relay_password;
+  policy->realm = config.realm;
   policy->mounts = config.mounts;
   return policy;
 }
@@ -240,6 +244,9 @@ void Relay::on_main_event(LoopEvent& event) {
       case AdminTask::Kind::render_history: task.body = stats_history_json(); break;
       case AdminTask::Kind::render_metrics: task.body = metrics_text(); break;
       case AdminTask::Kind::render_status_json: task.body = status_json(task.host); break;
+      case AdminTask::Kind::render_admin_stats: task.body = admin_stats_xml(task.host, task.mount); break;
+      case AdminTask::Kind::render_list_mounts: task.body = list_mounts_xml(); break;
+      case AdminTask::Kind::render_stream_list: task.body = stream_list_text(); break;
       default: return;
     }
   } catch (const std::exception& error) {
@@ -307,21 +314,31 @@ std::string Relay::stats_json() const { return render_stats_json(stats_input());
 
 std::string Relay::metrics_text() const { return render_metrics_text(stats_input()); }
 
-std::string Relay::status_json(std::string_view host_header) const {
+std::string Relay::listen_host(std::string_view host_header) const {
   // Listen URLs name the host the client used, so a player behind any address can follow them.
   // The Host header is the client's text: PeerText like every other.
-  const std::string host = !host_header.empty() ? PeerText::from(host_header, 256).str()
-                           : config_.listen_host + ":" + std::to_string(bound_port_);
+  return !host_header.empty() ? PeerText::from(host_header, 256).str()
+                              : config_.listen_host + ":" + std::to_string(bound_port_);
+}
+
+IcecastServerInfo Relay::server_info(const std::string& host) const {
   IcecastServerInfo server;
   server.host = std::string(host_without_port(host));
   server.server_id = "ringcast " + std::string(kVersion);
   server.server_start_unix_ms = started_unix_ms_;
-  std::vector<IcecastSource> sources;
+  return server;
+}
+
+std::vector<IcecastAdminSource> Relay::icecast_sources(const std::string& host) const {
+  std::vector<IcecastAdminSource> sources;
+  const auto policy = this->policy();
+  const std::uint64_t now_unix = unix_ms();
   for (const auto& stream : registry_.snapshot()) {
     if (!stream->has_source()) continue;  // Icecast lists live sources only
-    if (stream->hidden()) continue;
     const StreamMetadata metadata = stream->metadata();
-    IcecastSource source;
+    IcecastAdminSource admin;
+    admin.mount = stream->mount();
+    IcecastSource& source = admin.source;
     source.listenurl = "http://" + host + stream->mount();
     source.listeners = stream->viewer_count();
     source.listener_peak = stream->peak_viewers();
@@ -332,13 +349,68 @@ std::string Relay::status_json(std::string_view host_header) const {
       if (icy == "icy-description") source.server_description = value.str();
       if (icy == "icy-genre") source.genre = value.str();
       if (icy == "icy-url") source.server_url = value.str();
+      if (icy == "icy-pub") admin.is_public = value.view() == "1";
+      if (icy == "ice-audio-info") admin.audio_info = value.str();
     }
     if (const std::uint64_t kbps = declared_kbps(metadata)) source.bitrate = kbps;
     if (const auto title = stream->title()) source.title = title->title.str();
     source.stream_start_unix_ms = metadata.started_unix_ms;
-    sources.push_back(std::move(source));
+    admin.source_ip = metadata.source_ip;
+    admin.user_agent = metadata.user_agent.str();
+    admin.slow_listeners = sum_lanes(*stream, &StreamLane::slow_disconnects);
+    admin.total_bytes_read = stream->bytes_in();
+    admin.total_bytes_sent = sum_lanes(*stream, &StreamLane::bytes_out);
+    admin.connected_seconds =
+        now_unix > metadata.started_unix_ms ? (now_unix - metadata.started_unix_ms) / 1000 : 0;
+    const MountSettings* settings = policy->mount(stream->mount());
+    if (settings && settings->max_viewers && *settings->max_viewers != 0) {
+      admin.max_listeners = *settings->max_viewers;
+    } else if (!(settings && settings->max_viewers) && config_.max_viewers_per_mount != 0) {
+      admin.max_listeners = config_.max_viewers_per_mount;
+    }
+    if (settings && settings->fallback_mount) admin.fallback = *settings->fallback_mount;
+    admin.hidden = stream->hidden();
+    sources.push_back(std::move(admin));
   }
-  return render_status_json(server, sources);
+  return sources;
+}
+
+std::string Relay::status_json(std::string_view host_header) const {
+  const std::string host = listen_host(host_header);
+  std::vector<IcecastSource> sources;
+  for (IcecastAdminSource& admin : icecast_sources(host)) {
+    if (!admin.hidden) sources.push_back(std::move(admin.source));
+  }
+  return render_status_json(server_info(host), sources);
+}
+
+std::string Relay::admin_stats_xml(std::string_view host_header, const std::string& mount) const {
+  const std::string host = listen_host(host_header);
+  IcecastGlobals globals;
+  globals.server = server_info(host);
+  const StatsInput input = stats_input();
+  const auto total = [&](Counter WorkerCounters::*counter) { return sum_workers(input.workers, counter); };
+  globals.connections = globals.client_connections = total(&WorkerCounters::connections_accepted);
+  globals.clients = globals.connections - total(&WorkerCounters::connections_closed);
+  globals.listener_connections = total(&WorkerCounters::viewers_joined);
+  globals.listeners = globals.listener_connections - total(&WorkerCounters::viewers_left);
+  std::vector<IcecastAdminSource> sources = icecast_sources(host);
+  globals.sources = sources.size();
+  for (const auto& stream : input.streams) globals.source_client_connections += stream->source_connects();
+  if (!mount.empty()) std::erase_if(sources, [&](const IcecastAdminSource& s) { return s.mount != mount; });
+  return render_admin_stats(globals, sources);
+}
+
+std::string Relay::list_mounts_xml() const {
+  return render_admin_listmounts(icecast_sources(listen_host({})));
+}
+
+std::string Relay::stream_list_text() const {
+  std::vector<std::string> mounts;
+  for (const IcecastAdminSource& source : icecast_sources(listen_host({}))) {
+    if (!source.hidden) mounts.push_back(source.mount);  // hidden mounts are not relayed
+  }
+  return render_streamlist(std::move(mounts));
 }
 
 // libuv callbacks

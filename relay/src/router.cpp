@@ -21,8 +21,12 @@ constexpr std::array<std::pair<std::string_view, Route>, 6> kPages{{
     {"/favicon.ico", Route::no_page},
 }};
 
-constexpr std::array<std::pair<std::string_view, Route>, 5> kAdmin{{
+constexpr std::array<std::pair<std::string_view, Route>, 9> kAdmin{{
     {"/admin/listclients", Route::admin_list_viewers},
+    {"/admin/stats", Route::admin_stats},
+    {"/admin/stats.xml", Route::admin_stats},
+    {"/admin/listmounts", Route::admin_list_mounts},
+    {"/admin/streamlist.txt", Route::admin_stream_list},
     {"/admin/killclient", Route::admin_kick_viewer},
     {"/admin/killsource", Route::admin_kick_source},
     {"/admin/metadata", Route::admin_metadata},
@@ -73,7 +77,8 @@ bool is_stats_route(Route route) {
 }
 
 bool is_admin_route(Route route) {
-  return route == Route::admin_list_viewers || route == Route::admin_kick_viewer ||
+  return route == Route::admin_list_viewers || route == Route::admin_stats ||
+         route == Route::admin_list_mounts || route == Route::admin_kick_viewer ||
          route == Route::admin_kick_source || route == Route::admin_move_viewers ||
          route == Route::admin_unknown;
 }

@@ -37,6 +37,7 @@ constexpr std::string_view kSourceUser = "source";
 constexpr std::size_t kMaxContentTypeBytes = 256;
 constexpr std::size_t kMaxIceHeaders = 32;
 constexpr std::size_t kMaxIceHeaderNameBytes = 64;
+constexpr std::size_t kMaxUserAgentBytes = 256;
 
 // The head of a mount's answer, the same for GET and HEAD: the source's content type and its
 // ice-* headers under Icecast's listener names, and icy-metaint for an ICY listener.
@@ -277,7 +278,7 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
     counters_.auth_failures.add(1);
     spdlog::warn("{} source refused for {}: {}: 401", connection.peer(), mount,
                  authorization ? "wrong credentials" : "no credentials");
-    connection.respond(Response::challenge("authentication required\n", kRealm));
+    connection.respond(Response::challenge("authentication required\n", policy->realm));
     return;
   }
   // ffmpeg's -method PUT, GStreamer and curl -T - send chunked bodies; nothing else is coded.
@@ -292,6 +293,8 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   }
   StreamMetadata metadata;
   metadata.started_unix_ms = unix_ms();
+  metadata.user_agent = PeerText::from(head.header("User-Agent").value_or(""), kMaxUserAgentBytes);
+  metadata.source_ip = address_of(connection.peer());
   // Everything the source says about its stream is shown by every page: PeerText, from here on.
   metadata.content_type = PeerText::from(mount_settings && mount_settings->content_type
                                              ? std::string_view(*mount_settings->content_type)
@@ -438,6 +441,7 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
     join.rewind_ms = static_cast<std::uint64_t>(*seconds * 1000);
   }
   connection.remember_request(head, monotonic_ms());
+  connection.set_user_agent(PeerText::from(head.header("User-Agent").value_or(""), kMaxUserAgentBytes));
   auto viewer = std::make_unique<ViewerSession>(connection, stream, metaint, path);
   ViewerSession& session = *viewer;
   connection.become_viewer(std::move(viewer));

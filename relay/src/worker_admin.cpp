@@ -7,6 +7,7 @@
 #include "ringcast/relay/dashboard.h"
 #include "ringcast/relay/http_request.h"
 #include "ringcast/relay/icecast.h"
+#include "ringcast/relay/icecast_admin.h"
 #include "ringcast/relay/relay.h"
 #include "ringcast/relay/source_session.h"
 #include "ringcast/relay/stream.h"
@@ -19,6 +20,16 @@ namespace {
 
 constexpr std::string_view kAdminUser = "admin";
 constexpr std::string_view kSourceUser = "source";
+
+// A page for the main loop to render for this request.
+std::shared_ptr<AdminTask> render_task(const RequestHead& head, AdminTask::Kind kind, std::string mount = {}) {
+  auto task = std::make_shared<AdminTask>();
+  task->kind = kind;
+  task->head_only = head.method == Method::head;
+  task->host = std::string(head.header("Host").value_or(""));
+  task->mount = std::move(mount);
+  return task;
+}
 
 }  // namespace
 
@@ -35,7 +46,7 @@ bool Worker::admin_authorized(Connection& connection, const RequestHead& head) {
     counters_.auth_failures.add(1);
     spdlog::warn("{} {} refused: {}: 401", connection.peer(), head.path,
                  authorization ? "wrong admin credentials" : "no admin credentials");
-    connection.respond(Response::challenge("admin authentication required\n", kAdminRealm));
+    connection.respond(Response::challenge("admin authentication required\n", policy->realm));
     return false;
   }
   return true;
@@ -44,6 +55,16 @@ bool Worker::admin_authorized(Connection& connection, const RequestHead& head) {
 void Worker::handle_operator(Connection& connection, RequestHead& head, Route route) {
   if (route == Route::admin_metadata) {
     handle_metadata(connection, head);
+    return;
+  }
+  if (route == Route::admin_stream_list) {
+    // Icecast slaves ask with the relay user; the admin may too.
+    const auto policy = relay_.policy();
+    const auto authorization = head.header("Authorization");
+    const bool relay_user = !policy->relay_password.empty() &&
+                            basic_credentials_match(authorization, policy->relay_user, policy->relay_password);
+    if (!relay_user && !admin_authorized(connection, head)) return;
+    post_render(connection, render_task(head, AdminTask::Kind::render_stream_list));
     return;
   }
   if (is_admin_route(route)) {
@@ -74,17 +95,17 @@ void Worker::handle_operator(Connection& connection, RequestHead& head, Route ro
     connection.respond_ok("text/html; charset=utf-8", std::string(dashboard_html()), head_only);
     return;
   }
+  switch (route) {
+    case Route::stats: post_render(connection, render_task(head, AdminTask::Kind::render_stats)); break;
+    case Route::stats_history: post_render(connection, render_task(head, AdminTask::Kind::render_history)); break;
+    case Route::status_json: post_render(connection, render_task(head, AdminTask::Kind::render_status_json)); break;
+    default: post_render(connection, render_task(head, AdminTask::Kind::render_metrics)); break;
+  }
+}
+
+void Worker::post_render(Connection& connection, std::shared_ptr<AdminTask> task) {
   // Rendered on the main loop: over thousands of mounts it takes long enough to stall this
   // loop's sources and viewers.
-  auto task = std::make_shared<AdminTask>();
-  switch (route) {
-    case Route::stats: task->kind = AdminTask::Kind::render_stats; break;
-    case Route::stats_history: task->kind = AdminTask::Kind::render_history; break;
-    case Route::status_json: task->kind = AdminTask::Kind::render_status_json; break;
-    default: task->kind = AdminTask::Kind::render_metrics; break;
-  }
-  task->head_only = head_only;
-  task->host = std::string(head.header("Host").value_or(""));
   task->origin_worker = index_;
   task->origin = &connection;
   connection.await_admin(task);
@@ -107,7 +128,7 @@ void Worker::handle_metadata(Connection& connection, const RequestHead& head) {
     counters_.auth_failures.add(1);
     spdlog::warn("{} metadata update for {} refused: {}: 401", connection.peer(),
                  mount.value_or("?"), authorization ? "wrong credentials" : "no credentials");
-    connection.respond(Response::challenge("authentication required\n", kRealm));
+    connection.respond(Response::challenge("authentication required\n", policy->realm));
     return;
   }
   auto parsed = parse_metadata_update(head.target);
@@ -156,6 +177,21 @@ void Worker::handle_admin(Connection& connection, const RequestHead& head, Route
     handle_move(connection, head);
     return;
   }
+  if (route == Route::admin_stats || route == Route::admin_list_mounts) {
+    // Icecast's documents, rendered on the main loop; /admin/stats?mount=M narrows to one.
+    std::string mount;
+    if (route == Route::admin_stats && has_query_parameter(head.target, "mount")) {
+      mount = query_parameter(head.target, "mount").value_or("");
+      if (mount_name_problem(mount, relay_.config().max_mount_length) || !relay_.registry().find(mount)) {
+        counters_.bad_requests.add(1);
+        connection.respond(Response::icecast_xml(400, icecast_admin_failure("Source does not exist")));
+        return;
+      }
+    }
+    post_render(connection, render_task(head, route == Route::admin_stats ? AdminTask::Kind::render_admin_stats : AdminTask::Kind::render_list_mounts,
+                std::move(mount)));
+    return;
+  }
   auto task = std::make_shared<AdminTask>();
   switch (route) {
     case Route::admin_list_viewers: task->kind = AdminTask::Kind::list_viewers; break;
@@ -164,9 +200,10 @@ void Worker::handle_admin(Connection& connection, const RequestHead& head, Route
     default:
       counters_.not_found.add(1);
       connection.respond_and_close(
-          404, "admin endpoints: /admin/listclients?mount=M, /admin/killclient?mount=M&id=N, "
-               "/admin/killsource?mount=M, /admin/metadata?mount=M&mode=updinfo&song=S, "
-               "/admin/moveclients?mount=M&destination=D\n");
+          404, "admin endpoints: /admin/stats[?mount=M], /admin/stats.xml, /admin/listmounts, "
+               "/admin/streamlist.txt, /admin/listclients?mount=M[&format=json], "
+               "/admin/killclient?mount=M&id=N, /admin/killsource?mount=M, "
+               "/admin/metadata?mount=M&mode=updinfo&song=S, /admin/moveclients?mount=M&destination=D\n");
       return;
   }
   const std::optional<std::string> mount = query_parameter(head.target, "mount");
@@ -182,6 +219,11 @@ void Worker::handle_admin(Connection& connection, const RequestHead& head, Route
     return;
   }
   task->mount = *mount;
+  // listclients: Icecast's XML, unless the client asks for JSON (format=json, or an Accept
+  // that names application/json and not XML).
+  const std::string_view accept = head.header("Accept").value_or("");
+  task->json = query_parameter(head.target, "format").value_or("") == "json" ||
+               (accept.find("application/json") != std::string_view::npos && accept.find("xml") == std::string_view::npos);
   task->origin_worker = index_;
   task->origin = &connection;
 
@@ -222,6 +264,9 @@ void Worker::run_admin_task(AdminTask& task) {
       case AdminTask::Kind::render_history:
       case AdminTask::Kind::render_metrics:
       case AdminTask::Kind::render_status_json:
+      case AdminTask::Kind::render_admin_stats:
+      case AdminTask::Kind::render_list_mounts:
+      case AdminTask::Kind::render_stream_list:
         return;
       case AdminTask::Kind::list_viewers: {
         ViewerSession* viewer = connection->viewer();
@@ -240,6 +285,8 @@ void Worker::run_admin_task(AdminTask& task) {
             {"bytes_sent", viewer->bytes_sent()},
             {"lag_bytes", head > viewer->position() ? head - viewer->position() : 0},
             {"worker", index_},
+            {"ip", address_of(connection->peer())},
+            {"user_agent", connection->user_agent().str()},
         };
         std::lock_guard lock(task.mutex);
         task.viewers.push_back(std::move(entry));
@@ -290,6 +337,16 @@ void Worker::answer_admin_task(Connection* connection, AdminTask& task) {
     case AdminTask::Kind::list_viewers: {
       std::sort(task.viewers.begin(), task.viewers.end(),
                 [](const nlohmann::json& a, const nlohmann::json& b) { return a["id"] < b["id"]; });
+      if (!task.json) {
+        std::vector<IcecastListener> listeners;
+        for (const nlohmann::json& viewer : task.viewers) {
+          listeners.push_back({viewer["id"].get<std::uint64_t>(), viewer["ip"].get<std::string>(),
+                               viewer["user_agent"].get<std::string>(),
+                               static_cast<std::uint64_t>(viewer["connected_seconds"].get<double>())});
+        }
+        connection->respond_ok(std::string(kIcecastXmlType), render_admin_listclients(task.mount, listeners));
+        return;
+      }
       const nlohmann::json body = {{"mount", task.mount}, {"viewers", std::move(task.viewers)}};
       connection->respond_ok("application/json", body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
       return;
@@ -317,6 +374,13 @@ void Worker::answer_admin_task(Connection* connection, AdminTask& task) {
     case AdminTask::Kind::render_status_json:
       // Web players and now-playing widgets poll it; Access-Control-Allow-Origin is on every answer.
       connection->respond_ok("application/json; charset=utf-8", std::move(task.body), task.head_only);
+      return;
+    case AdminTask::Kind::render_admin_stats:
+    case AdminTask::Kind::render_list_mounts:
+      connection->respond_ok(std::string(kIcecastXmlType), std::move(task.body), task.head_only);
+      return;
+    case AdminTask::Kind::render_stream_list:
+      connection->respond_ok("text/plain; charset=utf-8", std::move(task.body), task.head_only);
       return;
   }
 }

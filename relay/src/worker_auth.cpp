@@ -162,7 +162,7 @@ void Worker::auth_refused(PendingAuth& pending, int status, std::string_view why
   if (status == 401) counters_.auth_denied.add(1);
   spdlog::warn("{} {} {} refused for {}: {}: {}", connection.peer(), kind_name(pending.kind),
                pending.user.empty() ? "-" : pending.user, pending.head.path, why, status);
-  connection.respond(status == 401 ? Response::challenge("authentication required\n", kRealm)
+  connection.respond(status == 401 ? Response::challenge("authentication required\n", pending.policy->realm)
                                    : Response::text(status, "authentication unavailable\n"));
 }
 

@@ -153,7 +153,7 @@ TEST_CASE("an admin lists a mount's viewers over every worker and kicks one, the
   CHECK(admin_get(relay.port(), "/admin/listclients?mount=/nothing.ts").head.status == 404);
   CHECK(admin_get(relay.port(), "/admin/nonsense?mount=/live.ts").head.status == 404);
 
-  const Response listed = admin_get(relay.port(), "/admin/listclients?mount=%2Flive.ts");
+  const Response listed = admin_get(relay.port(), "/admin/listclients?mount=%2Flive.ts&format=json");
   REQUIRE(listed.head.status == 200);
   const auto list = nlohmann::json::parse(listed.body);
   CHECK(list.at("mount") == "/live.ts");

@@ -1,6 +1,10 @@
 // The integration tests' shared helpers; see harness.h.
 #include "harness.h"
 
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -586,6 +590,27 @@ void Viewer::run() {
   } catch (const std::exception& e) {
     error_ = e.what();
   }
+}
+
+std::vector<std::string> xpath_texts(const std::string& xml, const std::string& expression) {
+  const std::unique_ptr<xmlDoc, void (*)(xmlDoc*)> doc(
+      xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "admin.xml", nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR),
+      xmlFreeDoc);
+  if (!doc) throw std::runtime_error("not well-formed XML: " + xml.substr(0, 200));
+  const std::unique_ptr<xmlXPathContext, void (*)(xmlXPathContext*)> context(xmlXPathNewContext(doc.get()),
+                                                                              xmlXPathFreeContext);
+  const std::unique_ptr<xmlXPathObject, void (*)(xmlXPathObject*)> result(
+      xmlXPathEvalExpression(reinterpret_cast<const xmlChar*>(expression.c_str()), context.get()),
+      xmlXPathFreeObject);
+  if (!result) throw std::runtime_error("bad XPath: " + expression);
+  std::vector<std::string> texts;
+  if (result->nodesetval == nullptr) return texts;
+  for (int i = 0; i < result->nodesetval->nodeNr; ++i) {
+    xmlChar* content = xmlNodeGetContent(result->nodesetval->nodeTab[i]);
+    texts.emplace_back(content ? reinterpret_cast<const char*>(content) : "");
+    xmlFree(content);
+  }
+  return texts;
 }
 
 }  // namespace ringcast::integration

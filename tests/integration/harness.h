@@ -120,6 +120,10 @@ nlohmann::json fetch_stats(std::uint16_t port);
 // The mount's object in /stats (null when the mount does not exist).
 nlohmann::json mount_stats(std::uint16_t port, const std::string& mount);
 
+// Icecast's admin documents, read as AzuraCast and LibreTime read them: the text of every node
+// an XPath expression selects (libxml2). Throws when `xml` is not well-formed XML.
+std::vector<std::string> xpath_texts(const std::string& xml, const std::string& expression);
+
 std::string base64(std::string_view text);
 std::string basic_auth(std::string_view user, std::string_view password);
 

@@ -998,12 +998,21 @@ void check_every_page_parses(std::uint16_t port, const std::string& admin_passwo
     return http_exchange(port, "GET " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: " + admin + "\r\n\r\n");
   };
   std::vector<std::string> json_pages = {"/stats", "/stats/history", "/status-json.xsl"};
-  for (const auto& mount : mounts) json_pages.push_back("/admin/listclients?mount=" + mount);
+  for (const auto& mount : mounts) json_pages.push_back("/admin/listclients?mount=" + mount + "&format=json");
   for (const auto& page : json_pages) {
     INFO("page " << page);
     const Response response = get(page);
     REQUIRE(response.head.status == 200);
     CHECK_NOTHROW(nlohmann::json::parse(response.body));
+  }
+  // Icecast's XML documents: well-formed, and the peer's text is text in them.
+  std::vector<std::string> xml_pages = {"/admin/stats", "/admin/stats.xml", "/admin/listmounts"};
+  for (const auto& mount : mounts) xml_pages.push_back("/admin/listclients?mount=" + mount);
+  for (const auto& page : xml_pages) {
+    INFO("page " << page);
+    const Response response = get(page);
+    REQUIRE(response.head.status == 200);
+    CHECK_NOTHROW(xpath_texts(response.body, "//source"));
   }
   const Response metrics = get("/metrics");
   REQUIRE(metrics.head.status == 200);

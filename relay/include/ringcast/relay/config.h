@@ -79,6 +79,13 @@ struct RelayConfig {
 
   // Operators' surface.
   std::string admin_password;         // empty: the admin endpoints answer 403
+  // Icecast's relay user: what Icecast slaves send for /admin/streamlist.txt (empty password:
+  // only the admin may read it).
+  std::string relay_user = "relay";
+  std::string relay_password;
+  // The Basic realm of every challenge; Icecast's by default, for clients that bind their
+  // credentials to it.
+  std::string realm = "Icecast2 Server";
   std::string admin_listen_host;      // empty: no admin listener
   std::uint16_t admin_listen_port = 0;
   StatsAccess stats_access = StatsAccess::open;

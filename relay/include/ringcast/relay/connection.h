@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "ringcast/relay/http_request.h"
+#include "ringcast/relay/peer_text.h"
 #include "ringcast/relay/response.h"
 
 namespace ringcast::relay {
@@ -72,6 +73,9 @@ class Connection {
   std::uint64_t accepted_ms() const { return accepted_ms_; }
   std::uint64_t lingering_since_ms() const { return lingering_since_ms_; }
   const std::string& peer() const { return peer_; }
+  // A viewer's User-Agent, for /admin/listclients (set when it is admitted).
+  const PeerText& user_agent() const { return user_agent_; }
+  void set_user_agent(PeerText agent) { user_agent_ = std::move(agent); }
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
   const uv_tcp_t& tcp() const { return tcp_; }
   Worker& worker() { return worker_; }
@@ -101,6 +105,7 @@ class Connection {
   State state_ = State::reading_head;
   std::uint64_t lingering_since_ms_ = 0;
   std::string peer_;
+  PeerText user_agent_;
   std::unique_ptr<HeadBuffer> head_;  // only while reading the request head
   std::unique_ptr<SourceSession> source_;
   std::unique_ptr<ViewerSession> viewer_;

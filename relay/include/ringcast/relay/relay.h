@@ -17,6 +17,7 @@
 
 #include "ringcast/relay/access_log.h"
 #include "ringcast/relay/config.h"
+#include "ringcast/relay/icecast_admin.h"
 #include "ringcast/relay/stats.h"
 #include "ringcast/relay/stats_history.h"
 #include "ringcast/relay/stream_registry.h"
@@ -34,6 +35,9 @@ std::uint64_t unix_ms();
 struct AccessPolicy {
   std::string source_password;
   std::string admin_password;
+  std::string relay_user;
+  std::string relay_password;
+  std::string realm;
   std::map<std::string, MountSettings> mounts;
 
   const MountSettings* mount(const std::string& path) const {
@@ -81,6 +85,14 @@ class Relay {
   std::string metrics_text() const;
   // Icecast's /status-json.xsl; host_header: the request's Host (its listen URLs use it).
   std::string status_json(std::string_view host_header) const;
+  // Icecast's admin documents (icecast_admin.h); `mount` non-empty narrows /admin/stats to it.
+  std::string admin_stats_xml(std::string_view host_header, const std::string& mount) const;
+  std::string list_mounts_xml() const;
+  std::string stream_list_text() const;
+  // What the Icecast documents share: the host clients named, the server, the live mounts.
+  std::string listen_host(std::string_view host_header) const;
+  IcecastServerInfo server_info(const std::string& host) const;
+  std::vector<IcecastAdminSource> icecast_sources(const std::string& host) const;
   std::string stats_history_json() const { return history_.render_json(); }
   // Any worker thread: an accepted connection is gone (the limit counts it no more).
   void connection_closed();

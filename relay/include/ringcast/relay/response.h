@@ -62,8 +62,6 @@ std::string render(const Response& response);
 const char* reason_phrase(int status);
 
 // The Basic realms of sources and listeners, and of the admin interface.
-inline constexpr std::string_view kRealm = "ringcast";
-inline constexpr std::string_view kAdminRealm = "ringcast admin";
 
 // The methods a CORS preflight may ask for, and what a 405 lists.
 inline constexpr std::string_view kAllowedMethods = "GET, HEAD, OPTIONS, PUT, SOURCE";

@@ -17,7 +17,10 @@ enum class Route {
   stats_history,       // GET /stats/history
   metrics,             // GET /metrics
   status_json,         // GET /status-json.xsl (Icecast's)
-  admin_list_viewers,  // /admin/listclients
+  admin_list_viewers,  // /admin/listclients (Icecast's XML; JSON on request)
+  admin_stats,         // /admin/stats and /admin/stats.xml (Icecast's XML)
+  admin_list_mounts,   // /admin/listmounts (Icecast's XML)
+  admin_stream_list,   // /admin/streamlist.txt: the admin or the relay user (Icecast slaves)
   admin_kick_viewer,   // /admin/killclient
   admin_kick_source,   // /admin/killsource
   admin_metadata,      // /admin/metadata (mode=updinfo): source or admin credentials

@@ -47,6 +47,8 @@ struct StreamMetadata {
   PeerText content_type = PeerText::from("application/octet-stream");
   std::vector<std::pair<PeerText, PeerText>> ice_headers;  // ice-* and icy-* headers, in order
   std::uint64_t started_unix_ms = 0;  // when the source connected
+  PeerText user_agent;                // the source's (Icecast's admin stats show it)
+  std::string source_ip;
 };
 
 // The mount's current title as ICY listeners receive it: built once per change and shared by

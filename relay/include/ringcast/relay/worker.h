@@ -124,6 +124,8 @@ class Worker final : public LoopHost {
   void handle_admin(Connection& connection, const RequestHead& head, Route route);
   void run_admin_task(AdminTask& task);
   void answer_admin(AdminTask& task);
+  // Posts a page to the main loop to render; answered when it comes back.
+  void post_render(Connection& connection, std::shared_ptr<AdminTask> task);
   // Why a source may not take `mount` although its name is well formed; nullopt when it may.
   std::optional<std::string> path_taken_for_source(std::string_view mount) const;
   void answer_admin_task(Connection* connection, AdminTask& task);  // answer_admin's happy path

@@ -1,0 +1,154 @@
+// Icecast's admin API as radio automation reads it, over the real binary: the requests and the
+// XPath expressions of AzuraCast's Icecast now-playing adapter (/admin/stats,
+// /icestats/source[@mount], listclients' listener elements), LibreTime's playout stats
+// (/admin/stats.xml, source@mount, listeners) and Icecast slaves (/admin/streamlist.txt with the
+// relay user). The documents' exact shape is compared with Icecast 2.4.4's in
+// tests/relay/icecast_admin_test.cpp.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "harness.h"
+
+using namespace ringcast::integration;
+
+namespace {
+
+constexpr std::string_view kAdmin = "adminpw";
+constexpr std::string_view kRelay = "relaypw";
+
+Response get(std::uint16_t port, const std::string& target, const std::string& user = "admin",
+             std::string_view password = kAdmin, const std::string& extra = {}) {
+  return http_exchange(port, "GET " + target + " HTTP/1.0\r\nAuthorization: " + basic_auth(user, password) +
+                                 "\r\n" + extra + "\r\n");
+}
+
+// Listener ids name their worker loop, so the list's order is not the order of arrival.
+std::vector<std::string> sorted(std::vector<std::string> texts) {
+  std::sort(texts.begin(), texts.end());
+  return texts;
+}
+
+std::string only(const std::vector<std::string>& texts) {
+  REQUIRE(texts.size() == 1);
+  return texts.front();
+}
+
+}  // namespace
+
+TEST_CASE("radio automation reads ringcast's Icecast admin documents as it reads Icecast's", "[icecast_admin]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("ringcast-admin-api-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto config = dir / "ringcast.toml";
+  std::ofstream(config) << "admin_password = \"adminpw\"\nrelay_password = \"relaypw\"\n"
+                        << "[mounts.\"/hidden.mp3\"]\nhidden = true\n";
+  RelayProcess relay({"--config", config.string()});
+
+  SourceOptions radio;
+  radio.mount = "/radio.mp3";
+  radio.content_type = "audio/mpeg";
+  radio.extra_headers = {"ice-name: Example FM", "ice-bitrate: 128", "ice-genre: Jazz", "ice-public: 0",
+                         "ice-description: An example", "ice-url: http://example.org"};
+  SourceConnection radio_source = connect_source(relay.port(), radio);
+  SourceOptions hidden = radio;
+  hidden.mount = "/hidden.mp3";
+  hidden.extra_headers = {};
+  SourceConnection hidden_source = connect_source(relay.port(), hidden);
+  send_all(radio_source.socket, pattern(0, 10 * kPacketBytes), Clock::now() + 10s);
+  const std::string update = "/admin/metadata?mount=/radio.mp3&mode=updinfo&song=Artist+One+-+Song+One";
+  REQUIRE(get(relay.port(), update, "source", kPassword).head.status == 200);
+  std::vector<Socket> listeners;
+  for (int i = 0; i < 2; ++i) {
+    Socket socket = connect_loopback(relay.port());
+    send_all(socket, "GET /radio.mp3 HTTP/1.0\r\nUser-Agent: ExamplePlayer/" + std::to_string(i) + "\r\n\r\n",
+             Clock::now() + 10s);
+    REQUIRE(read_response_head(socket, Clock::now() + 10s).status == 200);
+    listeners.push_back(std::move(socket));
+  }
+
+  SECTION("AzuraCast: /admin/stats, /icestats/source[@mount]") {
+    const Response stats = get(relay.port(), "/admin/stats");
+    REQUIRE(stats.head.status == 200);
+    CHECK(stats.head.header("Content-Type") == "text/xml; charset=utf-8");
+    CHECK(stats.body.starts_with("<?xml version=\"1.0\"?>\n<icestats>"));
+    // The admin sees every live mount, hidden ones too (Icecast's admin does).
+    CHECK(xpath_texts(stats.body, "/icestats/source[@mount]/@mount") ==
+          std::vector<std::string>{"/hidden.mp3", "/radio.mp3"});
+    const std::string source = "/icestats/source[@mount='/radio.mp3']";
+    CHECK(only(xpath_texts(stats.body, source + "/listeners")) == "2");
+    CHECK(only(xpath_texts(stats.body, source + "/title")) == "Artist One - Song One");
+    CHECK(only(xpath_texts(stats.body, source + "/bitrate")) == "128");
+    CHECK(only(xpath_texts(stats.body, source + "/server_type")) == "audio/mpeg");
+    CHECK(only(xpath_texts(stats.body, source + "/server_name")) == "Example FM");
+    CHECK(only(xpath_texts(stats.body, source + "/genre")) == "Jazz");
+    CHECK(only(xpath_texts(stats.body, source + "/user_agent")) == "ringcast-integration-tests");
+    CHECK(only(xpath_texts(stats.body, source + "/listenurl")).ends_with("/radio.mp3"));
+    CHECK(only(xpath_texts(stats.body, "/icestats/sources")) == "2");
+    CHECK(only(xpath_texts(stats.body, "/icestats/listeners")) == "2");
+    // ?mount= narrows to one source, the globals stay.
+    const Response one = get(relay.port(), "/admin/stats?mount=/radio.mp3");
+    CHECK(xpath_texts(one.body, "/icestats/source/@mount") == std::vector<std::string>{"/radio.mp3"});
+    CHECK(only(xpath_texts(one.body, "/icestats/server_id")).starts_with("ringcast"));
+    CHECK(get(relay.port(), "/admin/stats?mount=/nothing.mp3").head.status == 400);
+  }
+
+  SECTION("AzuraCast: /admin/listclients, source/listener/{ID,IP,UserAgent,Connected}") {
+    const Response list = get(relay.port(), "/admin/listclients?mount=/radio.mp3");
+    REQUIRE(list.head.status == 200);
+    CHECK(list.head.header("Content-Type") == "text/xml; charset=utf-8");
+    const std::string listener = "/icestats/source[@mount='/radio.mp3']/listener";
+    CHECK(sorted(xpath_texts(list.body, listener + "/UserAgent")) ==
+          std::vector<std::string>{"ExamplePlayer/0", "ExamplePlayer/1"});
+    CHECK(xpath_texts(list.body, listener + "/IP") == std::vector<std::string>{"127.0.0.1", "127.0.0.1"});
+    CHECK(xpath_texts(list.body, listener + "/ID").size() == 2);
+    CHECK(xpath_texts(list.body, listener + "/Connected").size() == 2);
+    CHECK(only(xpath_texts(list.body, "/icestats/source/Listeners")) == "2");
+    // JSON on request, as before.
+    const Response json = get(relay.port(), "/admin/listclients?mount=/radio.mp3", "admin", kAdmin,
+                              "Accept: application/json\r\n");
+    CHECK(nlohmann::json::parse(json.body).at("viewers").size() == 2);
+    const nlohmann::json by_format =
+        nlohmann::json::parse(get(relay.port(), "/admin/listclients?mount=/radio.mp3&format=json").body);
+    std::vector<std::string> agents;
+    for (const auto& viewer : by_format.at("viewers")) agents.push_back(viewer.at("user_agent"));
+    CHECK(sorted(agents) == std::vector<std::string>{"ExamplePlayer/0", "ExamplePlayer/1"});
+  }
+
+  SECTION("LibreTime: /admin/stats.xml, source@mount and listeners") {
+    const Response stats = get(relay.port(), "/admin/stats.xml");
+    REQUIRE(stats.head.status == 200);
+    CHECK(only(xpath_texts(stats.body, "/icestats/source[@mount='/radio.mp3']/listeners")) == "2");
+  }
+
+  SECTION("/admin/listmounts") {
+    const Response mounts = get(relay.port(), "/admin/listmounts");
+    REQUIRE(mounts.head.status == 200);
+    CHECK(xpath_texts(mounts.body, "/icestats/source/@mount") == std::vector<std::string>{"/hidden.mp3", "/radio.mp3"});
+    CHECK(xpath_texts(mounts.body, "/icestats/source/content-type") ==
+          std::vector<std::string>{"audio/mpeg", "audio/mpeg"});
+  }
+
+  SECTION("Icecast slaves: /admin/streamlist.txt with the relay user, hidden mounts left out") {
+    const Response list = get(relay.port(), "/admin/streamlist.txt", "relay", kRelay);
+    REQUIRE(list.head.status == 200);
+    CHECK(list.head.header("Content-Type") == "text/plain; charset=utf-8");
+    CHECK(list.body == "/radio.mp3\r\n");
+    CHECK(get(relay.port(), "/admin/streamlist.txt").body == "/radio.mp3\r\n");  // the admin may too
+    CHECK(get(relay.port(), "/admin/streamlist.txt", "relay", "wrong").head.status == 401);
+    // The relay user is no admin.
+    CHECK(get(relay.port(), "/admin/stats", "relay", kRelay).head.status == 401);
+  }
+
+  SECTION("Icecast's realm on every challenge") {
+    const Response refused = http_exchange(relay.port(), "GET /admin/stats HTTP/1.0\r\n\r\n");
+    CHECK(refused.head.status == 401);
+    CHECK(refused.head.header("WWW-Authenticate") == "Basic realm=\"Icecast2 Server\"");
+    const Response source = http_exchange(relay.port(), "PUT /x.mp3 HTTP/1.0\r\n\r\n");
+    CHECK(source.head.header("WWW-Authenticate") == "Basic realm=\"Icecast2 Server\"");
+  }
+  REQUIRE(relay.stop() == 0);
+  std::filesystem::remove_all(dir);
+}
