@@ -163,10 +163,12 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   app.add_option("--access-log", config.access_log,
                  "file to append one line per request to ('-': stdout; default: none)")
       ->type_name("FILE");
-  app.add_option("--burst", fanout.burst_bytes, "bytes a new viewer gets from before the live edge")
+  // 0 in the settings means "the default", which is not one number: no captured default.
+  app.add_option("--burst", fanout.burst_bytes,
+                 "bytes a new viewer gets from before the live edge (default: 64 KiB, at most a "
+                 "quarter of the ring; MPEG-TS video joins the newest keyframe within a quarter ring)")
       ->transform(size)
-      ->type_name("SIZE")
-      ->capture_default_str();
+      ->type_name("SIZE");
   app.add_option("--ring-size", config.ring_bytes,
                  "ring bytes per mount, rounded up to a power of two (default: by --ring-seconds)")
       ->transform(size)

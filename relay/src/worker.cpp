@@ -276,8 +276,14 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   }
   if (!authenticated && !basic_credentials_match(authorization, kSourceUser, password)) {
     counters_.auth_failures.add(1);
-    spdlog::warn("{} source refused for {}: {}: 401", connection.peer(), mount,
-                 authorization ? "wrong credentials" : "no credentials");
+    // libshout asks without credentials first and again with them after the 401: that first
+    // attempt is routine (debug); a wrong password is worth a warning.
+    if (authorization) {
+      spdlog::warn("{} source refused for {}: wrong credentials: 401", connection.peer(), mount);
+    } else {
+      spdlog::debug("{} source for {} sent no credentials: 401 (a client that asks again with them)",
+                    connection.peer(), mount);
+    }
     connection.respond(Response::challenge("authentication required\n", policy->realm));
     return;
   }

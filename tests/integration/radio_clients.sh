@@ -267,6 +267,11 @@ status=0
 reap "$EZSTREAM" || status=$?
 [ "$status" -eq 0 ] || fail "ezstream exited with status $status at the end of its playlist"
 pass "ezstream played its playlist once and exited 0"
+# libshout asks without credentials first, then again with them: routine, never a warning.
+if grep -E ' warn .*source refused for /(ez|radio)\.mp3' "$WORK/relay.log"; then
+  fail "the relay warned about a radio client's source request"
+fi
+pass "no warning for libshout's or liquidsoap's first, credential-less request"
 
 # --- 3. ffmpeg: plain http:// PUT, chunked by default ---------------------------------------------
 timeout 60 nice ffmpeg -hide_banner -nostdin -loglevel warning -re -f lavfi -i testsrc=size=320x240:rate=25 \
