@@ -6,10 +6,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <string_view>
 #include <thread>
 
+#include "ringcast/relay/icecast_config.h"
 #include "ringcast/relay/version.h"
 
 namespace ringcast::relay {
@@ -21,6 +24,7 @@ constexpr std::size_t kMaxSize = std::numeric_limits<std::size_t>::max();
 struct ConfigFlag {
   std::string path;
   bool check_only = false;
+  bool convert = false;  // --convert-icecast-config
 };
 
 // The file has to be read before the flags are declared (its values are their defaults), so
@@ -30,12 +34,17 @@ std::optional<ConfigFlag> find_config_flag(int argc, const char* const* argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--") break;
-    for (const auto& [flag, check_only] :
-         {std::pair<std::string_view, bool>{"--config", false}, {"--check-config", true}}) {
+    struct Kind {
+      std::string_view flag;
+      bool check_only, convert;
+    };
+    for (const auto& [flag, check_only, convert] :
+         {Kind{"--config", false, false}, Kind{"--check-config", true, false}, Kind{"--icecast-config", false, false},
+          Kind{"--convert-icecast-config", true, true}}) {
       if (arg == flag && i + 1 < argc) {
-        found = ConfigFlag{argv[i + 1], check_only};
+        found = ConfigFlag{argv[i + 1], check_only, convert};
       } else if (arg.starts_with(flag) && arg.size() > flag.size() && arg[flag.size()] == '=') {
-        found = ConfigFlag{std::string(arg.substr(flag.size() + 1)), check_only};
+        found = ConfigFlag{std::string(arg.substr(flag.size() + 1)), check_only, convert};
       }
     }
   }
@@ -105,7 +114,22 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   if (const auto flag = find_config_flag(argc, argv)) {
     result.config_path = flag->path;
     result.check_only = flag->check_only;
-    result.problems = load_config_file(result.config_path, config);
+    if (flag->convert) {
+      std::string text;
+      std::ifstream in(flag->path, std::ios::binary);
+      if (!in) {
+        result.problems = {{0, 0, "cannot read it"}};
+      } else {
+        text.assign(std::istreambuf_iterator<char>(in), {});
+        IcecastConversion converted = convert_icecast_config(text);
+        result.problems = std::move(converted.errors);
+        result.notes = std::move(converted.unsupported);
+        if (result.problems.empty()) result.converted = std::move(converted.toml);
+      }
+      result.exit_code = result.problems.empty() ? 0 : 1;
+      return result;
+    }
+    result.problems = load_config_file(result.config_path, config, &result.notes);
   }
 
   CLI::App app{"ringcast: a live broadcast relay (Icecast-compatible HTTP/1.x)", "ringcast"};
@@ -132,6 +156,13 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   auto* config_option = app.add_option("--config", config_path,
                                        "TOML file of settings; flags given as well override it")
                             ->type_name("FILE");
+  app.add_option("--icecast-config", config_path,
+                 "an Icecast 2.4 icecast.xml to run as it is (what ringcast does not do is listed at start)")
+      ->type_name("FILE")
+      ->excludes(config_option);
+  app.add_option("--convert-icecast-config", config_path,
+                 "print an icecast.xml as ringcast's TOML config, and what it leaves out; start nothing")
+      ->type_name("FILE");
   app.add_option("--check-config", config_path,
                  "check a TOML config file (and the flags), print what is wrong, start nothing")
       ->type_name("FILE")
@@ -151,6 +182,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
                  "slaves read it (default: none, only the admin may)")
       ->envname("RINGCAST_RELAY_PASSWORD");
   app.add_option("--relay-user", config.relay_user, "user name Icecast slaves send")->capture_default_str();
+  app.add_option("--admin-user", config.admin_user, "user name of the admin endpoints")->capture_default_str();
   app.add_option("--realm", config.realm, "Basic realm of every authentication challenge")
       ->capture_default_str();
   app.add_option("--admin-listen", admin_listen,

@@ -22,6 +22,7 @@
 #include "ringcast/relay/auth.h"
 #include "ringcast/relay/fallback.h"
 #include "ringcast/relay/http_request.h"
+#include "ringcast/relay/icecast_config.h"
 
 namespace ringcast::relay {
 
@@ -264,6 +265,9 @@ constexpr Key<RelayConfig> kRelayKeys[] = {
      [](const Value& v, RelayConfig& c) { assign(c.source_password, v.text()); }},
     {"admin_password", [](const Value& v, RelayConfig& c) { assign(c.admin_password, v.text()); }},
     {"relay_user", [](const Value& v, RelayConfig& c) { assign(c.relay_user, v.text()); }},
+    {"admin_user", [](const Value& v, RelayConfig& c) { assign(c.admin_user, v.nonempty_text()); }},
+    {"location", [](const Value& v, RelayConfig& c) { assign(c.location, v.text()); }},
+    {"admin_contact", [](const Value& v, RelayConfig& c) { assign(c.admin_contact, v.text()); }},
     {"relay_password", [](const Value& v, RelayConfig& c) { assign(c.relay_password, v.text()); }},
     {"realm", [](const Value& v, RelayConfig& c) { assign(c.realm, v.header_text()); }},
     {"admin_listen",
@@ -507,16 +511,29 @@ std::vector<ConfigProblem> parse_config_text(std::string_view text, std::string_
   return problems;
 }
 
-std::vector<ConfigProblem> load_config_file(const std::string& path, RelayConfig& config) {
+std::vector<ConfigProblem> load_config_file(const std::string& path, RelayConfig& config,
+                                            std::vector<ConfigProblem>* notes) {
   std::string text;
   if (!read_whole_file(path, text)) return {{0, 0, std::string("cannot read: ") + std::strerror(errno)}};
-  return parse_config_text(text, path, config);
+  if (!looks_like_xml(text)) return parse_config_text(text, path, config);
+  // An icecast.xml: converted to TOML, which then means what it means in a TOML file.
+  IcecastConversion converted = convert_icecast_config(text);
+  if (notes != nullptr) *notes = std::move(converted.unsupported);
+  if (!converted.errors.empty()) return converted.errors;
+  std::vector<ConfigProblem> problems = parse_config_text(converted.toml, path, config);
+  for (ConfigProblem& problem : problems) {
+    problem.message = "in the TOML converted from it (--convert-icecast-config prints it), line " +
+                      std::to_string(problem.line) + ": " + problem.message;
+    problem.line = problem.column = 0;
+  }
+  return problems;
 }
 
 std::string format_problem(std::string_view path, const ConfigProblem& problem) {
   std::string line(path);
   if (problem.line != 0) {
-    line += ":" + std::to_string(problem.line) + ":" + std::to_string(problem.column);
+    line += ":" + std::to_string(problem.line);
+    if (problem.column != 0) line += ":" + std::to_string(problem.column);
   }
   return line + ": " + problem.message;
 }

@@ -74,10 +74,15 @@ int main(int argc, char** argv) {
   // Before any thread: libcurl's global state (the url authenticator's HTTP client).
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const auto command_line = ringcast::relay::parse_command_line(argc, argv);
-  if (command_line.exit_code) return *command_line.exit_code;
   for (const auto& problem : command_line.problems) {
     std::fprintf(stderr, "%s\n", format_problem(command_line.config_path, problem).c_str());
   }
+  // An icecast.xml's elements that ringcast does not do: said once, with their lines.
+  for (const auto& note : command_line.notes) {
+    std::fprintf(stderr, "%s (left out)\n", format_problem(command_line.config_path, note).c_str());
+  }
+  if (command_line.converted) std::fputs(command_line.converted->c_str(), stdout);
+  if (command_line.exit_code) return *command_line.exit_code;
   if (command_line.check_only) {
     if (!command_line.problems.empty()) return 1;
     print_check_summary(command_line.config_path, command_line.config);

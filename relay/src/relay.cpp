@@ -39,6 +39,7 @@ std::shared_ptr<const AccessPolicy> make_policy(const RelayConfig& config) {
   auto policy = std::make_shared<AccessPolicy>();
   policy->source_password = config.source_password;
   policy->admin_password = config.admin_password;
+  policy->admin_user = config.admin_user;
   policy->relay_user = config.relay_user;
   policy->relay_password = config.relay_password;
   policy->realm = config.realm;
@@ -326,6 +327,8 @@ IcecastServerInfo Relay::server_info(const std::string& host) const {
   server.host = std::string(host_without_port(host));
   server.server_id = "ringcast " + std::string(kVersion);
   server.server_start_unix_ms = started_unix_ms_;
+  server.location = config_.location;
+  server.admin = config_.admin_contact;
   return server;
 }
 

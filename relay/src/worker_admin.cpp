@@ -18,7 +18,6 @@ namespace ringcast::relay {
 
 namespace {
 
-constexpr std::string_view kAdminUser = "admin";
 constexpr std::string_view kSourceUser = "source";
 
 // A page for the main loop to render for this request.
@@ -42,7 +41,7 @@ bool Worker::admin_authorized(Connection& connection, const RequestHead& head) {
     return false;
   }
   const auto authorization = head.header("Authorization");
-  if (!basic_credentials_match(authorization, kAdminUser, policy->admin_password)) {
+  if (!basic_credentials_match(authorization, policy->admin_user, policy->admin_password)) {
     counters_.auth_failures.add(1);
     spdlog::warn("{} {} refused: {}: 401", connection.peer(), head.path,
                  authorization ? "wrong admin credentials" : "no admin credentials");
@@ -123,7 +122,7 @@ void Worker::handle_metadata(Connection& connection, const RequestHead& head) {
   const bool allowed =
       basic_credentials_match(authorization, kSourceUser, source_password) ||
       (!policy->admin_password.empty() &&
-       basic_credentials_match(authorization, kAdminUser, policy->admin_password));
+       basic_credentials_match(authorization, policy->admin_user, policy->admin_password));
   if (!allowed) {
     counters_.auth_failures.add(1);
     spdlog::warn("{} metadata update for {} refused: {}: 401", connection.peer(),

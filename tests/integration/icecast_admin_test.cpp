@@ -152,3 +152,49 @@ TEST_CASE("radio automation reads ringcast's Icecast admin documents as it reads
   REQUIRE(relay.stop() == 0);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("ringcast runs an icecast.xml as it is: its passwords, mounts and limits apply, and what it "
+          "leaves out is said at start with its line",
+          "[icecast_admin][icecast_config]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("ringcast-icecast-xml-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto config = dir / "icecast.xml";
+  std::ofstream(config) << "<icecast>\n"
+                           "  <location>Lab</location>\n"
+                           "  <authentication>\n"
+                           "    <admin-user>boss</admin-user>\n"
+                           "    <admin-password>boss-secret</admin-password>\n"
+                           "  </authentication>\n"
+                           "  <mount type=\"normal\">\n"
+                           "    <mount-name>/radio.mp3</mount-name>\n"
+                           "    <password>radio-secret</password>\n"
+                           "    <max-listeners>1</max-listeners>\n"
+                           "  </mount>\n"
+                           "  <relay><server>127.0.0.1</server><port>9</port><mount>/x</mount></relay>\n"
+                           "</icecast>\n";
+  RelayProcess relay({"--icecast-config", config.string()});
+  CHECK(relay.log().find("icecast.xml:12: <relay> is not supported") != std::string::npos);
+
+  SourceOptions wrong;
+  wrong.mount = "/radio.mp3";
+  wrong.content_type = "audio/mpeg";
+  CHECK(http_exchange(relay.port(), source_request_head(wrong)).head.status == 401);  // the relay-wide one
+  SourceOptions radio = wrong;
+  radio.password = "radio-secret";
+  SourceConnection source = connect_source(relay.port(), radio);
+  Viewer::Options options;
+  options.contiguous = false;
+  Viewer listener(relay.port(), "/radio.mp3", options);
+  REQUIRE(wait_until([&] { return mount_stats(relay.port(), "/radio.mp3").at("viewers") == 1; }, 10s));
+  send_all(source.socket, pattern(0, 100 * kPacketBytes), Clock::now() + 10s);
+  CHECK(wait_until([&] { return listener.received() == 100 * kPacketBytes; }, 10s));
+  // <max-listeners>1
+  CHECK(http_exchange(relay.port(), "GET /radio.mp3 HTTP/1.0\r\n\r\n").head.status == 503);
+  const Response stats = get(relay.port(), "/admin/stats", "boss", "boss-secret");
+  REQUIRE(stats.head.status == 200);
+  CHECK(only(xpath_texts(stats.body, "/icestats/location")) == "Lab");
+  CHECK(get(relay.port(), "/admin/stats", "admin", "boss-secret").head.status == 401);
+  listener.hang_up();
+  REQUIRE(relay.stop() == 0);
+  std::filesystem::remove_all(dir);
+}

@@ -18,6 +18,10 @@ struct CommandLine {
   std::string config_path;              // --config or --check-config FILE; empty: none
   bool check_only = false;              // --check-config: validate, start nothing
   std::vector<ConfigProblem> problems;  // the file's; when any, `config` has none of its keys
+  // An icecast.xml's elements ringcast does not do: listed at start, they stop nothing.
+  std::vector<ConfigProblem> notes;
+  // --convert-icecast-config FILE: the TOML to print (then exit; problems: exit 1).
+  std::optional<std::string> converted;
   std::optional<int> exit_code;         // stop with it: --help, --version or a bad flag (printed)
 };
 

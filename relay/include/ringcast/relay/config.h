@@ -79,6 +79,10 @@ struct RelayConfig {
 
   // Operators' surface.
   std::string admin_password;         // empty: the admin endpoints answer 403
+  std::string admin_user = "admin";   // the admin's user name (Icecast's <admin-user>)
+  // What status-json and /admin/stats say of the server (Icecast's <location> and <admin>).
+  std::string location = "Earth";
+  std::string admin_contact = "icemaster@localhost";
   // Icecast's relay user: what Icecast slaves send for /admin/streamlist.txt (empty password:
   // only the admin may read it).
   std::string relay_user = "relay";

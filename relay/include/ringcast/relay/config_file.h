@@ -27,8 +27,11 @@ struct ConfigProblem {
 std::vector<ConfigProblem> parse_config_text(std::string_view text, std::string_view source_name,
                                              RelayConfig& config);
 
-// parse_config_text on the file's contents; a file that cannot be read is one problem.
-std::vector<ConfigProblem> load_config_file(const std::string& path, RelayConfig& config);
+// parse_config_text on the file's contents; a file that cannot be read is one problem. A file
+// that is XML is read as an icecast.xml (icecast_config.h): what ringcast does not support of it
+// goes to `notes` (listed at start and by --check-config; it does not stop the relay).
+std::vector<ConfigProblem> load_config_file(const std::string& path, RelayConfig& config,
+                                            std::vector<ConfigProblem>* notes = nullptr);
 
 // "path:line:column: message", or "path: message" for a problem without a location.
 std::string format_problem(std::string_view path, const ConfigProblem& problem);

@@ -35,6 +35,7 @@ std::uint64_t unix_ms();
 struct AccessPolicy {
   std::string source_password;
   std::string admin_password;
+  std::string admin_user;
   std::string relay_user;
   std::string relay_password;
   std::string realm;

@@ -1,0 +1,163 @@
+// icecast.xml to TOML: the configs Icecast users have (Debian's default, one shaped as
+// AzuraCast generates them, one with every supported element) convert, load as ringcast
+// configs, and list what they leave out with its line; broken ones start nothing.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "ringcast/relay/config_file.h"
+#include "ringcast/relay/icecast_config.h"
+
+using namespace ringcast::relay;
+
+namespace {
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(std::string(RINGCAST_FIXTURES) + "/icecast-xml/" + name);
+  REQUIRE(in);
+  std::stringstream all;
+  all << in.rdbuf();
+  return all.str();
+}
+
+// Converted and loaded; the config and what was left out.
+struct Loaded {
+  RelayConfig config;
+  std::vector<ConfigProblem> left_out;
+};
+Loaded load(const std::string& xml) {
+  const IcecastConversion converted = convert_icecast_config(xml);
+  INFO(converted.toml);
+  REQUIRE(converted.errors.empty());
+  Loaded loaded;
+  const auto problems = parse_config_text(converted.toml, "converted.toml", loaded.config);
+  for (const auto& problem : problems) UNSCOPED_INFO(problem.line << ": " << problem.message);
+  REQUIRE(problems.empty());
+  loaded.left_out = converted.unsupported;
+  return loaded;
+}
+
+bool left_out(const Loaded& loaded, std::uint32_t line, std::string_view element) {
+  for (const auto& note : loaded.left_out) {
+    if (note.line == line && note.message.find(element) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("Debian's default icecast.xml runs as it is", "[icecast_config]") {
+  const Loaded loaded = load(fixture("debian-default.xml"));
+  const RelayConfig& c = loaded.config;
+  CHECK(c.listen_host == "0.0.0.0");
+  CHECK(c.listen_port == 8000);
+  CHECK(c.source_password == "hackme");
+  CHECK(c.admin_password == "hackme");
+  CHECK(c.relay_password == "hackme");
+  CHECK(c.max_connections == 100);
+  CHECK(c.max_mounts == 2);
+  CHECK(c.fanout.burst_bytes == 65535);
+  CHECK(c.fanout.max_lag_bytes == 524288);
+  CHECK(c.head_timeout_ms == 15'000);
+  CHECK(c.source_idle_timeout_ms == 10'000);
+  CHECK(c.location == "Earth");
+  CHECK(c.access_log == "/var/log/icecast2/access.log");
+  CHECK(c.log_level == "info");
+  // Said once each, at the element's line, never dropped silently.
+  CHECK(left_out(loaded, 64, "<hostname>"));
+  CHECK(left_out(loaded, 93, "<http-headers>"));
+  CHECK(left_out(loaded, 190, "<fileserve>"));
+  CHECK(loaded.left_out.size() == 5);
+}
+
+TEST_CASE("an icecast.xml as AzuraCast generates it runs, mounts, url authentication and all", "[icecast_config]") {
+  const Loaded loaded = load(fixture("azuracast-style.xml"));
+  const RelayConfig& c = loaded.config;
+  CHECK(c.source_password == "src-secret");
+  CHECK(c.admin_password == "admin-secret");
+  CHECK(c.log_level == "warn");
+  REQUIRE(c.mounts.count("/radio.mp3") == 1);
+  const MountSettings& radio = c.mounts.at("/radio.mp3");
+  CHECK(radio.fallback_mount == "/fallback-radio.mp3");
+  CHECK(radio.fallback_override);
+  CHECK(radio.listener_add_url == "http://127.0.0.1/api/internal/1/listener-auth");
+  CHECK(radio.mount_add_url == "http://127.0.0.1/api/internal/1/notify");
+  REQUIRE(c.mounts.count("/fallback-radio.mp3") == 1);
+  CHECK(c.mounts.at("/fallback-radio.mp3").source_password == "fallback-secret");
+  CHECK(c.mounts.at("/fallback-radio.mp3").hidden == true);
+  CHECK(left_out(loaded, 31, "<mount/charset>"));
+  CHECK(left_out(loaded, 58, "<paths/x-forwarded-for>"));
+}
+
+TEST_CASE("every supported element of an icecast.xml has its ringcast key", "[icecast_config]") {
+  const IcecastConversion converted = convert_icecast_config(fixture("every-element.xml"));
+  REQUIRE(converted.errors.empty());
+  RelayConfig c;
+  // The users file it names does not exist here: that is the only problem.
+  const auto problems = parse_config_text(converted.toml, "converted.toml", c);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.find("/etc/icecast2/listeners") != std::string::npos);
+  std::string toml = converted.toml;
+  toml.replace(toml.find("listener_users_file = \"/etc/icecast2/listeners\"\n"),
+               std::string("listener_users_file = \"/etc/icecast2/listeners\"\n").size(), "");
+  REQUIRE(parse_config_text(toml, "converted.toml", c).empty());
+  CHECK(c.listen_host == "127.0.0.1");
+  CHECK(c.listen_port == 8123);
+  CHECK(c.admin_user == "boss");
+  CHECK(c.relay_user == "slave");
+  CHECK(c.relay_password == "every-relay");
+  CHECK(c.viewer_stall_timeout_ms == 25'000);
+  CHECK(c.log_level == "debug");
+  CHECK(c.access_log == "/var/log/ringcast/access.log");
+  const MountSettings& live = c.mounts.at("/live.mp3");
+  CHECK(live.source_password == "live-secret");
+  CHECK(live.max_viewers == 50u);
+  CHECK(live.burst_bytes == 16384u);
+  CHECK(live.icy_metaint == 8192u);
+  CHECK(live.fallback_mount == "/auto.mp3");
+  CHECK_FALSE(c.mounts.at("/auto.mp3").max_viewers.has_value());  // -1: unlimited
+  CHECK(c.mounts.at("/auto.mp3").hidden == true);
+  // The second socket and the relay are listed, with their lines.
+  REQUIRE(converted.unsupported.size() == 2);
+  CHECK(converted.unsupported[0].line == 24);
+  CHECK(converted.unsupported[1].line == 46);
+  CHECK(converted.unsupported[1].message.find("<relay>") != std::string::npos);
+}
+
+TEST_CASE("a broken or refused icecast.xml starts nothing and says where", "[icecast_config]") {
+  const auto malformed = convert_icecast_config("<icecast>\n  <limits>\n    <clients>5</limits>\n</icecast>\n");
+  REQUIRE(malformed.errors.size() == 1);
+  CHECK(malformed.errors[0].line == 3);
+  CHECK(malformed.errors[0].message.find("not well-formed XML") == 0);
+  CHECK(malformed.toml.empty());
+
+  const auto wrong_root = convert_icecast_config("<ezstream></ezstream>");
+  REQUIRE(wrong_root.errors.size() == 1);
+  CHECK(wrong_root.errors[0].message.find("<icecast>") != std::string::npos);
+
+  const auto ssl = convert_icecast_config(
+      "<icecast>\n<listen-socket><port>8000</port></listen-socket>\n"
+      "<listen-socket>\n<port>8443</port><ssl>1</ssl></listen-socket>\n</icecast>");
+  REQUIRE(ssl.errors.size() == 1);
+  CHECK(ssl.errors[0].line == 3);
+  CHECK(ssl.errors[0].message.find("TLS") != std::string::npos);
+
+  const auto not_a_number = convert_icecast_config("<icecast><limits><clients>many</clients></limits></icecast>");
+  REQUIRE(not_a_number.errors.size() == 1);
+  CHECK(not_a_number.errors[0].message.find("<clients>") != std::string::npos);
+}
+
+TEST_CASE("TOML written for peer values is TOML whatever the value holds", "[icecast_config]") {
+  const Loaded loaded = load("<icecast><location>a \"quoted\" \\ place</location><authentication>"
+                             "<source-password>p\"w</source-password></authentication></icecast>");
+  CHECK(loaded.config.location == "a \"quoted\" \\ place");
+  CHECK(loaded.config.source_password == "p\"w");
+}
+
+TEST_CASE("a config file that is XML is read as an icecast.xml", "[icecast_config]") {
+  CHECK(looks_like_xml("  \n<?xml version=\"1.0\"?><icecast/>"));
+  CHECK(looks_like_xml("<icecast/>"));
+  CHECK_FALSE(looks_like_xml("listen = \"127.0.0.1:8000\"\n"));
+  CHECK_FALSE(looks_like_xml(""));
+}
