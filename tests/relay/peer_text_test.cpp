@@ -2,11 +2,14 @@
 // characters and bounded, and text that already was fine is kept as it was.
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "ringcast/relay/hls.h"
 #include "ringcast/relay/hls_sessions.h"
 #include "ringcast/relay/peer_text.h"
+#include "ringcast/relay/stats.h"
+#include "ringcast/relay/stream.h"
 
 using namespace ringcast::relay;
 
@@ -89,4 +92,53 @@ TEST_CASE("HLS sessions expire by prune(), and the table is bounded", "[peer_tex
   sessions.prune(5000 + HlsSessions::kTimeoutMs);
   CHECK(sessions.held() == 1);
   CHECK(sessions.touch("one too many", 5000 + HlsSessions::kTimeoutMs));
+}
+
+// /stats and /metrics, rendered from mounts whose every peer-controlled field is random bytes
+// (as stored: through PeerText): the JSON parses strictly, the exposition is UTF-8 lines.
+TEST_CASE("/stats and /metrics render any stored peer text as valid JSON and Prometheus text",
+          "[peer_text]") {
+  const auto seed = std::random_device{}();
+  CAPTURE(seed);
+  std::mt19937 random(seed);
+  const auto bytes = [&](std::size_t max) {
+    std::string raw(random() % max, '\0');
+    for (char& c : raw) c = static_cast<char>(random() % 256);
+    return raw;
+  };
+  for (int round = 0; round < 50; ++round) {
+    std::vector<std::shared_ptr<Stream>> streams;
+    for (int m = 0; m < 3; ++m) {
+      auto stream = std::make_shared<Stream>("/m" + std::to_string(m) + ".mp3", FanoutSettings{}, 1 << 16, 1);
+      StreamMetadata metadata;
+      metadata.content_type = PeerText::from(bytes(300), 256);
+      for (int h = 0; h < 4; ++h) {
+        metadata.ice_headers.emplace_back(PeerText::from("ice-" + bytes(20), 64), PeerText::from(bytes(2000)));
+      }
+      metadata.user_agent = PeerText::from(bytes(300), 256);
+      stream->attach_source(0, std::move(metadata));
+      stream->set_title(PeerText::from(bytes(5000), 4096), PeerText::from(bytes(100)), 1);
+      streams.push_back(std::move(stream));
+    }
+    WorkerCounters counters;
+    EndedTotals ended;
+    const StatsInput input{{&counters}, 0, 0, ended, streams, 1000, "test", 0};
+    const std::string stats = render_stats_json(input);
+    REQUIRE_NOTHROW(nlohmann::json::parse(stats));
+    const std::string metrics = render_metrics_text(input);
+    REQUIRE(utf8::is_valid(metrics));
+    REQUIRE(metrics.ends_with('\n'));
+    std::size_t start = 0;
+    while (start < metrics.size()) {
+      const std::size_t end = metrics.find('\n', start);
+      const std::string_view line(metrics.data() + start, end - start);
+      if (!line.starts_with('#')) {
+        const std::size_t space = line.rfind(' ');
+        REQUIRE(space != std::string_view::npos);
+        const std::string_view series = line.substr(0, space);
+        REQUIRE((series.find('{') == std::string_view::npos || series.back() == '}'));
+      }
+      start = end + 1;
+    }
+  }
 }
