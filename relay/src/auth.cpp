@@ -1,6 +1,8 @@
 // Users files, password hashes and the url authenticator's forms (auth.h).
 #include "ringcast/relay/auth.h"
 
+#include <charconv>
+
 #include <crypt.h>
 #include <openssl/evp.h>
 #include <strings.h>
@@ -64,6 +66,7 @@ std::string listener_fields(std::string_view action, const ListenerAuthRequest& 
   add_field(body, "pass", r.password);
   add_field(body, "ip", r.ip);
   add_field(body, "agent", r.agent);
+  for (const auto& [name, value] : r.forwarded_headers) add_field(body, r.header_prefix + name, value);
   return body;
 }
 
@@ -167,6 +170,11 @@ AuthAnswer read_auth_answer(long status, const std::vector<std::pair<std::string
       answer.allowed = true;
     }
     if (strcasecmp(name.c_str(), "icecast-auth-message") == 0) answer.message = value;
+    if (strcasecmp(name.c_str(), "icecast-auth-timelimit") == 0) {
+      std::uint64_t seconds = 0;
+      const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+      if (error == std::errc() && end == value.data() + value.size() && seconds > 0) answer.time_limit_seconds = seconds;
+    }
   }
   if (status < 200 || status > 299) answer.allowed = false;
   return answer;

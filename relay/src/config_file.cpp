@@ -361,6 +361,24 @@ constexpr Key<MountSettings> kMountKeys[] = {
     {"auth_timeout",
      [](const Value& v, MountSettings& m) { assign(m.auth_timeout_ms, v.seconds_as_ms()); }},
     {"auth_header", [](const Value& v, MountSettings& m) { assign(m.auth_header, v.header_text()); }},
+    {"auth_headers",
+     [](const Value& v, MountSettings& m) {
+       // "Referer, X-Token": Icecast's comma-separated `headers` option.
+       if (const auto text = v.header_text()) {
+         m.auth_forward_headers.clear();
+         std::string_view rest = *text;
+         while (!rest.empty()) {
+           const std::size_t comma = rest.find(',');
+           std::string_view name = rest.substr(0, comma);
+           rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+           while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+           while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+           if (!name.empty()) m.auth_forward_headers.emplace_back(name);
+         }
+       }
+     }},
+    {"auth_header_prefix",
+     [](const Value& v, MountSettings& m) { assign(m.auth_header_prefix, v.header_text()); }},
 };
 
 // Edit distance between two key names, with '-' read as '_' (flags are spelled with dashes).

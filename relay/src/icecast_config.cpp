@@ -398,7 +398,8 @@ class Converter {
       static const std::map<std::string, std::string> keys = {
           {"listener_add", "listener_add_url"}, {"listener_remove", "listener_remove_url"},
           {"mount_add", "mount_add_url"},       {"mount_remove", "mount_remove_url"},
-          {"stream_auth", "stream_auth_url"},   {"auth_header", "auth_header"}};
+          {"stream_auth", "stream_auth_url"},   {"auth_header", "auth_header"},
+          {"headers", "auth_headers"},          {"header_prefix", "auth_header_prefix"}};
       for (const auto& [option, value] : options) {
         if (const auto key = keys.find(option); key != keys.end()) {
           table.set(key->second, quoted(value));

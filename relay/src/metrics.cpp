@@ -216,6 +216,9 @@ std::string render_metrics_text(const StatsInput& input) {
   out.family("ringcast_auth_errors_total", "counter",
              "Auth server requests that timed out, failed or were answered with an error status.");
   out.sample("ringcast_auth_errors_total", total(&WorkerCounters::auth_errors));
+  out.family("ringcast_auth_time_limits_total", "counter",
+             "Listeners closed when the auth server's time limit (icecast-auth-timelimit) ran out.");
+  out.sample("ringcast_auth_time_limits_total", total(&WorkerCounters::auth_time_limits));
   out.family("ringcast_mounts_ended_total", "counter", "Mounts whose grace period ran out.");
   out.sample("ringcast_mounts_ended_total", input.ended.streams.get());
   out.family("ringcast_bytes_out_total", "counter", "Bytes sent to viewers of every mount.");

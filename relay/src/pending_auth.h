@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "ringcast/relay/http_request.h"
@@ -30,6 +31,7 @@ struct PendingAuth {
   bool unknown_user = false;   // not in the users file: checked anyway, then refused
   bool hash_matched = false;   // the pool's verdict
   std::uint64_t ticket = 0;    // the url authenticator's request in flight (0: none)
+  std::optional<std::uint64_t> time_limit_seconds;  // the auth server's icecast-auth-timelimit
   uv_work_t work{};
   std::shared_ptr<PendingAuth> self;  // while the pool holds `work`
 };

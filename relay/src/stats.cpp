@@ -111,6 +111,7 @@ std::string render_stats_json(const StatsInput& input) {
         {"auth_allowed", total(&WorkerCounters::auth_allowed)},
         {"auth_denied", total(&WorkerCounters::auth_denied)},
         {"auth_errors", total(&WorkerCounters::auth_errors)},
+        {"auth_time_limits", total(&WorkerCounters::auth_time_limits)},
         {"streams_ended", input.ended.streams.get()}}},
       {"workers", std::move(workers)},
       {"mounts", std::move(mounts)},

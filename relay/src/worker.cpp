@@ -630,6 +630,13 @@ void Worker::on_sweep() {
         if (now - connection->lingering_since_ms() >= kLingerMs) connection->close("linger over");
         break;
       case Connection::State::viewer:
+        if (connection->listen_deadline_ms() != 0 && now >= connection->listen_deadline_ms()) {
+          counters_.auth_time_limits.add(1);
+          spdlog::info("viewer {} on {}: its time limit (icecast-auth-timelimit) ran out: closed",
+                       connection->peer(), connection->viewer()->stream().mount());
+          connection->close("time limit");
+          break;
+        }
         if (connection->viewer()->stalled_for(now) >= config.viewer_stall_timeout_ms) {
           spdlog::info("viewer {} on {} took nothing for {} ms: disconnected", connection->peer(),
                        connection->viewer()->stream().mount(), config.viewer_stall_timeout_ms);

@@ -20,16 +20,21 @@ const char* kind_name(AuthKind kind) { return kind == AuthKind::listener ? "list
 }  // namespace
 
 ListenerAuthRequest Worker::listener_auth_request(const Connection& connection, const RequestHead& head,
-                                                  std::string user, std::string password) const {
+                                                  const MountSettings& settings, std::string user,
+                                                  std::string password) const {
   ListenerAuthRequest request;
   request.server = std::string(host_without_port(head.header("Host").value_or(relay_.config().listen_host)));
   request.port = relay_.bound_port();
   request.client = connection.id();
-  request.mount = head.path;
+  request.mount = head.target;  // with its query string (a token, a session): Icecast's `mount`
   request.user = std::move(user);
   request.password = std::move(password);
   request.ip = address_of(connection.peer());
   request.agent = std::string(head.header("User-Agent").value_or(""));
+  for (const std::string& name : settings.auth_forward_headers) {
+    if (const auto value = head.header(name)) request.forwarded_headers.emplace_back(name, std::string(*value));
+  }
+  request.header_prefix = settings.auth_header_prefix;
   return request;
 }
 
@@ -102,7 +107,8 @@ void Worker::check_auth_url(std::shared_ptr<PendingAuth> pending) {
   std::string url, body;
   if (pending->kind == AuthKind::listener) {
     url = *settings.listener_add_url;
-    body = listener_add_body(listener_auth_request(*pending->connection, pending->head, pending->user, pending->password));
+    body = listener_add_body(
+        listener_auth_request(*pending->connection, pending->head, settings, pending->user, pending->password));
   } else {
     url = *settings.stream_auth_url;
     body = stream_auth_body(pending->head.path, address_of(pending->connection->peer()),
@@ -128,6 +134,7 @@ void Worker::check_auth_url(std::shared_ptr<PendingAuth> pending) {
                                                      (answer.message.empty() ? "" : ": " + answer.message) + ")");
                                     return;
                                   }
+                                  pending->time_limit_seconds = answer.time_limit_seconds;
                                   auth_passed(*pending);
                                 });
 }
@@ -146,11 +153,16 @@ void Worker::auth_passed(PendingAuth& pending) {
   if (pending.settings->listener_remove_url) {
     auto notice = std::make_unique<ListenerNotice>();
     notice->url = *pending.settings->listener_remove_url;
-    ListenerAuthRequest request = listener_auth_request(connection, pending.head, pending.user, pending.password);
+    ListenerAuthRequest request =
+        listener_auth_request(connection, pending.head, *pending.settings, pending.user, pending.password);
     notice->body_prefix = listener_remove_body(request);  // duration=0, replaced when it leaves
     notice->timeout_ms = pending.settings->auth_timeout_ms;
     notice->joined_ms = monotonic_ms();
     connection.set_listener_notice(std::move(notice));
+  }
+  if (pending.time_limit_seconds) {
+    // icecast-auth-timelimit: the sweep closes the listener when its time is up.
+    connection.set_listen_deadline_ms(monotonic_ms() + *pending.time_limit_seconds * 1000);
   }
   handle_viewer(connection, pending.head, true);
 }

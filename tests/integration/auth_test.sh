@@ -30,8 +30,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"\x00\x01 not http at all\r\n\r\n")
             return
         self.send_response(200)
-        allowed = user in ("alice", "source") or form.get("action") in ("listener_remove", "mount_add", "mount_remove")
+        allowed = user in ("alice", "source", "limited") or form.get("action") in ("listener_remove", "mount_add", "mount_remove")
         self.send_header("icecast-auth-user", "1" if allowed else "0")
+        if user == "limited" and form.get("action") == "listener_add":
+            self.send_header("icecast-auth-timelimit", "1")
         if not allowed:
             self.send_header("icecast-auth-message", "not on the list")
         self.send_header("Content-Length", "0")
@@ -64,6 +66,7 @@ listener_remove_url = "$AUTH_URL"
 mount_add_url = "$AUTH_URL"
 mount_remove_url = "$AUTH_URL"
 auth_timeout = 1
+auth_headers = "X-Token, Referer"
 
 [mounts."/guarded.mp3"]
 stream_auth_url = "$AUTH_URL"
@@ -128,6 +131,20 @@ took_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 [ "$took_ms" -lt 2500 ] || fail "the timeout took $took_ms ms (auth_timeout is 1 s)"
 [ "$(refusal /paid.mp3 -u garbage:pw)" = 503 ] || fail "a garbage answer did not fail closed"
 pass "url auth: allow (listener_add with Icecast's fields, listener_remove, mount_add), deny 401, timeout and garbage fail closed (503)"
+
+# Icecast's extras: the mount with its query string, the client's headers the mount forwards,
+# and a time limit from the auth server that closes the listener when it runs out.
+[ "$(status '/paid.mp3?token=abc' -u alice:pw -H 'X-Token: t0k')" = 200 ] || fail "alice with a token got no stream"
+grep -q 'mount=%2Fpaid.mp3%3Ftoken%3Dabc&user=alice.*&ClientHeader.X-Token=t0k' "$WORK/forms.txt" ||
+  fail "listener_add did not carry the query string and the forwarded header: $(tail -n 3 "$WORK/forms.txt")"
+started=$(date +%s%N)
+timeout 10 curl -s -o "$WORK/limited.bin" --max-time 8 -u limited:pw "$BASE/paid.mp3" || true
+took_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+[ "$took_ms" -lt 5000 ] || fail "a listener with a 1 s time limit stayed $took_ms ms"
+[ "$(stat -c %s "$WORK/limited.bin")" -gt 1000 ] || fail "the time-limited listener got no stream first"
+[ "$(timeout 5 curl -sf "$BASE/stats" | jq '.totals.auth_time_limits')" -ge 1 ] || fail "the time limit was not counted"
+grep -q 'its time limit (icecast-auth-timelimit) ran out' "$WORK/relay.log" || fail "the time limit was not logged"
+pass "url auth: mount with its query string, forwarded client headers, icecast-auth-timelimit closes after ${took_ms} ms"
 
 # The relay stayed responsive throughout, and counted each outcome.
 stats=$(timeout 5 curl -sf "$BASE/stats")

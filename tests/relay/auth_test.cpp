@@ -96,3 +96,23 @@ TEST_CASE("an auth server allows only with a 2xx answer that carries the allow h
   CHECK(denied.message == "banned");
   CHECK(read_auth_answer(200, Headers{{"X-Allow", "yes"}}, "x-allow: yes").allowed);
 }
+
+TEST_CASE("url auth: the auth server's time limit is read, and forwarded client headers are fields",
+          "[auth]") {
+  const AuthAnswer limited = read_auth_answer(200, {{"icecast-auth-user", "1"}, {"Icecast-Auth-Timelimit", "3600"}});
+  CHECK(limited.allowed);
+  CHECK(limited.time_limit_seconds == 3600u);
+  CHECK_FALSE(read_auth_answer(200, {{"icecast-auth-user", "1"}, {"icecast-auth-timelimit", "soon"}})
+                  .time_limit_seconds.has_value());
+  CHECK_FALSE(read_auth_answer(200, {{"icecast-auth-user", "1"}, {"icecast-auth-timelimit", "0"}})
+                  .time_limit_seconds.has_value());
+
+  ListenerAuthRequest request;
+  request.mount = "/paid.mp3?token=a b";
+  request.forwarded_headers = {{"X-Token", "t&k"}, {"Referer", "https://example.org/"}};
+  const std::string body = listener_add_body(request);
+  CHECK(body.find("&mount=%2Fpaid.mp3%3Ftoken%3Da%20b&") != std::string::npos);
+  CHECK(body.ends_with("&ClientHeader.X-Token=t%26k&ClientHeader.Referer=https%3A%2F%2Fexample.org%2F"));
+  request.header_prefix = "h_";
+  CHECK(listener_add_body(request).ends_with("&h_Referer=https%3A%2F%2Fexample.org%2F"));
+}

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -32,11 +33,15 @@ struct ListenerAuthRequest {
   std::string server;  // the host the client asked for (Host), without the port
   std::uint16_t port = 0;
   std::uint64_t client = 0;  // the connection's id
-  std::string mount;
+  std::string mount;  // the path with its query string, as Icecast sends it
   std::string user, password;
   std::string ip;
   std::string agent;
   std::uint64_t duration_seconds = 0;  // listener_remove only
+  // The client's headers the mount forwards (Icecast's `headers` option), each as the field
+  // `<prefix><Name>` (`header_prefix`, Icecast's default "ClientHeader.").
+  std::vector<std::pair<std::string, std::string>> forwarded_headers;
+  std::string header_prefix = "ClientHeader.";
 };
 std::string listener_add_body(const ListenerAuthRequest& request);
 std::string listener_remove_body(const ListenerAuthRequest& request);
@@ -52,6 +57,8 @@ std::string stream_auth_body(std::string_view mount, std::string_view ip, std::s
 struct AuthAnswer {
   bool allowed = false;
   std::string message;
+  // icecast-auth-timelimit: the listener may stay this many seconds, then is closed.
+  std::optional<std::uint64_t> time_limit_seconds;
 };
 AuthAnswer read_auth_answer(long status, const std::vector<std::pair<std::string, std::string>>& headers,
                             std::string_view allow_header = "icecast-auth-user: 1");

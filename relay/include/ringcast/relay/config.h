@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ringcast/relay/fanout.h"
 
@@ -43,6 +44,9 @@ struct MountSettings {
   std::optional<std::string> mount_remove_url;  // POST action=mount_remove when it leaves
   std::uint32_t auth_timeout_ms = 5000;         // an answer later than this refuses (fails closed)
   std::string auth_header = "icecast-auth-user: 1";  // the header that allows
+  // Client headers passed on to listener_add (Icecast's `headers`, `header_prefix`).
+  std::vector<std::string> auth_forward_headers;
+  std::string auth_header_prefix = "ClientHeader.";
 
   bool listener_auth() const { return listener_users != nullptr || listener_add_url.has_value(); }
 };

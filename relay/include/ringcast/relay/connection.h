@@ -76,6 +76,9 @@ class Connection {
   // A viewer's User-Agent, for /admin/listclients (set when it is admitted).
   const PeerText& user_agent() const { return user_agent_; }
   void set_user_agent(PeerText agent) { user_agent_ = std::move(agent); }
+  // When an authenticated listener's time is up (icecast-auth-timelimit; 0: never).
+  std::uint64_t listen_deadline_ms() const { return listen_deadline_ms_; }
+  void set_listen_deadline_ms(std::uint64_t deadline) { listen_deadline_ms_ = deadline; }
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
   const uv_tcp_t& tcp() const { return tcp_; }
   Worker& worker() { return worker_; }
@@ -106,6 +109,7 @@ class Connection {
   std::uint64_t lingering_since_ms_ = 0;
   std::string peer_;
   PeerText user_agent_;
+  std::uint64_t listen_deadline_ms_ = 0;
   std::unique_ptr<HeadBuffer> head_;  // only while reading the request head
   std::unique_ptr<SourceSession> source_;
   std::unique_ptr<ViewerSession> viewer_;

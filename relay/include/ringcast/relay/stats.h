@@ -69,6 +69,7 @@ struct WorkerCounters {
   Counter auth_allowed;      // listeners and sources a users file or auth server allowed
   Counter auth_denied;       // refused by them (wrong password, unknown user, the server's no)
   Counter auth_errors;       // the auth server timed out, failed or answered garbage
+  Counter auth_time_limits;  // listeners closed when the auth server's time limit ran out
   Counter viewers_joined;
   Counter viewers_left;
   Counter bytes_out;         // every byte sent to a viewer, whatever its mount's fate

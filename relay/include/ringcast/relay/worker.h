@@ -115,7 +115,8 @@ class Worker final : public LoopHost {
   // action: "mount_add" (a source started) or "mount_remove" (it left), to the mount's URL for it.
   void notify_mount_change(const MountSettings& settings, std::string_view action, const std::string& mount);
   ListenerAuthRequest listener_auth_request(const Connection& connection, const RequestHead& head,
-                                            std::string user, std::string password) const;
+                                            const MountSettings& settings, std::string user,
+                                            std::string password) const;
   // The operators' surface (worker_admin.cpp): pages, status-json and the admin endpoints.
   void handle_operator(Connection& connection, RequestHead& head, Route route);
   bool admin_authorized(Connection& connection, const RequestHead& head);
