@@ -613,4 +613,30 @@ std::vector<std::string> xpath_texts(const std::string& xml, const std::string& 
   return texts;
 }
 
+// A PAT (program 1, PMT on PID 0x1000) and a PMT (H.264 on PID 0x100), then a null packet: enough
+// for the relay to know an MPEG-TS video mount and serve its HLS playlist. CRCs are left zero
+// (the tracker does not check them).
+std::vector<std::uint8_t> ts_pat_and_pmt() {
+  std::vector<std::uint8_t> out;
+  const auto section = [&](std::uint16_t pid, std::vector<std::uint8_t> body) {
+    std::vector<std::uint8_t> packet = {0x47, static_cast<std::uint8_t>(0x40 | (pid >> 8)),
+                                        static_cast<std::uint8_t>(pid & 0xff), 0x10, 0x00};
+    const std::size_t length = body.size() - 1 + 4;  // after section_length, with the CRC
+    packet.push_back(body[0]);
+    packet.push_back(static_cast<std::uint8_t>(0xb0 | (length >> 8)));
+    packet.push_back(static_cast<std::uint8_t>(length & 0xff));
+    packet.insert(packet.end(), body.begin() + 1, body.end());
+    packet.insert(packet.end(), {0, 0, 0, 0});
+    packet.resize(kPacketBytes, 0xff);
+    out.insert(out.end(), packet.begin(), packet.end());
+  };
+  section(0x0000, {0x00, 0x00, 0x01, 0xc1, 0x00, 0x00, 0x00, 0x01, 0xf0, 0x00});
+  section(0x1000, {0x02, 0x00, 0x01, 0xc1, 0x00, 0x00, 0xe1, 0x00, 0xf0, 0x00, 0x1b, 0xe1, 0x00, 0xf0, 0x00});
+  // A null packet: the tracker takes a packet as whole once the next one's sync byte is there.
+  std::vector<std::uint8_t> null_packet = {0x47, 0x1f, 0xff, 0x10};
+  null_packet.resize(kPacketBytes, 0xff);
+  out.insert(out.end(), null_packet.begin(), null_packet.end());
+  return out;
+}
+
 }  // namespace ringcast::integration

@@ -143,6 +143,11 @@ std::uint8_t pattern_byte(std::uint64_t stream_offset);
 void fill_pattern(std::uint64_t stream_offset, std::span<std::uint8_t> out);
 std::vector<std::uint8_t> pattern(std::uint64_t stream_offset, std::size_t length);
 
+// MPEG-TS with video: a PAT (program 1, PMT on PID 0x1000) and a PMT (H.264 on PID 0x100),
+// then a null packet (the relay's tracker takes a packet as whole once the next one begins).
+inline constexpr std::uint16_t kTsVideoPid = 0x100;
+std::vector<std::uint8_t> ts_pat_and_pmt();
+
 // Checks a viewer's stream (the bytes after its response head) packet by packet.
 class PacketChecker {
  public:

@@ -931,32 +931,6 @@ TEST_CASE("hostile: a viewer whose socket takes nothing for --viewer-stall-timeo
 
 namespace {
 
-// A PAT (program 1, PMT on PID 0x1000) and a PMT (H.264 on PID 0x100), then a null packet: enough
-// for the relay to know an MPEG-TS video mount and serve its HLS playlist. CRCs are left zero
-// (the tracker does not check them).
-std::vector<std::uint8_t> pat_and_pmt() {
-  std::vector<std::uint8_t> out;
-  const auto section = [&](std::uint16_t pid, std::vector<std::uint8_t> body) {
-    std::vector<std::uint8_t> packet = {0x47, static_cast<std::uint8_t>(0x40 | (pid >> 8)),
-                                        static_cast<std::uint8_t>(pid & 0xff), 0x10, 0x00};
-    const std::size_t length = body.size() - 1 + 4;  // after section_length, with the CRC
-    packet.push_back(body[0]);
-    packet.push_back(static_cast<std::uint8_t>(0xb0 | (length >> 8)));
-    packet.push_back(static_cast<std::uint8_t>(length & 0xff));
-    packet.insert(packet.end(), body.begin() + 1, body.end());
-    packet.insert(packet.end(), {0, 0, 0, 0});
-    packet.resize(kPacketBytes, 0xff);
-    out.insert(out.end(), packet.begin(), packet.end());
-  };
-  section(0x0000, {0x00, 0x00, 0x01, 0xc1, 0x00, 0x00, 0x00, 0x01, 0xf0, 0x00});
-  section(0x1000, {0x02, 0x00, 0x01, 0xc1, 0x00, 0x00, 0xe1, 0x00, 0xf0, 0x00, 0x1b, 0xe1, 0x00, 0xf0, 0x00});
-  // A null packet: the tracker takes a packet as whole once the next one's sync byte is there.
-  std::vector<std::uint8_t> null_packet = {0x47, 0x1f, 0xff, 0x10};
-  null_packet.resize(kPacketBytes, 0xff);
-  out.insert(out.end(), null_packet.begin(), null_packet.end());
-  return out;
-}
-
 // A connection from 127.0.0.<n> style addresses: loopback answers all of 127.0.0.0/8.
 Socket connect_loopback_from(std::uint16_t port, std::uint32_t source_host_order) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1138,7 +1112,7 @@ TEST_CASE("hostile: no source can take a mount's HLS playlist or segment names, 
   std::ofstream(config) << "[mounts.\"/own.ts\"]\nsource_password = \"own-secret\"\n";
   RelayProcess relay({"--config", config.string()});
   SourceConnection cam = connect_source(relay.port(), source_options("/cam.ts"));
-  send_all(cam.socket, pat_and_pmt(), Clock::now() + 10s);
+  send_all(cam.socket, ts_pat_and_pmt(), Clock::now() + 10s);
   SourceOptions own;
   own.mount = "/own.ts";
   own.password = "own-secret";
@@ -1199,7 +1173,7 @@ TEST_CASE("hostile: HLS sessions from 2,000 addresses expire with no page read, 
   // The source keeps talking (PAT and PMT every 200 ms) so that the mount outlives the test.
   std::thread source([&] {
     while (!stop.load()) {
-      send_all(cam.socket, pat_and_pmt(), Clock::now() + 10s);
+      send_all(cam.socket, ts_pat_and_pmt(), Clock::now() + 10s);
       for (int i = 0; i < 20 && !stop.load(); ++i) std::this_thread::sleep_for(10ms);
     }
   });

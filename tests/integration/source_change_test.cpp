@@ -100,6 +100,12 @@ std::uint64_t bytes_in(std::uint16_t port, const std::string& mount) {
   return stats.is_object() ? stats.at("bytes_in").get<std::uint64_t>() : 0;
 }
 
+SourceOptions source_options_for(const std::string& mount) {
+  SourceOptions options;
+  options.mount = mount;  // video/mp2t
+  return options;
+}
+
 SourceConnection audio_source(std::uint16_t port, const std::string& mount, Codec codec) {
   SourceOptions options;
   options.mount = mount;
@@ -271,4 +277,95 @@ TEST_CASE("a listener moved by fallback, by its source's return or by an admin c
   CHECK(runs[3].last == 449);
   REQUIRE(relay.stop() == 0);
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// H.264 in MPEG-TS on kTsVideoPid: every packet's payload ends in its source's id. A keyframe
+// packet starts a PES (PTS included) with an AUD and an IDR slice and carries the random access
+// indicator; the others are continuation packets.
+std::vector<std::uint8_t> ts_video(std::uint8_t source, std::size_t packets, bool keyframe_first,
+                                   std::uint8_t& continuity) {
+  std::vector<std::uint8_t> out;
+  for (std::size_t i = 0; i < packets; ++i) {
+    const bool key = keyframe_first && i == 0;
+    std::vector<std::uint8_t> packet = {0x47, static_cast<std::uint8_t>((key ? 0x40 : 0x00) | (kTsVideoPid >> 8)),
+                                        static_cast<std::uint8_t>(kTsVideoPid & 0xff),
+                                        static_cast<std::uint8_t>((key ? 0x30 : 0x10) | (continuity++ & 0x0f))};
+    if (key) {
+      packet.insert(packet.end(), {0x01, 0x40});  // adaptation field: random_access_indicator
+      packet.insert(packet.end(), {0x00, 0x00, 0x01, 0xE0, 0x00, 0x00, 0x80, 0x80, 0x05, 0x21, 0x00, 0x01, 0x00, 0x01});
+      packet.insert(packet.end(), {0x00, 0x00, 0x00, 0x01, 0x09, 0xF0, 0x00, 0x00, 0x00, 0x01, 0x65, 0x88});
+    }
+    packet.resize(kPacketBytes, source);
+    out.insert(out.end(), packet.begin(), packet.end());
+  }
+  return out;
+}
+
+// The source ids of a viewer's video packets, in order (PAT, PMT and null packets skipped).
+std::vector<std::uint8_t> video_sources(const std::vector<std::uint8_t>& stream) {
+  std::vector<std::uint8_t> sources;
+  for (std::size_t at = 0; at + kPacketBytes <= stream.size(); at += kPacketBytes) {
+    REQUIRE(stream[at] == 0x47);
+    const auto pid = static_cast<std::uint16_t>((stream[at + 1] & 0x1f) << 8 | stream[at + 2]);
+    if (pid == kTsVideoPid) sources.push_back(stream[at + kPacketBytes - 1]);
+  }
+  return sources;
+}
+
+}  // namespace
+
+TEST_CASE("a video joiner after a source change never starts on the old source's keyframe",
+          "[source_change]") {
+  const std::string workers = GENERATE("1", "2");
+  INFO(workers << " workers");
+  RelayProcess relay({"--grace", "3", "--workers", workers});
+  const std::string mount = "/cam.ts";
+  std::uint8_t continuity = 0;
+
+  SourceConnection first = connect_source(relay.port(), source_options_for(mount));
+  std::vector<std::uint8_t> bytes = ts_pat_and_pmt();
+  for (int gop = 0; gop < 3; ++gop) {
+    const auto video = ts_video(1, 30, true, continuity);
+    bytes.insert(bytes.end(), video.begin(), video.end());
+  }
+  const auto tail = ts_pat_and_pmt();  // ends in a null packet: the last video packet is whole
+  bytes.insert(bytes.end(), tail.begin(), tail.end());
+  send_all(first.socket, bytes, Clock::now() + 10s);
+  REQUIRE(wait_until([&] { return bytes_in(relay.port(), mount) == bytes.size(); }, 10s));
+  REQUIRE(mount_stats(relay.port(), mount).at("video").at("keyframes") == 3);
+  first.socket.close();
+  REQUIRE(wait_until([&] { return !source_connected(relay.port(), mount); }, 10s));
+
+  SourceConnection second = connect_source(relay.port(), source_options_for(mount));
+  REQUIRE(source_connected(relay.port(), mount));
+  auto before_keyframe = listener(relay.port(), mount);  // the new source has no keyframe yet
+  std::vector<std::uint8_t> next = ts_pat_and_pmt();
+  const auto leading = ts_video(2, 10, false, continuity);  // no keyframe yet
+  next.insert(next.end(), leading.begin(), leading.end());
+  send_all(second.socket, next, Clock::now() + 10s);
+  REQUIRE(wait_until([&] { return bytes_in(relay.port(), mount) == bytes.size() + next.size(); }, 10s));
+  auto still_before = listener(relay.port(), mount);
+  std::vector<std::uint8_t> gop = ts_video(2, 30, true, continuity);
+  const auto null_tail = ts_pat_and_pmt();
+  gop.insert(gop.end(), null_tail.begin(), null_tail.end());
+  send_all(second.socket, gop, Clock::now() + 10s);
+  const std::uint64_t total = bytes.size() + next.size() + gop.size();
+  REQUIRE(wait_until([&] { return bytes_in(relay.port(), mount) == total; }, 10s));
+  auto after_keyframe = listener(relay.port(), mount);
+  second.socket.close();
+
+  for (auto* viewer : {before_keyframe.get(), still_before.get(), after_keyframe.get()}) {
+    viewer->join();
+    CHECK(viewer->error() == "");
+    const std::vector<std::uint8_t> sources = video_sources(viewer->stream());
+    REQUIRE_FALSE(sources.empty());
+    for (std::uint8_t source : sources) REQUIRE(source == 2);  // not one packet of the old source
+  }
+  // The one who joined after the new keyframe starts on it: the PAT and PMT, then the keyframe.
+  const auto& stream = after_keyframe->stream();
+  REQUIRE(stream.size() >= 3 * kPacketBytes);
+  CHECK(video_sources(stream).size() == 30);
+  REQUIRE(relay.stop() == 0);
 }
