@@ -7,13 +7,17 @@
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "admin_task.h"
+#include "ringcast/relay/auth.h"
 #include "ringcast/relay/icecast.h"
 #include "ringcast/relay/icecast_admin.h"
 #include "ringcast/relay/peer_text.h"
@@ -188,6 +192,7 @@ LoopLoad Relay::shared_load() const {
 void Relay::on_housekeeping() {
   main_loop_lag_.tick(uv_hrtime(), kHousekeepingMs);
   const std::uint64_t now = monotonic_ms();
+  if (++housekeeping_ticks_ % 4 == 0) reload_changed_users_files();  // once a second
   for (auto& stream : registry_.snapshot()) {
     stream->sample_rate(now);
     stream->hls_sessions.prune(now);  // here, whether or not anyone reads /stats
@@ -208,6 +213,43 @@ void Relay::on_housekeeping() {
       workers_[i]->inbox().post(tokens_[i], LoopEvent{LoopEvent::Kind::stream_ended, -1, stream, 0});
     }
   }
+}
+
+void Relay::reload_changed_users_files() {
+  const auto current = policy();
+  std::shared_ptr<AccessPolicy> fresh;
+  for (const auto& [mount, settings] : current->mounts) {
+    if (!settings.listener_users_file) continue;
+    const std::string& path = *settings.listener_users_file;
+    struct stat status {};
+    if (::stat(path.c_str(), &status) != 0) continue;  // gone or unreadable: the users read stay
+    const std::pair<std::int64_t, std::int64_t> stamp{
+        static_cast<std::int64_t>(status.st_mtim.tv_sec) * 1'000'000'000 + status.st_mtim.tv_nsec,
+        static_cast<std::int64_t>(status.st_size)};
+    const auto known = users_file_stamps_.find(path);
+    if (known == users_file_stamps_.end()) {
+      users_file_stamps_[path] = stamp;  // first look: as read at load (or at the last SIGHUP)
+      continue;
+    }
+    if (known->second == stamp) continue;
+    known->second = stamp;
+    std::ifstream in(path, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto parsed = parse_users_file(text);
+    if (auto* problem = std::get_if<std::string>(&parsed)) {
+      spdlog::error("users file {} of {} changed but does not parse ({}): its previous users stay", path, mount,
+                    *problem);
+      continue;
+    }
+    if (!fresh) fresh = std::make_shared<AccessPolicy>(*current);
+    auto users = std::make_shared<const UsersFile>(std::move(std::get<UsersFile>(parsed)));
+    spdlog::info("users file {} of {} changed: read again, {} users", path, mount, users->users.size());
+    fresh->mounts[mount].listener_users = std::move(users);
+  }
+  if (!fresh) return;
+  std::lock_guard lock(policy_mutex_);
+  // A SIGHUP in between has its own, freshly read policy: this one would be older.
+  if (policy_ == current) policy_ = std::move(fresh);
 }
 
 void Relay::stop() {

@@ -114,6 +114,18 @@ grep -q 'listener nobody refused for /members.mp3: unknown user: 401' "$WORK/rel
   fail "the unknown user's refusal was not logged as such"
 pass "users file: MD5 hex and SHA-512 crypt users admitted; wrong password, unknown user, no credentials: 401"
 
+# Edited while the relay runs: the new user is let in without a SIGHUP (checked once a second).
+newmd5=$(printf 'new-secret' | md5sum | cut -d' ' -f1)
+printf 'newuser:%s\n' "$newmd5" >>"$WORK/listeners.htpasswd"
+for _ in $(seq 1 50); do
+  [ "$(refusal /members.mp3 -u newuser:new-secret --max-time 1)" = 200 ] && break
+  sleep 0.1
+done
+[ "$(status /members.mp3 -u newuser:new-secret)" = 200 ] || fail "a user added to the users file was not let in"
+grep -q 'users file .*listeners.htpasswd of /members.mp3 changed: read again, 3 users' "$WORK/relay.log" ||
+  fail "the users file's re-read was not logged"
+pass "users file edited while the relay runs: re-read within seconds, the new user admitted"
+
 # --- the url authenticator ---------------------------------------------------------------------
 [ "$(status /paid.mp3 -u alice:pw -A 'TestAgent/1')" = 200 ] || fail "the auth server's allowed listener got no stream"
 grep -q 'action=listener_add&server=127.0.0.1&port='"$PORT"'&client=[0-9]*&mount=%2Fpaid.mp3&user=alice&pass=pw&ip=127.0.0.1&agent=TestAgent%2F1' \

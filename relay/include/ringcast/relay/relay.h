@@ -105,6 +105,9 @@ class Relay {
   int open_listening_socket(const std::string& host, std::uint16_t port, int& fd, std::uint16_t& bound);
   void on_acceptable(int listen_fd, bool admin);
   void on_housekeeping();
+  // Users files that changed on disk since they were read are read again (no SIGHUP needed):
+  // the policy is swapped with the new users; a file that no longer parses keeps the old ones.
+  void reload_changed_users_files();
   void on_all_drained();
   StatsInput stats_input() const;
 
@@ -137,6 +140,9 @@ class Relay {
   ReloadConfig reloader_;
   mutable std::mutex policy_mutex_;
   std::shared_ptr<const AccessPolicy> policy_;
+  // Users files by path: their modification time and size when last read (main loop only).
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> users_file_stamps_;
+  std::uint64_t housekeeping_ticks_ = 0;
   AccessLog access_log_;
   uv_async_t drained_async_{};
   std::atomic<std::size_t> drained_workers_{0};
