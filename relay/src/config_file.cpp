@@ -377,6 +377,8 @@ constexpr Key<MountSettings> kMountKeys[] = {
          }
        }
      }},
+    {"allow_duplicate_users",
+     [](const Value& v, MountSettings& m) { assign(m.allow_duplicate_users, v.boolean()); }},
     {"auth_header_prefix",
      [](const Value& v, MountSettings& m) { assign(m.auth_header_prefix, v.header_text()); }},
 };

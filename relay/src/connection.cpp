@@ -15,6 +15,7 @@
 
 #include "ringcast/relay/worker.h"
 #include "ringcast/relay/relay.h"
+#include "ringcast/relay/stream.h"
 #include <unistd.h>
 #include "ringcast/relay/source_session.h"
 #include "ringcast/relay/viewer_session.h"
@@ -92,7 +93,16 @@ void Connection::set_listener_notice(std::unique_ptr<ListenerNotice> notice) {
   listener_notice_ = std::move(notice);
 }
 
+void Connection::hold_listener_user(std::shared_ptr<Stream> stream, std::string user) {
+  held_user_stream_ = std::move(stream);
+  held_user_ = std::move(user);
+}
+
 void Connection::announce_leaving() {
+  if (held_user_stream_) {
+    held_user_stream_->listener_users.remove(held_user_);
+    held_user_stream_.reset();
+  }
   if (!listener_notice_ || !viewer_) return;
   worker_.listener_left(*listener_notice_, (monotonic_ms() - listener_notice_->joined_ms) / 1000);
   listener_notice_.reset();

@@ -390,7 +390,7 @@ class Converter {
     if (type == "htpasswd") {
       if (options.count("filename")) table.set("listener_users_file", quoted(options["filename"]));
       if (options.count("allow_duplicate_users")) {
-        unsupported(node, "authentication/option allow_duplicate_users", "duplicate users are allowed");
+        table.set("allow_duplicate_users", options["allow_duplicate_users"] != "0" ? "true" : "false");
       }
       return;
     }

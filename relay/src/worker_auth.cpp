@@ -160,6 +160,7 @@ void Worker::auth_passed(PendingAuth& pending) {
     notice->joined_ms = monotonic_ms();
     connection.set_listener_notice(std::move(notice));
   }
+  connection.set_authenticated_user(pending.user);
   if (pending.time_limit_seconds) {
     // icecast-auth-timelimit: the sweep closes the listener when its time is up.
     connection.set_listen_deadline_ms(monotonic_ms() + *pending.time_limit_seconds * 1000);

@@ -60,6 +60,10 @@ cat >"$WORK/ringcast.toml" <<TOML
 [mounts."/members.mp3"]
 listener_users_file = "$WORK/listeners.htpasswd"
 
+[mounts."/shared.mp3"]
+listener_users_file = "$WORK/listeners.htpasswd"
+allow_duplicate_users = true
+
 [mounts."/paid.mp3"]
 listener_add_url = "$AUTH_URL"
 listener_remove_url = "$AUTH_URL"
@@ -82,12 +86,12 @@ push() {
   PUSHER=$!
   CHILDREN+=("$PUSHER")
 }
-for mount in /members.mp3 /paid.mp3; do
+for mount in /shared.mp3 /members.mp3 /paid.mp3; do
   push "$mount" source hackme
   wait_for_stream "$mount" 16000 "$PUSHER"
 done
 PAID_PUSHER=$PUSHER
-pass "sources live on /members.mp3 and /paid.mp3"
+pass "sources live on /shared.mp3, /members.mp3 and /paid.mp3"
 
 # status MOUNT [curl args...]: the HTTP status of a 1 s listen (the stream is cut by --max-time).
 status() {
@@ -117,14 +121,34 @@ pass "users file: MD5 hex and SHA-512 crypt users admitted; wrong password, unkn
 # Edited while the relay runs: the new user is let in without a SIGHUP (checked once a second).
 newmd5=$(printf 'new-secret' | md5sum | cut -d' ' -f1)
 printf 'newuser:%s\n' "$newmd5" >>"$WORK/listeners.htpasswd"
+admitted=
 for _ in $(seq 1 50); do
-  [ "$(refusal /members.mp3 -u newuser:new-secret --max-time 1)" = 200 ] && break
+  [ "$(status /members.mp3 -u newuser:new-secret)" = 200 ] && { admitted=1; break; }
   sleep 0.1
 done
-[ "$(status /members.mp3 -u newuser:new-secret)" = 200 ] || fail "a user added to the users file was not let in"
+[ -n "$admitted" ] || fail "a user added to the users file was not let in"
+[ "$(stat -c %s "$WORK/listen.bin")" -gt 1000 ] || fail "the new user got no stream"
 grep -q 'users file .*listeners.htpasswd of /members.mp3 changed: read again, 3 users' "$WORK/relay.log" ||
   fail "the users file's re-read was not logged"
 pass "users file edited while the relay runs: re-read within seconds, the new user admitted"
+
+# One connection per user and mount (Icecast's duplicate-user rule), unless the mount allows more.
+timeout 10 curl -s -o /dev/null --max-time 6 -u md5user:md5-secret "$BASE/members.mp3" &
+HOLDER=$!
+for _ in $(seq 1 50); do
+  [ "$(timeout 5 curl -sf "$BASE/stats" | jq '.mounts["/members.mp3"].viewers')" = 1 ] && break
+  sleep 0.1
+done
+[ "$(refusal /members.mp3 -u md5user:md5-secret)" = 403 ] || fail "a second connection of md5user was not refused"
+[ "$(status /members.mp3 -u cryptuser:crypt-secret)" = 200 ] || fail "another user was refused while md5user listened"
+[ "$(status /shared.mp3 -u md5user:md5-secret)" = 200 ] || fail "allow_duplicate_users: md5user on /shared.mp3 refused"
+wait "$HOLDER" || true
+for _ in $(seq 1 50); do
+  [ "$(timeout 5 curl -sf "$BASE/stats" | jq '.mounts["/members.mp3"].viewers')" = 0 ] && break
+  sleep 0.1
+done
+[ "$(status /members.mp3 -u md5user:md5-secret)" = 200 ] || fail "md5user was refused after its first connection ended"
+pass "duplicate users: a second connection of a listening user 403, others and allow_duplicate_users mounts served, free again once it left"
 
 # --- the url authenticator ---------------------------------------------------------------------
 [ "$(status /paid.mp3 -u alice:pw -A 'TestAgent/1')" = 200 ] || fail "the auth server's allowed listener got no stream"

@@ -47,6 +47,9 @@ struct MountSettings {
   // Client headers passed on to listener_add (Icecast's `headers`, `header_prefix`).
   std::vector<std::string> auth_forward_headers;
   std::string auth_header_prefix = "ClientHeader.";
+  // A user of the users file may listen on one connection at a time unless this is set
+  // (Icecast's htpasswd option allow_duplicate_users; the url authenticator's server decides).
+  bool allow_duplicate_users = false;
 
   bool listener_auth() const { return listener_users != nullptr || listener_add_url.has_value(); }
 };

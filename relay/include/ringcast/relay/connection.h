@@ -17,6 +17,7 @@ namespace ringcast::relay {
 
 class Worker;
 class SourceSession;
+class Stream;
 class ViewerSession;
 struct AdminTask;
 struct PendingAuth;
@@ -76,6 +77,11 @@ class Connection {
   // A viewer's User-Agent, for /admin/listclients (set when it is admitted).
   const PeerText& user_agent() const { return user_agent_; }
   void set_user_agent(PeerText agent) { user_agent_ = std::move(agent); }
+  // The user an authenticated listener holds on a mount (duplicate-user rule), let go when the
+  // connection closes.
+  void hold_listener_user(std::shared_ptr<Stream> stream, std::string user);
+  const std::string& authenticated_user() const { return authenticated_user_; }
+  void set_authenticated_user(std::string user) { authenticated_user_ = std::move(user); }
   // When an authenticated listener's time is up (icecast-auth-timelimit; 0: never).
   std::uint64_t listen_deadline_ms() const { return listen_deadline_ms_; }
   void set_listen_deadline_ms(std::uint64_t deadline) { listen_deadline_ms_ = deadline; }
@@ -110,6 +116,9 @@ class Connection {
   std::string peer_;
   PeerText user_agent_;
   std::uint64_t listen_deadline_ms_ = 0;
+  std::string authenticated_user_;
+  std::shared_ptr<Stream> held_user_stream_;
+  std::string held_user_;
   std::unique_ptr<HeadBuffer> head_;  // only while reading the request head
   std::unique_ptr<SourceSession> source_;
   std::unique_ptr<ViewerSession> viewer_;

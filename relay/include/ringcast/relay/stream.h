@@ -223,6 +223,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // read-modify-write, unlike Counter's single-writer adds).
   std::atomic<std::uint64_t> hls_playlists{0}, hls_segments{0}, hls_misses{0};
   HlsSessions hls_sessions;
+  ListenerUsers listener_users;  // authenticated users listening now (duplicate-user rule)
 
   // --- stats (any thread) ---
   std::uint64_t bytes_in() const { return bytes_in_.get(); }
