@@ -93,14 +93,11 @@ void Connection::set_listener_notice(std::unique_ptr<ListenerNotice> notice) {
   listener_notice_ = std::move(notice);
 }
 
-void Connection::hold_listener_user(std::shared_ptr<Stream> stream, std::string user) {
-  held_user_stream_ = std::move(stream);
-  held_user_ = std::move(user);
-}
+void Connection::hold_listener_user(std::shared_ptr<Stream> stream) { held_user_stream_ = std::move(stream); }
 
 void Connection::announce_leaving() {
   if (held_user_stream_) {
-    held_user_stream_->listener_users.remove(held_user_);
+    held_user_stream_->listener_users.remove(authenticated_user_);
     held_user_stream_.reset();
   }
   if (!listener_notice_ || !viewer_) return;

@@ -419,7 +419,7 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
       connection.respond_and_close(403, "this user is listening already (allow_duplicate_users is off)\n");
       return;
     }
-    connection.hold_listener_user(stream, connection.authenticated_user());
+    connection.hold_listener_user(stream);
   }
   const StreamMetadata metadata = stream->metadata();
   std::uint32_t metaint = 0;

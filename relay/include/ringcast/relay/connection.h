@@ -77,9 +77,9 @@ class Connection {
   // A viewer's User-Agent, for /admin/listclients (set when it is admitted).
   const PeerText& user_agent() const { return user_agent_; }
   void set_user_agent(PeerText agent) { user_agent_ = std::move(agent); }
-  // The user an authenticated listener holds on a mount (duplicate-user rule), let go when the
-  // connection closes.
-  void hold_listener_user(std::shared_ptr<Stream> stream, std::string user);
+  // An authenticated listener's user name (set once its credentials were checked), and the
+  // mount it holds that name on (duplicate-user rule), let go when the connection closes.
+  void hold_listener_user(std::shared_ptr<Stream> stream);
   const std::string& authenticated_user() const { return authenticated_user_; }
   void set_authenticated_user(std::string user) { authenticated_user_ = std::move(user); }
   // When an authenticated listener's time is up (icecast-auth-timelimit; 0: never).
@@ -118,7 +118,6 @@ class Connection {
   std::uint64_t listen_deadline_ms_ = 0;
   std::string authenticated_user_;
   std::shared_ptr<Stream> held_user_stream_;
-  std::string held_user_;
   std::unique_ptr<HeadBuffer> head_;  // only while reading the request head
   std::unique_ptr<SourceSession> source_;
   std::unique_ptr<ViewerSession> viewer_;
