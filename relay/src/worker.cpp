@@ -409,18 +409,6 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
     start_auth(connection, head, {}, AuthKind::listener, policy, *mount_settings);
     return;
   }
-  if (authenticated && head.method != Method::head && !connection.authenticated_user().empty() &&
-      mount_settings && mount_settings->listener_users && !mount_settings->allow_duplicate_users) {
-    // Icecast's duplicate-user rule: one connection per user name and mount at a time.
-    if (!stream->listener_users.try_add(connection.authenticated_user())) {
-      counters_.mount_in_use.add(1);
-      spdlog::info("{} listener {} refused for {}: that user is listening already: 403", connection.peer(),
-                   connection.authenticated_user(), path);
-      connection.respond_and_close(403, "this user is listening already (allow_duplicate_users is off)\n");
-      return;
-    }
-    connection.hold_listener_user(stream);
-  }
   const StreamMetadata metadata = stream->metadata();
   std::uint32_t metaint = 0;
   if (head.header("Icy-MetaData").value_or("0") == "1" && !carries_own_metadata(metadata.content_type)) {
@@ -441,6 +429,19 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
     probe.body.assign(sniff.data(), sniff.size());
     connection.respond(probe);
     return;
+  }
+  if (authenticated && !connection.authenticated_user().empty() &&
+      mount_settings && mount_settings->listener_users && !mount_settings->allow_duplicate_users) {
+    // Icecast's duplicate-user rule: one connection per user name and mount at a time (HEAD and
+    // Safari's two-byte probe, answered above, are no listeners and hold nothing).
+    if (!stream->listener_users.try_add(connection.authenticated_user())) {
+      counters_.mount_in_use.add(1);
+      spdlog::info("{} listener {} refused for {}: that user is listening already: 403", connection.peer(),
+                   connection.authenticated_user(), path);
+      connection.respond_and_close(403, "this user is listening already (allow_duplicate_users is off)\n");
+      return;
+    }
+    connection.hold_listener_user(stream);
   }
   JoinRequest join;
   join.metaint = metaint;
