@@ -7,6 +7,7 @@
 #include <libxml/tree.h>
 
 #include <charconv>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <optional>
