@@ -52,7 +52,10 @@ std::vector<std::shared_ptr<Stream>> StreamRegistry::take_expired(std::uint64_t 
   std::vector<std::shared_ptr<Stream>> expired;
   for (auto it = streams_.begin(); it != streams_.end();) {
     const Stream& stream = *it->second;
-    if (!stream.has_source() && now_ms - stream.orphaned_since_ms() >= grace_ms) {
+    // `now_ms` was read before this lock: a source that left since then has a later time, and
+    // the difference must not wrap around into "long ago" (that ended mounts in mid-reconnect).
+    const std::uint64_t since = stream.orphaned_since_ms();
+    if (!stream.has_source() && now_ms >= since && now_ms - since >= grace_ms) {
       expired.push_back(std::move(it->second));
       it = streams_.erase(it);
     } else {
