@@ -488,17 +488,12 @@ void read_mounts(const toml::node& node, std::size_t max_mount_length,
   for (auto& [name, settings] : mounts) {
     if (!settings.listener_users_file) continue;
     const std::string where = "[mounts.\"" + name + "\"] listener_users_file " + *settings.listener_users_file + ": ";
-    std::string text;
-    if (!read_whole_file(*settings.listener_users_file, text)) {
-      problems.push_back(problem_at(node.source(), where + "cannot read: " + std::strerror(errno)));
-      continue;
-    }
-    auto parsed = parse_users_file(text);
-    if (auto* problem = std::get_if<std::string>(&parsed)) {
+    auto loaded = load_users_file(*settings.listener_users_file);
+    if (auto* problem = std::get_if<std::string>(&loaded)) {
       problems.push_back(problem_at(node.source(), where + *problem));
       continue;
     }
-    settings.listener_users = std::make_shared<const UsersFile>(std::move(std::get<UsersFile>(parsed)));
+    settings.listener_users = std::move(std::get<std::shared_ptr<const UsersFile>>(loaded));
   }
 }
 
@@ -547,6 +542,14 @@ std::vector<ConfigProblem> load_config_file(const std::string& path, RelayConfig
     problem.line = problem.column = 0;
   }
   return problems;
+}
+
+std::variant<std::shared_ptr<const UsersFile>, std::string> load_users_file(const std::string& path) {
+  std::string text;
+  if (!read_whole_file(path, text)) return std::string("cannot read: ") + std::strerror(errno);
+  auto parsed = parse_users_file(text);
+  if (auto* problem = std::get_if<std::string>(&parsed)) return std::move(*problem);
+  return std::make_shared<const UsersFile>(std::move(std::get<UsersFile>(parsed)));
 }
 
 std::string format_problem(std::string_view path, const ConfigProblem& problem) {

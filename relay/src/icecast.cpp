@@ -123,17 +123,12 @@ const std::string& or_default(const std::string& value, const std::string& fallb
 }
 
 nlohmann::json source_json(const IcecastSource& source) {
-  // Icecast's source_apply_mount (src/source.c) always sets these three, with these words
-  // when the source sent nothing.
-  static const std::string unspecified_name = "Unspecified name";
-  static const std::string unspecified_description = "Unspecified description";
-  static const std::string various = "various";
   nlohmann::json json = {
       {"listeners", source.listeners},
       {"listener_peak", source.listener_peak},
-      {"server_name", or_default(source.server_name, unspecified_name)},
-      {"server_description", or_default(source.server_description, unspecified_description)},
-      {"genre", or_default(source.genre, various)},
+      {"server_name", source.shown_name()},
+      {"server_description", source.shown_description()},
+      {"genre", source.shown_genre()},
       {"stream_start", icecast_time(source.stream_start_unix_ms)},
       {"stream_start_iso8601", icecast_time_iso8601(source.stream_start_unix_ms)},
   };
@@ -152,6 +147,26 @@ nlohmann::json source_json(const IcecastSource& source) {
 }
 
 }  // namespace
+
+const std::string& IcecastServerInfo::shown_host() const {
+  static const std::string localhost = "localhost";
+  return or_default(host, localhost);
+}
+
+const std::string& IcecastSource::shown_name() const {
+  static const std::string unspecified = "Unspecified name";
+  return or_default(server_name, unspecified);
+}
+
+const std::string& IcecastSource::shown_description() const {
+  static const std::string unspecified = "Unspecified description";
+  return or_default(server_description, unspecified);
+}
+
+const std::string& IcecastSource::shown_genre() const {
+  static const std::string various = "various";
+  return or_default(genre, various);
+}
 
 std::string icy_metadata_block(std::string_view title, std::string_view url) {
   constexpr std::size_t title_overhead = kStreamTitle.size() + kClose.size();
@@ -239,10 +254,9 @@ std::string icecast_admin_failure(std::string_view message) {
 //   boolean. Here only listeners, listener_peak and bitrate are numbers; text stays a string.
 std::string render_status_json(const IcecastServerInfo& server,
                                const std::vector<IcecastSource>& sources) {
-  static const std::string localhost = "localhost";
   nlohmann::json icestats = {
       {"admin", server.admin},
-      {"host", or_default(server.host, localhost)},
+      {"host", server.shown_host()},
       {"location", server.location},
       {"server_id", server.server_id},
       {"server_start", icecast_time(server.server_start_unix_ms)},

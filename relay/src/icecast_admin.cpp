@@ -60,28 +60,28 @@ xmlNodePtr source_node(xmlNodePtr parent, const std::string& mount) {
   return node;
 }
 
-const std::string& or_default(const std::string& value, const std::string& fallback) {
-  return value.empty() ? fallback : value;
+// The sources in the order Icecast lists them: by mount, byte-sorted.
+std::vector<const IcecastAdminSource*> by_mount(const std::vector<IcecastAdminSource>& sources) {
+  std::vector<const IcecastAdminSource*> sorted;
+  for (const auto& source : sources) sorted.push_back(&source);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->mount < b->mount; });
+  return sorted;
 }
 
 // A source's stats as Icecast keeps them: name -> value, emitted in byte order.
 std::map<std::string, std::string> source_stats(const IcecastAdminSource& admin) {
-  static const std::string unspecified_name = "Unspecified name";
-  static const std::string unspecified_description = "Unspecified description";
-  static const std::string various = "various";
   const IcecastSource& s = admin.source;
   std::map<std::string, std::string> stats = {
-      {"genre", or_default(s.genre, various)},
+      {"genre", s.shown_genre()},
       {"listener_peak", std::to_string(s.listener_peak)},
       {"listeners", std::to_string(s.listeners)},
       {"listenurl", s.listenurl},
       {"max_listeners", admin.max_listeners ? std::to_string(*admin.max_listeners) : "unlimited"},
       {"public", admin.is_public ? "1" : "0"},
-      {"server_description", or_default(s.server_description, unspecified_description)},
-      {"server_name", or_default(s.server_name, unspecified_name)},
+      {"server_description", s.shown_description()},
+      {"server_name", s.shown_name()},
       {"server_type", s.server_type},
       {"slow_listeners", std::to_string(admin.slow_listeners)},
-      {"source_ip", admin.source_ip},
       {"stream_start", icecast_time(s.stream_start_unix_ms)},
       {"stream_start_iso8601", icecast_time_iso8601(s.stream_start_unix_ms)},
       {"total_bytes_read", std::to_string(admin.total_bytes_read)},
@@ -96,8 +96,8 @@ std::map<std::string, std::string> source_stats(const IcecastAdminSource& admin)
   put_if_set("server_url", s.server_url);
   put_if_set("title", s.title);
   if (s.artist) put_if_set("artist", *s.artist);
+  put_if_set("source_ip", admin.source_ip);
   put_if_set("user_agent", admin.user_agent);
-  if (stats["source_ip"].empty()) stats.erase("source_ip");
   return stats;
 }
 
@@ -106,14 +106,13 @@ std::map<std::string, std::string> source_stats(const IcecastAdminSource& admin)
 std::string render_admin_stats(const IcecastGlobals& globals, const std::vector<IcecastAdminSource>& sources) {
   auto [doc, root] = icestats_document();
   const IcecastServerInfo& server = globals.server;
-  static const std::string localhost = "localhost";
   const std::map<std::string, std::string> global_stats = {
       {"admin", server.admin},
       {"client_connections", std::to_string(globals.client_connections)},
       {"clients", std::to_string(globals.clients)},
       {"connections", std::to_string(globals.connections)},
       {"file_connections", "0"},
-      {"host", or_default(server.host, localhost)},
+      {"host", server.shown_host()},
       {"listener_connections", std::to_string(globals.listener_connections)},
       {"listeners", std::to_string(globals.listeners)},
       {"location", server.location},
@@ -129,10 +128,7 @@ std::string render_admin_stats(const IcecastGlobals& globals, const std::vector<
       {"stats_connections", "0"},
   };
   for (const auto& [name, value] : global_stats) child(root, name.c_str(), value);
-  std::vector<const IcecastAdminSource*> sorted;
-  for (const auto& source : sources) sorted.push_back(&source);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->mount < b->mount; });
-  for (const IcecastAdminSource* source : sorted) {
+  for (const IcecastAdminSource* source : by_mount(sources)) {
     xmlNodePtr node = source_node(root, source->mount);
     for (const auto& [name, value] : source_stats(*source)) child(node, name.c_str(), value);
   }
@@ -141,10 +137,7 @@ std::string render_admin_stats(const IcecastGlobals& globals, const std::vector<
 
 std::string render_admin_listmounts(const std::vector<IcecastAdminSource>& sources) {
   auto [doc, root] = icestats_document();
-  std::vector<const IcecastAdminSource*> sorted;
-  for (const auto& source : sources) sorted.push_back(&source);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->mount < b->mount; });
-  for (const IcecastAdminSource* source : sorted) {
+  for (const IcecastAdminSource* source : by_mount(sources)) {
     xmlNodePtr node = source_node(root, source->mount);
     // admin.c admin_build_sourcelist: in this order, not sorted.
     child(node, "fallback", source->fallback);

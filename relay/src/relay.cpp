@@ -13,11 +13,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include "admin_task.h"
 #include "ringcast/relay/auth.h"
+#include "ringcast/relay/config_file.h"
 #include "ringcast/relay/icecast.h"
 #include "ringcast/relay/icecast_admin.h"
 #include "ringcast/relay/peer_text.h"
@@ -233,16 +232,14 @@ void Relay::reload_changed_users_files() {
     }
     if (known->second == stamp) continue;
     known->second = stamp;
-    std::ifstream in(path, std::ios::binary);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto parsed = parse_users_file(text);
-    if (auto* problem = std::get_if<std::string>(&parsed)) {
-      spdlog::error("users file {} of {} changed but does not parse ({}): its previous users stay", path, mount,
+    auto loaded = load_users_file(path);
+    if (auto* problem = std::get_if<std::string>(&loaded)) {
+      spdlog::error("users file {} of {} changed but cannot be used ({}): its previous users stay", path, mount,
                     *problem);
       continue;
     }
     if (!fresh) fresh = std::make_shared<AccessPolicy>(*current);
-    auto users = std::make_shared<const UsersFile>(std::move(std::get<UsersFile>(parsed)));
+    auto users = std::move(std::get<std::shared_ptr<const UsersFile>>(loaded));
     spdlog::info("users file {} of {} changed: read again, {} users", path, mount, users->users.size());
     fresh->mounts[mount].listener_users = std::move(users);
   }

@@ -2,9 +2,7 @@
 // state (fixtures/icecast-2.4.4, captured from Debian's icecast2; its README names the state).
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
-
+#include "fixtures.h"
 #include "ringcast/relay/icecast_admin.h"
 
 using namespace ringcast::relay;
@@ -13,11 +11,7 @@ namespace {
 
 // The fixture's body: everything after its first line (the request, status and type).
 std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(RINGCAST_FIXTURES) + "/icecast-2.4.4/" + name);
-  REQUIRE(in);
-  std::stringstream all;
-  all << in.rdbuf();
-  const std::string text = all.str();
+  const std::string text = read_fixture("icecast-2.4.4/" + name);
   return text.substr(text.find('\n') + 1);
 }
 

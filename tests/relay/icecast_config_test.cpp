@@ -3,9 +3,7 @@
 // configs, and list what they leave out with its line; broken ones start nothing.
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
-
+#include "fixtures.h"
 #include "ringcast/relay/config_file.h"
 #include "ringcast/relay/icecast_config.h"
 
@@ -13,13 +11,7 @@ using namespace ringcast::relay;
 
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(RINGCAST_FIXTURES) + "/icecast-xml/" + name);
-  REQUIRE(in);
-  std::stringstream all;
-  all << in.rdbuf();
-  return all.str();
-}
+std::string fixture(const std::string& name) { return read_fixture("icecast-xml/" + name); }
 
 // Converted and loaded; the config and what was left out.
 struct Loaded {

@@ -6,9 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "ringcast/relay/config.h"
@@ -32,6 +34,10 @@ std::vector<ConfigProblem> parse_config_text(std::string_view text, std::string_
 // goes to `notes` (listed at start and by --check-config; it does not stop the relay).
 std::vector<ConfigProblem> load_config_file(const std::string& path, RelayConfig& config,
                                             std::vector<ConfigProblem>* notes = nullptr);
+
+// A mount's users file (listener_users_file), read and parsed: at load, on SIGHUP, and when it
+// changes on disk. The problem instead when it cannot be read or does not parse.
+std::variant<std::shared_ptr<const UsersFile>, std::string> load_users_file(const std::string& path);
 
 // "path:line:column: message", or "path: message" for a problem without a location.
 std::string format_problem(std::string_view path, const ConfigProblem& problem);

@@ -58,6 +58,8 @@ struct IcecastServerInfo {
   std::string location = "Earth";
   std::string server_id = std::string("ringcast ") + kVersion;
   std::uint64_t server_start_unix_ms = 0;
+
+  const std::string& shown_host() const;  // host, or Icecast's default
 };
 
 struct IcecastSource {
@@ -73,6 +75,12 @@ struct IcecastSource {
   std::optional<std::uint64_t> bitrate;  // kbit/s, from ice-bitrate / icy-br
   std::uint64_t stream_start_unix_ms = 0;
   std::optional<std::string> artist;  // only when known separately
+
+  // What Icecast shows for these when the source sent none: its source_apply_mount
+  // (src/source.c) always sets them, every document says the same words.
+  const std::string& shown_name() const;
+  const std::string& shown_description() const;
+  const std::string& shown_genre() const;
 };
 
 // The body of /status-json.xsl as Icecast 2.4.4 renders it: {"icestats":{...}} with the same

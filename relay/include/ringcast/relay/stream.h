@@ -21,6 +21,7 @@
 #include "ringcast/relay/hls.h"
 #include "ringcast/relay/hls_sessions.h"
 #include "ringcast/relay/lane.h"
+#include "ringcast/relay/listener_users.h"
 #include "ringcast/relay/loop_event.h"
 #include "ringcast/relay/peer_text.h"
 #include "ringcast/relay/ts_tracker.h"
