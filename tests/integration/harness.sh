@@ -88,6 +88,15 @@ wait_for_stream() {
   fail "no stream arrived on $mount within $seconds s (bytes_in=${bytes:-none})"
 }
 
+# start_ezstream CONFIG: ezstream (libshout) with the XML CONFIG, its output in
+# $WORK/ezstream.log; sets EZSTREAM. ezstream refuses a config others can read.
+start_ezstream() {
+  chmod 600 "$1"
+  timeout 60 nice ezstream -v -c "$1" >"$WORK/ezstream.log" 2>&1 &
+  EZSTREAM=$!
+  CHILDREN+=("$EZSTREAM")
+}
+
 # stop_ringcast: SIGTERM, then the relay must exit 0 within 10 s.
 stop_ringcast() {
   local status=0

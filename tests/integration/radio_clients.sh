@@ -176,10 +176,7 @@ cat >"$WORK/ez.xml" <<EOF
   </metadata>
 </ezstream>
 EOF
-chmod 600 "$WORK/ez.xml"
-timeout 60 nice ezstream -v -c "$WORK/ez.xml" >"$WORK/ezstream.log" 2>&1 &
-EZSTREAM=$!
-CHILDREN+=("$EZSTREAM")
+start_ezstream "$WORK/ez.xml"
 wait_for_stream /ez.mp3 16000 "$EZSTREAM" 15
 # libshout 2.4.6 sends SOURCE (HTTP/1.0), first without credentials to see the 401, then with them.
 verb=$(grep -oE '(PUT|SOURCE) /ez\.mp3' "$WORK/relay.log" | head -n 1)

@@ -194,6 +194,51 @@ TEST_CASE("a listener who joins after a source returns within grace hears only t
   REQUIRE(relay.stop() == 0);
 }
 
+TEST_CASE("a source that returns early, midway or late in its grace period resumes the mount, and "
+          "a joiner hears only it",
+          "[source_change]") {
+  // --grace 6, and the new source connects 0, 2.5 or 5 s after the relay saw the old one leave
+  // (the last leaves a second's margin for a busy machine).
+  const auto delay = std::chrono::milliseconds(GENERATE(0, 2500, 5000));
+  INFO("returns " << delay.count() << " ms into grace");
+  RelayProcess relay({"--grace", "6", "--workers", "2"});
+  const std::string mount = "/radio";
+  const Codec codec = Codec::mp3;
+  const std::size_t size = frame_bytes(codec);
+
+  SourceConnection first = audio_source(relay.port(), mount, codec);
+  auto early = listener(relay.port(), mount);
+  send_all(first.socket, frames(codec, 1, 0, 100), Clock::now() + 10s);
+  REQUIRE(wait_until([&] { return bytes_in(relay.port(), mount) == 100 * size; }, 10s));
+  first.socket.close();
+  REQUIRE(wait_until([&] { return !source_connected(relay.port(), mount); }, 10s));
+  std::this_thread::sleep_for(delay);
+  REQUIRE(mount_stats(relay.port(), mount).is_object());  // still in grace
+
+  SourceConnection second = audio_source(relay.port(), mount, codec);
+  REQUIRE(source_connected(relay.port(), mount));
+  send_all(second.socket, frames(codec, 2, 0, 20), Clock::now() + 10s);
+  REQUIRE(wait_until([&] { return bytes_in(relay.port(), mount) == 120 * size; }, 10s));
+  auto joiner = listener(relay.port(), mount);
+  send_all(second.socket, frames(codec, 2, 20, 20), Clock::now() + 10s);
+  // The mount resumed (its byte count goes on), and it was one source change.
+  REQUIRE(wait_until([&] { return bytes_in(relay.port(), mount) == 140 * size; }, 10s));
+  CHECK(mount_stats(relay.port(), mount).at("source_changes") == 1);
+  REQUIRE(wait_until([&] { return early->received() >= 140 * size && joiner->received() >= 40 * size; }, 10s));
+  early->hang_up();
+  joiner->hang_up();
+
+  const auto early_heard = heard(codec, early->stream());
+  const auto joiner_heard = heard(codec, joiner->stream());
+  REQUIRE(early_heard.size() == 140);
+  check_order(early_heard, {1, 2});
+  CHECK(early_heard.front().index == 0);
+  REQUIRE(joiner_heard.size() == 40);
+  check_order(joiner_heard, {2});
+  CHECK(joiner_heard.front().index == 0);
+  REQUIRE(relay.stop() == 0);
+}
+
 TEST_CASE("a listener moved by fallback, by its source's return or by an admin continues at the live "
           "edge and never hears an earlier source again",
           "[source_change]") {
