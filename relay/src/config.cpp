@@ -1,4 +1,5 @@
-// Listen addresses as --listen, --admin-listen and the config file spell them.
+// Listen addresses as --listen, --admin-listen and the config file spell them, and what a
+// mount's settings say about its stream.
 #include "ringcast/relay/config.h"
 
 #include <arpa/inet.h>
@@ -45,6 +46,20 @@ bool parse_listen_address(const std::string& text, std::string& host, std::uint1
   host = std::move(parsed_host);
   port = static_cast<std::uint16_t>(value);
   return true;
+}
+
+std::vector<std::pair<std::string, std::string>> MountSettings::ice_overrides() const {
+  std::vector<std::pair<std::string, std::string>> overrides;
+  const auto add = [&](const char* name, const std::optional<std::string>& value) {
+    if (value) overrides.emplace_back(name, *value);
+  };
+  add("ice-name", stream_name);
+  add("ice-description", stream_description);
+  add("ice-url", stream_url);
+  add("ice-genre", stream_genre);
+  if (stream_bitrate) overrides.emplace_back("ice-bitrate", std::to_string(*stream_bitrate));
+  if (stream_public) overrides.emplace_back("ice-public", *stream_public ? "1" : "0");
+  return overrides;
 }
 
 }  // namespace ringcast::relay

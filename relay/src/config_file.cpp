@@ -22,6 +22,7 @@
 #include "ringcast/relay/auth.h"
 #include "ringcast/relay/fallback.h"
 #include "ringcast/relay/http_request.h"
+#include "ringcast/relay/icecast.h"
 #include "ringcast/relay/icecast_config.h"
 
 namespace ringcast::relay {
@@ -170,6 +171,19 @@ class Value {
   }
 
   // An ICY metadata interval: 0 (off) or kMinIcyMetaint..kMaxIcyMetaint bytes.
+  // Shown to listeners and on pages (a stream's name, genre, ...): any UTF-8 text but control
+  // characters, so that no header can be injected.
+  std::optional<std::string> display_text() const {
+    auto string = text();
+    if (!string) return std::nullopt;
+    const bool clean = std::none_of(string->begin(), string->end(), [](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return byte < 0x20 || byte == 0x7f;
+    });
+    if (string->empty() || !clean) return report("must be non-empty text without control characters");
+    return string;
+  }
+
   std::optional<std::uint32_t> metaint() const {
     const auto n = count(0, kMaxIcyMetaint);
     if (n && *n != 0 && *n < kMinIcyMetaint) {
@@ -206,6 +220,15 @@ class Value {
                     "nothing for all interfaces, then a port from 0 to 65535)");
     }
     return parsed;
+  }
+
+  // A charset titles are converted from: UTF-8 or ISO-8859-1, in any of their usual spellings.
+  std::optional<std::string> charset() const {
+    auto string = header_text();
+    if (string && !is_known_charset(*string)) {
+      return report("\"" + *string + "\" is neither UTF-8 nor ISO-8859-1 (the charsets titles are converted from)");
+    }
+    return string;
   }
 
   // One of the names in `choices` (ChoiceName entries, or plain names), as its value.
@@ -346,10 +369,20 @@ constexpr Key<MountSettings> kMountKeys[] = {
      [](const Value& v, MountSettings& m) { assign(m.content_type, v.header_text()); }},
     {"icy_metaint", [](const Value& v, MountSettings& m) { assign(m.icy_metaint, v.metaint()); }},
     {"hidden", [](const Value& v, MountSettings& m) { assign(m.hidden, v.boolean()); }},
+    {"stream_name", [](const Value& v, MountSettings& m) { assign(m.stream_name, v.display_text()); }},
+    {"stream_description",
+     [](const Value& v, MountSettings& m) { assign(m.stream_description, v.display_text()); }},
+    {"stream_url", [](const Value& v, MountSettings& m) { assign(m.stream_url, v.display_text()); }},
+    {"genre", [](const Value& v, MountSettings& m) { assign(m.stream_genre, v.display_text()); }},
+    {"bitrate", [](const Value& v, MountSettings& m) { assign(m.stream_bitrate, v.count(1, 1'000'000)); }},
+    {"public", [](const Value& v, MountSettings& m) { assign(m.stream_public, v.boolean()); }},
+    {"charset", [](const Value& v, MountSettings& m) { assign(m.charset, v.charset()); }},
     {"fallback_mount",
      [](const Value& v, MountSettings& m) { assign(m.fallback_mount, v.mount_name()); }},
     {"fallback_override",
      [](const Value& v, MountSettings& m) { assign(m.fallback_override, v.boolean()); }},
+    {"fallback_when_full",
+     [](const Value& v, MountSettings& m) { assign(m.fallback_when_full, v.boolean()); }},
     {"listener_users_file",
      [](const Value& v, MountSettings& m) { assign(m.listener_users_file, v.nonempty_text()); }},
     {"listener_add_url", [](const Value& v, MountSettings& m) { assign(m.listener_add_url, v.url()); }},

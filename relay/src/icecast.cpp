@@ -194,7 +194,12 @@ std::string icy_metadata_block(std::string_view title, std::string_view url) {
   return block;
 }
 
-std::variant<MetadataUpdate, std::string> parse_metadata_update(std::string_view target) {
+bool is_known_charset(std::string_view charset) {
+  return is_latin1(charset) || charset_key(charset) == "utf8";
+}
+
+std::variant<MetadataUpdate, std::string> parse_metadata_update(std::string_view target,
+                                                                const std::optional<std::string>& mount_charset) {
   // In Icecast's order: the mount first (admin.c admin_handle_request), then the mode.
   const auto mount = query_parameter(target, "mount");
   if (!mount || mount->empty()) return std::string("missing parameter: mount");
@@ -203,7 +208,7 @@ std::variant<MetadataUpdate, std::string> parse_metadata_update(std::string_view
   // Icecast answers any other mode with an XML failure "No such action".
   if (*mode != "updinfo") return "no such action: mode " + *mode + " (only updinfo)";
 
-  const auto charset = query_parameter(target, "charset");
+  const auto charset = has_query_parameter(target, "charset") ? query_parameter(target, "charset") : mount_charset;
   std::optional<std::string> song, title, artist, url;
   for (auto [name, value] : {std::pair{"song", &song}, std::pair{"title", &title},
                              std::pair{"artist", &artist}, std::pair{"url", &url}}) {

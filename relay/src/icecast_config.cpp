@@ -12,6 +12,8 @@
 #include <memory>
 #include <optional>
 
+#include "ringcast/relay/icecast.h"
+
 namespace ringcast::relay {
 
 namespace {
@@ -354,10 +356,28 @@ class Converter {
         table.set("content_type", quoted(value));
       } else if (name == "authentication") {
         mount_authentication(n, table);
-      } else if (name == "fallback-when-full" || name == "intro" || name == "dump-file" || name == "on-connect" ||
-                 name == "on-disconnect" || name == "max-listener-duration" || name == "public" ||
-                 name == "stream-name" || name == "stream-description" || name == "stream-url" || name == "genre" ||
-                 name == "bitrate" || name == "charset" || name == "http-headers" || name == "no-yp" ||
+      } else if (name == "fallback-when-full") {
+        table.set("fallback_when_full", value != "0" ? "true" : "false");
+      } else if (name == "stream-name" || name == "stream-description" || name == "stream-url" || name == "genre") {
+        static const std::map<std::string, std::string> keys = {{"stream-name", "stream_name"},
+                                                                {"stream-description", "stream_description"},
+                                                                {"stream-url", "stream_url"},
+                                                                {"genre", "genre"}};
+        if (!value.empty()) table.set(keys.at(name), quoted(value));
+      } else if (name == "bitrate") {
+        if (need_number() && *number > 0) table.set("bitrate", std::to_string(*number));
+      } else if (name == "public") {
+        // -1 (Icecast's default): the source decides.
+        if (need_number() && *number >= 0) table.set("public", *number != 0 ? "true" : "false");
+      } else if (name == "charset") {
+        if (is_known_charset(value)) {
+          table.set("charset", quoted(value));
+        } else {
+          unsupported(n, "mount/charset " + value, "titles are converted from UTF-8 or ISO-8859-1 only");
+        }
+      } else if (name == "intro" || name == "dump-file" || name == "on-connect" ||
+                 name == "on-disconnect" || name == "max-listener-duration" ||
+                 name == "http-headers" || name == "no-yp" ||
                  name == "queue-size" || name == "source-timeout" || name == "cluster-password" || name == "no-mount") {
         unsupported(n, "mount/" + name, mount_instead(name));
       } else {
@@ -372,12 +392,6 @@ class Converter {
   }
 
   static std::string mount_instead(const std::string& name) {
-    if (name == "stream-name" || name == "stream-description" || name == "stream-url" || name == "genre" ||
-        name == "bitrate" || name == "public") {
-      return "listeners and status pages show what the source sends (ice-name, ice-genre, ...)";
-    }
-    if (name == "charset") return "titles are UTF-8, or ISO-8859-1 when updinfo says charset=ISO-8859-1";
-    if (name == "fallback-when-full") return "a full mount answers 503; its listeners are not moved";
     if (name == "on-connect" || name == "on-disconnect") return "use mount_add_url / mount_remove_url (the url authenticator)";
     return "not done by ringcast";
   }

@@ -312,6 +312,17 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
       metadata.ice_headers.emplace_back(PeerText::from(name, kMaxIceHeaderNameBytes), PeerText::from(value));
     }
   }
+  if (mount_settings) {
+    // The mount's own stream-name, genre, ...: in place of what the source said, or added.
+    for (auto& [name, value] : mount_settings->ice_overrides()) {
+      auto& headers = metadata.ice_headers;
+      std::erase_if(headers, [&](const auto& header) {
+        const std::string_view given = header.first.view();
+        return given.size() == name.size() && strncasecmp(given.data(), name.data(), name.size()) == 0;
+      });
+      headers.emplace_back(PeerText::from(name, kMaxIceHeaderNameBytes), PeerText::from(value));
+    }
+  }
   const std::string content_type = metadata.content_type.str();
   auto attached = relay_.registry().attach_source(mount, index_, std::move(metadata), mount_settings);
   if (attached.outcome == StreamRegistry::AttachOutcome::too_many_mounts) {
@@ -398,7 +409,17 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
   const std::size_t max_viewers = mount_settings && mount_settings->max_viewers
                                       ? *mount_settings->max_viewers
                                       : config.max_viewers_per_mount;
-  if (max_viewers != 0 && stream->viewer_count() >= max_viewers) {
+  bool full = max_viewers != 0 && stream->viewer_count() >= max_viewers;
+  if (full && mount_settings && mount_settings->fallback_when_full) {
+    // fallback-when-full: the first mount down the chain that is live and has room.
+    if (auto overflow = live_fallback_stream(path, true)) {
+      spdlog::info("{} viewer for {}: full ({} viewers), sent to its fallback {}", connection.peer(), path,
+                   max_viewers, overflow->mount());
+      stream = std::move(overflow);
+      full = false;
+    }
+  }
+  if (full) {
     counters_.over_limit.add(1);
     spdlog::warn("{} viewer refused for {}: {} viewers (max viewers of the mount): 503",
                  connection.peer(), path, max_viewers);
@@ -580,14 +601,19 @@ void Worker::source_detached(Stream& stream) {
   }
 }
 
-std::shared_ptr<Stream> Worker::live_fallback_stream(const std::string& mount) {
+std::shared_ptr<Stream> Worker::live_fallback_stream(const std::string& mount, bool with_room) {
   const auto policy = relay_.policy();
   auto& registry = relay_.registry();
   const auto target = live_fallback(
       mount, [&](std::string_view name) { return policy->mount(std::string(name)); },
       [&](std::string_view name) {
         const auto stream = registry.find(std::string(name));
-        return stream && stream->has_source();
+        if (!stream || !stream->has_source()) return false;
+        if (!with_room) return true;
+        const MountSettings* settings = policy->mount(std::string(name));
+        const std::size_t limit = settings && settings->max_viewers ? *settings->max_viewers
+                                                                    : relay_.config().max_viewers_per_mount;
+        return limit == 0 || stream->viewer_count() < limit;
       });
   return target ? registry.find(*target) : nullptr;
 }

@@ -130,7 +130,7 @@ void Worker::handle_metadata(Connection& connection, const RequestHead& head) {
     connection.respond(Response::challenge("authentication required\n", policy->realm));
     return;
   }
-  auto parsed = parse_metadata_update(head.target);
+  auto parsed = parse_metadata_update(head.target, mount_settings ? mount_settings->charset : std::nullopt);
   if (auto* problem = std::get_if<std::string>(&parsed)) {
     counters_.bad_requests.add(1);
     spdlog::info("{} metadata update refused: {}: 400", connection.peer(), *problem);

@@ -59,8 +59,13 @@ bool wait_ready(int fd, short events, Clock::time_point deadline) {
 // --- RelayProcess ----------------------------------------------------------------------------
 
 RelayProcess::RelayProcess(std::vector<std::string> extra_args) {
-  std::vector<std::string> args = {RINGCAST_BINARY, "--listen", "127.0.0.1:0", "--source-password",
-                                   std::string(kPassword)};
+  std::vector<std::string> args = {RINGCAST_BINARY, "--listen", "127.0.0.1:0"};
+  const auto has = [&](std::string_view flag) {
+    return std::find(extra_args.begin(), extra_args.end(), flag) != extra_args.end();
+  };
+  if (!has("--source-password") && !has("--icecast-config")) {
+    args.insert(args.end(), {"--source-password", std::string(kPassword)});
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
@@ -97,6 +102,7 @@ RelayProcess::RelayProcess(std::vector<std::string> extra_args) {
   if (!ready || marker == std::string::npos) {
     const std::string output = log_;
     lock.unlock();
+    shut_down();  // a throwing constructor runs no destructor: kill it, join the drainer
     throw std::runtime_error("ringcast did not report readiness; stderr:\n" + output);
   }
   port_ = static_cast<std::uint16_t>(std::stoi(log_.substr(marker + kReadyMarker.size())));
@@ -105,7 +111,9 @@ RelayProcess::RelayProcess(std::vector<std::string> extra_args) {
   }
 }
 
-RelayProcess::~RelayProcess() {
+RelayProcess::~RelayProcess() { shut_down(); }
+
+void RelayProcess::shut_down() {
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
@@ -113,6 +121,7 @@ RelayProcess::~RelayProcess() {
   }
   if (drainer_.joinable()) drainer_.join();  // the pipe reaches EOF once the child is gone
   if (stderr_fd_ >= 0) ::close(stderr_fd_);
+  stderr_fd_ = -1;
 }
 
 void RelayProcess::drain_stderr() {

@@ -30,8 +30,9 @@ inline constexpr std::string_view kPassword = "hackme";
 
 // --- the relay under test -------------------------------------------------------------------
 
-// Runs `ringcast --listen 127.0.0.1:0 --source-password hackme <extra>` and waits (bounded, no
-// fixed sleep) for its "listening on" line. stderr is drained into log() all the time, so a
+// Runs `ringcast --listen 127.0.0.1:0 --source-password hackme <extra>` (without that password
+// when <extra> names one or an icecast.xml, whose own passwords are under test) and waits
+// (bounded, no fixed sleep) for its "listening on" line. stderr is drained into log() all the time, so a
 // chatty relay never blocks on a full pipe. The destructor always kills it.
 class RelayProcess {
  public:
@@ -51,6 +52,7 @@ class RelayProcess {
 
  private:
   void drain_stderr();
+  void shut_down();  // kills the relay (if running), joins the drainer, closes the pipe
 
   pid_t pid_ = -1;
   int stderr_fd_ = -1;

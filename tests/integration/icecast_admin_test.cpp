@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sstream>
 #include <unistd.h>
 
 #include "harness.h"
@@ -162,6 +164,7 @@ TEST_CASE("ringcast runs an icecast.xml as it is: its passwords, mounts and limi
   std::ofstream(config) << "<icecast>\n"
                            "  <location>Lab</location>\n"
                            "  <authentication>\n"
+                           "    <source-password>hackme</source-password>\n"
                            "    <admin-user>boss</admin-user>\n"
                            "    <admin-password>boss-secret</admin-password>\n"
                            "  </authentication>\n"
@@ -169,11 +172,20 @@ TEST_CASE("ringcast runs an icecast.xml as it is: its passwords, mounts and limi
                            "    <mount-name>/radio.mp3</mount-name>\n"
                            "    <password>radio-secret</password>\n"
                            "    <max-listeners>1</max-listeners>\n"
+                           "    <fallback-mount>/auto.mp3</fallback-mount>\n"
+                           "    <fallback-when-full>1</fallback-when-full>\n"
+                           "    <stream-name>Lab Radio</stream-name>\n"
+                           "    <genre>Jazz</genre>\n"
+                           "    <charset>ISO-8859-1</charset>\n"
+                           "  </mount>\n"
+                           "  <mount type=\"normal\">\n"
+                           "    <mount-name>/auto.mp3</mount-name>\n"
+                           "    <max-listeners>1</max-listeners>\n"
                            "  </mount>\n"
                            "  <relay><server>127.0.0.1</server><port>9</port><mount>/x</mount></relay>\n"
                            "</icecast>\n";
   RelayProcess relay({"--icecast-config", config.string()});
-  CHECK(relay.log().find("icecast.xml:12: <relay> is not supported") != std::string::npos);
+  CHECK(relay.log().find("icecast.xml:22: <relay> is not supported") != std::string::npos);
 
   SourceOptions wrong;
   wrong.mount = "/radio.mp3";
@@ -181,20 +193,123 @@ TEST_CASE("ringcast runs an icecast.xml as it is: its passwords, mounts and limi
   CHECK(http_exchange(relay.port(), source_request_head(wrong)).head.status == 401);  // the relay-wide one
   SourceOptions radio = wrong;
   radio.password = "radio-secret";
+  radio.extra_headers = {"ice-name: what the encoder says", "ice-genre: Pop"};
   SourceConnection source = connect_source(relay.port(), radio);
+  SourceOptions autodj = wrong;
+  autodj.mount = "/auto.mp3";
+  autodj.password = "hackme";
+  SourceConnection auto_source = connect_source(relay.port(), autodj);
   Viewer::Options options;
   options.contiguous = false;
   Viewer listener(relay.port(), "/radio.mp3", options);
   REQUIRE(wait_until([&] { return mount_stats(relay.port(), "/radio.mp3").at("viewers") == 1; }, 10s));
   send_all(source.socket, pattern(0, 100 * kPacketBytes), Clock::now() + 10s);
   CHECK(wait_until([&] { return listener.received() == 100 * kPacketBytes; }, 10s));
-  // <max-listeners>1
+  // <max-listeners>1 and <fallback-when-full>: the next listener hears /auto.mp3, until that is
+  // full too.
+  Viewer overflow(relay.port(), "/radio.mp3", options);
+  REQUIRE(wait_until([&] { return mount_stats(relay.port(), "/auto.mp3").at("viewers") == 1; }, 10s));
+  CHECK(mount_stats(relay.port(), "/radio.mp3").at("viewers") == 1);
+  send_all(auto_source.socket, pattern(0, 10 * kPacketBytes), Clock::now() + 10s);
+  CHECK(wait_until([&] { return overflow.received() == 10 * kPacketBytes; }, 10s));
   CHECK(http_exchange(relay.port(), "GET /radio.mp3 HTTP/1.0\r\n\r\n").head.status == 503);
+  // <charset>: an update that names no charset is ISO-8859-1 on this mount.
+  const Response update = get(relay.port(), "/admin/metadata?mount=/radio.mp3&mode=updinfo&song=Caf%E9",
+                              "boss", "boss-secret");
+  CHECK(update.head.status == 200);
+  CHECK(mount_stats(relay.port(), "/radio.mp3").at("title") == "Caf\xC3\xA9");
   const Response stats = get(relay.port(), "/admin/stats", "boss", "boss-secret");
   REQUIRE(stats.head.status == 200);
   CHECK(only(xpath_texts(stats.body, "/icestats/location")) == "Lab");
+  CHECK(only(xpath_texts(stats.body, "/icestats/source[@mount='/radio.mp3']/server_name")) == "Lab Radio");
+  CHECK(only(xpath_texts(stats.body, "/icestats/source[@mount='/radio.mp3']/genre")) == "Jazz");
   CHECK(get(relay.port(), "/admin/stats", "admin", "boss-secret").head.status == 401);
   listener.hang_up();
+  overflow.hang_up();
+  // <stream-name> and <genre> in place of the encoder's, to listeners as on the status pages.
+  CHECK(listener.response().header("icy-name") == "Lab Radio");
+  CHECK(listener.response().header("icy-genre") == "Jazz");
   REQUIRE(relay.stop() == 0);
+  std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// sed 's|<tag>[^<]*</tag>|<tag>value</tag>|g', as LibreTime's icecast image edits its config.
+std::string xml_edit(std::string xml, const std::string& tag, const std::string& value) {
+  return std::regex_replace(xml, std::regex("<" + tag + ">[^<]*</" + tag + ">"),
+                            "<" + tag + ">" + value + "</" + tag + ">");
+}
+
+struct IcecastXmlCase {
+  const char* name;
+  const char* fixture;
+  const char* source_mount;
+  const char* source_password;
+  const char* listener_mount;  // a mount without listener authentication
+};
+
+}  // namespace
+
+TEST_CASE("each icecast.xml users have starts the relay: its source pushes, a listener plays, the "
+          "access log goes to its logdir",
+          "[icecast_config]") {
+  const IcecastXmlCase c = GENERATE(
+      IcecastXmlCase{"Debian's default", "debian-default.xml", "/stream", "hackme", "/stream"},
+      IcecastXmlCase{"LibreTime's image", "debian-default.xml", "/stream", "lt-source", "/stream"},
+      IcecastXmlCase{"AzuraCast-style", "azuracast-style.xml", "/fallback-radio.mp3", "fallback-secret",
+                     "/fallback-radio.mp3"},
+      IcecastXmlCase{"every element", "every-element.xml", "/live.mp3", "live-secret", "/auto.mp3"});
+  INFO(c.name);
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("ringcast-icecast-xml-run-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::stringstream read;
+  read << std::ifstream(std::string(RINGCAST_ICECAST_XML_FIXTURES) + "/" + c.fixture).rdbuf();
+  std::string xml = read.str();
+  REQUIRE_FALSE(xml.empty());
+  xml = xml_edit(xml, "logdir", dir.string());
+  if (std::string(c.name) == "LibreTime's image") {
+    xml = xml_edit(xml_edit(xml_edit(xml, "errorlog", "-"), "source-password", "lt-source"), "admin-password",
+                   "lt-admin");
+  }
+  const auto users = dir / "listeners";
+  std::ofstream(users) << "alice:5f4dcc3b5aa765d61d8327deb882cf99\n";
+  xml = std::regex_replace(xml, std::regex("/etc/icecast2/listeners"), users.string());
+  const auto config = dir / "icecast.xml";
+  std::ofstream(config) << xml;
+
+  {
+    // --log-level info: the harness waits for the "listening on" line, which AzuraCast's
+    // <loglevel>2 (warnings) would hide.
+    RelayProcess relay({"--icecast-config", config.string(), "--log-level", "info"});
+    SourceOptions options;
+    options.mount = c.source_mount;
+    options.content_type = "audio/mpeg";
+    options.password = c.source_password;
+    SourceConnection source = connect_source(relay.port(), options);
+    std::optional<SourceConnection> other;
+    if (std::string(c.source_mount) != c.listener_mount) {
+      // The listener's mount has the relay-wide source password.
+      options.mount = c.listener_mount;
+      options.password = "every-source";
+      other = connect_source(relay.port(), options);
+    }
+    SourceConnection& feeding = other ? *other : source;
+    Viewer::Options viewer_options;
+    viewer_options.contiguous = false;
+    Viewer listener(relay.port(), c.listener_mount, viewer_options);
+    REQUIRE(wait_until([&] { return mount_stats(relay.port(), c.listener_mount).at("viewers") == 1; }, 10s));
+    send_all(feeding.socket, pattern(0, 20 * kPacketBytes), Clock::now() + 10s);
+    CHECK(wait_until([&] { return listener.received() == 20 * kPacketBytes; }, 10s));
+    listener.hang_up();
+    REQUIRE(relay.stop() == 0);
+  }
+  // <logdir> and <accesslog>: the listener's line is in the access log there.
+  const auto access_log = std::filesystem::exists(dir / "access.log") ? dir / "access.log"
+                                                                         : dir / "icecast_access.log";
+  std::stringstream log;
+  log << std::ifstream(access_log).rdbuf();
+  CHECK(log.str().find(std::string("GET ") + c.listener_mount) != std::string::npos);
   std::filesystem::remove_all(dir);
 }

@@ -372,7 +372,9 @@ TEST_CASE("radio keys: ICY interval, fallback, hidden and authentication, per mo
                               "[mounts.\"/radio.mp3\"]\n"
                               "icy_metaint = 0\nhidden = true\nfallback_mount = \"/autodj.mp3\"\n"
                               "fallback_override = true\nlistener_users_file = \"" + std::string(path) + "\"\n"
-                              "listener_add_url = \"http://127.0.0.1:9/auth\"\nauth_timeout = 2.5\n",
+                              "listener_add_url = \"http://127.0.0.1:9/auth\"\nauth_timeout = 2.5\n"
+                              "stream_name = \"Radio Café\"\ngenre = \"Jazz\"\nbitrate = 128\npublic = false\n"
+                              "charset = \"ISO-8859-1\"\nfallback_when_full = true\n",
                               config);
   ::unlink(path);
   REQUIRE(formatted(problems).empty());
@@ -386,15 +388,22 @@ TEST_CASE("radio keys: ICY interval, fallback, hidden and authentication, per mo
   CHECK(radio.listener_auth());
   CHECK(radio.listener_add_url == "http://127.0.0.1:9/auth");
   CHECK(radio.auth_timeout_ms == 2500u);
+  CHECK(radio.stream_name == "Radio Café");
+  CHECK(radio.stream_genre == "Jazz");
+  CHECK(radio.stream_bitrate == 128u);
+  CHECK(radio.stream_public == false);
+  CHECK(radio.charset == "ISO-8859-1");
+  CHECK(radio.fallback_when_full);
 
   SECTION("a fallback loop, a bad ICY interval, a non-http URL and a missing users file are refused") {
     RelayConfig other;
     const auto refused = formatted(parse("icy_metaint = 100\n"
                                          "[mounts.\"/a\"]\nfallback_mount = \"/b\"\nstream_auth_url = \"ftp://x\"\n"
                                          "[mounts.\"/b\"]\nfallback_mount = \"/a\"\n"
-                                         "listener_users_file = \"/nonexistent/users\"\n",
+                                         "listener_users_file = \"/nonexistent/users\"\n"
+                                         "charset = \"windows-1251\"\nstream_name = \"a\\r\\nX-Injected: 1\"\n",
                                          other));
-    REQUIRE(refused.size() == 4);
+    REQUIRE(refused.size() == 6);
     const auto has = [&](std::string_view text) {
       return std::any_of(refused.begin(), refused.end(), [&](const std::string& p) { return p.find(text) != std::string::npos; });
     };
@@ -402,5 +411,7 @@ TEST_CASE("radio keys: ICY interval, fallback, hidden and authentication, per mo
     CHECK(has("fallback_mount loops: /a -> /b -> /a"));
     CHECK(has("is not an http:// or https:// URL"));
     CHECK(has("listener_users_file /nonexistent/users: cannot read"));
+    CHECK(has("charset: \"windows-1251\" is neither UTF-8 nor ISO-8859-1"));
+    CHECK(has("stream_name: must be non-empty text without control characters"));
   }
 }

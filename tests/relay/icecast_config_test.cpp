@@ -3,6 +3,8 @@
 // configs, and list what they leave out with its line; broken ones start nothing.
 #include <catch2/catch.hpp>
 
+#include <regex>
+
 #include "fixtures.h"
 #include "ringcast/relay/config_file.h"
 #include "ringcast/relay/icecast_config.h"
@@ -63,6 +65,32 @@ TEST_CASE("Debian's default icecast.xml runs as it is", "[icecast_config]") {
   CHECK(loaded.left_out.size() == 5);
 }
 
+TEST_CASE("an icecast.xml as LibreTime's Icecast image generates it runs", "[icecast_config]") {
+  // LibreTime's icecast image (libretime/icecast-docker) ships Icecast's own default config with
+  // <errorlog>-</errorlog>, and its entrypoint rewrites elements from the environment with
+  // sed 's|<tag>[^<]*</tag>|<tag>value</tag>|g': done here the same way to Debian's default.
+  std::string xml = fixture("debian-default.xml");
+  for (const auto& [tag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"errorlog", "-"}, {"source-password", "lt-source"}, {"relay-password", "lt-relay"},
+           {"admin-password", "lt-admin"}, {"admin-user", "ltadmin"}, {"admin", "ops@example.org"},
+           {"location", "Studio"}, {"hostname", "radio.example.org"}, {"clients", "500"}, {"sources", "4"}}) {
+    xml = std::regex_replace(xml, std::regex("<" + tag + ">[^<]*</" + tag + ">"), "<" + tag + ">" + value + "</" + tag + ">");
+  }
+  const Loaded loaded = load(xml);
+  const RelayConfig& c = loaded.config;
+  CHECK(c.source_password == "lt-source");
+  CHECK(c.relay_password == "lt-relay");
+  CHECK(c.admin_password == "lt-admin");
+  CHECK(c.admin_user == "ltadmin");
+  CHECK(c.admin_contact == "ops@example.org");
+  CHECK(c.location == "Studio");
+  CHECK(c.max_connections == 500);
+  CHECK(c.max_mounts == 4);
+  CHECK(c.listen_port == 8000);
+  CHECK(left_out(loaded, 64, "<hostname>"));
+  CHECK(left_out(loaded, 223, "<logging/errorlog>"));
+}
+
 TEST_CASE("an icecast.xml as AzuraCast generates it runs, mounts, url authentication and all", "[icecast_config]") {
   const Loaded loaded = load(fixture("azuracast-style.xml"));
   const RelayConfig& c = loaded.config;
@@ -78,7 +106,14 @@ TEST_CASE("an icecast.xml as AzuraCast generates it runs, mounts, url authentica
   REQUIRE(c.mounts.count("/fallback-radio.mp3") == 1);
   CHECK(c.mounts.at("/fallback-radio.mp3").source_password == "fallback-secret");
   CHECK(c.mounts.at("/fallback-radio.mp3").hidden == true);
-  CHECK(left_out(loaded, 31, "<mount/charset>"));
+  // What the station is called, whatever the source says; UTF8 is Icecast's spelling.
+  CHECK(radio.charset == "UTF8");
+  CHECK(radio.stream_name == "Example Station");
+  CHECK(radio.stream_description == "An example");
+  CHECK(radio.stream_url == "https://example.com");
+  CHECK(radio.stream_genre == "Various");
+  CHECK(radio.stream_bitrate == 128u);
+  CHECK(radio.stream_public == false);
   CHECK(left_out(loaded, 58, "<paths/x-forwarded-for>"));
 }
 
@@ -108,12 +143,27 @@ TEST_CASE("every supported element of an icecast.xml has its ringcast key", "[ic
   CHECK(live.burst_bytes == 16384u);
   CHECK(live.icy_metaint == 8192u);
   CHECK(live.fallback_mount == "/auto.mp3");
+  CHECK(live.fallback_when_full);
+  CHECK(live.stream_name == "Live Café");
+  CHECK(live.stream_description == "Every element");
+  CHECK(live.stream_url == "https://live.example.com/");
+  CHECK(live.stream_genre == "Jazz");
+  CHECK(live.stream_bitrate == 128u);
+  CHECK(live.stream_public == true);
+  CHECK(live.charset == "ISO-8859-1");
+  CHECK(live.ice_overrides() == std::vector<std::pair<std::string, std::string>>{
+                                   {"ice-name", "Live Café"},
+                                   {"ice-description", "Every element"},
+                                   {"ice-url", "https://live.example.com/"},
+                                   {"ice-genre", "Jazz"},
+                                   {"ice-bitrate", "128"},
+                                   {"ice-public", "1"}});
   CHECK_FALSE(c.mounts.at("/auto.mp3").max_viewers.has_value());  // -1: unlimited
   CHECK(c.mounts.at("/auto.mp3").hidden == true);
   // The second socket and the relay are listed, with their lines.
   REQUIRE(converted.unsupported.size() == 2);
   CHECK(converted.unsupported[0].line == 24);
-  CHECK(converted.unsupported[1].line == 46);
+  CHECK(converted.unsupported[1].line == 54);
   CHECK(converted.unsupported[1].message.find("<relay>") != std::string::npos);
 }
 

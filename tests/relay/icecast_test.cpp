@@ -151,6 +151,22 @@ TEST_CASE("ISO-8859-1 text is converted to UTF-8", "[icecast]") {
   }
 }
 
+TEST_CASE("a mount's charset is the charset of an update that names none", "[icecast]") {
+  // Icecast's <charset>: the source on this mount sends ISO-8859-1 without saying so.
+  const auto latin1_mount = parse_metadata_update("/admin/metadata?mount=/m&mode=updinfo&song=Bj%F6rk",
+                                                  std::string("ISO-8859-1"));
+  REQUIRE(std::holds_alternative<MetadataUpdate>(latin1_mount));
+  CHECK(std::get<MetadataUpdate>(latin1_mount).song == "Bj\xC3\xB6rk");
+  // The request's own charset wins over the mount's.
+  const auto says_utf8 = parse_metadata_update(
+      "/admin/metadata?mount=/m&mode=updinfo&charset=UTF-8&song=Bj%C3%B6rk", std::string("latin1"));
+  REQUIRE(std::holds_alternative<MetadataUpdate>(says_utf8));
+  CHECK(std::get<MetadataUpdate>(says_utf8).song == "Bj\xC3\xB6rk");
+  CHECK(is_known_charset("UTF8"));
+  CHECK(is_known_charset("iso_8859-1"));
+  CHECK_FALSE(is_known_charset("windows-1251"));
+}
+
 TEST_CASE("text that is not valid UTF-8 is refused", "[icecast]") {
   CHECK(problem_of("/admin/metadata?mount=/m&mode=updinfo&song=Bj%F6rk") ==
         "song is not valid UTF-8");

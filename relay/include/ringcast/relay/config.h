@@ -29,10 +29,24 @@ struct MountSettings {
   std::optional<std::string> content_type;     // sent to viewers whatever the source declares
   std::optional<std::uint32_t> icy_metaint;    // ICY listeners' metadata interval (0: off)
   std::optional<bool> hidden;                  // not listed in status-json nor the dashboard
+  // What listeners and the status pages are told about the stream, whatever the source says
+  // (Icecast's stream-name, stream-description, stream-url, genre, bitrate, public): they
+  // replace the source's ice-name, ice-description, ice-url, ice-genre, ice-bitrate, ice-public.
+  std::optional<std::string> stream_name;
+  std::optional<std::string> stream_description;
+  std::optional<std::string> stream_url;
+  std::optional<std::string> stream_genre;
+  std::optional<std::size_t> stream_bitrate;  // kbit/s
+  std::optional<bool> stream_public;
+  // The charset of a metadata update that names none (Icecast's <charset>): UTF-8 or ISO-8859-1.
+  std::optional<std::string> charset;
   // Where listeners go while this mount has no source (fallback.h), and whether they come back
   // when it returns (Icecast's fallback-mount and fallback-override).
   std::optional<std::string> fallback_mount;
   bool fallback_override = false;
+  // A full mount sends new listeners down its fallback chain, to the first live mount that has
+  // room (Icecast's fallback-when-full), instead of answering 503.
+  bool fallback_when_full = false;
   // Listener authentication (auth.h): a users file, and Icecast's url authenticator.
   std::optional<std::string> listener_users_file;
   std::shared_ptr<const UsersFile> listener_users;  // read from it when the config is loaded
@@ -50,6 +64,9 @@ struct MountSettings {
   // A user of the users file may listen on one connection at a time unless this is set
   // (Icecast's htpasswd option allow_duplicate_users; the url authenticator's server decides).
   bool allow_duplicate_users = false;
+
+  // The source's ice-* headers this mount's settings replace, by name, with their values.
+  std::vector<std::pair<std::string, std::string>> ice_overrides() const;
 
   bool listener_auth() const { return listener_users != nullptr || listener_add_url.has_value(); }
 };

@@ -39,12 +39,19 @@ struct MetadataUpdate {
 // The longest title and URL kept: the ICY block holds at most 4079 bytes of text anyway.
 inline constexpr std::size_t kMaxTitleBytes = 4096;
 
+// Whether titles can be converted from `charset`: UTF-8 or ISO-8859-1 ("ISO-8859-1", "latin1",
+// "utf8", ...: case, '-' and '_' do not matter).
+bool is_known_charset(std::string_view charset);
+
 // Parses /admin/metadata?mount=/m&mode=updinfo&song=... (or artist and title instead of song;
 // charset and url optional). Returns the problem instead when mount or mode is missing, mode is
 // not updinfo, nothing to set was given, a value is badly percent-encoded, or a text is not
 // valid UTF-8 once converted from its charset (ISO-8859-1 is converted; without charset the
-// text must already be UTF-8). Authentication and whether the mount exists are the caller's.
-std::variant<MetadataUpdate, std::string> parse_metadata_update(std::string_view target);
+// text must already be UTF-8). `mount_charset` is the charset of a request that names none
+// (the mount's `charset`, Icecast's <charset>). Authentication and whether the mount exists are
+// the caller's.
+std::variant<MetadataUpdate, std::string> parse_metadata_update(
+    std::string_view target, const std::optional<std::string>& mount_charset = std::nullopt);
 
 // Icecast's answers to an admin command, byte for byte as libxml2 writes them:
 // <?xml version="1.0"?>\n<iceresponse><message>...</message><return>1</return></iceresponse>\n

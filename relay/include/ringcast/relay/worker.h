@@ -94,8 +94,9 @@ class Worker final : public LoopHost {
   // authenticated: a stream_auth or listener auth check already allowed it (worker_auth.cpp).
   void handle_source(Connection& connection, RequestHead& head, std::string_view early_body,
                      bool authenticated = false);
-  // The first live mount down `mount`'s fallback chain (null: none).
-  std::shared_ptr<Stream> live_fallback_stream(const std::string& mount);
+  // The first live mount down `mount`'s fallback chain (null: none); with `with_room`, the first
+  // that is also below its max_viewers (fallback_when_full).
+  std::shared_ptr<Stream> live_fallback_stream(const std::string& mount, bool with_room = false);
   void post_to_all(const LoopEvent& event);
   // This loop's viewers of `from` (or, home_only, those whose own mount is target's) move.
   void move_viewers(const Stream* from, const std::shared_ptr<Stream>& target, bool home_only);
