@@ -313,3 +313,14 @@ TEST_CASE("each icecast.xml users have starts the relay: its source pushes, a li
   CHECK(log.str().find(std::string("GET ") + c.listener_mount) != std::string::npos);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a malformed icecast.xml starts nothing and says where", "[icecast_config]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("ringcast-bad-xml-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto config = dir / "icecast.xml";
+  std::ofstream(config) << "<icecast>\n  <limits>\n    <clients>5</limits>\n</icecast>\n";
+  // The relay exits before it listens; its stderr names the line.
+  CHECK_THROWS_WITH(RelayProcess({"--icecast-config", config.string()}),
+                    Catch::Contains("icecast.xml:3: not well-formed XML"));
+  std::filesystem::remove_all(dir);
+}
