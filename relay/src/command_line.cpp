@@ -143,6 +143,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   std::string stats_access = name_of(config.stats_access, kStatsAccessNames);
   std::string slow_viewer = name_of(fanout.slow_action, kSlowViewerNames);
   double grace_seconds = seconds(config.grace_ms);
+  double drain_seconds = seconds(config.drain_ms);
   double source_timeout_seconds = seconds(config.source_idle_timeout_ms);
   double head_timeout_seconds = seconds(config.head_timeout_ms);
   double viewer_stall_seconds = seconds(config.viewer_stall_timeout_ms);
@@ -216,6 +217,12 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       ->check(CLI::Range(1, 60))
       ->capture_default_str();
   app.add_option("--grace", grace_seconds, "seconds viewers wait for a dropped source to return")
+      ->check(duration)
+      ->type_name("SECONDS")
+      ->capture_default_str();
+  app.add_option("--drain", drain_seconds,
+                 "on SIGTERM, seconds the present listeners keep listening while new ones get 503 "
+                 "and /health 503 (0: stop at once; SIGINT always stops at once)")
       ->check(duration)
       ->type_name("SECONDS")
       ->capture_default_str();
@@ -305,6 +312,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   config.stats_access = value_of(stats_access, kStatsAccessNames);
   fanout.slow_action = value_of(slow_viewer, kSlowViewerNames);
   config.grace_ms = milliseconds(grace_seconds);
+  config.drain_ms = milliseconds(drain_seconds);
   config.source_idle_timeout_ms = milliseconds(source_timeout_seconds);
   config.head_timeout_ms = milliseconds(head_timeout_seconds);
   config.viewer_stall_timeout_ms = milliseconds(viewer_stall_seconds);

@@ -231,6 +231,22 @@ class Value {
     return string;
   }
 
+  // A list of mount names: ["/radio.mp3", "/live.ts"].
+  std::optional<std::vector<std::string>> mount_names() const {
+    const auto* array = node_.as_array();
+    if (!array) return wrong_type("a list of mount names");
+    std::vector<std::string> names;
+    for (const auto& element : *array) {
+      const auto* name = element.as_string();
+      if (!name) return report("expected mount names, got " + std::string(type_name(element)));
+      if (const auto problem = mount_name_problem(name->get())) {
+        return report("\"" + name->get() + "\" is not a mount name: " + std::string(*problem));
+      }
+      names.push_back(name->get());
+    }
+    return names;
+  }
+
   // One of the names in `choices` (ChoiceName entries, or plain names), as its value.
   template <typename Choices>
   auto choice(const Choices& choices) const
@@ -309,6 +325,8 @@ constexpr Key<RelayConfig> kRelayKeys[] = {
      [](const Value& v, RelayConfig& c) { assign(c.ring_bytes, v.size(1, kMaxRingBytes)); }},
     {"burst", [](const Value& v, RelayConfig& c) { assign(c.fanout.burst_bytes, v.size()); }},
     {"grace", [](const Value& v, RelayConfig& c) { assign(c.grace_ms, v.seconds_as_ms()); }},
+    {"drain", [](const Value& v, RelayConfig& c) { assign(c.drain_ms, v.seconds_as_ms()); }},
+    {"ready_mounts", [](const Value& v, RelayConfig& c) { assign(c.ready_mounts, v.mount_names()); }},
     {"source_timeout",
      [](const Value& v, RelayConfig& c) { assign(c.source_idle_timeout_ms, v.seconds_as_ms()); }},
     {"head_timeout",

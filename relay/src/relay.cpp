@@ -64,6 +64,7 @@ Relay::Relay(uv_loop_t* main_loop, RelayConfig config)
   accept_pause_.data = this;
   sigint_.data = this;
   sigterm_.data = this;
+  drain_timer_.data = this;
   drained_async_.data = this;
 }
 
@@ -132,6 +133,7 @@ int Relay::start() {
   }
   uv_timer_init(main_loop_, &housekeeping_);
   uv_timer_init(main_loop_, &accept_pause_);
+  uv_timer_init(main_loop_, &drain_timer_);
   uv_signal_init(main_loop_, &sigint_);
   uv_signal_init(main_loop_, &sigterm_);
   uv_signal_init(main_loop_, &sighup_);
@@ -177,6 +179,18 @@ void Relay::on_acceptable(int listen_fd, bool admin) {
   }
 }
 
+std::size_t Relay::listeners_present() const {
+  std::size_t listeners = 0;
+  for (const auto& worker : workers_) {
+    const WorkerCounters& counters = worker->counters();
+    listeners += counters.viewers_joined.get() - counters.viewers_left.get();
+  }
+  // HLS players hold no connection between requests: a session seen lately is a listener.
+  const std::uint64_t now = monotonic_ms();
+  for (const auto& stream : registry_.snapshot()) listeners += stream->hls_sessions.active(now);
+  return listeners;
+}
+
 LoopLoad Relay::shared_load() const {
   LoopLoad load{0, 0};
   for (const auto& worker : workers_) {
@@ -191,6 +205,11 @@ LoopLoad Relay::shared_load() const {
 void Relay::on_housekeeping() {
   main_loop_lag_.tick(uv_hrtime(), kHousekeepingMs);
   const std::uint64_t now = monotonic_ms();
+  if (draining_.load() && listeners_present() == 0) {
+    spdlog::info("drained: no listener is left");
+    stop();
+    return;
+  }
   if (++housekeeping_ticks_ % 4 == 0) reload_changed_users_files();  // once a second
   for (auto& stream : registry_.snapshot()) {
     stream->sample_rate(now);
@@ -261,9 +280,23 @@ void Relay::stop() {
   admin_fd_ = -1;
   uv_close(reinterpret_cast<uv_handle_t*>(&housekeeping_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&accept_pause_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     workers_[i]->inbox().post(tokens_[i], LoopEvent{LoopEvent::Kind::drain, -1, nullptr, 0});
   }
+}
+
+void Relay::drain() {
+  if (stopping_) return;
+  if (config_.drain_ms == 0 || draining_.load()) {
+    stop();
+    return;
+  }
+  draining_.store(true);
+  spdlog::warn("draining for up to {} ms: new listeners and sources get 503, /health 503; the {} present "
+               "listeners keep listening (SIGTERM or SIGINT again stops at once)",
+               config_.drain_ms, listeners_present());
+  uv_timer_start(&drain_timer_, drain_timeout_cb, config_.drain_ms, 0);
 }
 
 void Relay::connection_closed() { open_connections_.fetch_sub(1); }
@@ -484,7 +517,19 @@ void Relay::housekeeping_cb(uv_timer_t* timer) { static_cast<Relay*>(timer->data
 
 void Relay::signal_cb(uv_signal_t* signal, int signum) {
   spdlog::info("signal {} received", signum);
-  static_cast<Relay*>(signal->data)->stop();
+  auto* self = static_cast<Relay*>(signal->data);
+  // Ctrl-C stops at once; SIGTERM (systemd, docker stop, a deploy) drains first.
+  if (signum == SIGTERM) {
+    self->drain();
+  } else {
+    self->stop();
+  }
+}
+
+void Relay::drain_timeout_cb(uv_timer_t* timer) {
+  auto* self = static_cast<Relay*>(timer->data);
+  spdlog::info("drain period over: stopping");
+  self->stop();
 }
 
 void Relay::drained_cb(uv_async_t* async) { static_cast<Relay*>(async->data)->on_all_drained(); }

@@ -12,11 +12,12 @@ bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-constexpr std::array<std::pair<std::string_view, Route>, 6> kPages{{
+constexpr std::array<std::pair<std::string_view, Route>, 7> kPages{{
     {"/", Route::dashboard},
     {"/stats", Route::stats},
     {"/stats/history", Route::stats_history},
     {"/metrics", Route::metrics},
+    {"/health", Route::health},
     {"/status-json.xsl", Route::status_json},
     {"/favicon.ico", Route::no_page},
 }};

@@ -15,6 +15,7 @@
 #include "ringcast/relay/auth_client.h"
 #include "ringcast/relay/connection.h"
 #include "ringcast/relay/fallback.h"
+#include "ringcast/relay/health.h"
 #include "ringcast/relay/hls.h"
 #include "ringcast/relay/http_request.h"
 #include "ringcast/relay/icecast.h"
@@ -218,6 +219,17 @@ void Worker::handle_request(Connection& connection, RequestHead& head, std::stri
     case Route::source:
       handle_source(connection, head, early_body);
       return;
+    case Route::health: {
+      // Every few seconds from each balancer: no auth, no listener, no access log line.
+      const auto& config = relay_.config();
+      const HealthAnswer answer = health_answer(relay_.draining(), config.ready_mounts, [&](std::string_view mount) {
+        const auto stream = relay_.registry().find(std::string(mount));
+        return stream && stream->has_source();
+      });
+      spdlog::debug("{} health: {}", connection.peer(), answer.status);
+      connection.respond(Response::text(answer.status, answer.body), head.method == Method::head);
+      return;
+    }
     case Route::preflight: {
       // Browsers ask before a cross-origin request with credentials or custom headers.
       Response response;
@@ -249,10 +261,21 @@ void Worker::handle_request(Connection& connection, RequestHead& head, std::stri
   }
 }
 
+bool Worker::refuse_while_draining(Connection& connection, std::string_view who, std::string_view path) {
+  if (!relay_.draining()) return false;
+  counters_.draining.add(1);
+  spdlog::info("{} {} refused for {}: the relay is draining: 503", connection.peer(), who, path);
+  Response response = Response::text(503, "this server is shutting down; try again\n");
+  response.header("Retry-After", "5");
+  connection.respond(response);
+  return true;
+}
+
 void Worker::handle_source(Connection& connection, RequestHead& head, std::string_view early_body,
                            bool authenticated) {
   const std::string& mount = head.path;
   const auto& config = relay_.config();
+  if (refuse_while_draining(connection, "source", mount)) return;
   if (auto problem = mount_name_problem(mount, config.max_mount_length)) {
     counters_.bad_requests.add(1);
     spdlog::info("{} source refused for {}: {}: 400", connection.peer(), mount, *problem);
@@ -393,6 +416,8 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
       return;
     }
   }
+  // HLS players of the drain's present listeners keep fetching (above); new listeners go elsewhere.
+  if (refuse_while_draining(connection, "viewer", path)) return;
   std::shared_ptr<Stream> stream = relay_.registry().find(path);
   if (!stream || !stream->has_source()) {
     // A mount whose source is away is served by its fallback, if one is live.

@@ -144,6 +144,11 @@ void RelayProcess::drain_stderr() {
 int RelayProcess::stop(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
+  return wait_exit(timeout);
+}
+
+int RelayProcess::wait_exit(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
   const auto deadline = Clock::now() + timeout;
   int status = 0;
   for (;;) {
@@ -160,7 +165,20 @@ int RelayProcess::stop(std::chrono::milliseconds timeout) {
   }
   pid_ = -1;
   if (drainer_.joinable()) drainer_.join();
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const int exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (exit_status != 0) {
+    // A sanitizer's report (exit status 66 under TSan) or a crash is in the relay's stderr:
+    // show its end with the test's failure, or CI keeps only "66 == 0".
+    const std::string output = log();
+    const std::size_t keep = 16 * 1024;
+    std::size_t from = output.size() > keep ? output.size() - keep : 0;
+    for (const char* report : {"WARNING: ThreadSanitizer", "ERROR: AddressSanitizer", "runtime error:"}) {
+      from = std::min(from, output.find(report));  // the first report, wherever it is
+    }
+    std::fprintf(stderr, "ringcast exited with status %d; its stderr from byte %zu:\n%s\n", exit_status, from,
+                 output.substr(from, 4 * keep).c_str());
+  }
+  return exit_status;
 }
 
 std::string RelayProcess::log() const {

@@ -46,6 +46,8 @@ class RelayProcess {
   // SIGTERM, then waits (bounded) for the exit. Returns the exit status, or -1 for a signal
   // or a timeout (the process is then killed). Callers assert it is 0.
   int stop(std::chrono::milliseconds timeout = 10s);
+  // Waits (bounded) for the relay to exit by itself, e.g. after a drain; as stop() returns.
+  int wait_exit(std::chrono::milliseconds timeout);
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }  // for /proc/<pid>/... (descriptors, memory)
   std::string log() const;

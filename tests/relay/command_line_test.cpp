@@ -82,7 +82,7 @@ max_viewers = 10
 }  // namespace
 
 TEST_CASE("without --config the flags apply over the defaults", "[config][command_line]") {
-  const auto command_line = parse({"--listen", "[::1]:0", "--burst", "32k", "--grace", "2.5",
+  const auto command_line = parse({"--listen", "[::1]:0", "--burst", "32k", "--grace", "2.5", "--drain", "20",
                                    "--stats-access", "admin-listener", "--admin-listen", ":8001",
                                    "--access-log", "-", "--log-level", "warn"});
   REQUIRE_FALSE(command_line.exit_code);
@@ -92,6 +92,7 @@ TEST_CASE("without --config the flags apply over the defaults", "[config][comman
   CHECK(config.listen_port == 0);
   CHECK(config.fanout.burst_bytes == 32 * 1024);
   CHECK(config.grace_ms == 2500);
+  CHECK(config.drain_ms == 20'000);
   CHECK(config.stats_access == StatsAccess::admin_listener);
   CHECK(config.admin_listen_host == "0.0.0.0");
   CHECK(config.admin_listen_port == 8001);

@@ -56,6 +56,8 @@ max_connections = 1000
 max_viewers_per_mount = 50
 max_mounts = 7
 viewer_stall_timeout = 30
+drain = 45
+ready_mounts = ["/radio.mp3", "/live.ts"]
 )",
                               config);
   REQUIRE(formatted(problems).empty());
@@ -85,6 +87,8 @@ viewer_stall_timeout = 30
   CHECK(config.max_viewers_per_mount == 50);
   CHECK(config.max_mounts == 7);
   CHECK(config.viewer_stall_timeout_ms == 30'000);
+  CHECK(config.drain_ms == 45'000);
+  CHECK(config.ready_mounts == std::vector<std::string>{"/radio.mp3", "/live.ts"});
 }
 
 TEST_CASE("config keys left out of the file keep their value", "[config]") {
@@ -413,5 +417,10 @@ TEST_CASE("radio keys: ICY interval, fallback, hidden and authentication, per mo
     CHECK(has("listener_users_file /nonexistent/users: cannot read"));
     CHECK(has("charset: \"windows-1251\" is neither UTF-8 nor ISO-8859-1"));
     CHECK(has("stream_name: must be non-empty text without control characters"));
+
+    RelayConfig listed;
+    const auto bad_list = formatted(parse("ready_mounts = [\"radio\", 3]\n", listed));
+    REQUIRE(bad_list.size() == 1);
+    CHECK(mentions(bad_list[0], "ready_mounts: \"radio\" is not a mount name"));
   }
 }

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "ringcast/relay/health.h"
 #include "ringcast/relay/response.h"
 
 using namespace ringcast::relay;
@@ -19,6 +20,8 @@ TEST_CASE("requests are routed by method, path and listener", "[router]") {
   CHECK(route_for(Method::get, "/stats/history", false) == Route::stats_history);
   CHECK(route_for(Method::get, "/stats/other", false) == Route::no_page);
   CHECK(route_for(Method::get, "/metrics", false) == Route::metrics);
+  CHECK(route_for(Method::get, "/health", false) == Route::health);
+  CHECK(route_for(Method::head, "/health", true) == Route::health);
   CHECK(route_for(Method::get, "/status-json.xsl", false) == Route::status_json);
   CHECK(route_for(Method::get, "/favicon.ico", false) == Route::no_page);
   CHECK(route_for(Method::get, "/admin/metadata", false) == Route::admin_metadata);
@@ -36,7 +39,7 @@ TEST_CASE("the admin listener serves the operators' pages only", "[router]") {
 }
 
 TEST_CASE("no mount may take an operator's path", "[router]") {
-  for (const char* path : {"/", "/stats", "/stats/x", "/metrics", "/status-json.xsl", "/favicon.ico",
+  for (const char* path : {"/", "/stats", "/stats/x", "/metrics", "/health", "/status-json.xsl", "/favicon.ico",
                            "/admin", "/admin/metadata"}) {
     INFO(path);
     CHECK(is_reserved_path(path));
@@ -70,4 +73,17 @@ TEST_CASE("every response head carries the common headers, and HEAD is GET witho
 
   CHECK(render_head(Response::text(404, "no such mount\n")).rfind("HTTP/1.0 404 Not Found\r\n", 0) == 0);
   CHECK(render_head(Response::text(501, "")).rfind("HTTP/1.0 501 Not Implemented\r\n", 0) == 0);
+}
+
+TEST_CASE("/health: ok while serving, 503 while draining or while a ready mount has no source", "[router][health]") {
+  const auto live = [](std::string_view mount) { return mount == "/live.ts"; };
+  CHECK(health_answer(false, {}, live).status == 200);
+  CHECK(health_answer(false, {}, live).body == "ok\n");
+  CHECK(health_answer(false, {"/live.ts"}, live).status == 200);
+  const HealthAnswer waiting = health_answer(false, {"/live.ts", "/radio.mp3", "/talk.mp3"}, live);
+  CHECK(waiting.status == 503);
+  CHECK(waiting.body == "not ready: no source on /radio.mp3, /talk.mp3\n");
+  // Draining wins: balancers must move new listeners away whatever the mounts do.
+  CHECK(health_answer(true, {"/live.ts"}, live).status == 503);
+  CHECK(health_answer(true, {}, live).body == "draining\n");
 }

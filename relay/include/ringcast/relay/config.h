@@ -89,6 +89,13 @@ struct RelayConfig {
   std::size_t ring_bytes = 0;       // per mount; 0: sized by time (ring_seconds, see RingSizing)
   std::uint32_t ring_seconds = 0;  // a ring sized by time holds this long (0: 10 s, 30 s for MPEG-TS)
   std::uint32_t grace_ms = 10'000;             // viewers wait this long for a source to return
+  // SIGTERM drains for this long: new listeners and sources get 503, /health 503, the present
+  // listeners keep listening; the relay exits when they have all left or the time is up. 0:
+  // SIGTERM stops at once (SIGINT always does).
+  std::uint32_t drain_ms = 0;
+  // /health answers 503 while any of these mounts has no source (a balancer then sends their
+  // listeners elsewhere).
+  std::vector<std::string> ready_mounts;
   std::uint32_t source_idle_timeout_ms = 10'000;  // a source sending nothing this long is dropped
   std::size_t max_head_bytes = 8 * 1024;       // request head larger: 431
   std::uint32_t head_timeout_ms = 15'000;      // request head slower: 408

@@ -65,6 +65,12 @@ class Relay {
   int start();
   // Stops accepting, closes every connection, then the workers; uv_run(main) then returns.
   void stop();
+  // SIGTERM with a drain period (--drain): new listeners and sources get 503 and /health 503
+  // from now on; the present listeners keep listening until they have all left or the period
+  // is over, then stop(). Without a drain period, or a second time: stop() at once.
+  void drain();
+  // Any thread: whether the relay is draining (workers refuse new listeners and sources).
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
   std::uint16_t bound_port() const { return bound_port_; }
   std::uint16_t admin_port() const { return admin_port_; }
   void set_reloader(ReloadConfig reloader) { reloader_ = std::move(reloader); }
@@ -79,6 +85,8 @@ class Relay {
   // The load every loop's lanes scale their writes by: the loops share the machine's cores,
   // so the relay-wide audience and the busiest loop's share, not one loop's own.
   LoopLoad shared_load() const;
+  // Viewers connected on every loop, and HLS sessions seen lately.
+  std::size_t listeners_present() const;
   LoopInbox<LoopEvent>& worker_inbox(std::size_t worker) { return workers_[worker]->inbox(); }
   // The main loop's inbox: admin tasks that render the operators' pages (/stats, /metrics).
   LoopInbox<LoopEvent>& main_inbox() { return main_inbox_; }
@@ -117,6 +125,7 @@ class Relay {
   static void housekeeping_cb(uv_timer_t* timer);
   static void accept_pause_cb(uv_timer_t* timer);
   static void signal_cb(uv_signal_t* signal, int signum);
+  static void drain_timeout_cb(uv_timer_t* timer);
   static void drained_cb(uv_async_t* async);
 
   uv_loop_t* main_loop_;
@@ -137,6 +146,8 @@ class Relay {
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
   uv_signal_t sighup_{};
+  uv_timer_t drain_timer_{};  // ends a drain that listeners outlast
+  std::atomic<bool> draining_{false};
   ReloadConfig reloader_;
   mutable std::mutex policy_mutex_;
   std::shared_ptr<const AccessPolicy> policy_;

@@ -16,6 +16,7 @@ enum class Route {
   stats,               // GET /stats
   stats_history,       // GET /stats/history
   metrics,             // GET /metrics
+  health,              // GET /health: for load balancers, no auth, never a listener
   status_json,         // GET /status-json.xsl (Icecast's)
   admin_list_viewers,  // /admin/listclients (Icecast's XML; JSON on request)
   admin_stats,         // /admin/stats and /admin/stats.xml (Icecast's XML)

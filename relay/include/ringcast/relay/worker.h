@@ -128,6 +128,9 @@ class Worker final : public LoopHost {
   void answer_admin(AdminTask& task);
   // Posts a page to the main loop to render; answered when it comes back.
   void post_render(Connection& connection, std::shared_ptr<AdminTask> task);
+  // While the relay drains: answers 503 (Retry-After) and returns true; `who` is "viewer" or
+  // "source", for the log.
+  bool refuse_while_draining(Connection& connection, std::string_view who, std::string_view path);
   // Why a source may not take `mount` although its name is well formed; nullopt when it may.
   std::optional<std::string> path_taken_for_source(std::string_view mount) const;
   void answer_admin_task(Connection* connection, AdminTask& task);  // answer_admin's happy path
