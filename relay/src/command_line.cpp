@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <limits>
 #include <string_view>
 #include <thread>
 
+#include "ringcast/relay/forwarded.h"
 #include "ringcast/relay/icecast_config.h"
 #include "ringcast/relay/version.h"
 
@@ -186,6 +188,17 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   app.add_option("--admin-user", config.admin_user, "user name of the admin endpoints")->capture_default_str();
   app.add_option("--realm", config.realm, "Basic realm of every authentication challenge")
       ->capture_default_str();
+  app.add_flag("--proxy-protocol", config.proxy_protocol,
+               "every connection to --listen starts with a PROXY protocol header (v1 or v2) from a "
+               "--trusted-proxy (haproxy send-proxy); others are closed");
+  app.add_option("--trusted-proxy", config.trusted_proxies,
+                 "an address or network (10.0.0.0/8) whose PROXY headers, X-Forwarded-For and "
+                 "Forwarded are believed; repeat for more")
+      ->type_name("CIDR")
+      ->check([](const std::string& entry) {
+        std::string error;
+        return AddressSet::parse({entry}, &error) ? std::string() : error;
+      });
   app.add_option("--admin-listen", admin_listen,
                  "HOST:PORT of a second listener for admin and stats (default: none)")
       ->check(address)
@@ -317,6 +330,10 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   config.head_timeout_ms = milliseconds(head_timeout_seconds);
   config.viewer_stall_timeout_ms = milliseconds(viewer_stall_seconds);
   fanout.hls_segment_ms = hls_segment_seconds * 1000;
+  if (const auto problem = proxy_settings_problem(config); problem && result.problems.empty()) {
+    std::fprintf(stderr, "%s\nRun with --help for more information.\n", problem->c_str());
+    result.exit_code = 2;
+  }
   return result;
 }
 

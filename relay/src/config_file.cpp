@@ -21,6 +21,7 @@
 
 #include "ringcast/relay/auth.h"
 #include "ringcast/relay/fallback.h"
+#include "ringcast/relay/forwarded.h"
 #include "ringcast/relay/http_request.h"
 #include "ringcast/relay/icecast.h"
 #include "ringcast/relay/icecast_config.h"
@@ -231,6 +232,21 @@ class Value {
     return string;
   }
 
+  // A list of addresses and networks: ["127.0.0.1", "10.0.0.0/8", "fd00::/8"].
+  std::optional<std::vector<std::string>> networks() const {
+    const auto* array = node_.as_array();
+    if (!array) return wrong_type("a list of addresses or networks");
+    std::vector<std::string> entries;
+    for (const auto& element : *array) {
+      const auto* entry = element.as_string();
+      if (!entry) return report("expected addresses or networks, got " + std::string(type_name(element)));
+      entries.push_back(entry->get());
+    }
+    std::string error;
+    if (!AddressSet::parse(entries, &error)) return report(error);
+    return entries;
+  }
+
   // A list of mount names: ["/radio.mp3", "/live.ts"].
   std::optional<std::vector<std::string>> mount_names() const {
     const auto* array = node_.as_array();
@@ -309,6 +325,8 @@ constexpr Key<RelayConfig> kRelayKeys[] = {
     {"admin_contact", [](const Value& v, RelayConfig& c) { assign(c.admin_contact, v.text()); }},
     {"relay_password", [](const Value& v, RelayConfig& c) { assign(c.relay_password, v.text()); }},
     {"realm", [](const Value& v, RelayConfig& c) { assign(c.realm, v.header_text()); }},
+    {"proxy_protocol", [](const Value& v, RelayConfig& c) { assign(c.proxy_protocol, v.boolean()); }},
+    {"trusted_proxies", [](const Value& v, RelayConfig& c) { assign(c.trusted_proxies, v.networks()); }},
     {"admin_listen",
      [](const Value& v, RelayConfig& c) {
        if (auto address = v.address()) {
@@ -573,8 +591,17 @@ std::vector<ConfigProblem> parse_config_text(std::string_view text, std::string_
   std::stable_sort(problems.begin(), problems.end(), [](const auto& a, const auto& b) {
     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
   });
+  if (const auto problem = proxy_settings_problem(updated)) problems.push_back({0, 0, *problem});
   if (problems.empty()) config = std::move(updated);
   return problems;
+}
+
+std::optional<std::string> proxy_settings_problem(const RelayConfig& config) {
+  if (config.proxy_protocol && config.trusted_proxies.empty()) {
+    return "proxy_protocol needs trusted_proxies: the addresses of the proxies that send the header "
+           "(a PROXY header from anyone would let any client claim any address)";
+  }
+  return std::nullopt;
 }
 
 std::vector<ConfigProblem> load_config_file(const std::string& path, RelayConfig& config,

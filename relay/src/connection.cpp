@@ -8,10 +8,12 @@
 
 #include <cassert>
 #include <cctype>
+#include <cstring>
 
 #include "admin_task.h"
 #include "pending_auth.h"
 #include "ringcast/relay/peer_text.h"
+#include "ringcast/relay/proxy_protocol.h"
 
 #include "ringcast/relay/worker.h"
 #include "ringcast/relay/relay.h"
@@ -174,8 +176,37 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buffer) {
   }
 }
 
+bool Connection::take_proxy_header() {
+  const ProxyParseResult proxy = parse_proxy_header(std::string_view(head_->bytes.get(), head_->used));
+  switch (proxy.status) {
+    case ProxyParseStatus::incomplete:
+      if (head_->used < head_->capacity) return false;
+      [[fallthrough]];  // a head buffer smaller than the header: it can never complete
+    case ProxyParseStatus::malformed:
+      worker_.counters().bad_requests.add(1);
+      // A proxy that sends garbage, or a client that reached the PROXY listener directly: no
+      // HTTP answer, the peer does not speak the protocol this listener wants.
+      spdlog::warn("{} closed: no valid PROXY protocol header ({})", peer_,
+                   proxy.status == ProxyParseStatus::malformed ? proxy.error : "larger than the head buffer");
+      close("malformed PROXY header");
+      return false;
+    case ProxyParseStatus::complete:
+      break;
+  }
+  if (proxy.header.command == ProxyHeader::Command::proxy) {
+    spdlog::debug("connection {} from proxy {}: client {}:{}", id_, peer_, proxy.header.source_address,
+                  proxy.header.source_port);
+    peer_ = proxy.header.source_address + ":" + std::to_string(proxy.header.source_port);
+  }
+  proxy_header_pending_ = false;
+  head_->used -= proxy.consumed;
+  std::memmove(head_->bytes.get(), head_->bytes.get() + proxy.consumed, head_->used);
+  return head_->used > 0;
+}
+
 void Connection::on_head_bytes(std::size_t n) {
   head_->used += n;
+  if (proxy_header_pending_ && !take_proxy_header()) return;
   const std::string_view received(head_->bytes.get(), head_->used);
   switch (head_->parser.feed(received)) {
     case ParseStatus::incomplete:

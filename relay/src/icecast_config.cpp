@@ -289,7 +289,8 @@ class Converter {
       }
       // The others name Icecast's own files: nothing of ringcast's lives there.
     } else if (name == "x-forwarded-for") {
-      unsupported(node, "paths/x-forwarded-for", "client addresses behind a proxy are not read from its headers yet");
+      // Icecast believes X-Forwarded-For from this address (one element per proxy).
+      trusted_proxies_.push_back(text_of(node));
     } else {
       unsupported(node, "paths/" + name, "unknown to ringcast");
     }
@@ -435,6 +436,11 @@ class Converter {
       const std::string path = file.starts_with('/') || logdir_.empty() ? file : logdir_ + "/" + file;
       relay_.set("access_log", quoted(path), "Icecast's <logdir>/<accesslog>");
     }
+    if (!trusted_proxies_.empty()) {
+      std::string list;
+      for (const std::string& proxy : trusted_proxies_) list += (list.empty() ? "" : ", ") + quoted(proxy);
+      relay_.set("trusted_proxies", "[" + list + "]", "Icecast's <x-forwarded-for>");
+    }
     if (!result_.errors.empty()) return std::move(result_);
     std::string& out = result_.toml;
     out = "# Converted from an icecast.xml by ringcast --convert-icecast-config.\n";
@@ -452,6 +458,7 @@ class Converter {
   Table relay_;
   std::vector<std::pair<std::string, Table>> mounts_;
   std::string logdir_, accesslog_;
+  std::vector<std::string> trusted_proxies_;
   int listen_sockets_ = 0;
 };
 

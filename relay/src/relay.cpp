@@ -54,6 +54,7 @@ std::shared_ptr<const AccessPolicy> make_policy(const RelayConfig& config) {
 Relay::Relay(uv_loop_t* main_loop, RelayConfig config)
     : main_loop_(main_loop),
       config_(std::move(config)),
+      trusted_proxies_(AddressSet::parse(config_.trusted_proxies, nullptr).value_or(AddressSet{})),
       registry_(config_, config_.workers == 0 ? 1 : config_.workers),
       policy_(make_policy(config_)) {
   if (config_.workers == 0) config_.workers = 1;

@@ -15,6 +15,7 @@
 #include "ringcast/relay/auth_client.h"
 #include "ringcast/relay/connection.h"
 #include "ringcast/relay/fallback.h"
+#include "ringcast/relay/forwarded.h"
 #include "ringcast/relay/health.h"
 #include "ringcast/relay/hls.h"
 #include "ringcast/relay/http_request.h"
@@ -188,6 +189,18 @@ void Worker::on_accepted_fd(int fd, std::uint64_t flags) {
   connections_.insert(connection);
   counters_.connections_accepted.add(1);
   connection->set_admin_listener((flags & kAcceptAdmin) != 0);
+  if ((flags & kAcceptAdmin) == 0 && relay_.config().proxy_protocol) {
+    // A PROXY listener takes headers from the trusted proxies only: anyone else could claim to
+    // be any client.
+    if (!relay_.trusted_proxies().contains(address_of(connection->peer()))) {
+      counters_.untrusted_proxies.add(1);
+      spdlog::warn("{} closed: not a trusted proxy (--trusted-proxy), and --listen wants a PROXY header",
+                   connection->peer());
+      connection->close("not a trusted proxy");
+      return;
+    }
+    connection->expect_proxy_header();
+  }
   if ((flags & kAcceptOverLimit) != 0) {
     counters_.over_limit.add(1);
     spdlog::warn("{} refused: {} connections open (--max-connections): 503", connection->peer(),
@@ -211,6 +224,7 @@ void Worker::handle_request(Connection& connection, RequestHead& head, std::stri
     connection.respond_and_close(505, "only HTTP/1.x is spoken here\n");
     return;
   }
+  if (!relay_.trusted_proxies().empty()) take_forwarded_client(connection, head);
   const Route route = route_for(head.method, head.path, connection.on_admin_listener());
   switch (route) {
     case Route::viewer:
@@ -259,6 +273,29 @@ void Worker::handle_request(Connection& connection, RequestHead& head, std::stri
       handle_operator(connection, head, route);
       return;
   }
+}
+
+void Worker::take_forwarded_client(Connection& connection, const RequestHead& head) {
+  // Forwarded (RFC 7239) when the proxy sends it, else X-Forwarded-For; every such header, in
+  // order. forwarded_client believes them only from a trusted peer.
+  std::vector<std::string_view> forwarded;
+  std::vector<std::string_view> x_forwarded_for;
+  for (const auto& [name, value] : head.headers) {
+    if (strcasecmp(name.c_str(), "Forwarded") == 0) forwarded.push_back(value);
+    if (strcasecmp(name.c_str(), "X-Forwarded-For") == 0) x_forwarded_for.push_back(value);
+  }
+  if (forwarded.empty() && x_forwarded_for.empty()) return;
+  const std::string peer = address_of(connection.peer());
+  std::optional<std::string> client;
+  if (!forwarded.empty()) {
+    const std::vector<std::string> hops = forwarded_for_values(forwarded);
+    client = forwarded_client(peer, std::vector<std::string_view>(hops.begin(), hops.end()), relay_.trusted_proxies());
+  } else {
+    client = forwarded_client(peer, x_forwarded_for, relay_.trusted_proxies());
+  }
+  if (!client) return;
+  spdlog::debug("{} forwarded for {}", connection.peer(), *client);
+  connection.set_client_address(*client + ":0");
 }
 
 bool Worker::refuse_while_draining(Connection& connection, std::string_view who, std::string_view path) {

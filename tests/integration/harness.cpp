@@ -190,6 +190,22 @@ std::string RelayProcess::log() const {
 
 Socket::~Socket() { close(); }
 
+Socket connect_loopback_from(std::uint16_t port, std::uint32_t source_host_order) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw system_error("socket");
+  Socket socket(fd);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  from.sin_addr.s_addr = htonl(source_host_order);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) throw system_error("bind");
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) throw system_error("connect");
+  return socket;
+}
+
 Socket& Socket::operator=(Socket&& other) noexcept {
   if (this != &other) {
     close();

@@ -89,6 +89,9 @@ class Socket {
 // Connects to 127.0.0.1:port (blocking). receive_buffer > 0 sets SO_RCVBUF before connecting,
 // so the advertised window stays small. Throws on failure.
 Socket connect_loopback(std::uint16_t port, int receive_buffer = 0);
+// A connection from another loopback address (0x7f000002: 127.0.0.2; all of 127.0.0.0/8 is
+// loopback), so that a test can play several clients or proxies.
+Socket connect_loopback_from(std::uint16_t port, std::uint32_t source_host_order);
 
 // Sends everything or throws (peer closed, error, deadline).
 void send_all(const Socket& socket, std::span<const std::uint8_t> bytes, Clock::time_point deadline);

@@ -931,23 +931,6 @@ TEST_CASE("hostile: a viewer whose socket takes nothing for --viewer-stall-timeo
 
 namespace {
 
-// A connection from 127.0.0.<n> style addresses: loopback answers all of 127.0.0.0/8.
-Socket connect_loopback_from(std::uint16_t port, std::uint32_t source_host_order) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  Socket socket(fd);
-  sockaddr_in from{};
-  from.sin_family = AF_INET;
-  from.sin_addr.s_addr = htonl(source_host_order);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) throw std::runtime_error("bind failed");
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) throw std::runtime_error("connect failed");
-  return socket;
-}
-
 bool valid_utf8(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {

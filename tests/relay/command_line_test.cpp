@@ -83,6 +83,7 @@ max_viewers = 10
 
 TEST_CASE("without --config the flags apply over the defaults", "[config][command_line]") {
   const auto command_line = parse({"--listen", "[::1]:0", "--burst", "32k", "--grace", "2.5", "--drain", "20",
+                                   "--proxy-protocol", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1",
                                    "--stats-access", "admin-listener", "--admin-listen", ":8001",
                                    "--access-log", "-", "--log-level", "warn"});
   REQUIRE_FALSE(command_line.exit_code);
@@ -93,6 +94,8 @@ TEST_CASE("without --config the flags apply over the defaults", "[config][comman
   CHECK(config.fanout.burst_bytes == 32 * 1024);
   CHECK(config.grace_ms == 2500);
   CHECK(config.drain_ms == 20'000);
+  CHECK(config.proxy_protocol);
+  CHECK(config.trusted_proxies == std::vector<std::string>{"10.0.0.0/8", "::1"});
   CHECK(config.stats_access == StatsAccess::admin_listener);
   CHECK(config.admin_listen_host == "0.0.0.0");
   CHECK(config.admin_listen_port == 8001);

@@ -58,6 +58,8 @@ max_mounts = 7
 viewer_stall_timeout = 30
 drain = 45
 ready_mounts = ["/radio.mp3", "/live.ts"]
+proxy_protocol = true
+trusted_proxies = ["127.0.0.1", "10.0.0.0/8", "fd00::/8"]
 )",
                               config);
   REQUIRE(formatted(problems).empty());
@@ -89,6 +91,8 @@ ready_mounts = ["/radio.mp3", "/live.ts"]
   CHECK(config.viewer_stall_timeout_ms == 30'000);
   CHECK(config.drain_ms == 45'000);
   CHECK(config.ready_mounts == std::vector<std::string>{"/radio.mp3", "/live.ts"});
+  CHECK(config.proxy_protocol);
+  CHECK(config.trusted_proxies == std::vector<std::string>{"127.0.0.1", "10.0.0.0/8", "fd00::/8"});
 }
 
 TEST_CASE("config keys left out of the file keep their value", "[config]") {
@@ -422,5 +426,11 @@ TEST_CASE("radio keys: ICY interval, fallback, hidden and authentication, per mo
     const auto bad_list = formatted(parse("ready_mounts = [\"radio\", 3]\n", listed));
     REQUIRE(bad_list.size() == 1);
     CHECK(mentions(bad_list[0], "ready_mounts: \"radio\" is not a mount name"));
+    const auto bad_network = formatted(parse("trusted_proxies = [\"10.0.0.0/33\"]\n", listed));
+    REQUIRE(bad_network.size() == 1);
+    CHECK(mentions(bad_network[0], "test.toml:1:19: trusted_proxies: prefix length too long in '10.0.0.0/33'"));
+    const auto untrusting = formatted(parse("proxy_protocol = true\n", listed));
+    REQUIRE(untrusting.size() == 1);
+    CHECK(mentions(untrusting[0], "proxy_protocol needs trusted_proxies"));
   }
 }

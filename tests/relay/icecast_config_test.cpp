@@ -114,7 +114,8 @@ TEST_CASE("an icecast.xml as AzuraCast generates it runs, mounts, url authentica
   CHECK(radio.stream_genre == "Various");
   CHECK(radio.stream_bitrate == 128u);
   CHECK(radio.stream_public == false);
-  CHECK(left_out(loaded, 58, "<paths/x-forwarded-for>"));
+  // <x-forwarded-for>: the proxy whose X-Forwarded-For is believed.
+  CHECK(c.trusted_proxies == std::vector<std::string>{"127.0.0.1"});
 }
 
 TEST_CASE("every supported element of an icecast.xml has its ringcast key", "[icecast_config]") {

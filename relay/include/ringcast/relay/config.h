@@ -121,6 +121,12 @@ struct RelayConfig {
   // The Basic realm of every challenge; Icecast's by default, for clients that bind their
   // credentials to it.
   std::string realm = "Icecast2 Server";
+  // Behind a proxy (haproxy, a TLS front): which peers may say who the client is, by a PROXY
+  // protocol header (v1 or v2; with proxy_protocol, required on every connection of the main
+  // listener, from these peers only) or by X-Forwarded-For / Forwarded (read only from these).
+  // Addresses or networks: "127.0.0.1", "10.0.0.0/8", "fd00::/8".
+  bool proxy_protocol = false;
+  std::vector<std::string> trusted_proxies;
   std::string admin_listen_host;      // empty: no admin listener
   std::uint16_t admin_listen_port = 0;
   StatsAccess stats_access = StatsAccess::open;

@@ -29,6 +29,10 @@ struct ConfigProblem {
 std::vector<ConfigProblem> parse_config_text(std::string_view text, std::string_view source_name,
                                              RelayConfig& config);
 
+// Settings that are wrong together, whichever of the file and the flags gave them: proxy_protocol
+// without trusted_proxies. nullopt when they agree.
+std::optional<std::string> proxy_settings_problem(const RelayConfig& config);
+
 // parse_config_text on the file's contents; a file that cannot be read is one problem. A file
 // that is XML is read as an icecast.xml (icecast_config.h): what ringcast does not support of it
 // goes to `notes` (listed at start and by --check-config; it does not stop the relay).

@@ -61,6 +61,12 @@ class Connection {
   void remember_request(const RequestHead& head, std::uint64_t now_ms);
   void set_admin_listener(bool admin) { admin_listener_ = admin; }
   bool on_admin_listener() const { return admin_listener_; }
+  // The connection starts with a PROXY protocol header (from a trusted proxy): read it before
+  // the request head; the client's address it names becomes peer(). Without one: closed.
+  void expect_proxy_header() { proxy_header_pending_ = true; }
+  // The client's address as a trusted proxy forwarded it ("203.0.113.9:0"): logs, the access
+  // log, /admin/listclients, limits and auth see this from here on.
+  void set_client_address(std::string peer) { peer_ = std::move(peer); }
 
   void become_source(std::unique_ptr<SourceSession> source, std::string_view early_body,
                      std::uint64_t now_ms);
@@ -99,6 +105,9 @@ class Connection {
   void on_head_bytes(std::size_t n);
   void write_then_shutdown(std::string text);
   bool start_reading();
+  // Takes the PROXY header off the front of the head buffer; false when the connection is
+  // done for (malformed) or must wait for more bytes.
+  bool take_proxy_header();
   void note_end(std::string_view why);
   void log_session_end();
 
@@ -122,6 +131,7 @@ class Connection {
   std::unique_ptr<SourceSession> source_;
   std::unique_ptr<ViewerSession> viewer_;
   bool admin_listener_ = false;
+  bool proxy_header_pending_ = false;
   std::shared_ptr<AdminTask> pending_admin_;
   std::shared_ptr<PendingAuth> pending_auth_;
   std::unique_ptr<ListenerNotice> listener_notice_;

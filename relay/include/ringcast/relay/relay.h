@@ -17,6 +17,7 @@
 
 #include "ringcast/relay/access_log.h"
 #include "ringcast/relay/config.h"
+#include "ringcast/relay/forwarded.h"
 #include "ringcast/relay/icecast_admin.h"
 #include "ringcast/relay/stats.h"
 #include "ringcast/relay/stats_history.h"
@@ -80,6 +81,8 @@ class Relay {
   AccessLog& access_log() { return access_log_; }
 
   const RelayConfig& config() const { return config_; }
+  // config().trusted_proxies, parsed once at start.
+  const AddressSet& trusted_proxies() const { return trusted_proxies_; }
   StreamRegistry& registry() { return registry_; }
   std::size_t worker_count() const { return workers_.size(); }
   // The load every loop's lanes scale their writes by: the loops share the machine's cores,
@@ -130,6 +133,7 @@ class Relay {
 
   uv_loop_t* main_loop_;
   RelayConfig config_;
+  AddressSet trusted_proxies_;
   StreamRegistry registry_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<moodycamel::ProducerToken> tokens_;  // main thread's, to each worker's inbox

@@ -64,6 +64,7 @@ struct WorkerCounters {
   Counter heads_too_large;  // 431
   Counter over_limit;       // 503: connections, viewers per mount, mounts
   Counter draining;         // 503: new listeners and sources while the relay drains (SIGTERM)
+  Counter untrusted_proxies;  // closed: a connection to a PROXY listener from an untrusted address
   Counter source_idle_timeouts;
   Counter metadata_updates;  // titles set through /admin/metadata
   Counter viewers_moved;     // to a fallback mount, back, or by an admin (moveclients)
@@ -93,7 +94,7 @@ inline constexpr RefusalReason kRefusalReasons[] = {
     {"mount_in_use", &WorkerCounters::mount_in_use}, {"not_found", &WorkerCounters::not_found},
     {"method", &WorkerCounters::bad_methods},        {"head_timeout", &WorkerCounters::head_timeouts},
     {"head_too_large", &WorkerCounters::heads_too_large}, {"limit", &WorkerCounters::over_limit},
-    {"draining", &WorkerCounters::draining},
+    {"draining", &WorkerCounters::draining},         {"untrusted_proxy", &WorkerCounters::untrusted_proxies},
 };
 
 // One counter summed over every worker, or over a mount's lanes (relaxed loads, at read time).

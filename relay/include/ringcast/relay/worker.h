@@ -128,6 +128,9 @@ class Worker final : public LoopHost {
   void answer_admin(AdminTask& task);
   // Posts a page to the main loop to render; answered when it comes back.
   void post_render(Connection& connection, std::shared_ptr<AdminTask> task);
+  // The client a trusted proxy names in Forwarded or X-Forwarded-For becomes the connection's
+  // address (forwarded.h: the right-most untrusted hop).
+  void take_forwarded_client(Connection& connection, const RequestHead& head);
   // While the relay drains: answers 503 (Retry-After) and returns true; `who` is "viewer" or
   // "source", for the log.
   bool refuse_while_draining(Connection& connection, std::string_view who, std::string_view path);
