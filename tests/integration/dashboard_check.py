@@ -80,7 +80,7 @@ def remaining(deadline):
 class Browser:
     """Chromium with the DevTools protocol on a pipe; one page session."""
 
-    def __init__(self, deadline, base):
+    def __init__(self, deadline, base, extra_flags=()):
         self.deadline = deadline
         self.profile = tempfile.mkdtemp(prefix="ringcast-chromium-")
         chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -105,7 +105,7 @@ class Browser:
             # A scripted click is no user gesture; the player's play() must still be allowed.
             "--autoplay-policy=no-user-gesture-required",
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            f"--window-size={WIDTH},{HEIGHT}", "about:blank",
+            f"--window-size={WIDTH},{HEIGHT}", *extra_flags, "about:blank",
         ]
         self.log = open(os.path.join(self.profile, "chromium.log"), "wb")
         self.process = subprocess.Popen([chromium, *flags], stdin=subprocess.DEVNULL,
