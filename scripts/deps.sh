@@ -5,7 +5,7 @@ RINGCAST_BUILD_PACKAGES=(cmake g++ make pkg-config libuv1-dev libconcurrentqueue
   libhttp-parser-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
   libcurl4-openssl-dev libcrypt-dev libssl-dev libxml2-dev)
 RINGCAST_TEST_PACKAGES=(ffmpeg curl clang-14 libclang-rt-14-dev prometheus jq chromium python3
-  fonts-dejavu-core liquidsoap ezstream mpv openssl haproxy iproute2 lintian dpkg-dev systemd adduser)
+  fonts-dejavu-core liquidsoap ezstream mpv openssl haproxy iproute2 lintian dpkg-dev systemd adduser icecast2)
 
 ensure_packages() {
   local missing=()
