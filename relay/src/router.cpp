@@ -4,6 +4,8 @@
 #include <array>
 #include <utility>
 
+#include "ringcast/relay/hls.h"
+
 namespace ringcast::relay {
 
 namespace {
@@ -58,6 +60,8 @@ Route route_for(Method method, std::string_view path, bool admin_listener) {
     case Method::get:
     case Method::head:
       if (page == Route::viewer && admin_listener) return Route::admin_listener_only_operators;
+      // By shape alone: no mount may take an HLS-shaped name (docs/protocol.md, "Paths").
+      if (page == Route::viewer && parse_hls_path(path)) return Route::hls;
       return page;
     case Method::put:
     case Method::source:

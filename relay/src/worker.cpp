@@ -233,6 +233,9 @@ void Worker::handle_request(Connection& connection, RequestHead& head, std::stri
     case Route::source:
       handle_source(connection, head, early_body);
       return;
+    case Route::hls:
+      handle_hls_request(connection, head);
+      return;
     case Route::health: {
       // Every few seconds from each balancer: no auth, no listener, no access log line.
       const auto& config = relay_.config();
@@ -445,15 +448,8 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
     connection.respond_and_close(400, std::string(*problem) + "\n");
     return;
   }
-  // /M/index.m3u8 and /M/<sequence>.ts: HLS cut from an MPEG-TS mount's ring. Resolved before
-  // mount names, so that no mount can answer for another's playlist or segments.
-  if (const auto hls = parse_hls_path(path)) {
-    if (auto video = relay_.registry().find(hls->mount)) {
-      handle_hls(connection, head, video, *hls);
-      return;
-    }
-  }
-  // HLS players of the drain's present listeners keep fetching (above); new listeners go elsewhere.
+  // (HLS paths never get here: the router sends them to handle_hls_request, which a drain lets
+  // through for the present listeners' players.) New listeners go elsewhere while draining.
   if (refuse_while_draining(connection, "viewer", path)) return;
   std::shared_ptr<Stream> stream = relay_.registry().find(path);
   if (!stream || !stream->has_source()) {
@@ -552,6 +548,27 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
                metaint != 0 ? " (ICY metadata)" : "",
                join.rewind_ms ? " (rewind " + std::to_string(*join.rewind_ms) + " ms)" : std::string());
   session.start(std::move(response), join);
+}
+
+void Worker::handle_hls_request(Connection& connection, const RequestHead& head) {
+  // /M/index.m3u8 and /M/<sequence>.ts: HLS cut from an MPEG-TS mount's ring. Routed before
+  // mount names, so that no mount can answer for another's playlist or segments.
+  const std::string& path = head.path;
+  if (auto problem = mount_name_problem(path, relay_.config().max_mount_length)) {
+    counters_.bad_requests.add(1);
+    spdlog::info("{} HLS request refused for {}: {}: 400", connection.peer(), path, *problem);
+    connection.respond_and_close(400, std::string(*problem) + "\n");
+    return;
+  }
+  const auto hls = parse_hls_path(path);  // the router found the shape
+  auto video = hls ? relay_.registry().find(hls->mount) : nullptr;
+  if (!video) {
+    counters_.not_found.add(1);
+    spdlog::info("{} HLS request for {}: no such mount: 404", connection.peer(), path);
+    connection.respond_and_close(404, "no such mount\n");
+    return;
+  }
+  handle_hls(connection, head, video, *hls);
 }
 
 void Worker::handle_hls(Connection& connection, const RequestHead& head, const std::shared_ptr<Stream>& stream,

@@ -21,6 +21,13 @@ TEST_CASE("requests are routed by method, path and listener", "[router]") {
   CHECK(route_for(Method::get, "/stats/other", false) == Route::no_page);
   CHECK(route_for(Method::get, "/metrics", false) == Route::metrics);
   CHECK(route_for(Method::get, "/health", false) == Route::health);
+  // HLS by the path's shape; a source to such a path is the source handler's to refuse.
+  CHECK(route_for(Method::get, "/cam.ts/index.m3u8", false) == Route::hls);
+  CHECK(route_for(Method::head, "/cam.ts/42.ts", false) == Route::hls);
+  CHECK(route_for(Method::get, "/cam.ts/index.m3u8", true) == Route::admin_listener_only_operators);
+  CHECK(route_for(Method::put, "/cam.ts/42.ts", false) == Route::source);
+  CHECK(route_for(Method::get, "/cam.ts/042.ts", false) == Route::viewer);  // not a segment name
+  CHECK(route_for(Method::get, "/index.m3u8", false) == Route::viewer);     // no mount before it
   CHECK(route_for(Method::head, "/health", true) == Route::health);
   CHECK(route_for(Method::get, "/status-json.xsl", false) == Route::status_json);
   CHECK(route_for(Method::get, "/favicon.ico", false) == Route::no_page);

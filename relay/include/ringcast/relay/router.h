@@ -10,6 +10,7 @@ namespace ringcast::relay {
 
 enum class Route {
   viewer,              // GET/HEAD of a mount
+  hls,                 // GET/HEAD of /M/index.m3u8 or /M/<sequence>.ts: HLS cut from M's ring
   source,              // PUT/SOURCE of a mount
   preflight,           // OPTIONS: a browser's CORS preflight
   dashboard,           // GET /

@@ -100,6 +100,9 @@ class Worker final : public LoopHost {
   void post_to_all(const LoopEvent& event);
   // This loop's viewers of `from` (or, home_only, those whose own mount is target's) move.
   void move_viewers(const Stream* from, const std::shared_ptr<Stream>& target, bool home_only);
+  // A request the router found HLS-shaped: 400 for a bad name, 404 without the mount, else
+  // handle_hls.
+  void handle_hls_request(Connection& connection, const RequestHead& head);
   // HLS of an MPEG-TS mount: the playlist, or a segment served from the ring (hls.h).
   void handle_hls(Connection& connection, const RequestHead& head, const std::shared_ptr<Stream>& stream,
                   const HlsPath& hls);
