@@ -232,35 +232,40 @@ class Value {
     return string;
   }
 
-  // A list of addresses and networks: ["127.0.0.1", "10.0.0.0/8", "fd00::/8"].
-  std::optional<std::vector<std::string>> networks() const {
+  // A list of strings; `what` names its elements ("mount names"). `problem_with`, if given,
+  // checks each element as it is read: the first element that is wrong is the one reported.
+  using ElementCheck = std::optional<std::string> (*)(const std::string&);
+  std::optional<std::vector<std::string>> strings(std::string_view what, ElementCheck problem_with = nullptr) const {
     const auto* array = node_.as_array();
-    if (!array) return wrong_type("a list of addresses or networks");
+    if (!array) return wrong_type("a list of " + std::string(what));
     std::vector<std::string> entries;
     for (const auto& element : *array) {
       const auto* entry = element.as_string();
-      if (!entry) return report("expected addresses or networks, got " + std::string(type_name(element)));
+      if (!entry) return report("expected " + std::string(what) + ", got " + std::string(type_name(element)));
+      if (problem_with != nullptr) {
+        if (auto problem = problem_with(entry->get())) return report(*problem);
+      }
       entries.push_back(entry->get());
     }
+    return entries;
+  }
+
+  // A list of addresses and networks: ["127.0.0.1", "10.0.0.0/8", "fd00::/8"].
+  std::optional<std::vector<std::string>> networks() const {
+    auto entries = strings("addresses or networks");
     std::string error;
-    if (!AddressSet::parse(entries, &error)) return report(error);
+    if (entries && !AddressSet::parse(*entries, &error)) return report(error);
     return entries;
   }
 
   // A list of mount names: ["/radio.mp3", "/live.ts"].
   std::optional<std::vector<std::string>> mount_names() const {
-    const auto* array = node_.as_array();
-    if (!array) return wrong_type("a list of mount names");
-    std::vector<std::string> names;
-    for (const auto& element : *array) {
-      const auto* name = element.as_string();
-      if (!name) return report("expected mount names, got " + std::string(type_name(element)));
-      if (const auto problem = mount_name_problem(name->get())) {
-        return report("\"" + name->get() + "\" is not a mount name: " + std::string(*problem));
+    return strings("mount names", [](const std::string& name) -> std::optional<std::string> {
+      if (const auto problem = mount_name_problem(name)) {
+        return "\"" + name + "\" is not a mount name: " + std::string(*problem);
       }
-      names.push_back(name->get());
-    }
-    return names;
+      return std::nullopt;
+    });
   }
 
   // One of the names in `choices` (ChoiceName entries, or plain names), as its value.

@@ -180,12 +180,17 @@ void Relay::on_acceptable(int listen_fd, bool admin) {
   }
 }
 
-std::size_t Relay::listeners_present() const {
-  std::size_t listeners = 0;
+std::size_t Relay::viewers_connected() const {
+  std::size_t viewers = 0;
   for (const auto& worker : workers_) {
     const WorkerCounters& counters = worker->counters();
-    listeners += counters.viewers_joined.get() - counters.viewers_left.get();
+    viewers += counters.viewers_joined.get() - counters.viewers_left.get();
   }
+  return viewers;
+}
+
+std::size_t Relay::listeners_present() const {
+  std::size_t listeners = viewers_connected();
   // HLS players hold no connection between requests: a session seen lately is a listener.
   const std::uint64_t now = monotonic_ms();
   for (const auto& stream : registry_.snapshot()) listeners += stream->hls_sessions.active(now);
@@ -193,13 +198,10 @@ std::size_t Relay::listeners_present() const {
 }
 
 LoopLoad Relay::shared_load() const {
-  LoopLoad load{0, 0};
+  LoopLoad load{std::max<std::size_t>(viewers_connected(), 1), 0};
   for (const auto& worker : workers_) {
-    const WorkerCounters& counters = worker->counters();
-    load.audience += counters.viewers_joined.get() - counters.viewers_left.get();
-    load.busy = std::max(load.busy, static_cast<double>(counters.busy_permille.get()) / 1000);
+    load.busy = std::max(load.busy, static_cast<double>(worker->counters().busy_permille.get()) / 1000);
   }
-  load.audience = std::max<std::size_t>(load.audience, 1);
   return load;
 }
 

@@ -301,6 +301,15 @@ void Worker::take_forwarded_client(Connection& connection, const RequestHead& he
   connection.set_client_address(*client + ":0");
 }
 
+bool Worker::refuse_bad_mount_name(Connection& connection, std::string_view who, std::string_view path) {
+  const auto problem = mount_name_problem(path, relay_.config().max_mount_length);
+  if (!problem) return false;
+  counters_.bad_requests.add(1);
+  spdlog::info("{} {} refused for {}: {}: 400", connection.peer(), who, path, *problem);
+  connection.respond_and_close(400, std::string(*problem) + "\n");
+  return true;
+}
+
 bool Worker::refuse_while_draining(Connection& connection, std::string_view who, std::string_view path) {
   if (!relay_.draining()) return false;
   counters_.draining.add(1);
@@ -316,12 +325,7 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   const std::string& mount = head.path;
   const auto& config = relay_.config();
   if (refuse_while_draining(connection, "source", mount)) return;
-  if (auto problem = mount_name_problem(mount, config.max_mount_length)) {
-    counters_.bad_requests.add(1);
-    spdlog::info("{} source refused for {}: {}: 400", connection.peer(), mount, *problem);
-    connection.respond_and_close(400, std::string(*problem) + "\n");
-    return;
-  }
+  if (refuse_bad_mount_name(connection, "source", mount)) return;
   if (const auto taken = path_taken_for_source(mount)) {
     counters_.mount_in_use.add(1);
     spdlog::warn("{} source refused for {}: {}: 403", connection.peer(), mount, *taken);
@@ -442,12 +446,7 @@ std::optional<std::string> Worker::path_taken_for_source(std::string_view mount)
 void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authenticated) {
   const std::string& path = head.path;
   const auto& config = relay_.config();
-  if (auto problem = mount_name_problem(path, config.max_mount_length)) {
-    counters_.bad_requests.add(1);
-    spdlog::info("{} viewer refused for {}: {}: 400", connection.peer(), path, *problem);
-    connection.respond_and_close(400, std::string(*problem) + "\n");
-    return;
-  }
+  if (refuse_bad_mount_name(connection, "viewer", path)) return;
   // (HLS paths never get here: the router sends them to handle_hls_request, which a drain lets
   // through for the present listeners' players.) New listeners go elsewhere while draining.
   if (refuse_while_draining(connection, "viewer", path)) return;
@@ -464,9 +463,7 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
   }
   const auto policy = relay_.policy();  // keeps mount_settings alive through a reload
   const MountSettings* mount_settings = policy->mount(path);
-  const std::size_t max_viewers = mount_settings && mount_settings->max_viewers
-                                      ? *mount_settings->max_viewers
-                                      : config.max_viewers_per_mount;
+  const std::size_t max_viewers = max_viewers_of(mount_settings);
   bool full = max_viewers != 0 && stream->viewer_count() >= max_viewers;
   if (full && mount_settings && mount_settings->fallback_when_full) {
     // fallback-when-full: the first mount down the chain that is live and has room.
@@ -554,12 +551,7 @@ void Worker::handle_hls_request(Connection& connection, const RequestHead& head)
   // /M/index.m3u8 and /M/<sequence>.ts: HLS cut from an MPEG-TS mount's ring. Routed before
   // mount names, so that no mount can answer for another's playlist or segments.
   const std::string& path = head.path;
-  if (auto problem = mount_name_problem(path, relay_.config().max_mount_length)) {
-    counters_.bad_requests.add(1);
-    spdlog::info("{} HLS request refused for {}: {}: 400", connection.peer(), path, *problem);
-    connection.respond_and_close(400, std::string(*problem) + "\n");
-    return;
-  }
+  if (refuse_bad_mount_name(connection, "HLS request", path)) return;
   const auto hls = parse_hls_path(path);  // the router found the shape
   auto video = hls ? relay_.registry().find(hls->mount) : nullptr;
   if (!video) {
@@ -680,6 +672,10 @@ void Worker::source_detached(Stream& stream) {
   }
 }
 
+std::size_t Worker::max_viewers_of(const MountSettings* settings) const {
+  return settings && settings->max_viewers ? *settings->max_viewers : relay_.config().max_viewers_per_mount;
+}
+
 std::shared_ptr<Stream> Worker::live_fallback_stream(const std::string& mount, bool with_room) {
   const auto policy = relay_.policy();
   auto& registry = relay_.registry();
@@ -689,9 +685,7 @@ std::shared_ptr<Stream> Worker::live_fallback_stream(const std::string& mount, b
         const auto stream = registry.find(std::string(name));
         if (!stream || !stream->has_source()) return false;
         if (!with_room) return true;
-        const MountSettings* settings = policy->mount(std::string(name));
-        const std::size_t limit = settings && settings->max_viewers ? *settings->max_viewers
-                                                                    : relay_.config().max_viewers_per_mount;
+        const std::size_t limit = max_viewers_of(policy->mount(std::string(name)));
         return limit == 0 || stream->viewer_count() < limit;
       });
   return target ? registry.find(*target) : nullptr;

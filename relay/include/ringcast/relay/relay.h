@@ -88,7 +88,9 @@ class Relay {
   // The load every loop's lanes scale their writes by: the loops share the machine's cores,
   // so the relay-wide audience and the busiest loop's share, not one loop's own.
   LoopLoad shared_load() const;
-  // Viewers connected on every loop, and HLS sessions seen lately.
+  // Viewers connected on every loop.
+  std::size_t viewers_connected() const;
+  // Those, and HLS sessions seen lately.
   std::size_t listeners_present() const;
   LoopInbox<LoopEvent>& worker_inbox(std::size_t worker) { return workers_[worker]->inbox(); }
   // The main loop's inbox: admin tasks that render the operators' pages (/stats, /metrics).

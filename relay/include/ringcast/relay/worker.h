@@ -94,6 +94,8 @@ class Worker final : public LoopHost {
   // authenticated: a stream_auth or listener auth check already allowed it (worker_auth.cpp).
   void handle_source(Connection& connection, RequestHead& head, std::string_view early_body,
                      bool authenticated = false);
+  // How many viewers a mount may have: its own max_viewers, else the relay's (0: no limit).
+  std::size_t max_viewers_of(const MountSettings* settings) const;
   // The first live mount down `mount`'s fallback chain (null: none); with `with_room`, the first
   // that is also below its max_viewers (fallback_when_full).
   std::shared_ptr<Stream> live_fallback_stream(const std::string& mount, bool with_room = false);
@@ -134,6 +136,9 @@ class Worker final : public LoopHost {
   // The client a trusted proxy names in Forwarded or X-Forwarded-For becomes the connection's
   // address (forwarded.h: the right-most untrusted hop).
   void take_forwarded_client(Connection& connection, const RequestHead& head);
+  // A path that is no mount name (mount_name_problem): answers 400 and returns true; `who`
+  // names the request for the log.
+  bool refuse_bad_mount_name(Connection& connection, std::string_view who, std::string_view path);
   // While the relay drains: answers 503 (Retry-After) and returns true; `who` is "viewer" or
   // "source", for the log.
   bool refuse_while_draining(Connection& connection, std::string_view who, std::string_view path);
