@@ -1,0 +1,207 @@
+// Edge relaying's decisions: plain values in, plain values out (tests/relay/edge_test.cpp).
+#include "ringcast/relay/edge.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace ringcast::relay {
+
+namespace {
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+std::nullopt_t fail(std::string* error, std::string message) {
+  if (error) *error = std::move(message);
+  return std::nullopt;
+}
+
+bool host_character(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_';
+}
+
+}  // namespace
+
+std::string OriginUrl::host_header() const {
+  const std::string name = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return port == 80 ? name : name + ":" + std::to_string(port);
+}
+
+std::optional<OriginUrl> parse_origin_url(std::string_view text, std::string* error) {
+  const std::string quoted = "\"" + std::string(text) + "\"";
+  constexpr std::string_view kScheme = "http://";
+  if (text.substr(0, 8) == "https://") {
+    return fail(error, quoted + ": https is not spoken to origins; put a TLS front before the origin and "
+                               "reach it over http on a trusted network, or use its plain listener");
+  }
+  if (text.substr(0, kScheme.size()) != kScheme) return fail(error, quoted + " is not an http:// URL");
+  std::string_view rest = text.substr(kScheme.size());
+  OriginUrl url;
+  url.text = std::string(text);
+  std::string_view authority = rest.substr(0, rest.find('/'));
+  std::string_view path = rest.substr(authority.size());
+  if (authority.empty()) return fail(error, quoted + ": no host");
+  std::string_view port_text;
+  if (authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return fail(error, quoted + ": unclosed [ in the host");
+    url.host = std::string(authority.substr(1, close - 1));
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return fail(error, quoted + ": junk after the [host]");
+      port_text = after.substr(1);
+    }
+    if (url.host.empty() || url.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
+      return fail(error, quoted + ": not an IPv6 address in brackets");
+    }
+  } else {
+    const auto colon = authority.find(':');
+    url.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+    if (url.host.empty() || !std::all_of(url.host.begin(), url.host.end(), host_character)) {
+      return fail(error, quoted + ": not a host name or address");
+    }
+  }
+  if (!port_text.empty() || authority.back() == ':') {
+    unsigned port = 0;
+    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535) {
+      return fail(error, quoted + ": the port must be 1 to 65535");
+    }
+    url.port = static_cast<std::uint16_t>(port);
+  }
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  if (path.find_first_of("?#%\\ ") != std::string_view::npos || path.find("..") != std::string_view::npos) {
+    return fail(error, quoted + ": the path may hold no query, fragment, escapes or '..'");
+  }
+  url.path = std::string(path);
+  return url;
+}
+
+bool RelayChain::contains(std::string_view id) const {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+std::string RelayChain::extended_by(std::string_view id) const {
+  std::string value;
+  for (const auto& hop : ids) value += hop + ", ";
+  return value + std::string(id);
+}
+
+RelayChain parse_relay_chain(std::optional<std::string_view> value) {
+  RelayChain chain;
+  if (!value) return chain;
+  std::string_view rest = *value;
+  while (true) {
+    const auto comma = rest.find(',');
+    const std::string_view entry = trim(rest.substr(0, comma));
+    if (!entry.empty()) chain.ids.emplace_back(entry);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return chain;
+}
+
+std::optional<std::string_view> relay_chain_problem(const RelayChain& chain, std::string_view own_id,
+                                                    std::size_t max_hops) {
+  if (chain.contains(own_id)) return "relay loop: the request has passed through this relay already";
+  if (chain.hops() >= max_hops) return "relay chain too long";
+  return std::nullopt;
+}
+
+std::string_view EdgeDirectory::state_name(PullState state) {
+  switch (state) {
+    case PullState::connecting: return "connecting";
+    case PullState::streaming: return "streaming";
+    case PullState::retrying: return "retrying";
+  }
+  return "?";
+}
+
+EdgeDirectory::Answer EdgeDirectory::want(const std::string& mount, std::size_t worker, std::uint64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  if (const auto pull = pulls_.find(mount); pull != pulls_.end()) {
+    return {pull->second.state == PullState::connecting && pull->second.connects == 0 ? Decision::wait
+                                                                                     : Decision::present};
+  }
+  if (const auto missing = missing_.find(mount); missing != missing_.end()) {
+    if (now_ms < missing->second.until_ms) {
+      ++missing_answers_;
+      return {Decision::missing, missing->second.status};
+    }
+    missing_.erase(missing);
+  }
+  PullInfo& info = pulls_[mount];
+  info.mount = mount;
+  info.worker = worker;
+  info.since_ms = now_ms;
+  return {Decision::start};
+}
+
+bool EdgeDirectory::claim(const std::string& mount, std::size_t worker, std::uint64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  if (pulls_.contains(mount)) return false;
+  missing_.erase(mount);
+  PullInfo& info = pulls_[mount];
+  info.mount = mount;
+  info.worker = worker;
+  info.on_demand = false;
+  info.since_ms = now_ms;
+  return true;
+}
+
+void EdgeDirectory::update(const std::string& mount, PullState state, const std::string& origin,
+                           std::uint64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  const auto pull = pulls_.find(mount);
+  if (pull == pulls_.end()) return;
+  if (pull->second.state != state) pull->second.since_ms = now_ms;
+  pull->second.state = state;
+  pull->second.origin = origin;
+}
+
+void EdgeDirectory::count_connect(const std::string& mount, bool failover) {
+  std::lock_guard lock(mutex_);
+  if (const auto pull = pulls_.find(mount); pull != pulls_.end()) {
+    ++pull->second.connects;
+    if (failover) ++pull->second.failovers;
+  }
+}
+
+void EdgeDirectory::count_failure(const std::string& mount) {
+  std::lock_guard lock(mutex_);
+  if (const auto pull = pulls_.find(mount); pull != pulls_.end()) ++pull->second.failures;
+}
+
+void EdgeDirectory::ended(const std::string& mount, int status, std::uint64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  pulls_.erase(mount);
+  if (status == 404) missing_[mount] = Missing{now_ms + missing_ttl_ms_, status};
+  // Expired entries go when next asked for; a relay asked for many missing names sheds them here.
+  if (missing_.size() > 4096) std::erase_if(missing_, [&](const auto& entry) { return entry.second.until_ms <= now_ms; });
+}
+
+bool EdgeDirectory::pulling(const std::string& mount) const {
+  std::lock_guard lock(mutex_);
+  return pulls_.contains(mount);
+}
+
+std::vector<EdgeDirectory::PullInfo> EdgeDirectory::snapshot() const {
+  std::lock_guard lock(mutex_);
+  std::vector<PullInfo> pulls;
+  pulls.reserve(pulls_.size());
+  for (const auto& [mount, info] : pulls_) pulls.push_back(info);
+  return pulls;
+}
+
+std::uint64_t EdgeDirectory::missing_answers() const {
+  std::lock_guard lock(mutex_);
+  return missing_answers_;
+}
+
+}  // namespace ringcast::relay
