@@ -13,6 +13,7 @@
 #include <string_view>
 #include <thread>
 
+#include "ringcast/relay/edge.h"
 #include "ringcast/relay/forwarded.h"
 #include "ringcast/relay/icecast_config.h"
 #include "ringcast/relay/version.h"
@@ -146,6 +147,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   std::string slow_viewer = name_of(fanout.slow_action, kSlowViewerNames);
   double grace_seconds = seconds(config.grace_ms);
   double drain_seconds = seconds(config.drain_ms);
+  double relay_linger_seconds = seconds(config.relay_linger_ms);
   double source_timeout_seconds = seconds(config.source_idle_timeout_ms);
   double head_timeout_seconds = seconds(config.head_timeout_ms);
   double viewer_stall_seconds = seconds(config.viewer_stall_timeout_ms);
@@ -199,6 +201,19 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
         std::string error;
         return AddressSet::parse({entry}, &error) ? std::string() : error;
       });
+  app.add_option("--relay-origin", config.relay_origins,
+                 "http://HOST:PORT[/PREFIX] of an origin: a listener's request for a mount this relay "
+                 "lacks is pulled from it and served here (an edge); repeat for more, most preferred first")
+      ->type_name("URL")
+      ->check([](const std::string& entry) {
+        std::string error;
+        return parse_origin_url(entry, &error) ? std::string() : error;
+      });
+  app.add_option("--relay-linger", relay_linger_seconds,
+                 "seconds an edge keeps pulling a mount after its last listener left")
+      ->check(duration)
+      ->type_name("SECONDS")
+      ->capture_default_str();
   app.add_option("--admin-listen", admin_listen,
                  "HOST:PORT of a second listener for admin and stats (default: none)")
       ->check(address)
@@ -326,6 +341,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   fanout.slow_action = value_of(slow_viewer, kSlowViewerNames);
   config.grace_ms = milliseconds(grace_seconds);
   config.drain_ms = milliseconds(drain_seconds);
+  config.relay_linger_ms = milliseconds(relay_linger_seconds);
   config.source_idle_timeout_ms = milliseconds(source_timeout_seconds);
   config.head_timeout_ms = milliseconds(head_timeout_seconds);
   config.viewer_stall_timeout_ms = milliseconds(viewer_stall_seconds);

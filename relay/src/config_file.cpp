@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "ringcast/relay/auth.h"
+#include "ringcast/relay/edge.h"
 #include "ringcast/relay/fallback.h"
 #include "ringcast/relay/forwarded.h"
 #include "ringcast/relay/http_request.h"
@@ -258,6 +259,15 @@ class Value {
     return entries;
   }
 
+  // A list of origins: ["http://origin-a:8000", "http://origin-b:8000/prefix"].
+  std::optional<std::vector<std::string>> origin_urls() const {
+    return strings("origin URLs", [](const std::string& url) -> std::optional<std::string> {
+      std::string error;
+      if (!parse_origin_url(url, &error)) return error;
+      return std::nullopt;
+    });
+  }
+
   // A list of mount names: ["/radio.mp3", "/live.ts"].
   std::optional<std::vector<std::string>> mount_names() const {
     return strings("mount names", [](const std::string& name) -> std::optional<std::string> {
@@ -332,6 +342,8 @@ constexpr Key<RelayConfig> kRelayKeys[] = {
     {"realm", [](const Value& v, RelayConfig& c) { assign(c.realm, v.header_text()); }},
     {"proxy_protocol", [](const Value& v, RelayConfig& c) { assign(c.proxy_protocol, v.boolean()); }},
     {"trusted_proxies", [](const Value& v, RelayConfig& c) { assign(c.trusted_proxies, v.networks()); }},
+    {"relay_origins", [](const Value& v, RelayConfig& c) { assign(c.relay_origins, v.origin_urls()); }},
+    {"relay_linger", [](const Value& v, RelayConfig& c) { assign(c.relay_linger_ms, v.seconds_as_ms()); }},
     {"admin_listen",
      [](const Value& v, RelayConfig& c) {
        if (auto address = v.address()) {

@@ -82,6 +82,14 @@ void Connection::await_auth(std::shared_ptr<PendingAuth> pending) {
   uv_read_stop(stream());
 }
 
+void Connection::await_origin(std::shared_ptr<PendingOrigin> pending) {
+  head_.reset();
+  state_ = State::answering;
+  pending_origin_ = std::move(pending);
+}
+
+void Connection::origin_answered() { pending_origin_.reset(); }
+
 void Connection::auth_answered() {
   if (!pending_auth_) return;
   pending_auth_.reset();
@@ -302,6 +310,10 @@ void Connection::close(std::string_view why) {
   if (pending_auth_) {
     worker_.cancel_auth(*pending_auth_);
     pending_auth_.reset();
+  }
+  if (pending_origin_) {
+    worker_.cancel_origin_wait(*pending_origin_);
+    pending_origin_.reset();
   }
   announce_leaving();
   if (viewer_) viewer_->detach();

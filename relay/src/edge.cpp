@@ -156,26 +156,17 @@ bool EdgeDirectory::claim(const std::string& mount, std::size_t worker, std::uin
 }
 
 void EdgeDirectory::update(const std::string& mount, PullState state, const std::string& origin,
-                           std::uint64_t now_ms) {
+                           std::uint64_t now_ms, PullCounts counts) {
   std::lock_guard lock(mutex_);
   const auto pull = pulls_.find(mount);
   if (pull == pulls_.end()) return;
-  if (pull->second.state != state) pull->second.since_ms = now_ms;
-  pull->second.state = state;
-  pull->second.origin = origin;
-}
-
-void EdgeDirectory::count_connect(const std::string& mount, bool failover) {
-  std::lock_guard lock(mutex_);
-  if (const auto pull = pulls_.find(mount); pull != pulls_.end()) {
-    ++pull->second.connects;
-    if (failover) ++pull->second.failovers;
-  }
-}
-
-void EdgeDirectory::count_failure(const std::string& mount) {
-  std::lock_guard lock(mutex_);
-  if (const auto pull = pulls_.find(mount); pull != pulls_.end()) ++pull->second.failures;
+  PullInfo& info = pull->second;
+  if (info.state != state) info.since_ms = now_ms;
+  info.state = state;
+  info.origin = origin;
+  info.connects = counts.connects;
+  info.failures = counts.failures;
+  info.failovers = counts.failovers;
 }
 
 void EdgeDirectory::ended(const std::string& mount, int status, std::uint64_t now_ms) {

@@ -36,6 +36,12 @@ struct PendingAuth {
   std::shared_ptr<PendingAuth> self;  // while the pool holds `work`
 };
 
+// A listener's request waiting for an edge's pull of its mount (its first answer).
+struct PendingOrigin {
+  Connection* connection = nullptr;  // null once the connection closed
+  RequestHead head;
+};
+
 // What listener_remove needs once an admitted viewer leaves.
 struct ListenerNotice {
   std::string url;

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <random>
 
 #include "admin_task.h"
 #include "ringcast/relay/auth.h"
@@ -67,6 +68,25 @@ Relay::Relay(uv_loop_t* main_loop, RelayConfig config)
   sigterm_.data = this;
   drain_timer_.data = this;
   drained_async_.data = this;
+  for (const auto& text : config_.relay_origins) {
+    if (auto origin = parse_origin_url(text)) origins_.push_back(std::move(*origin));  // checked when read
+  }
+  // A relay's id only has to differ from the other relays of a tree: 64 random bits.
+  std::random_device random;
+  relay_id_ = fmt::format("{:08x}{:08x}", random(), random());
+}
+
+OriginPull::Options Relay::pull_options(const std::string& mount, const RelayChain& chain) const {
+  OriginPull::Options options;
+  options.mount = mount;
+  options.origins = origins_;
+  options.chain = chain.extended_by(relay_id_);
+  options.settings.origins = origins_.size();
+  options.settings.on_demand = true;
+  options.settings.linger_ms = config_.relay_linger_ms;
+  // An origin that sends nothing is dropped like a quiet source (--source-timeout).
+  options.settings.stall_timeout_ms = config_.source_idle_timeout_ms;
+  return options;
 }
 
 Relay::~Relay() {
@@ -381,7 +401,7 @@ void Relay::reload() {
 StatsInput Relay::stats_input() const {
   const std::uint64_t now = monotonic_ms();
   StatsInput input{{}, main_loop_lag_.lag_us.get(), started_unix_ms_, ended_, registry_.snapshot(),
-                   now - started_ms_, std::string(kVersion), now};
+                   now - started_ms_, std::string(kVersion), now, edge_.snapshot(), relay_id_};
   for (const auto& worker : workers_) input.workers.push_back(&worker->counters());
   return input;
 }

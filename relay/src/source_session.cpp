@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "ringcast/relay/connection.h"
+#include "ringcast/relay/origin_pull.h"
 #include "ringcast/relay/relay.h"
 #include "ringcast/relay/stream.h"
 #include "ringcast/relay/worker.h"
@@ -19,9 +20,11 @@ namespace {
 constexpr std::size_t kReadBytes = 64 * 1024;
 }  // namespace
 
-SourceSession::SourceSession(Connection& connection, std::shared_ptr<Stream> stream, bool chunked)
+SourceSession::SourceSession(Connection& connection, std::shared_ptr<Stream> stream, bool chunked,
+                             std::uint32_t icy_metaint)
     : connection_(connection), stream_(std::move(stream)) {
   if (chunked) chunked_.emplace();
+  if (icy_metaint != 0) icy_.emplace(icy_metaint);
 }
 
 SourceSession::~SourceSession() = default;
@@ -50,13 +53,13 @@ void SourceSession::on_received(char* at, std::size_t n, std::uint64_t now_ms) {
   last_data_ms_ = now_ms;
   bytes_received_ += n;
   if (!chunked_) {
-    stream_->commit_from_source(n, connection_.worker());
+    commit(at, n);
     return;
   }
   // The framing goes here, in the ring's reserved span: the body is moved over it and only the
   // body is committed, so no viewer ever sees a chunk-size line.
   const ChunkedDecoder::Result result = chunked_->decode(std::span(reinterpret_cast<std::byte*>(at), n));
-  if (result.body_bytes > 0) stream_->commit_from_source(result.body_bytes, connection_.worker());
+  if (result.body_bytes > 0) commit(at, result.body_bytes);
   switch (result.status) {
     case ChunkedDecoder::Status::more:
       return;
@@ -70,6 +73,19 @@ void SourceSession::on_received(char* at, std::size_t n, std::uint64_t now_ms) {
       connection_.close("malformed chunked body");
       return;
   }
+}
+
+void SourceSession::commit(char* at, std::size_t n) {
+  if (icy_) {
+    // An origin's ICY blocks are removed where they landed, like chunk framing: listeners here
+    // get this relay's own blocks (or none), never the origin's.
+    const IcyReader::Result result = icy_->decode(std::span(reinterpret_cast<std::byte*>(at), n));
+    if (result.metadata) {
+      stream_->set_title(PeerText::from(icy_->title()), PeerText::from(icy_->url()), unix_ms());
+    }
+    n = result.body_bytes;
+  }
+  if (n > 0) stream_->commit_from_source(n, connection_.worker());
 }
 
 void SourceSession::pause() {
@@ -97,8 +113,10 @@ void SourceSession::detach(std::uint64_t) {
     connection_.worker().source_gone(*this);
   }
   connection_.worker().source_detached(*stream_);
-  spdlog::info("source {} left {} after {} bytes; viewers wait for it to return",
+  spdlog::info("{} {} left {} after {} bytes; viewers wait for it to return", pull_ ? "origin" : "source",
                connection_.peer(), stream_->mount(), bytes_received_);
+  // Last: the pull may start its next attempt at once.
+  if (OriginPull* pull = std::exchange(pull_, nullptr)) pull->feed_lost();
 }
 
 }  // namespace ringcast::relay

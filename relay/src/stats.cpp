@@ -78,6 +78,20 @@ std::string render_stats_json(const StatsInput& input) {
     bytes_in += stream->bytes_in();
     viewers += stream_viewers;
   }
+  for (const auto& pull : input.pulls) {
+    // An edge's pull: where its mount comes from. Shown once the mount exists here.
+    if (!mounts.contains(pull.mount)) continue;
+    mounts[pull.mount]["relay"] = {
+        {"origin", pull.origin},
+        {"state", EdgeDirectory::state_name(pull.state)},
+        {"on_demand", pull.on_demand},
+        {"connects", pull.connects},
+        {"reconnects", pull.connects > 0 ? pull.connects - 1 : 0},
+        {"failures", pull.failures},
+        {"failovers", pull.failovers},
+        {"state_seconds", static_cast<double>(input.now_ms - std::min(input.now_ms, pull.since_ms)) / 1000.0},
+    };
+  }
 
   nlohmann::json workers = nlohmann::json::array();
   for (const WorkerCounters* w : input.workers) {
@@ -95,6 +109,7 @@ std::string render_stats_json(const StatsInput& input) {
 
   nlohmann::json doc = {
       {"version", input.version},
+      {"relay_id", input.relay_id},
       {"uptime_seconds", static_cast<double>(input.uptime_ms) / 1000.0},
       {"connections", {{"open", accepted - total(&WorkerCounters::connections_closed)}, {"accepted", accepted}}},
       {"refused", std::move(refused)},

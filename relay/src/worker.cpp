@@ -14,6 +14,8 @@
 #include "ringcast/relay/auth.h"
 #include "ringcast/relay/auth_client.h"
 #include "ringcast/relay/connection.h"
+#include "ringcast/relay/edge.h"
+#include "ringcast/relay/origin_pull.h"
 #include "ringcast/relay/fallback.h"
 #include "ringcast/relay/forwarded.h"
 #include "ringcast/relay/health.h"
@@ -34,13 +36,6 @@ namespace {
 constexpr std::uint64_t kSweepIntervalMs = 250;
 constexpr std::uint64_t kLingerMs = 2000;
 constexpr std::string_view kSourceUser = "source";
-// What a source's head may put in its mount's metadata: a content type is a short token, and a
-// few ice-* headers of a KiB each are all any encoder sends.
-constexpr std::size_t kMaxContentTypeBytes = 256;
-constexpr std::size_t kMaxIceHeaders = 32;
-constexpr std::size_t kMaxIceHeaderNameBytes = 64;
-constexpr std::size_t kMaxUserAgentBytes = 256;
-
 // The head of a mount's answer, the same for GET and HEAD: the source's content type and its
 // ice-* headers under Icecast's listener names, and icy-metaint for an ICY listener.
 Response viewer_response(const StreamMetadata& metadata, std::uint32_t metaint) {
@@ -162,6 +157,9 @@ void Worker::on_event(LoopEvent& event) {
       return;
     case LoopEvent::Kind::move_viewers:
       move_viewers(event.stream.get(), event.target, event.position == kMoveHome);
+      return;
+    case LoopEvent::Kind::origin_answer:
+      on_origin_answer(*event.name, static_cast<int>(event.position));
       return;
     case LoopEvent::Kind::drain:
       drain();
@@ -447,6 +445,7 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
   const std::string& path = head.path;
   const auto& config = relay_.config();
   if (refuse_bad_mount_name(connection, "viewer", path)) return;
+  if (refuse_relay_loop(connection, head)) return;
   // (HLS paths never get here: the router sends them to handle_hls_request, which a drain lets
   // through for the present listeners' players.) New listeners go elsewhere while draining.
   if (refuse_while_draining(connection, "viewer", path)) return;
@@ -454,6 +453,11 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
   if (!stream || !stream->has_source()) {
     // A mount whose source is away is served by its fallback, if one is live.
     if (auto fallback = live_fallback_stream(path)) stream = std::move(fallback);
+  }
+  if ((!stream || !stream->has_source()) && relay_.relays_mounts()) {
+    // An edge: a mount it lacks, or whose pull has stopped, comes from an origin.
+    if (pull_from_origin(connection, head, path, stream != nullptr)) return;
+    if (!stream) stream = relay_.registry().find(path);
   }
   if (!stream) {
     counters_.not_found.add(1);
@@ -554,6 +558,10 @@ void Worker::handle_hls_request(Connection& connection, const RequestHead& head)
   if (refuse_bad_mount_name(connection, "HLS request", path)) return;
   const auto hls = parse_hls_path(path);  // the router found the shape
   auto video = hls ? relay_.registry().find(hls->mount) : nullptr;
+  if (!video && hls && relay_.relays_mounts()) {
+    if (pull_from_origin(connection, head, hls->mount, false)) return;
+    video = relay_.registry().find(hls->mount);
+  }
   if (!video) {
     counters_.not_found.add(1);
     spdlog::info("{} HLS request for {}: no such mount: 404", connection.peer(), path);
@@ -761,6 +769,8 @@ void Worker::on_sweep() {
   }
   // A paused source whose lanes have since emptied retries here instead of waiting forever.
   if (!paused_sources_.empty()) resume_sources(nullptr);
+  for (auto& pull : pulls_) pull->on_sweep(now);
+  std::erase_if(pulls_, [](const auto& pull) { return pull->finished(); });
 }
 
 void Worker::schedule_tick(std::shared_ptr<Stream> stream, std::uint64_t due_us) {
@@ -799,6 +809,8 @@ void Worker::on_tick_timer() {
 
 void Worker::drain() {
   draining_ = true;
+  for (auto& pull : pulls_) pull->stop();
+  pulls_.clear();
   const std::vector<Connection*> open(connections_.begin(), connections_.end());
   for (Connection* connection : open) connection->close("relay shutting down");
   maybe_drained();
@@ -818,6 +830,98 @@ void Worker::stop() {
   ticks_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
 }
+
+Connection* Worker::adopt_socket(int fd) {
+  const std::uint64_t id = next_connection_id_++ * relay_.worker_count() + index_;
+  auto* connection = new Connection(*this, id, monotonic_ms());
+  relay_.connection_opened();
+  if (!connection->open(&loop_, fd)) {
+    delete connection;
+    relay_.connection_closed();
+    return nullptr;
+  }
+  if (connection->is_closing()) return nullptr;  // it frees itself in its close callback
+  connections_.insert(connection);
+  return connection;
+}
+
+bool Worker::refuse_relay_loop(Connection& connection, const RequestHead& head) {
+  const auto value = head.header(kRelayChainHeader);
+  if (!value) return false;
+  // Another relay pulls this on behalf of the relays in its chain: never around a loop.
+  const RelayChain chain = parse_relay_chain(value);
+  const auto problem = relay_chain_problem(chain, relay_.relay_id(), relay_.config().relay_max_hops);
+  if (!problem) return false;
+  counters_.relay_loops.add(1);
+  spdlog::warn("{} relay request for {} refused: {} (chain {}): 508", connection.peer(), head.path, *problem,
+               PeerText::from(*value).str());
+  connection.respond_and_close(508, std::string(*problem) + "\n");
+  return true;
+}
+
+bool Worker::pull_from_origin(Connection& connection, const RequestHead& head, const std::string& mount,
+                              bool present) {
+  const std::uint64_t now = monotonic_ms();
+  const EdgeDirectory::Answer answer = relay_.edge().want(mount, index_, now);
+  switch (answer.decision) {
+    case EdgeDirectory::Decision::start: {
+      const RelayChain chain = parse_relay_chain(head.header(kRelayChainHeader));
+      auto pull = std::make_unique<OriginPull>(*this, relay_.pull_options(mount, chain));
+      pull->start(now);
+      pulls_.push_back(std::move(pull));
+      break;
+    }
+    case EdgeDirectory::Decision::wait:
+      break;
+    case EdgeDirectory::Decision::present:
+      return false;
+    case EdgeDirectory::Decision::missing:
+      if (present) return false;
+      counters_.not_found.add(1);
+      spdlog::info("{} viewer refused for {}: no origin has it (cached): {}", connection.peer(), mount,
+                   answer.status);
+      connection.respond_and_close(answer.status, "no such mount\n");
+      return true;
+  }
+  // A mount in its grace: its listeners join and wait there. Else the request waits for the
+  // pull's first answer.
+  if (present) return false;
+  auto pending = std::make_shared<PendingOrigin>();
+  pending->connection = &connection;
+  pending->head = head;
+  connection.await_origin(pending);
+  origin_waiters_.emplace(mount, std::move(pending));
+  return true;
+}
+
+void Worker::post_origin_answer(const std::string& mount, int status) {
+  LoopEvent event(LoopEvent::Kind::origin_answer, -1, nullptr, static_cast<std::uint64_t>(status));
+  event.name = std::make_shared<const std::string>(mount);
+  post_to_all(event);
+}
+
+void Worker::on_origin_answer(const std::string& mount, int status) {
+  auto [first, last] = origin_waiters_.equal_range(mount);
+  std::vector<std::shared_ptr<PendingOrigin>> waiters;
+  for (auto it = first; it != last; ++it) waiters.push_back(std::move(it->second));
+  origin_waiters_.erase(first, last);
+  for (const auto& pending : waiters) {
+    Connection* connection = pending->connection;
+    if (connection == nullptr) continue;
+    pending->connection = nullptr;
+    connection->origin_answered();
+    if (status == 200) {
+      handle_request(*connection, pending->head, {});  // routed again: the mount is here now
+      continue;
+    }
+    (status == 404 ? counters_.not_found : counters_.origin_failures).add(1);
+    spdlog::info("{} viewer refused for {}: {}: {}", connection->peer(), mount,
+                 status == 404 ? "no origin has it" : "no origin serves it", status);
+    connection->respond_and_close(status, status == 404 ? "no such mount\n" : "the origin did not serve the mount\n");
+  }
+}
+
+void Worker::cancel_origin_wait(PendingOrigin& pending) { pending.connection = nullptr; }
 
 // libuv callbacks
 

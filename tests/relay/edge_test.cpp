@@ -71,14 +71,12 @@ TEST_CASE("the directory: one pull per mount, waiters, and a short memory of mis
   // Others wait for its first answer, on any loop.
   CHECK(directory.want("/a", 1, 110).decision == EdgeDirectory::Decision::wait);
   CHECK(directory.want("/a", 0, 120).decision == EdgeDirectory::Decision::wait);
-  directory.update("/a", EdgeDirectory::PullState::streaming, "http://o1", 130);
-  directory.count_connect("/a", false);
+  directory.update("/a", EdgeDirectory::PullState::streaming, "http://o1", 130, {1, 0, 0});
   CHECK(directory.want("/a", 1, 140).decision == EdgeDirectory::Decision::present);
   // Reconnecting after a loss: still present (the mount is orphaned, its viewers wait).
-  directory.update("/a", EdgeDirectory::PullState::retrying, "http://o2", 150);
+  directory.update("/a", EdgeDirectory::PullState::retrying, "http://o2", 150, {1, 0, 0});
   CHECK(directory.want("/a", 1, 160).decision == EdgeDirectory::Decision::present);
-  directory.count_connect("/a", true);
-  directory.count_failure("/a");
+  directory.update("/a", EdgeDirectory::PullState::retrying, "http://o2", 160, {2, 1, 1});
 
   const auto pulls = directory.snapshot();
   REQUIRE(pulls.size() == 1);

@@ -122,7 +122,7 @@ TEST_CASE("/stats and /metrics render any stored peer text as valid JSON and Pro
     }
     WorkerCounters counters;
     EndedTotals ended;
-    const StatsInput input{{&counters}, 0, 0, ended, streams, 1000, "test", 0};
+    const StatsInput input{{&counters}, 0, 0, ended, streams, 1000, "test", 0, {}, "test"};
     const std::string stats = render_stats_json(input);
     REQUIRE_NOTHROW(nlohmann::json::parse(stats));
     const std::string metrics = render_metrics_text(input);

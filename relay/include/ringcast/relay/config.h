@@ -127,6 +127,12 @@ struct RelayConfig {
   // Addresses or networks: "127.0.0.1", "10.0.0.0/8", "fd00::/8".
   bool proxy_protocol = false;
   std::vector<std::string> trusted_proxies;
+  // An edge: a listener's request for a mount this relay lacks is pulled from these origins
+  // ("http://host:port[/prefix]"), in order of preference, and served here while anyone
+  // listens; the pull stops relay_linger_ms after the last local listener left.
+  std::vector<std::string> relay_origins;
+  std::uint32_t relay_linger_ms = 10'000;
+  std::size_t relay_max_hops = 8;  // a pull that passed through this many relays is refused (508)
   std::string admin_listen_host;      // empty: no admin listener
   std::uint16_t admin_listen_port = 0;
   StatsAccess stats_access = StatsAccess::open;

@@ -21,6 +21,7 @@ class Stream;
 class ViewerSession;
 struct AdminTask;
 struct PendingAuth;
+struct PendingOrigin;
 struct ListenerNotice;
 
 class Connection {
@@ -55,6 +56,9 @@ class Connection {
   // The request waits for its authentication (worker_auth.cpp); closing cancels the check.
   void await_auth(std::shared_ptr<PendingAuth> pending);
   void auth_answered();
+  // The request waits for an edge's pull of its mount (origin_pull.h); closing cancels the wait.
+  void await_origin(std::shared_ptr<PendingOrigin> pending);
+  void origin_answered();
   // The url authenticator wants to hear when this viewer leaves (listener_remove).
   void set_listener_notice(std::unique_ptr<ListenerNotice> notice);
   // The access log wants this session's request line and client headers when it ends.
@@ -134,6 +138,7 @@ class Connection {
   bool proxy_header_pending_ = false;
   std::shared_ptr<AdminTask> pending_admin_;
   std::shared_ptr<PendingAuth> pending_auth_;
+  std::shared_ptr<PendingOrigin> pending_origin_;
   std::unique_ptr<ListenerNotice> listener_notice_;
   void announce_leaving();
   struct SessionRecord;                   // only while the access log is on

@@ -62,9 +62,9 @@ class EdgeDirectory {
     PullState state = PullState::connecting;
     bool on_demand = true;
     std::size_t worker = 0;  // the loop that owns the pull
-    std::uint64_t connects = 0;   // successful connections (reconnects = connects - 1)
+    std::uint64_t connects = 0;   // feeds begun (reconnects = connects - 1)
     std::uint64_t failures = 0;   // attempts that failed (refused, timed out, an error status)
-    std::uint64_t failovers = 0;  // switches to another origin than the one before
+    std::uint64_t failovers = 0;  // feeds from another origin than the one before
     std::uint64_t since_ms = 0;   // when it entered its state
   };
 
@@ -86,9 +86,13 @@ class EdgeDirectory {
   // A static relay (config) claims its mount for `worker`; false when one already pulls it.
   bool claim(const std::string& mount, std::size_t worker, std::uint64_t now_ms);
   // The owner's pull changed state (origin: the URL it reads or tries).
-  void update(const std::string& mount, PullState state, const std::string& origin, std::uint64_t now_ms);
-  void count_connect(const std::string& mount, bool failover);
-  void count_failure(const std::string& mount);
+  struct PullCounts {
+    std::uint64_t connects = 0;   // feeds begun (reconnects = connects - 1)
+    std::uint64_t failures = 0;   // attempts that failed (refused, timed out, an error status)
+    std::uint64_t failovers = 0;  // feeds from another origin than the one before
+  };
+  void update(const std::string& mount, PullState state, const std::string& origin, std::uint64_t now_ms,
+              PullCounts counts);
   // The pull ended for good. status 404: every origin said so; cached for missing_ttl_ms.
   void ended(const std::string& mount, int status, std::uint64_t now_ms);
   bool pulling(const std::string& mount) const;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "ringcast/relay/lane.h"
 
@@ -33,6 +34,9 @@ struct LoopEvent {
     // admin's moveclients). No stream, with position kMoveHome: every viewer whose own mount is
     // target's goes back to it (fallback-override).
     move_viewers,
+    // name, position: an edge's pull of mount `name` has its answer (position: the HTTP status,
+    // 200 once the mount is in the registry); the listeners this loop holds for it go on.
+    origin_answer,
     drain,          // shutdown, phase 1: close every connection
     stop,           // shutdown, phase 2: close the loop's handles
   };
@@ -53,6 +57,7 @@ struct LoopEvent {
   std::uint64_t position = 0;
   std::shared_ptr<AdminTask> task;
   std::shared_ptr<Stream> target;  // move_viewers
+  std::shared_ptr<const std::string> name;  // origin_answer
 };
 
 // A worker loop as a mount's lanes see it. Implemented by Worker; tests may fake it.

@@ -17,7 +17,9 @@
 
 #include "ringcast/relay/access_log.h"
 #include "ringcast/relay/config.h"
+#include "ringcast/relay/edge.h"
 #include "ringcast/relay/forwarded.h"
+#include "ringcast/relay/origin_pull.h"
 #include "ringcast/relay/icecast_admin.h"
 #include "ringcast/relay/stats.h"
 #include "ringcast/relay/stats_history.h"
@@ -110,6 +112,17 @@ class Relay {
   std::string stats_history_json() const { return history_.render_json(); }
   // Any worker thread: an accepted connection is gone (the limit counts it no more).
   void connection_closed();
+  // Any worker thread: a connection this relay opened (an edge's pull) counts too.
+  void connection_opened() { open_connections_.fetch_add(1); }
+
+  // Relay trees (origin_pull.h): this relay's id in relay chains, its pulls, and whether and
+  // how a mount it lacks is pulled.
+  const std::string& relay_id() const { return relay_id_; }
+  EdgeDirectory& edge() { return edge_; }
+  const EdgeDirectory& edge() const { return edge_; }
+  bool relays_mounts() const { return !origins_.empty(); }
+  // `chain`: the relay chain of the request that asked (empty for none).
+  OriginPull::Options pull_options(const std::string& mount, const RelayChain& chain) const;
   // Any worker thread: it has no connections left after a drain.
   void worker_drained();
 
@@ -136,6 +149,9 @@ class Relay {
   uv_loop_t* main_loop_;
   RelayConfig config_;
   AddressSet trusted_proxies_;
+  std::vector<OriginUrl> origins_;  // config_.relay_origins, parsed once at start
+  std::string relay_id_;
+  EdgeDirectory edge_;
   StreamRegistry registry_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<moodycamel::ProducerToken> tokens_;  // main thread's, to each worker's inbox

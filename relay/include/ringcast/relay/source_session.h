@@ -10,17 +10,22 @@
 #include <string_view>
 
 #include "ringcast/relay/chunked_decoder.h"
+#include "ringcast/relay/icy_reader.h"
 
 namespace ringcast::relay {
 
 class Connection;
+class OriginPull;
 class Stream;
 
 class SourceSession {
  public:
   // chunked: the body is sent with Transfer-Encoding: chunked; its framing is removed in the
-  // ring, where the kernel put it, before anything is committed.
-  SourceSession(Connection& connection, std::shared_ptr<Stream> stream, bool chunked = false);
+  // ring, where the kernel put it, before anything is committed. icy_metaint: an origin's
+  // answer carries ICY blocks every that many bytes (an edge's pull); they are taken out the
+  // same way and their titles become the mount's.
+  SourceSession(Connection& connection, std::shared_ptr<Stream> stream, bool chunked = false,
+                std::uint32_t icy_metaint = 0);
   ~SourceSession();
 
   // Body bytes that arrived in the same read as the head are copied into the ring once.
@@ -39,8 +44,13 @@ class SourceSession {
   bool paused() const { return paused_; }
   std::uint64_t bytes_received() const { return bytes_received_; }
   Stream& stream() { return *stream_; }
+  // An edge's pull feeds the mount through this session: it hears when the session ends.
+  void set_pull(OriginPull* pull) { pull_ = pull; }
+  bool pulled() const { return pull_ != nullptr; }
 
  private:
+  void commit(char* at, std::size_t n);
+
   Connection& connection_;
   std::shared_ptr<Stream> stream_;
   bool attached_ = false;
@@ -49,6 +59,8 @@ class SourceSession {
   std::uint64_t last_data_ms_ = 0;
   std::uint64_t bytes_received_ = 0;
   std::optional<ChunkedDecoder> chunked_;
+  std::optional<IcyReader> icy_;
+  OriginPull* pull_ = nullptr;
 };
 
 }  // namespace ringcast::relay

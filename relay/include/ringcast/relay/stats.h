@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ringcast/relay/edge.h"
 #include "ringcast/relay/stream.h"
 
 namespace ringcast::relay {
@@ -65,6 +66,8 @@ struct WorkerCounters {
   Counter over_limit;       // 503: connections, viewers per mount, mounts
   Counter draining;         // 503: new listeners and sources while the relay drains (SIGTERM)
   Counter untrusted_proxies;  // closed: a connection to a PROXY listener from an untrusted address
+  Counter relay_loops;        // 508: a relay's pull that passed through this relay already
+  Counter origin_failures;    // 502: an edge's listeners whose mount no origin served
   Counter source_idle_timeouts;
   Counter metadata_updates;  // titles set through /admin/metadata
   Counter viewers_moved;     // to a fallback mount, back, or by an admin (moveclients)
@@ -95,6 +98,7 @@ inline constexpr RefusalReason kRefusalReasons[] = {
     {"method", &WorkerCounters::bad_methods},        {"head_timeout", &WorkerCounters::head_timeouts},
     {"head_too_large", &WorkerCounters::heads_too_large}, {"limit", &WorkerCounters::over_limit},
     {"draining", &WorkerCounters::draining},         {"untrusted_proxy", &WorkerCounters::untrusted_proxies},
+    {"relay_loop", &WorkerCounters::relay_loops},    {"origin", &WorkerCounters::origin_failures},
 };
 
 // One counter summed over every worker, or over a mount's lanes (relaxed loads, at read time).
@@ -118,6 +122,8 @@ struct StatsInput {
   std::uint64_t uptime_ms;
   std::string version;
   std::uint64_t now_ms = 0;  // monotonic (HLS sessions expire by it)
+  std::vector<EdgeDirectory::PullInfo> pulls;  // an edge's pulls, by mount
+  std::string relay_id;                         // this relay's id in relay chains
 };
 
 std::string render_stats_json(const StatsInput& input);

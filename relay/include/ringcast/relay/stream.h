@@ -44,6 +44,13 @@ class Counter {
 };
 
 // What the source said about its stream, as PeerText: every page may show it.
+// What a source's head (or an origin's answer) may put in its mount's metadata: a content type
+// is a short token, and a few ice-* headers of a KiB each are all any encoder sends.
+inline constexpr std::size_t kMaxContentTypeBytes = 256;
+inline constexpr std::size_t kMaxIceHeaders = 32;
+inline constexpr std::size_t kMaxIceHeaderNameBytes = 64;
+inline constexpr std::size_t kMaxUserAgentBytes = 256;
+
 struct StreamMetadata {
   PeerText content_type = PeerText::from("application/octet-stream");
   std::vector<std::pair<PeerText, PeerText>> ice_headers;  // ice-* and icy-* headers, in order

@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -31,6 +32,8 @@ struct ListenerAuthRequest;
 enum class AuthKind;
 class AuthClient;
 class Connection;
+class OriginPull;
+struct PendingOrigin;
 class Relay;
 class SourceSession;
 class Stream;
@@ -78,6 +81,16 @@ class Worker final : public LoopHost {
   // A viewer admitted by the url authenticator left: listener_remove.
   void listener_left(const ListenerNotice& notice, std::uint64_t duration_seconds);
 
+  // --- relay trees (origin_pull.h) ---
+  uv_loop_t* loop() { return &loop_; }
+  // A connected socket (an edge's pull, once its origin said 200) becomes a Connection here.
+  // Null (fd closed) when no handle could be made.
+  Connection* adopt_socket(int fd);
+  // Every loop's listeners waiting for `mount` hear the pull's answer.
+  void post_origin_answer(const std::string& mount, int status);
+  // The connection waiting for an origin's answer closed.
+  void cancel_origin_wait(PendingOrigin& pending);
+
  private:
   static constexpr unsigned kDiscardBytes = 16 * 1024;
 
@@ -109,6 +122,13 @@ class Worker final : public LoopHost {
   void handle_hls(Connection& connection, const RequestHead& head, const std::shared_ptr<Stream>& stream,
                   const HlsPath& hls);
   void handle_viewer(Connection& connection, RequestHead& head, bool authenticated = false);
+  // An edge lacks `mount` (or has it without a source: present): pull it from the origins,
+  // holding the request until the pull's first answer when the mount is not here at all.
+  // True when the request was held or answered.
+  bool pull_from_origin(Connection& connection, const RequestHead& head, const std::string& mount, bool present);
+  void on_origin_answer(const std::string& mount, int status);
+  // A pull's request that passed through this relay before, or too many: 508.
+  bool refuse_relay_loop(Connection& connection, const RequestHead& head);
   // Listener and source authentication (worker_auth.cpp): the users file's hash check on
   // libuv's thread pool, then the url authenticator on this loop's AuthClient; the request
   // goes on (handle_viewer/handle_source, authenticated) or is refused.
@@ -181,6 +201,8 @@ class Worker final : public LoopHost {
   WorkerCounters counters_;
   std::unique_ptr<char[]> discard_;
   std::unique_ptr<AuthClient> auth_client_;
+  std::vector<std::unique_ptr<OriginPull>> pulls_;  // this loop's; freed by the sweep once stopped
+  std::multimap<std::string, std::shared_ptr<PendingOrigin>, std::less<>> origin_waiters_;
 };
 
 }  // namespace ringcast::relay

@@ -1,0 +1,193 @@
+// Relay trees on loopback: an edge (--relay-origin) pulls a mount it lacks from its origin when
+// a listener asks, serves every listener from one pull, forwards the origin's titles, stops
+// after its linger, remembers a missing mount briefly, and refuses relay loops.
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+
+using namespace ringcast::integration;
+
+namespace {
+
+constexpr double kRate = 256'000;  // bytes per second: a 2 Mbit/s TS feed
+constexpr std::string_view kAdminPassword = "edge-admin";
+
+std::string origin_url(const RelayProcess& origin) { return "http://127.0.0.1:" + std::to_string(origin.port()); }
+
+std::uint64_t mount_viewers(std::uint16_t port, const std::string& mount) {
+  const auto stats = fetch_stats(port);
+  const auto& mounts = stats.at("mounts");
+  return mounts.contains(mount) ? mounts.at(mount).at("viewers").get<std::uint64_t>() : 0;
+}
+
+std::uint64_t refused(std::uint16_t port, const std::string& reason) {
+  return fetch_stats(port).at("refused").at(reason).get<std::uint64_t>();
+}
+
+Viewer::Options bounded() {
+  Viewer::Options options;
+  options.deadline = 30s;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("an edge pulls a mount on demand and serves every listener from one pull", "[edge]") {
+  RelayProcess origin;
+  SourceConnection source = connect_source(origin.port());
+  PacedSource feed(std::move(source.socket), 0, static_cast<std::uint64_t>(kRate * 4), kRate);
+  RelayProcess edge({"--relay-origin", origin_url(origin)});
+
+  Viewer first(edge.port(), "/live.ts", bounded());
+  Viewer second(edge.port(), "/live.ts", bounded());
+  REQUIRE(wait_until([&] { return first.received() > 256 * 1024 && second.received() > 256 * 1024; }, 15s));
+  // Two listeners here, one at the origin: the edge's pull.
+  CHECK(mount_viewers(edge.port(), "/live.ts") == 2);
+  CHECK(mount_viewers(origin.port(), "/live.ts") == 1);
+  const auto relay = fetch_stats(edge.port()).at("mounts").at("/live.ts").at("relay");
+  CHECK(relay.at("origin") == origin_url(origin));
+  CHECK(relay.at("state") == "streaming");
+  CHECK(relay.at("connects") == 1);
+  first.hang_up();
+  second.hang_up();
+  // Every byte a listener of the edge got is the source's, in order, whole packets.
+  CHECK(first.error() == "");
+  CHECK(first.checker().error() == "");
+  CHECK(second.checker().error() == "");
+  CHECK(first.checker().packets() > 1000);
+  feed.join();
+  REQUIRE(edge.stop() == 0);
+  REQUIRE(origin.stop() == 0);
+}
+
+TEST_CASE("an edge stops its pull a linger time after the last listener left", "[edge]") {
+  RelayProcess origin;
+  SourceConnection source = connect_source(origin.port());
+  PacedSource feed(std::move(source.socket), 0, static_cast<std::uint64_t>(kRate * 7), kRate);
+  RelayProcess edge({"--relay-origin", origin_url(origin), "--relay-linger", "1", "--grace", "1"});
+  {
+    Viewer viewer(edge.port(), "/live.ts", bounded());
+    REQUIRE(wait_until([&] { return viewer.received() > 64 * 1024; }, 15s));
+    CHECK(mount_viewers(origin.port(), "/live.ts") == 1);
+    viewer.hang_up();
+    CHECK(viewer.checker().error() == "");
+  }
+  // linger 1 s, then the pull closes: the origin loses its listener, and the edge's mount
+  // goes after its grace.
+  CHECK(wait_until([&] { return mount_viewers(origin.port(), "/live.ts") == 0; }, 10s));
+  CHECK(wait_until([&] { return !fetch_stats(edge.port()).at("mounts").contains("/live.ts"); }, 10s));
+  // A new listener starts a new pull.
+  Viewer again(edge.port(), "/live.ts", bounded());
+  CHECK(wait_until([&] { return again.received() > 64 * 1024; }, 15s));
+  again.hang_up();
+  CHECK(again.checker().error() == "");
+  feed.join();
+  REQUIRE(edge.stop() == 0);
+  REQUIRE(origin.stop() == 0);
+}
+
+TEST_CASE("a mount no origin has is 404 at the edge, and a storm costs the origin one request", "[edge]") {
+  RelayProcess origin;
+  RelayProcess edge({"--relay-origin", origin_url(origin)});
+  // 20 at once: one pull, whose answer all of them hear; then 20 more, answered from the cache.
+  std::vector<std::future<int>> storm;
+  for (int i = 0; i < 20; ++i) {
+    storm.push_back(std::async(std::launch::async, [&] {
+      return http_exchange(edge.port(), "GET /nowhere.mp3 HTTP/1.0\r\n\r\n").head.status;
+    }));
+  }
+  for (auto& status : storm) CHECK(status.get() == 404);
+  for (int i = 0; i < 20; ++i) {
+    CHECK(http_exchange(edge.port(), "GET /nowhere.mp3 HTTP/1.0\r\n\r\n").head.status == 404);
+  }
+  CHECK(refused(origin.port(), "not_found") == 1);
+  CHECK(refused(edge.port(), "not_found") == 40);
+  REQUIRE(edge.stop() == 0);
+  REQUIRE(origin.stop() == 0);
+}
+
+TEST_CASE("an origin that is down is 502 at the edge, not a hang", "[edge]") {
+  // Nothing listens on port 1: every connection is refused at once.
+  RelayProcess edge({"--relay-origin", "http://127.0.0.1:1"});
+  const Response response = http_exchange(edge.port(), "GET /live.ts HTTP/1.0\r\n\r\n");
+  CHECK(response.head.status == 502);
+  CHECK(refused(edge.port(), "origin") == 1);
+  REQUIRE(edge.stop() == 0);
+}
+
+TEST_CASE("a relay loop is refused with 508, and the chain grows by one id per hop", "[edge]") {
+  RelayProcess origin;
+  RelayProcess edge({"--relay-origin", origin_url(origin)});
+  const std::string origin_id = fetch_stats(origin.port()).at("relay_id");
+  const std::string edge_id = fetch_stats(edge.port()).at("relay_id");
+  REQUIRE(origin_id != edge_id);
+  // A request that passed through the edge already.
+  Response response = http_exchange(edge.port(), "GET /a.mp3 HTTP/1.0\r\nX-Ringcast-Relay: " + edge_id + "\r\n\r\n");
+  CHECK(response.head.status == 508);
+  // One that passed through the origin: the edge pulls from the origin on its behalf, with the
+  // chain "origin, edge"; the origin sees itself in it and refuses, and so does the edge.
+  response = http_exchange(edge.port(), "GET /b.mp3 HTTP/1.0\r\nX-Ringcast-Relay: " + origin_id + "\r\n\r\n");
+  CHECK(response.head.status == 508);
+  CHECK(refused(origin.port(), "relay_loop") == 1);
+  CHECK(refused(edge.port(), "relay_loop") == 1);  // its own; the pull's 508 counts as "origin"
+  // Eight hops are the most a pull may have passed through.
+  response = http_exchange(edge.port(), "GET /c.mp3 HTTP/1.0\r\nX-Ringcast-Relay: 1, 2, 3, 4, 5, 6, 7, 8\r\n\r\n");
+  CHECK(response.head.status == 508);
+  // Seven pass the edge, which makes them eight on its way to the origin: refused there.
+  response = http_exchange(edge.port(), "GET /d.mp3 HTTP/1.0\r\nX-Ringcast-Relay: 1, 2, 3, 4, 5, 6, 7\r\n\r\n");
+  CHECK(response.head.status == 508);
+  // Six pass both (and the origin lacks the mount).
+  response = http_exchange(edge.port(), "GET /e.mp3 HTTP/1.0\r\nX-Ringcast-Relay: 1, 2, 3, 4, 5, 6\r\n\r\n");
+  CHECK(response.head.status == 404);
+  CHECK(refused(origin.port(), "relay_loop") == 2);
+  CHECK(refused(edge.port(), "relay_loop") == 2);
+  REQUIRE(edge.stop() == 0);
+  REQUIRE(origin.stop() == 0);
+}
+
+TEST_CASE("a title set at the origin reaches the edge and its ICY listeners", "[edge]") {
+  RelayProcess origin({"--admin-password", std::string(kAdminPassword)});
+  SourceOptions options;
+  options.mount = "/radio.mp3";
+  options.content_type = "audio/mpeg";
+  SourceConnection source = connect_source(origin.port(), options);
+  PacedSource feed(std::move(source.socket), 0, 32'000 * 5, 32'000);
+  RelayProcess edge({"--relay-origin", origin_url(origin), "--icy-metaint", "8000"});
+
+  Socket listener = connect_loopback(edge.port());
+  send_all(listener, "GET /radio.mp3 HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n", Clock::now() + 5s);
+  const ResponseHead head = read_response_head(listener, Clock::now() + 15s);
+  REQUIRE(head.status == 200);
+  CHECK(head.header("icy-metaint") == "8000");
+
+  const Response set = http_exchange(
+      origin.port(), "GET /admin/metadata?mount=/radio.mp3&mode=updinfo&song=Edge%20Test%20Song HTTP/1.0\r\n"
+                     "Authorization: " + basic_auth("admin", kAdminPassword) + "\r\n\r\n");
+  REQUIRE(set.head.status == 200);
+  CHECK(wait_until(
+      [&] {
+        const auto mounts = fetch_stats(edge.port()).at("mounts");
+        return mounts.contains("/radio.mp3") && mounts.at("/radio.mp3").value("title", "") == "Edge Test Song";
+      },
+      10s));
+  // The edge's own ICY blocks carry it to its listener (the origin's blocks never do: only
+  // stream bytes sit between the edge's blocks).
+  std::string received;
+  const auto deadline = Clock::now() + 10s;
+  std::uint8_t buffer[16 * 1024];
+  while (received.find("StreamTitle='Edge Test Song';") == std::string::npos && Clock::now() < deadline) {
+    const auto n = read_some(listener, buffer, sizeof(buffer), deadline);
+    if (!n || *n == 0) break;
+    received.append(reinterpret_cast<const char*>(buffer), *n);
+  }
+  CHECK(received.find("StreamTitle='Edge Test Song';") != std::string::npos);
+  listener.close();
+  feed.join();
+  REQUIRE(edge.stop() == 0);
+  REQUIRE(origin.stop() == 0);
+}
