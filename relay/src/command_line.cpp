@@ -148,6 +148,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   double grace_seconds = seconds(config.grace_ms);
   double drain_seconds = seconds(config.drain_ms);
   double relay_linger_seconds = seconds(config.relay_linger_ms);
+  double relay_retry_preferred_seconds = seconds(config.relay_retry_preferred_ms);
   double source_timeout_seconds = seconds(config.source_idle_timeout_ms);
   double head_timeout_seconds = seconds(config.head_timeout_ms);
   double viewer_stall_seconds = seconds(config.viewer_stall_timeout_ms);
@@ -211,6 +212,12 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       });
   app.add_option("--relay-linger", relay_linger_seconds,
                  "seconds an edge keeps pulling a mount after its last listener left")
+      ->check(duration)
+      ->type_name("SECONDS")
+      ->capture_default_str();
+  app.add_option("--relay-retry-preferred", relay_retry_preferred_seconds,
+                 "seconds between an edge's tries of its preferred origins while a later one feeds a "
+                 "mount; the first that serves takes the feed back (0: never)")
       ->check(duration)
       ->type_name("SECONDS")
       ->capture_default_str();
@@ -342,6 +349,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   config.grace_ms = milliseconds(grace_seconds);
   config.drain_ms = milliseconds(drain_seconds);
   config.relay_linger_ms = milliseconds(relay_linger_seconds);
+  config.relay_retry_preferred_ms = milliseconds(relay_retry_preferred_seconds);
   config.source_idle_timeout_ms = milliseconds(source_timeout_seconds);
   config.head_timeout_ms = milliseconds(head_timeout_seconds);
   config.viewer_stall_timeout_ms = milliseconds(viewer_stall_seconds);

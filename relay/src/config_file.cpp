@@ -344,6 +344,8 @@ constexpr Key<RelayConfig> kRelayKeys[] = {
     {"trusted_proxies", [](const Value& v, RelayConfig& c) { assign(c.trusted_proxies, v.networks()); }},
     {"relay_origins", [](const Value& v, RelayConfig& c) { assign(c.relay_origins, v.origin_urls()); }},
     {"relay_linger", [](const Value& v, RelayConfig& c) { assign(c.relay_linger_ms, v.seconds_as_ms()); }},
+    {"relay_retry_preferred",
+     [](const Value& v, RelayConfig& c) { assign(c.relay_retry_preferred_ms, v.seconds_as_ms()); }},
     {"admin_listen",
      [](const Value& v, RelayConfig& c) {
        if (auto address = v.address()) {

@@ -84,6 +84,7 @@ OriginPull::Options Relay::pull_options(const std::string& mount, const RelayCha
   options.settings.origins = origins_.size();
   options.settings.on_demand = true;
   options.settings.linger_ms = config_.relay_linger_ms;
+  options.settings.preferred_retry_ms = config_.relay_retry_preferred_ms;
   // An origin that sends nothing is dropped like a quiet source (--source-timeout).
   options.settings.stall_timeout_ms = config_.source_idle_timeout_ms;
   return options;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "fault_proxy.h"
 #include "harness.h"
 
 using namespace ringcast::integration;
@@ -190,4 +191,166 @@ TEST_CASE("a title set at the origin reaches the edge and its ICY listeners", "[
   feed.join();
   REQUIRE(edge.stop() == 0);
   REQUIRE(origin.stop() == 0);
+}
+
+namespace {
+
+// Which feed a packet came from: origin A's source sends sequences from 0, B's from kFeedB.
+constexpr std::uint64_t kFeedB = 1'000'000'000;
+
+struct FeedRun {
+  char feed;  // 'A' or 'B'
+  std::uint64_t first, last;  // packet sequences
+};
+
+// Splits what a listener received into runs of consecutive packets of one feed. Every packet
+// must be whole and valid; a feed change may only happen between whole packets.
+std::vector<FeedRun> feed_runs(const std::vector<std::uint8_t>& stream, std::string& error) {
+  std::vector<FeedRun> runs;
+  std::size_t at = 0;
+  for (; at + kPacketBytes <= stream.size(); at += kPacketBytes) {
+    const std::uint8_t* packet = stream.data() + at;
+    std::uint64_t sequence = 0;
+    for (int i = 0; i < 8; ++i) sequence |= std::uint64_t{packet[1 + i]} << (8 * i);
+    bool valid = packet[0] == 0x47;
+    for (std::size_t i = 9; valid && i < kPacketBytes; ++i) valid = packet[i] == pattern_byte(sequence * kPacketBytes + i);
+    if (!valid) {
+      error = "byte " + std::to_string(at) + ": not a whole packet of either feed";
+      return runs;
+    }
+    const char feed = sequence >= kFeedB ? 'B' : 'A';
+    if (!runs.empty() && runs.back().feed == feed && sequence == runs.back().last + 1) {
+      runs.back().last = sequence;
+    } else {
+      runs.push_back({feed, sequence, sequence});
+    }
+  }
+  return runs;
+}
+
+std::string origin_in_use(std::uint16_t edge_port, const std::string& mount) {
+  const auto mounts = fetch_stats(edge_port).at("mounts");
+  if (!mounts.contains(mount) || !mounts.at(mount).contains("relay")) return "";
+  const auto& relay = mounts.at(mount).at("relay");
+  return relay.at("state") == "streaming" ? relay.at("origin").get<std::string>() : "";
+}
+
+// Two origins with a source each (A's sequences from 0, B's from kFeedB); the edge reaches A
+// through a fault proxy.
+struct TwoOrigins {
+  explicit TwoOrigins(double seconds)
+      : feed_a(connect_source(origin_a.port()).socket, 0, static_cast<std::uint64_t>(kRate * seconds), kRate),
+        feed_b(connect_source(origin_b.port()).socket, kFeedB * kPacketBytes,
+               static_cast<std::uint64_t>(kRate * seconds), kRate),
+        to_a(origin_a.port()),
+        url_a("http://127.0.0.1:" + std::to_string(to_a.port())),
+        url_b(origin_url(origin_b)) {}
+
+  // A listener of the edge that keeps what it receives, once it is fed by A.
+  static Viewer::Options listener_options() {
+    Viewer::Options options = bounded();
+    options.contiguous = false;
+    options.keep_stream = true;
+    return options;
+  }
+
+  void finish(RelayProcess& edge) {
+    to_a.set_mode(FaultProxy::Mode::refuse);  // lets stalled connections go
+    feed_a.join();
+    feed_b.join();
+    REQUIRE(edge.stop() == 0);
+    REQUIRE(origin_a.stop() == 0);
+    REQUIRE(origin_b.stop() == 0);
+  }
+
+  RelayProcess origin_a;
+  RelayProcess origin_b;
+  PacedSource feed_a;
+  PacedSource feed_b;
+  FaultProxy to_a;
+  const std::string url_a;
+  const std::string url_b;
+};
+
+}  // namespace
+
+TEST_CASE("an edge fails over to its second origin and moves back when the first returns", "[edge]") {
+  TwoOrigins origins(14);
+  FaultProxy& to_a = origins.to_a;
+  const std::string& url_a = origins.url_a;
+  const std::string& url_b = origins.url_b;
+  RelayProcess edge({"--relay-origin", url_a, "--relay-origin", url_b, "--relay-retry-preferred", "1"});
+  Viewer viewer(edge.port(), "/live.ts", TwoOrigins::listener_options());
+  REQUIRE(wait_until([&] { return viewer.received() > 128 * 1024 && origin_in_use(edge.port(), "/live.ts") == url_a; }, 15s));
+
+  // A goes away: its connection is cut and new ones are refused. The edge takes B's feed and
+  // its listener stays connected through the mount's grace.
+  to_a.set_mode(FaultProxy::Mode::refuse);
+  REQUIRE(wait_until([&] { return origin_in_use(edge.port(), "/live.ts") == url_b; }, 10s));
+  const std::uint64_t at_failover = viewer.received();
+  REQUIRE(wait_until([&] { return viewer.received() > at_failover + 128 * 1024; }, 10s));
+
+  // A is back: within a retry interval the edge moves back to it.
+  to_a.set_mode(FaultProxy::Mode::pass);
+  REQUIRE(wait_until([&] { return origin_in_use(edge.port(), "/live.ts") == url_a; }, 10s));
+  const std::uint64_t at_return = viewer.received();
+  REQUIRE(wait_until([&] { return viewer.received() > at_return + 128 * 1024; }, 10s));
+  const auto relay = fetch_stats(edge.port()).at("mounts").at("/live.ts").at("relay");
+  CHECK(relay.at("failovers") == 2);
+  CHECK(relay.at("connects") == 3);
+  viewer.hang_up();
+  CHECK(viewer.error() == "");
+  CHECK_FALSE(viewer.eof());  // one connection throughout
+
+  // What the listener heard: A, then B, then A again, each feed in order, whole packets, and
+  // nothing of a feed after the next one began (no byte of B after the return, and A's second
+  // run starts after its first ended).
+  std::string error;
+  const std::vector<FeedRun> runs = feed_runs(viewer.stream(), error);
+  CHECK(error == "");
+  std::string order;
+  for (const auto& run : runs) order += run.feed;
+  INFO("runs: " << order);
+  // Within a feed a run may restart further on (the lane's skip-free join of the new feed).
+  std::string changes;
+  for (const auto& run : runs) {
+    if (changes.empty() || changes.back() != run.feed) changes += run.feed;
+  }
+  CHECK(changes == "ABA");
+  std::uint64_t last_a = 0;
+  bool seen_b = false;
+  for (const auto& run : runs) {
+    if (run.feed == 'B') seen_b = true;
+    if (run.feed == 'A' && seen_b) CHECK(run.first > last_a);
+    if (run.feed == 'A') last_a = std::max(last_a, run.last);
+  }
+  origins.finish(edge);
+}
+
+TEST_CASE("an origin that stalls is dropped after the source timeout and the next one feeds", "[edge]") {
+  TwoOrigins origins(13);
+  FaultProxy& to_a = origins.to_a;
+  const std::string& url_a = origins.url_a;
+  const std::string& url_b = origins.url_b;
+  // No retry of the preferred origin here: the stalled one would answer again at once.
+  RelayProcess edge({"--relay-origin", url_a, "--relay-origin", url_b, "--relay-retry-preferred", "0",
+                     "--source-timeout", "2"});
+  Viewer viewer(edge.port(), "/live.ts", TwoOrigins::listener_options());
+  REQUIRE(wait_until([&] { return viewer.received() > 128 * 1024 && origin_in_use(edge.port(), "/live.ts") == url_a; }, 15s));
+  // A's bytes stop, its connection stays open. After 2 s without a byte the edge drops it; its
+  // new attempt at A gets no answer within the attempt timeout (5 s), then B serves.
+  to_a.set_mode(FaultProxy::Mode::stall);
+  REQUIRE(wait_until([&] { return origin_in_use(edge.port(), "/live.ts") == url_b; }, 12s));
+  const std::uint64_t at_failover = viewer.received();
+  REQUIRE(wait_until([&] { return viewer.received() > at_failover + 128 * 1024; }, 10s));
+  viewer.hang_up();
+  CHECK(viewer.error() == "");
+  std::string error;
+  const std::vector<FeedRun> runs = feed_runs(viewer.stream(), error);
+  CHECK(error == "");
+  REQUIRE(runs.size() >= 2);
+  CHECK(runs.front().feed == 'A');
+  CHECK(runs.back().feed == 'B');
+  for (std::size_t i = 1; i < runs.size(); ++i) CHECK_FALSE((runs[i - 1].feed == 'B' && runs[i].feed == 'A'));
+  origins.finish(edge);
 }

@@ -132,6 +132,9 @@ struct RelayConfig {
   // listens; the pull stops relay_linger_ms after the last local listener left.
   std::vector<std::string> relay_origins;
   std::uint32_t relay_linger_ms = 10'000;
+  // Fed by a less preferred origin, an edge tries the preferred ones again this often and moves
+  // back to the first that serves (0: never).
+  std::uint32_t relay_retry_preferred_ms = 15'000;
   std::size_t relay_max_hops = 8;  // a pull that passed through this many relays is refused (508)
   std::string admin_listen_host;      // empty: no admin listener
   std::uint16_t admin_listen_port = 0;
