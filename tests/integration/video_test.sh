@@ -3,7 +3,8 @@
 # and joins land on a keyframe (ffmpeg decodes with zero warnings, the first bytes are PAT, PMT
 # and a keyframe), HLS is cut from the ring (ffprobe and ffmpeg read the playlist, segments start
 # with PAT, PMT and a keyframe, the media sequence advances, an overwritten segment is 404), and
-# ?rewind=10 starts about 10 s behind live (by the PTS gap to a live viewer).
+# ?rewind=10 starts about 10 s behind live (by the PTS gap to a live viewer). An edge
+# (--relay-origin) pulls the mount on demand and serves keyframe joins and HLS of it.
 # Usage: video_test.sh path/to/ringcast. Every step is bounded by `timeout`, every wait loop by a
 # count, and all children die with the script.
 set -euo pipefail
@@ -180,5 +181,29 @@ for _ in $(seq 1 100); do
 done
 [ -n "$marked" ] || fail "after a source change the playlist shows no discontinuity: $playlist"
 pass "a new source's first segment is marked EXT-X-DISCONTINUITY"
+
+# --- an edge: the same mount pulled from this relay on demand ------------------------------------
+ORIGIN_BASE=$BASE
+start_ringcast "$RINGCAST" --relay-origin "$ORIGIN_BASE"
+EDGE_BASE=$BASE
+timeout 10 curl -s --max-time 2 "$EDGE_BASE/live.ts" -o "$WORK/edge_join.ts" || true
+first=$(python3 "$HERE/ts_check.py" "$WORK/edge_join.ts") || fail "a join at the edge starts with: $first"
+timeout 30 ffmpeg -hide_banner -nostdin -v warning -i "$EDGE_BASE/live.ts" -t 4 -f null - \
+  2>"$WORK/edge_decode.log" || fail "ffmpeg could not decode the edge's /live.ts"
+if [ -s "$WORK/edge_decode.log" ]; then
+  cat "$WORK/edge_decode.log" >&2
+  fail "ffmpeg warned while decoding a join of the edge's /live.ts"
+fi
+viewers=$(timeout 5 curl -sf "$ORIGIN_BASE/stats" | jq -r '.mounts["/live.ts"].relay // "none"')
+[ "$viewers" = none ] || fail "the origin's own mount says it is relayed: $viewers"
+pass "an edge's first listener starts a pull; its join starts with PAT, PMT and a keyframe and decodes clean"
+# HLS at the edge, cut from the edge's own ring (the pull lingers 10 s after the last listener).
+seconds_of /live.ts 4
+timeout 40 ffmpeg -hide_banner -nostdin -v error -i "$EDGE_BASE/live.ts/index.m3u8" -t 3 -f null - \
+  2>"$WORK/edge_hls.log" || fail "ffmpeg could not read the edge's HLS playlist: $(head -5 "$WORK/edge_hls.log")"
+[ ! -s "$WORK/edge_hls.log" ] || fail "ffmpeg reported errors reading the edge's HLS: $(head -5 "$WORK/edge_hls.log")"
+relay=$(timeout 5 curl -sf "$EDGE_BASE/stats" | jq -r '.mounts["/live.ts"].relay.state')
+[ "$relay" = streaming ] || fail "the edge's /live.ts relay state is '$relay'"
+pass "the edge serves HLS of the pulled mount (ffmpeg reads it clean)"
 
 echo "all video checks passed"
