@@ -2,7 +2,9 @@
 # Icecast 2.4.4 (Debian's icecast2) as a slave of a ringcast master, as Icecast operators build
 # relay trees: the slave lists the master's mounts with GET /admin/streamlist.txt (Basic auth,
 # the relay user), relays each one as a listener with ICY metadata, and its own listeners hear
-# them, titles included; a hidden mount is not relayed.
+# them, titles included; a hidden mount is not relayed. And the other way: a ringcast edge
+# (--relay-origin) pulls from that Icecast on demand, titles included, and a mount Icecast
+# lacks is 404 at the edge (a tree ringcast -> icecast2 -> ringcast).
 # Usage: icecast_slave.sh path/to/ringcast. Loopback only; every wait is bounded.
 set -euo pipefail
 
@@ -101,6 +103,31 @@ agents=$(timeout 5 curl -sf -u admin:adminpw "$BASE/admin/listclients?mount=/rad
 [[ $agents == *Icecast* ]] || fail "the master does not list the slave among /radio.mp3's listeners: $agents"
 pass "the master lists the slave as one of /radio.mp3's listeners ($agents)"
 
+# --- a ringcast edge of the Icecast slave --------------------------------------------------------
+MASTER_RELAY=$RELAY
+start_ringcast "$RINGCAST" --relay-origin "$SLAVE"
+status=0
+timeout 10 curl -s --max-time 3 -o "$WORK/edge.mp3" "$BASE/radio.mp3" || status=$?
+[ "$status" -eq 28 ] || fail "curl from the edge exited with $status"
+codec=$(ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$WORK/edge.mp3" 2>/dev/null || true)
+[ "$codec" = mp3 ] || fail "what the edge serves is '$codec', not mp3"
+state=$(timeout 5 curl -sf "$BASE/stats" | jq -r '.mounts["/radio.mp3"].relay.state // empty')
+[ "$state" = streaming ] || fail "the edge's pull of /radio.mp3 is '$state'"
+pass "a ringcast edge pulls /radio.mp3 from icecast2: $(stat -c %s "$WORK/edge.mp3") bytes of MP3"
+title=
+for _ in $(seq 1 50); do
+  title=$(timeout 5 curl -sf "$BASE/stats" | jq -r '.mounts["/radio.mp3"].title // empty')
+  [ "$title" = "Master Title" ] && break
+  sleep 0.2
+done
+[ "$title" = "Master Title" ] || fail "the edge's title for /radio.mp3 is '$title', not icecast2's"
+pass "icecast2's ICY title reaches the edge ('$title')"
+code=$(timeout 10 curl -s -o /dev/null -w '%{http_code}' "$BASE/missing.mp3")
+[ "$code" = 404 ] || fail "a mount icecast2 lacks answered $code at the edge, not 404"
+pass "a mount icecast2 lacks is 404 at the edge"
+stop_ringcast
+
 kill "$ICECAST" 2>/dev/null || true
 reap "$ICECAST" || true
+RELAY=$MASTER_RELAY
 stop_ringcast
