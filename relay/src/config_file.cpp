@@ -268,6 +268,19 @@ class Value {
     });
   }
 
+  // A relayed mount's origin and name there: "http://[user:password@]host:port/mount".
+  std::optional<std::string> relayed_mount_url() const {
+    auto string = text();
+    if (!string) return std::nullopt;
+    std::string error;
+    const auto url = parse_origin_url(*string, &error);
+    if (!url) return report(error);
+    if (url->path.empty() || mount_name_problem(url->path)) {
+      return report("\"" + url->text + "\" names no mount: http://host:port/mount");
+    }
+    return string;
+  }
+
   // A list of mount names: ["/radio.mp3", "/live.ts"].
   std::optional<std::vector<std::string>> mount_names() const {
     return strings("mount names", [](const std::string& name) -> std::optional<std::string> {
@@ -399,6 +412,13 @@ constexpr Key<RelayConfig> kRelayKeys[] = {
      [](const Value& v, RelayConfig& c) {
        if (const auto n = v.count(1, 60)) c.fanout.hls_segment_ms = static_cast<std::uint32_t>(*n) * 1000;
      }},
+};
+
+// Keys of a [[relays]] entry.
+constexpr Key<StaticRelay> kStaticRelayKeys[] = {
+    {"url", [](const Value& v, StaticRelay& r) { assign(r.url, v.relayed_mount_url()); }},
+    {"mount", [](const Value& v, StaticRelay& r) { assign(r.mount, v.mount_name()); }},
+    {"on_demand", [](const Value& v, StaticRelay& r) { assign(r.on_demand, v.boolean()); }},
 };
 
 // Keys of a [mounts."/name"] section.
@@ -585,6 +605,44 @@ void read_mounts(const toml::node& node, std::size_t max_mount_length,
   }
 }
 
+// [[relays]]: each entry's keys, then the entry as a whole (a url; one entry per local mount).
+void read_static_relays(const toml::node& node, std::vector<StaticRelay>& relays, Problems& problems) {
+  const auto* array = node.as_array();
+  if (!array || !array->is_array_of_tables()) {
+    problems.push_back(problem_at(node.source(), "relays: expected [[relays]] sections, got " +
+                                                     std::string(type_name(node))));
+    return;
+  }
+  relays.clear();
+  for (const auto& element : *array) {
+    const auto& section = *element.as_table();
+    StaticRelay relay;
+    for (const auto& [key, value] : section) {
+      const auto* known = find_key(kStaticRelayKeys, key.str());
+      if (!known) {
+        problems.push_back(problem_at(key.source(), "unknown key '" + std::string(key.str()) + "' in [[relays]]" +
+                                                        suggestion(kStaticRelayKeys, key.str())));
+        continue;
+      }
+      known->apply(Value(known->name, value, problems), relay);
+    }
+    if (relay.url.empty()) {
+      // (A url that is there but wrong was reported already.)
+      if (!section.contains("url")) {
+        problems.push_back(problem_at(section.source(), "[[relays]]: url is required (http://host:port/mount)"));
+      }
+      continue;
+    }
+    if (relay.mount.empty()) relay.mount = parse_origin_url(relay.url)->path;
+    const bool taken = std::any_of(relays.begin(), relays.end(), [&](const auto& other) { return other.mount == relay.mount; });
+    if (taken) {
+      problems.push_back(problem_at(section.source(), "[[relays]]: " + relay.mount + " is relayed twice"));
+      continue;
+    }
+    relays.push_back(std::move(relay));
+  }
+}
+
 }  // namespace
 
 std::vector<ConfigProblem> parse_config_text(std::string_view text, std::string_view source_name,
@@ -601,6 +659,8 @@ std::vector<ConfigProblem> parse_config_text(std::string_view text, std::string_
   for (const auto& [key, node] : document) {
     if (key.str() == "mounts") {
       read_mounts(node, updated.max_mount_length, updated.mounts, problems);
+    } else if (key.str() == "relays") {
+      read_static_relays(node, updated.relays, problems);
     } else if (const auto* known = find_key(kRelayKeys, key.str())) {
       known->apply(Value(known->name, node, problems), updated);
     } else {

@@ -1,6 +1,8 @@
 // Edge relaying's decisions: plain values in, plain values out (tests/relay/edge_test.cpp).
 #include "ringcast/relay/edge.h"
 
+#include "ringcast/relay/http_request.h"
+
 #include <algorithm>
 #include <charconv>
 
@@ -31,8 +33,19 @@ std::string OriginUrl::host_header() const {
   return port == 80 ? name : name + ":" + std::to_string(port);
 }
 
+std::string OriginUrl::authorization() const {
+  if (user.empty() && password.empty()) return {};
+  return "Basic " + encode_base64(user + ":" + password);
+}
+
 std::optional<OriginUrl> parse_origin_url(std::string_view text, std::string* error) {
-  const std::string quoted = "\"" + std::string(text) + "\"";
+  // Credentials never go to a log: the URL is quoted without them.
+  std::string shown(text);
+  if (const auto at = shown.find('@', 7); at != std::string::npos && shown.find('/', 7) > at) {
+    const auto colon = shown.find(':', 7);
+    if (colon != std::string::npos && colon < at) shown.replace(colon + 1, at - colon - 1, "***");
+  }
+  const std::string quoted = "\"" + shown + "\"";
   constexpr std::string_view kScheme = "http://";
   if (text.substr(0, 8) == "https://") {
     return fail(error, quoted + ": https is not spoken to origins; put a TLS front before the origin and "
@@ -41,9 +54,20 @@ std::optional<OriginUrl> parse_origin_url(std::string_view text, std::string* er
   if (text.substr(0, kScheme.size()) != kScheme) return fail(error, quoted + " is not an http:// URL");
   std::string_view rest = text.substr(kScheme.size());
   OriginUrl url;
-  url.text = std::string(text);
   std::string_view authority = rest.substr(0, rest.find('/'));
   std::string_view path = rest.substr(authority.size());
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+    const std::string_view userinfo = authority.substr(0, at);
+    const auto colon = userinfo.find(':');
+    url.user = std::string(userinfo.substr(0, colon));
+    if (colon != std::string_view::npos) url.password = std::string(userinfo.substr(colon + 1));
+    if (url.user.empty()) return fail(error, quoted + ": a user name must come before '@'");
+    authority.remove_prefix(at + 1);
+    // Shown without the password.
+    url.text = std::string(kScheme) + url.user + "@" + std::string(rest.substr(at + 1));
+  } else {
+    url.text = std::string(text);
+  }
   if (authority.empty()) return fail(error, quoted + ": no host");
   std::string_view port_text;
   if (authority.front() == '[') {

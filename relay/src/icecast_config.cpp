@@ -180,10 +180,14 @@ class Converter {
       unsupported(node, name, "ringcast sends CORS headers on every answer; add others in the front (haproxy)");
     } else if (name == "directory") {
       unsupported(node, name, "YP directory listings are not sent");
-    } else if (name == "relay" || name == "master-server" || name == "master-server-port" ||
-               name == "master-username" || name == "master-password" || name == "master-update-interval" ||
-               name == "relays-on-demand" || name == "master-relay-auth" || name == "master-ssl-port") {
-      unsupported(node, name, "relays are not pulled yet: push the stream to ringcast from its source");
+    } else if (name == "relay") {
+      relay(node);
+    } else if (name == "relays-on-demand") {
+      relays_on_demand_ = text_of(node) != "0";
+    } else if (name == "master-server" || name == "master-server-port" || name == "master-username" ||
+               name == "master-password" || name == "master-update-interval" || name == "master-relay-auth" ||
+               name == "master-ssl-port") {
+      unsupported(node, name, "relaying every mount of a master is not carried over yet: list them as <relay>s");
     } else if (name == "shoutcast-mount") {
       unsupported(node, name, "SHOUTcast v1 sources are not accepted; use an Icecast (PUT/SOURCE) source");
     } else if (name == "server-id") {
@@ -319,6 +323,48 @@ class Converter {
     }
   }
 
+  // <relay>: one mount pulled from another server, as a [[relays]] entry.
+  void relay(xmlNodePtr node) {
+    std::string server, port = "8000", mount, local_mount, user, password;
+    std::optional<bool> on_demand;
+    for_each_element(node, [&](xmlNodePtr n) {
+      const std::string name = name_of(n);
+      const std::string value = text_of(n);
+      if (name == "server") {
+        server = value;
+      } else if (name == "port") {
+        port = value;
+      } else if (name == "mount") {
+        mount = value;
+      } else if (name == "local-mount") {
+        local_mount = value;
+      } else if (name == "username") {
+        user = value;
+      } else if (name == "password") {
+        password = value;
+      } else if (name == "on-demand") {
+        on_demand = value != "0";
+      } else if (name == "relay-shoutcast-metadata") {
+        if (value == "0") unsupported(n, "relay/" + name, "ringcast always asks for the titles and relays them");
+      } else {
+        unsupported(n, "relay/" + name, "unknown to ringcast");
+      }
+    });
+    if (server.empty() || mount.empty()) {
+      error_at(line_of(node), "<relay> needs a <server> and a <mount>");
+      return;
+    }
+    if (!integer(port)) {
+      error_at(line_of(node), "<relay><port> is not a number: " + port);
+      return;
+    }
+    const std::string credentials = user.empty() ? "" : user + ":" + password + "@";
+    Table table;
+    table.set("url", quoted("http://" + credentials + server + ":" + port + mount));
+    if (!local_mount.empty() && local_mount != mount) table.set("mount", quoted(local_mount));
+    relays_.push_back({std::move(table), on_demand});
+  }
+
   void mount(xmlNodePtr node) {
     const std::string type = attribute(node, "type");
     if (!type.empty() && type != "normal") {
@@ -451,12 +497,19 @@ class Converter {
     for (const auto& [name, table] : mounts_) {
       out += "\n[mounts." + quoted(name) + "]\n" + table.text();
     }
+    for (auto& [table, on_demand] : relays_) {
+      // <on-demand> of the relay, else <relays-on-demand>, else Icecast's default: always on.
+      if (on_demand.value_or(relays_on_demand_)) table.set("on_demand", "true");
+      out += "\n[[relays]]\n" + table.text();
+    }
     return std::move(result_);
   }
 
   IcecastConversion result_;
   Table relay_;
   std::vector<std::pair<std::string, Table>> mounts_;
+  std::vector<std::pair<Table, std::optional<bool>>> relays_;  // each with its own <on-demand>
+  bool relays_on_demand_ = false;
   std::string logdir_, accesslog_;
   std::vector<std::string> trusted_proxies_;
   int listen_sockets_ = 0;

@@ -188,7 +188,11 @@ void OriginPull::open_attempt(std::size_t origin, bool probe) {
                      "User-Agent: ringcast/" + std::string(kVersion) + " (relay)\r\n" +
                      "Accept: */*\r\n"
                      "Icy-MetaData: 1\r\n" +
-                     std::string(kRelayChainHeader) + ": " + options_.chain + "\r\n\r\n";
+                     std::string(kRelayChainHeader) + ": " + options_.chain + "\r\n";
+  if (const std::string authorization = url.authorization(); !authorization.empty()) {
+    attempt->request += "Authorization: " + authorization + "\r\n";  // an Icecast relay user
+  }
+  attempt->request += "\r\n";
   (probe ? probe_ : attempt_) = attempt;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -365,11 +369,7 @@ void OriginPull::close_feed(std::string_view why) {
   feed->close(why);
 }
 
-void OriginPull::answer_waiters(int status) {
-  if (answered_) return;
-  answered_ = true;
-  worker_.post_origin_answer(options_.mount, status);
-}
+void OriginPull::answer_waiters(int status) { worker_.post_origin_answer(options_.mount, status); }
 
 void OriginPull::publish_state(std::uint64_t now_ms) {
   EdgeDirectory::PullState state = EdgeDirectory::PullState::connecting;

@@ -158,6 +158,11 @@ void PullMachine::attempt_failed(int status, std::uint64_t now_ms, Actions& out)
     end(as_answer(best_status_), out);
     return;
   }
+  if (connects_ == 0) {
+    // An always-on pull that has never streamed: whoever waits for its mount hears this
+    // round's answer rather than waiting for a feed that may never come.
+    out.push_back({PullAction::Kind::answer, origin_, as_answer(best_status_)});
+  }
   ++failed_rounds_;
   phase_ = Phase::backing_off;
   backoff_until_ms_ = now_ms + settings_.retry.delay_ms(failed_rounds_);
@@ -174,10 +179,8 @@ void PullMachine::feed_from(std::size_t origin, std::uint64_t now_ms, Actions& o
   tried_in_round_ = 0;
   best_status_ = 0;
   next_probe_ms_ = origin > 0 && settings_.preferred_retry_ms > 0 ? now_ms + settings_.preferred_retry_ms : 0;
-  if (!answered_) {
-    answered_ = true;
-    out.push_back({PullAction::Kind::answer, origin, 200});
-  }
+  if (connects_ == 1) out.push_back({PullAction::Kind::answer, origin, 200});  // the first feed
+  answered_ = true;
 }
 
 void PullMachine::feed_lost(std::uint64_t now_ms, Actions& out) {

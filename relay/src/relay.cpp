@@ -71,18 +71,37 @@ Relay::Relay(uv_loop_t* main_loop, RelayConfig config)
   for (const auto& text : config_.relay_origins) {
     if (auto origin = parse_origin_url(text)) origins_.push_back(std::move(*origin));  // checked when read
   }
+  for (const auto& relay : config_.relays) {
+    auto url = parse_origin_url(relay.url);  // checked when read
+    if (!url) continue;
+    ParsedStaticRelay parsed{*url, url->path, relay.on_demand};
+    parsed.origin.path.clear();
+    static_relays_.emplace(relay.mount, std::move(parsed));
+  }
   // A relay's id only has to differ from the other relays of a tree: 64 random bits.
   std::random_device random;
   relay_id_ = fmt::format("{:08x}{:08x}", random(), random());
 }
 
+void Relay::start_pull(const std::string& mount, std::size_t worker) {
+  LoopEvent event(LoopEvent::Kind::start_pull);
+  event.name = std::make_shared<const std::string>(mount);
+  workers_[worker]->inbox().post(tokens_[worker], std::move(event));
+}
+
 OriginPull::Options Relay::pull_options(const std::string& mount, const RelayChain& chain) const {
   OriginPull::Options options;
   options.mount = mount;
-  options.origins = origins_;
   options.chain = chain.extended_by(relay_id_);
-  options.settings.origins = origins_.size();
-  options.settings.on_demand = true;
+  if (const auto relay = static_relays_.find(mount); relay != static_relays_.end()) {
+    options.origins = {relay->second.origin};
+    options.remote_path = relay->second.remote_mount;
+    options.settings.on_demand = relay->second.on_demand;
+  } else {
+    options.origins = origins_;
+    options.settings.on_demand = true;
+  }
+  options.settings.origins = options.origins.size();
   options.settings.linger_ms = config_.relay_linger_ms;
   options.settings.preferred_retry_ms = config_.relay_retry_preferred_ms;
   // An origin that sends nothing is dropped like a quiet source (--source-timeout).
@@ -167,6 +186,12 @@ int Relay::start() {
     return rc;
   }
   uv_timer_start(&housekeeping_, housekeeping_cb, kHousekeepingMs, kHousekeepingMs);
+  // Static relays that are always on start now, spread over the workers.
+  std::size_t next = 0;
+  for (const auto& [mount, relay] : static_relays_) {
+    if (relay.on_demand) continue;
+    start_pull(mount, next++ % workers_.size());
+  }
   uv_signal_start(&sigint_, signal_cb, SIGINT);
   uv_signal_start(&sigterm_, signal_cb, SIGTERM);
   uv_signal_start(&sighup_, [](uv_signal_t* signal, int) { static_cast<Relay*>(signal->data)->reload(); },

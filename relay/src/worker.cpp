@@ -161,6 +161,9 @@ void Worker::on_event(LoopEvent& event) {
     case LoopEvent::Kind::origin_answer:
       on_origin_answer(*event.name, static_cast<int>(event.position));
       return;
+    case LoopEvent::Kind::start_pull:
+      start_static_pull(*event.name);
+      return;
     case LoopEvent::Kind::drain:
       drain();
       return;
@@ -454,7 +457,7 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
     // A mount whose source is away is served by its fallback, if one is live.
     if (auto fallback = live_fallback_stream(path)) stream = std::move(fallback);
   }
-  if ((!stream || !stream->has_source()) && relay_.relays_mounts()) {
+  if ((!stream || !stream->has_source()) && relay_.relays_mount(path)) {
     // An edge: a mount it lacks, or whose pull has stopped, comes from an origin.
     if (pull_from_origin(connection, head, path, stream != nullptr)) return;
     if (!stream) stream = relay_.registry().find(path);
@@ -558,7 +561,7 @@ void Worker::handle_hls_request(Connection& connection, const RequestHead& head)
   if (refuse_bad_mount_name(connection, "HLS request", path)) return;
   const auto hls = parse_hls_path(path);  // the router found the shape
   auto video = hls ? relay_.registry().find(hls->mount) : nullptr;
-  if (!video && hls && relay_.relays_mounts()) {
+  if (!video && hls && relay_.relays_mount(hls->mount)) {
     if (pull_from_origin(connection, head, hls->mount, false)) return;
     video = relay_.registry().find(hls->mount);
   }
@@ -892,6 +895,13 @@ bool Worker::pull_from_origin(Connection& connection, const RequestHead& head, c
   connection.await_origin(pending);
   origin_waiters_.emplace(mount, std::move(pending));
   return true;
+}
+
+void Worker::start_static_pull(const std::string& mount) {
+  if (draining_ || !relay_.edge().claim(mount, index_, monotonic_ms())) return;
+  auto pull = std::make_unique<OriginPull>(*this, relay_.pull_options(mount, RelayChain{}));
+  pull->start(monotonic_ms());
+  pulls_.push_back(std::move(pull));
 }
 
 void Worker::post_origin_answer(const std::string& mount, int status) {

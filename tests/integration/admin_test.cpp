@@ -38,22 +38,6 @@ std::optional<double> metric(const std::string& exposition, const std::string& s
   return std::nullopt;
 }
 
-// A temporary directory removed with everything in it.
-struct TempDir {
-  TempDir() {
-    char name[] = "/tmp/ringcast-test-XXXXXX";
-    if (::mkdtemp(name) == nullptr) throw std::runtime_error("mkdtemp");
-    path = name;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::filesystem::path path;
-};
-
-void write_file(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-}
-
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::stringstream text;

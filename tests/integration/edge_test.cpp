@@ -354,3 +354,33 @@ TEST_CASE("an origin that stalls is dropped after the source timeout and the nex
   for (std::size_t i = 1; i < runs.size(); ++i) CHECK_FALSE((runs[i - 1].feed == 'B' && runs[i].feed == 'A'));
   origins.finish(edge);
 }
+
+TEST_CASE("a static relay pulls its mount all the time, under its own name, with credentials", "[edge]") {
+  RelayProcess origin({"--admin-password", std::string(kAdminPassword)});
+  SourceConnection source = connect_source(origin.port());
+  PacedSource feed(std::move(source.socket), 0, static_cast<std::uint64_t>(kRate * 5), kRate);
+  TempDir dir;
+  const auto config = dir.path / "edge.toml";
+  write_file(config, "[[relays]]\n"
+                     "url = \"http://admin:" + std::string(kAdminPassword) + "@127.0.0.1:" +
+                         std::to_string(origin.port()) + "/live.ts\"\n"
+                     "mount = \"/mirror.ts\"\n");
+  RelayProcess edge({"--config", config.string()});
+  // Nobody listens at the edge, and the origin has its listener: the relay is always on.
+  REQUIRE(wait_until([&] { return mount_viewers(origin.port(), "/live.ts") == 1; }, 10s));
+  const auto mirror = fetch_stats(edge.port()).at("mounts").at("/mirror.ts");
+  CHECK(mirror.at("source_connected") == true);
+  CHECK(mirror.at("relay").at("on_demand") == false);
+  // The password never shows.
+  CHECK(mirror.at("relay").at("origin") == "http://admin@127.0.0.1:" + std::to_string(origin.port()) + "/live.ts");
+  // The edge relays that mount only: others are 404 without asking the origin.
+  CHECK(http_exchange(edge.port(), "GET /live.ts HTTP/1.0\r\n\r\n").head.status == 404);
+  CHECK(refused(origin.port(), "not_found") == 0);
+  Viewer viewer(edge.port(), "/mirror.ts", bounded());
+  CHECK(wait_until([&] { return viewer.received() > 64 * 1024; }, 10s));
+  viewer.hang_up();
+  CHECK(viewer.checker().error() == "");
+  feed.join();
+  REQUIRE(edge.stop() == 0);
+  REQUIRE(origin.stop() == 0);
+}

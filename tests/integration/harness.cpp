@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 
 #ifndef RINGCAST_BINARY
@@ -680,6 +681,19 @@ std::vector<std::uint8_t> ts_pat_and_pmt() {
   null_packet.resize(kPacketBytes, 0xff);
   out.insert(out.end(), null_packet.begin(), null_packet.end());
   return out;
+}
+
+TempDir::TempDir() {
+  char name[] = "/tmp/ringcast-test-XXXXXX";
+  if (::mkdtemp(name) == nullptr) throw std::runtime_error("mkdtemp");
+  path = name;
+}
+
+TempDir::~TempDir() { std::filesystem::remove_all(path); }
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
 }
 
 }  // namespace ringcast::integration

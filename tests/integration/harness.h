@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -188,6 +189,19 @@ class PacketChecker {
   std::uint64_t jumps_ = 0;
   std::string error_;
 };
+
+// --- files -----------------------------------------------------------------------------------
+
+// A temporary directory removed with everything in it.
+struct TempDir {
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::filesystem::path path;
+};
+
+void write_file(const std::filesystem::path& path, const std::string& text);
 
 // --- clients ---------------------------------------------------------------------------------
 

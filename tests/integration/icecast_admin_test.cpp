@@ -182,10 +182,10 @@ TEST_CASE("ringcast runs an icecast.xml as it is: its passwords, mounts and limi
                            "    <mount-name>/auto.mp3</mount-name>\n"
                            "    <max-listeners>1</max-listeners>\n"
                            "  </mount>\n"
-                           "  <relay><server>127.0.0.1</server><port>9</port><mount>/x</mount></relay>\n"
+                           "  <shoutcast-mount>/x</shoutcast-mount>\n"
                            "</icecast>\n";
   RelayProcess relay({"--icecast-config", config.string()});
-  CHECK(relay.log().find("icecast.xml:22: <relay> is not supported") != std::string::npos);
+  CHECK(relay.log().find("icecast.xml:22: <shoutcast-mount> is not supported") != std::string::npos);
 
   SourceOptions wrong;
   wrong.mount = "/radio.mp3";

@@ -434,3 +434,51 @@ TEST_CASE("radio keys: ICY interval, fallback, hidden and authentication, per mo
     CHECK(mentions(untrusting[0], "proxy_protocol needs trusted_proxies"));
   }
 }
+
+TEST_CASE("relay-tree keys: origins, linger, and static relays", "[config]") {
+  RelayConfig config;
+  REQUIRE(parse(R"(
+relay_origins = ["http://10.0.0.1:8000", "http://relay:pw@10.0.0.2:8000/prefix"]
+relay_linger = 30
+relay_retry_preferred = 0
+
+[[relays]]
+url = "http://relay:secret@origin:8000/radio.mp3"
+
+[[relays]]
+url = "http://origin:8000/live.ts"
+mount = "/mirror.ts"
+on_demand = true
+)",
+              config)
+              .empty());
+  CHECK(config.relay_origins.size() == 2);
+  CHECK(config.relay_linger_ms == 30'000);
+  CHECK(config.relay_retry_preferred_ms == 0);
+  REQUIRE(config.relays.size() == 2);
+  CHECK(config.relays[0].mount == "/radio.mp3");  // the remote mount's name by default
+  CHECK_FALSE(config.relays[0].on_demand);
+  CHECK(config.relays[1].mount == "/mirror.ts");
+  CHECK(config.relays[1].on_demand);
+
+  const auto problems = formatted(parse(R"([[relays]]
+url = "http://origin:8000"
+
+[[relays]]
+mount = "/x.mp3"
+
+[[relays]]
+url = "http://origin:8000/a.mp3"
+[[relays]]
+url = "http://other:8000/a.mp3"
+ondemand = true
+)",
+                                        config));
+  for (const auto& problem : problems) UNSCOPED_INFO(problem);
+  REQUIRE(problems.size() == 4);
+  CHECK(mentions(problems[0], "test.toml:2:7: url: \"http://origin:8000\" names no mount"));
+  CHECK(mentions(problems[1], "url is required"));
+  CHECK(mentions(problems[2], "/a.mp3 is relayed twice"));
+  CHECK(mentions(problems[3], "unknown key 'ondemand' in [[relays]] (did you mean 'on_demand'?)"));
+  CHECK(formatted(parse("relay_origins = [\"https://o:8000\"]\n", config)).size() == 1);
+}

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "ringcast/relay/edge.h"
+#include "ringcast/relay/http_request.h"
 
 using namespace ringcast::relay;
 
@@ -28,6 +29,24 @@ TEST_CASE("origin URLs: host, port and path prefix", "[edge]") {
   CHECK(url->port == 8001);
   CHECK(url->path == "/radio.mp3");
   CHECK(url->host_header() == "[::1]:8001");
+}
+
+TEST_CASE("origin URLs may carry a relay user's credentials, never shown", "[edge]") {
+  const auto url = parse_origin_url("http://relay:s3cr@t@origin:8000/radio.mp3");
+  REQUIRE(url);
+  CHECK(url->user == "relay");
+  CHECK(url->password == "s3cr@t");
+  CHECK(url->host == "origin");
+  CHECK(url->path == "/radio.mp3");
+  CHECK(url->text == "http://relay@origin:8000/radio.mp3");
+  CHECK(url->authorization() == "Basic " + encode_base64("relay:s3cr@t"));
+  CHECK(encode_base64("relay:hackme") == "cmVsYXk6aGFja21l");
+  CHECK(encode_base64("ab") == "YWI=");
+  CHECK(encode_base64("a") == "YQ==");
+  CHECK(parse_origin_url("http://origin:8000")->authorization().empty());
+  std::string error;
+  CHECK_FALSE(parse_origin_url("http://:pw@origin:8000", &error));
+  CHECK(error.find("pw") == std::string::npos);  // the password is not repeated in the error
 }
 
 TEST_CASE("origin URLs that are refused say why", "[edge]") {

@@ -161,11 +161,43 @@ TEST_CASE("every supported element of an icecast.xml has its ringcast key", "[ic
                                    {"ice-public", "1"}});
   CHECK_FALSE(c.mounts.at("/auto.mp3").max_viewers.has_value());  // -1: unlimited
   CHECK(c.mounts.at("/auto.mp3").hidden == true);
-  // The second socket and the relay are listed, with their lines.
-  REQUIRE(converted.unsupported.size() == 2);
+  // The relay, with its credentials and its own local name.
+  REQUIRE(c.relays.size() == 1);
+  CHECK(c.relays[0].url == "http://relay:relay-secret@127.0.0.1:8001/upstream.mp3");
+  CHECK(c.relays[0].mount == "/relayed.mp3");
+  CHECK(c.relays[0].on_demand);
+  // The second socket is listed, with its line.
+  REQUIRE(converted.unsupported.size() == 1);
   CHECK(converted.unsupported[0].line == 24);
-  CHECK(converted.unsupported[1].line == 54);
-  CHECK(converted.unsupported[1].message.find("<relay>") != std::string::npos);
+}
+
+TEST_CASE("Icecast's relays: <relay> entries, <relays-on-demand> as their default", "[icecast_config]") {
+  const auto converted = convert_icecast_config(
+      "<icecast>\n<relays-on-demand>1</relays-on-demand>\n"
+      "<relay><server>origin</server><port>8000</port><mount>/a.mp3</mount></relay>\n"
+      "<relay><server>origin</server><mount>/b.ogg</mount><on-demand>0</on-demand>\n"
+      "  <relay-shoutcast-metadata>0</relay-shoutcast-metadata></relay>\n"
+      "<relay><mount>/c.mp3</mount></relay>\n"
+      "<master-server>origin</master-server>\n</icecast>\n");
+  REQUIRE(converted.errors.size() == 1);
+  CHECK(converted.errors[0].line == 6);
+  CHECK(converted.errors[0].message == "<relay> needs a <server> and a <mount>");
+  const auto good = convert_icecast_config(
+      "<icecast>\n<relays-on-demand>1</relays-on-demand>\n"
+      "<relay><server>origin</server><port>8000</port><mount>/a.mp3</mount></relay>\n"
+      "<relay><server>origin</server><mount>/b.ogg</mount><on-demand>0</on-demand>\n"
+      "  <relay-shoutcast-metadata>0</relay-shoutcast-metadata></relay>\n</icecast>\n");
+  REQUIRE(good.errors.empty());
+  RelayConfig c;
+  REQUIRE(parse_config_text(good.toml, "converted", c).empty());
+  REQUIRE(c.relays.size() == 2);
+  CHECK(c.relays[0].url == "http://origin:8000/a.mp3");
+  CHECK(c.relays[0].mount == "/a.mp3");
+  CHECK(c.relays[0].on_demand);
+  CHECK(c.relays[1].url == "http://origin:8000/b.ogg");  // Icecast's default port
+  CHECK_FALSE(c.relays[1].on_demand);
+  REQUIRE(good.unsupported.size() == 1);
+  CHECK(good.unsupported[0].message.find("relay-shoutcast-metadata") != std::string::npos);
 }
 
 TEST_CASE("a broken or refused icecast.xml starts nothing and says where", "[icecast_config]") {

@@ -193,10 +193,11 @@ TEST_CASE("a static relay never lingers and keeps retrying", "[pull]") {
   PullMachine pull(settings);
   pull.start(0);
   pull.answered(0, 404, 10);
-  CHECK(pull.answered(1, 404, 20).empty());  // nobody waits for an answer: back off
+  // Whoever waits meanwhile hears why; the pull backs off and tries again.
+  CHECK(pull.answered(1, 404, 20) == Actions{answer(1, 404)});
   CHECK(pull.phase() == PullMachine::Phase::backing_off);
   CHECK(pull.tick(520, 0, 0) == Actions{connect(0)});
-  pull.answered(0, 200, 600);
+  CHECK(pull.answered(0, 200, 600) == Actions{answer(0, 200)});
   CHECK(pull.tick(1'000'000, 0, 1'000'000).empty());
   CHECK(pull.phase() == PullMachine::Phase::streaming);
 }

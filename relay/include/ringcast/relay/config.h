@@ -82,6 +82,14 @@ enum class StatsAccess {
   admin_listener,  // anyone, but only on the admin listener (404 on the public one)
 };
 
+// A mount relayed from a given origin, whatever listeners ask for (config [[relays]]; Icecast's
+// <relay>): always pulled, or on demand like an edge's.
+struct StaticRelay {
+  std::string url;    // http://[USER:PASSWORD@]HOST:PORT/REMOTE-MOUNT
+  std::string mount;  // the local mount ("": the remote mount's name)
+  bool on_demand = false;
+};
+
 struct RelayConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8000;
@@ -136,6 +144,7 @@ struct RelayConfig {
   // back to the first that serves (0: never).
   std::uint32_t relay_retry_preferred_ms = 15'000;
   std::size_t relay_max_hops = 8;  // a pull that passed through this many relays is refused (508)
+  std::vector<StaticRelay> relays;
   std::string admin_listen_host;      // empty: no admin listener
   std::uint16_t admin_listen_port = 0;
   StatsAccess stats_access = StatsAccess::open;

@@ -13,18 +13,23 @@
 
 namespace ringcast::relay {
 
-// An origin: "http://HOST[:PORT][/PATH]". https is not spoken here (a TLS front such as haproxy
-// terminates it; docs/operations.md). `path` is "" or starts with '/', without a trailing '/'.
+// An origin: "http://[USER:PASSWORD@]HOST[:PORT][/PATH]". https is not spoken here (a TLS front
+// such as haproxy terminates it; docs/operations.md). `path` is "" or starts with '/', without
+// a trailing '/'. USER:PASSWORD go to the origin as Basic auth (an Icecast relay user).
 struct OriginUrl {
   std::string host;  // a name, an IPv4 address or an IPv6 address (given in brackets)
   std::uint16_t port = 80;
   std::string path;
-  std::string text;  // as configured, for logs and /stats
+  std::string user;
+  std::string password;
+  std::string text;  // as configured but without the password, for logs and /stats
 
   // The request target for `mount` ("/live"): the origin's path prefix, then the mount.
   std::string target_for(std::string_view mount) const { return path + std::string(mount); }
   // The Host header's value.
   std::string host_header() const;
+  // The Authorization header's value ("": no credentials).
+  std::string authorization() const;
 };
 // nullopt (and *error) when `text` is not that shape.
 std::optional<OriginUrl> parse_origin_url(std::string_view text, std::string* error = nullptr);

@@ -65,6 +65,8 @@ struct BasicCredentials {
   std::string password;
 };
 std::optional<BasicCredentials> parse_basic_auth(std::string_view header_value);
+// Standard base64 with padding (Basic credentials a relay sends to its origin).
+std::string encode_base64(std::string_view bytes);
 
 // Compares in time that depends only on the lengths, never on where the strings differ.
 bool constant_time_equals(std::string_view a, std::string_view b);

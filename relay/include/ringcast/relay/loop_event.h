@@ -37,6 +37,7 @@ struct LoopEvent {
     // name, position: an edge's pull of mount `name` has its answer (position: the HTTP status,
     // 200 once the mount is in the registry); the listeners this loop holds for it go on.
     origin_answer,
+    start_pull,  // name: start an always-on pull of this mount (a static relay) on this loop
     drain,          // shutdown, phase 1: close every connection
     stop,           // shutdown, phase 2: close the loop's handles
   };

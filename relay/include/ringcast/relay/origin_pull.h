@@ -74,7 +74,6 @@ class OriginPull {
   Attempt* probe_ = nullptr;    // a more preferred origin, tried while streaming
   Connection* feed_ = nullptr;  // while streaming
   std::shared_ptr<Stream> stream_;  // once attached: the local mount
-  bool answered_ = false;
 };
 
 }  // namespace ringcast::relay

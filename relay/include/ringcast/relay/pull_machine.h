@@ -49,7 +49,8 @@ struct PullAction {
     adopt_probe,  // the probe answered 200: it becomes the feed, the old feed closes
     drop_probe,   // abandon the probe attempt
     close_feed,   // close the streaming connection (stalled)
-    answer,       // tell the listeners waiting for the mount: `status` (200: it is there)
+    answer,       // tell the listeners waiting for the mount: `status` (200: it is there); the
+                  // first feed, an on-demand pull's end, an always-on pull's failed rounds
     stop,         // the pull ends (`status`: 404 when no origin has the mount, else 0)
   };
   Kind kind;
@@ -114,7 +115,7 @@ class PullMachine {
   std::optional<Probe> probe_;
   std::optional<std::size_t> fed_from_;  // the origin of the last feed
   int best_status_ = 0;                  // the most telling refusal of this round
-  bool answered_ = false;                // the waiting listeners were told
+  bool answered_ = false;                // fed once, or the waiting listeners were told why not
   std::uint32_t failed_rounds_ = 0;
   std::uint64_t connects_ = 0, failures_ = 0, failovers_ = 0, stalls_ = 0;
 };

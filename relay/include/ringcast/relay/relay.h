@@ -120,7 +120,11 @@ class Relay {
   const std::string& relay_id() const { return relay_id_; }
   EdgeDirectory& edge() { return edge_; }
   const EdgeDirectory& edge() const { return edge_; }
-  bool relays_mounts() const { return !origins_.empty(); }
+  // Whether a request for `mount`, which is not here, is pulled: an edge pulls every mount,
+  // else a static relay (config [[relays]]) its own.
+  bool relays_mount(const std::string& mount) const { return !origins_.empty() || static_relays_.contains(mount); }
+  // Main thread: `worker` starts an always-on pull of `mount` (a static relay, a master's mount).
+  void start_pull(const std::string& mount, std::size_t worker);
   // `chain`: the relay chain of the request that asked (empty for none).
   OriginPull::Options pull_options(const std::string& mount, const RelayChain& chain) const;
   // Any worker thread: it has no connections left after a drain.
@@ -150,6 +154,12 @@ class Relay {
   RelayConfig config_;
   AddressSet trusted_proxies_;
   std::vector<OriginUrl> origins_;  // config_.relay_origins, parsed once at start
+  struct ParsedStaticRelay {
+    OriginUrl origin;  // without its path
+    std::string remote_mount;
+    bool on_demand = false;
+  };
+  std::map<std::string, ParsedStaticRelay, std::less<>> static_relays_;  // by local mount
   std::string relay_id_;
   EdgeDirectory edge_;
   StreamRegistry registry_;

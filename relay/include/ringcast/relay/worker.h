@@ -127,6 +127,8 @@ class Worker final : public LoopHost {
   // True when the request was held or answered.
   bool pull_from_origin(Connection& connection, const RequestHead& head, const std::string& mount, bool present);
   void on_origin_answer(const std::string& mount, int status);
+  // An always-on pull (a static relay), unless one pulls the mount already.
+  void start_static_pull(const std::string& mount);
   // A pull's request that passed through this relay before, or too many: 508.
   bool refuse_relay_loop(Connection& connection, const RequestHead& head);
   // Listener and source authentication (worker_auth.cpp): the users file's hash check on
