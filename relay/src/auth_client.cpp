@@ -10,6 +10,7 @@ struct AuthClient::Request {
   std::uint64_t ticket = 0;
   CURL* easy = nullptr;
   std::string body;
+  bool keep_body = false;  // a GET: the answer's body is the point
   Done done;
   Result result;
 };
@@ -42,15 +43,28 @@ AuthClient::~AuthClient() {
 
 std::uint64_t AuthClient::post(const std::string& url, std::string body, std::uint32_t timeout_ms, Done done) {
   auto request = std::make_unique<Request>();
-  request->ticket = next_ticket_++;
   request->body = std::move(body);
+  return send(url, std::move(request), timeout_ms, std::move(done));
+}
+
+std::uint64_t AuthClient::get(const std::string& url, std::uint32_t timeout_ms, Done done) {
+  auto request = std::make_unique<Request>();
+  request->keep_body = true;
+  return send(url, std::move(request), timeout_ms, std::move(done));
+}
+
+std::uint64_t AuthClient::send(const std::string& url, std::unique_ptr<Request> request, std::uint32_t timeout_ms,
+                               Done done) {
+  request->ticket = next_ticket_++;
   request->done = std::move(done);
   if (closed_) return 0;
   CURL* easy = curl_easy_init();
   request->easy = easy;
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request->body.c_str());
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(request->body.size()));
+  if (!request->keep_body) {
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request->body.c_str());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(request->body.size()));
+  }
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -203,8 +217,14 @@ std::size_t AuthClient::header_cb(char* data, std::size_t size, std::size_t coun
   return size * count;
 }
 
-std::size_t AuthClient::body_cb(char*, std::size_t size, std::size_t count, void*) {
-  return size * count;  // the verdict is in the headers; the body is not read
+std::size_t AuthClient::body_cb(char* data, std::size_t size, std::size_t count, void* raw) {
+  auto* request = static_cast<Request*>(raw);
+  // A POST's verdict is in the headers: its body is not read. A GET's is kept, bounded.
+  if (request->keep_body) {
+    if (request->result.body.size() + size * count > kMaxBody) return 0;  // libcurl fails the transfer
+    request->result.body.append(data, size * count);
+  }
+  return size * count;
 }
 
 }  // namespace ringcast::relay

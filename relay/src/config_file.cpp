@@ -268,16 +268,31 @@ class Value {
     });
   }
 
+  // A server without a path: "http://[user:password@]host:port".
+  std::optional<std::string> server_url() const {
+    return origin_url_where([](const OriginUrl& url) -> std::optional<std::string> {
+      if (url.path.empty()) return std::nullopt;
+      return "\"" + url.text + "\": the master's address only, without a path";
+    });
+  }
+
   // A relayed mount's origin and name there: "http://[user:password@]host:port/mount".
   std::optional<std::string> relayed_mount_url() const {
+    return origin_url_where([](const OriginUrl& url) -> std::optional<std::string> {
+      if (!url.path.empty() && !mount_name_problem(url.path)) return std::nullopt;
+      return "\"" + url.text + "\" names no mount: http://host:port/mount";
+    });
+  }
+
+  // An origin URL that `problem_with` (its problem, or nullopt) accepts.
+  template <typename Check>
+  std::optional<std::string> origin_url_where(Check problem_with) const {
     auto string = text();
     if (!string) return std::nullopt;
     std::string error;
     const auto url = parse_origin_url(*string, &error);
     if (!url) return report(error);
-    if (url->path.empty() || mount_name_problem(url->path)) {
-      return report("\"" + url->text + "\" names no mount: http://host:port/mount");
-    }
+    if (auto problem = problem_with(*url)) return report(*problem);
     return string;
   }
 
@@ -419,6 +434,14 @@ constexpr Key<StaticRelay> kStaticRelayKeys[] = {
     {"url", [](const Value& v, StaticRelay& r) { assign(r.url, v.relayed_mount_url()); }},
     {"mount", [](const Value& v, StaticRelay& r) { assign(r.mount, v.mount_name()); }},
     {"on_demand", [](const Value& v, StaticRelay& r) { assign(r.on_demand, v.boolean()); }},
+};
+
+// Keys of the [master] section.
+constexpr Key<MasterSettings> kMasterKeys[] = {
+    {"url", [](const Value& v, MasterSettings& m) { assign(m.url, v.server_url()); }},
+    {"update_interval",
+     [](const Value& v, MasterSettings& m) { assign(m.update_interval_ms, v.seconds_as_ms()); }},
+    {"on_demand", [](const Value& v, MasterSettings& m) { assign(m.on_demand, v.boolean()); }},
 };
 
 // Keys of a [mounts."/name"] section.
@@ -605,6 +628,21 @@ void read_mounts(const toml::node& node, std::size_t max_mount_length,
   }
 }
 
+// A section's keys applied to `target`; an unknown one is reported with the nearest name.
+template <typename Target, std::size_t N>
+void read_section_keys(const toml::table& section, const Key<Target> (&keys)[N], std::string_view where,
+                       Target& target, Problems& problems) {
+  for (const auto& [key, value] : section) {
+    const auto* known = find_key(keys, key.str());
+    if (!known) {
+      problems.push_back(problem_at(key.source(), "unknown key '" + std::string(key.str()) + "' in " +
+                                                      std::string(where) + suggestion(keys, key.str())));
+      continue;
+    }
+    known->apply(Value(known->name, value, problems), target);
+  }
+}
+
 // [[relays]]: each entry's keys, then the entry as a whole (a url; one entry per local mount).
 void read_static_relays(const toml::node& node, std::vector<StaticRelay>& relays, Problems& problems) {
   const auto* array = node.as_array();
@@ -617,15 +655,7 @@ void read_static_relays(const toml::node& node, std::vector<StaticRelay>& relays
   for (const auto& element : *array) {
     const auto& section = *element.as_table();
     StaticRelay relay;
-    for (const auto& [key, value] : section) {
-      const auto* known = find_key(kStaticRelayKeys, key.str());
-      if (!known) {
-        problems.push_back(problem_at(key.source(), "unknown key '" + std::string(key.str()) + "' in [[relays]]" +
-                                                        suggestion(kStaticRelayKeys, key.str())));
-        continue;
-      }
-      known->apply(Value(known->name, value, problems), relay);
-    }
+    read_section_keys(section, kStaticRelayKeys, "[[relays]]", relay, problems);
     if (relay.url.empty()) {
       // (A url that is there but wrong was reported already.)
       if (!section.contains("url")) {
@@ -641,6 +671,29 @@ void read_static_relays(const toml::node& node, std::vector<StaticRelay>& relays
     }
     relays.push_back(std::move(relay));
   }
+}
+
+// [master]: the master's address is required; the rest has defaults.
+void read_master(const toml::node& node, std::optional<MasterSettings>& master, Problems& problems) {
+  const auto* section = node.as_table();
+  if (!section) {
+    problems.push_back(problem_at(node.source(), "master: expected a [master] section, got " +
+                                                     std::string(type_name(node))));
+    return;
+  }
+  MasterSettings settings;
+  read_section_keys(*section, kMasterKeys, "[master]", settings, problems);
+  if (settings.url.empty()) {
+    if (!section->contains("url")) {
+      problems.push_back(problem_at(section->source(), "[master]: url is required (http://relay:password@host:port)"));
+    }
+    return;
+  }
+  if (settings.update_interval_ms < 1000) {
+    problems.push_back(problem_at(section->source(), "[master]: update_interval must be at least 1 second"));
+    return;
+  }
+  master = std::move(settings);
 }
 
 }  // namespace
@@ -661,6 +714,8 @@ std::vector<ConfigProblem> parse_config_text(std::string_view text, std::string_
       read_mounts(node, updated.max_mount_length, updated.mounts, problems);
     } else if (key.str() == "relays") {
       read_static_relays(node, updated.relays, problems);
+    } else if (key.str() == "master") {
+      read_master(node, updated.master, problems);
     } else if (const auto* known = find_key(kRelayKeys, key.str())) {
       known->apply(Value(known->name, node, problems), updated);
     } else {

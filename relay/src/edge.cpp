@@ -107,6 +107,23 @@ std::optional<OriginUrl> parse_origin_url(std::string_view text, std::string* er
   return url;
 }
 
+std::vector<std::string> parse_stream_list(std::string_view text) {
+  std::vector<std::string> mounts;
+  while (!text.empty()) {
+    const auto end = text.find('\n');
+    std::string_view line = trim(text.substr(0, end));
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    if (!line.empty() && line.back() == '\r') line = trim(line.substr(0, line.size() - 1));
+    if (line.starts_with("http://") || line.starts_with("https://")) {
+      const auto slash = line.find('/', line.find("//") + 2);
+      line = slash == std::string_view::npos ? std::string_view() : line.substr(slash);
+    }
+    if (line.empty() || mount_name_problem(line)) continue;
+    if (std::find(mounts.begin(), mounts.end(), line) == mounts.end()) mounts.emplace_back(line);
+  }
+  return mounts;
+}
+
 bool RelayChain::contains(std::string_view id) const {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }

@@ -184,10 +184,22 @@ class Converter {
       relay(node);
     } else if (name == "relays-on-demand") {
       relays_on_demand_ = text_of(node) != "0";
-    } else if (name == "master-server" || name == "master-server-port" || name == "master-username" ||
-               name == "master-password" || name == "master-update-interval" || name == "master-relay-auth" ||
-               name == "master-ssl-port") {
-      unsupported(node, name, "relaying every mount of a master is not carried over yet: list them as <relay>s");
+    } else if (name == "master-server") {
+      master_server_ = text_of(node);
+    } else if (name == "master-server-port") {
+      master_port_ = text_of(node);
+    } else if (name == "master-username") {
+      master_user_ = text_of(node);
+    } else if (name == "master-password") {
+      master_password_ = text_of(node);
+    } else if (name == "master-update-interval") {
+      if (!integer(text_of(node))) {
+        error_at(line_of(node), "<master-update-interval> is not a number: " + text_of(node));
+      } else {
+        master_interval_ = text_of(node);
+      }
+    } else if (name == "master-relay-auth" || name == "master-ssl-port") {
+      unsupported(node, name, "a slave relays its master's mounts over http with the relay user");
     } else if (name == "shoutcast-mount") {
       unsupported(node, name, "SHOUTcast v1 sources are not accepted; use an Icecast (PUT/SOURCE) source");
     } else if (name == "server-id") {
@@ -497,6 +509,15 @@ class Converter {
     for (const auto& [name, table] : mounts_) {
       out += "\n[mounts." + quoted(name) + "]\n" + table.text();
     }
+    if (!master_server_.empty()) {
+      // Icecast's slave: every mount the master lists, with its relay user (default "relay").
+      Table master;
+      master.set("url", quoted("http://" + master_user_ + ":" + master_password_ + "@" + master_server_ + ":" +
+                               master_port_));
+      master.set("update_interval", master_interval_);
+      if (relays_on_demand_) master.set("on_demand", "true");
+      out += "\n[master]\n" + master.text();
+    }
     for (auto& [table, on_demand] : relays_) {
       // <on-demand> of the relay, else <relays-on-demand>, else Icecast's default: always on.
       if (on_demand.value_or(relays_on_demand_)) table.set("on_demand", "true");
@@ -510,6 +531,9 @@ class Converter {
   std::vector<std::pair<std::string, Table>> mounts_;
   std::vector<std::pair<Table, std::optional<bool>>> relays_;  // each with its own <on-demand>
   bool relays_on_demand_ = false;
+  // <master-*>, with Icecast's defaults.
+  std::string master_server_, master_port_ = "8000", master_user_ = "relay", master_password_,
+      master_interval_ = "120";
   std::string logdir_, accesslog_;
   std::vector<std::string> trusted_proxies_;
   int listen_sockets_ = 0;

@@ -10,9 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <iterator>
 #include <random>
 
 #include "admin_task.h"
@@ -78,9 +80,35 @@ Relay::Relay(uv_loop_t* main_loop, RelayConfig config)
     parsed.origin.path.clear();
     static_relays_.emplace(relay.mount, std::move(parsed));
   }
+  if (config_.master) master_ = parse_origin_url(config_.master->url);  // checked when read
+  if (master_) master_->path.clear();
   // A relay's id only has to differ from the other relays of a tree: 64 random bits.
   std::random_device random;
   relay_id_ = fmt::format("{:08x}{:08x}", random(), random());
+}
+
+bool Relay::relays_master_mount(const std::string& mount) const {
+  std::lock_guard lock(master_mutex_);
+  return master_mounts_.contains(mount);
+}
+
+bool Relay::relays_mount(const std::string& mount) const {
+  if (!origins_.empty() || static_relays_.contains(mount)) return true;
+  return master_ && relays_master_mount(mount);
+}
+
+RelayMountChanges Relay::set_master_mounts(std::vector<std::string> mounts) {
+  std::set<std::string, std::less<>> listed(mounts.begin(), mounts.end());
+  // A static relay's mount is its own: the master's entry of the same name does not replace it.
+  std::erase_if(listed, [&](const std::string& mount) { return static_relays_.contains(mount); });
+  RelayMountChanges changes;
+  std::lock_guard lock(master_mutex_);
+  std::set_difference(listed.begin(), listed.end(), master_mounts_.begin(), master_mounts_.end(),
+                      std::back_inserter(changes.added));
+  std::set_difference(master_mounts_.begin(), master_mounts_.end(), listed.begin(), listed.end(),
+                      std::back_inserter(changes.removed));
+  master_mounts_ = std::move(listed);
+  return changes;
 }
 
 void Relay::start_pull(const std::string& mount, std::size_t worker) {
@@ -97,6 +125,9 @@ OriginPull::Options Relay::pull_options(const std::string& mount, const RelayCha
     options.origins = {relay->second.origin};
     options.remote_path = relay->second.remote_mount;
     options.settings.on_demand = relay->second.on_demand;
+  } else if (master_ && relays_master_mount(mount)) {
+    options.origins = {*master_};
+    options.settings.on_demand = config_.master->on_demand;
   } else {
     options.origins = origins_;
     options.settings.on_demand = true;

@@ -15,6 +15,7 @@
 #include "ringcast/relay/auth_client.h"
 #include "ringcast/relay/connection.h"
 #include "ringcast/relay/edge.h"
+#include "ringcast/relay/master_poller.h"
 #include "ringcast/relay/origin_pull.h"
 #include "ringcast/relay/fallback.h"
 #include "ringcast/relay/forwarded.h"
@@ -86,6 +87,10 @@ Worker::Worker(Relay& relay, std::size_t index)
   uv_timer_start(&sweep_timer_, sweep_cb, kSweepIntervalMs, kSweepIntervalMs);
   uv_timer_init(&loop_, &tick_timer_);  // armed for the earliest lane tick: schedule_tick
   auth_client_ = std::make_unique<AuthClient>(&loop_);
+  if (index_ == 0 && relay_.config().master) {
+    master_poller_ = std::make_unique<MasterPoller>(*this, *relay_.config().master);
+    master_poller_->start();  // its first read runs once the loop does
+  }
 }
 
 Worker::~Worker() {
@@ -163,6 +168,11 @@ void Worker::on_event(LoopEvent& event) {
       return;
     case LoopEvent::Kind::start_pull:
       start_static_pull(*event.name);
+      return;
+    case LoopEvent::Kind::stop_pull:
+      for (auto& pull : pulls_) {
+        if (pull->mount() == *event.name) pull->stop();
+      }
       return;
     case LoopEvent::Kind::drain:
       drain();
@@ -828,6 +838,7 @@ void Worker::maybe_drained() {
 
 void Worker::stop() {
   inbox_.close();
+  if (master_poller_) master_poller_->close();
   auth_client_->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
   ticks_.clear();
@@ -902,6 +913,21 @@ void Worker::start_static_pull(const std::string& mount) {
   auto pull = std::make_unique<OriginPull>(*this, relay_.pull_options(mount, RelayChain{}));
   pull->start(monotonic_ms());
   pulls_.push_back(std::move(pull));
+}
+
+void Worker::apply_master_changes(const RelayMountChanges& changes, bool on_demand) {
+  const std::size_t loops = relay_.worker_count();
+  for (const std::string& mount : changes.removed) {
+    LoopEvent event(LoopEvent::Kind::stop_pull);
+    event.name = std::make_shared<const std::string>(mount);
+    post_to_all(event);
+  }
+  if (on_demand) return;  // pulled when a listener asks, like an edge's
+  for (const std::string& mount : changes.added) {
+    LoopEvent event(LoopEvent::Kind::start_pull);
+    event.name = std::make_shared<const std::string>(mount);
+    post_to(next_pull_loop_++ % loops, std::move(event));
+  }
 }
 
 void Worker::post_origin_answer(const std::string& mount, int status) {

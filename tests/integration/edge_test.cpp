@@ -384,3 +384,44 @@ TEST_CASE("a static relay pulls its mount all the time, under its own name, with
   REQUIRE(edge.stop() == 0);
   REQUIRE(origin.stop() == 0);
 }
+
+TEST_CASE("a slave relays every mount its master lists, and lets go of those that go", "[edge]") {
+  TempDir dir;
+  const auto master_config = dir.path / "master.toml";
+  write_file(master_config, "relay_password = \"relay-pw\"\n[mounts.\"/hidden.ts\"]\nhidden = true\n");
+  RelayProcess master({"--config", master_config.string(), "--grace", "1"});
+  SourceOptions options;
+  PacedSource live(connect_source(master.port(), options).socket, 0, static_cast<std::uint64_t>(kRate * 8), kRate);
+  options.mount = "/short.ts";
+  PacedSource short_lived(connect_source(master.port(), options).socket, 0, static_cast<std::uint64_t>(kRate * 2),
+                          kRate);
+  options.mount = "/hidden.ts";
+  PacedSource hidden(connect_source(master.port(), options).socket, 0, static_cast<std::uint64_t>(kRate * 8), kRate);
+
+  const auto slave_config = dir.path / "slave.toml";
+  write_file(slave_config, "[master]\nurl = \"http://relay:relay-pw@127.0.0.1:" + std::to_string(master.port()) +
+                               "\"\nupdate_interval = 1\n");
+  RelayProcess slave({"--config", slave_config.string(), "--grace", "1"});
+  // Every listed mount is pulled without a listener asking; the hidden one is not listed.
+  REQUIRE(wait_until([&] { return mount_viewers(master.port(), "/live.ts") == 1 && mount_viewers(master.port(), "/short.ts") == 1; }, 10s));
+  auto mounts = fetch_stats(slave.port()).at("mounts");
+  CHECK(mounts.at("/live.ts").at("source_connected") == true);
+  CHECK(mounts.at("/live.ts").at("relay").at("on_demand") == false);
+  CHECK_FALSE(mounts.contains("/hidden.ts"));
+  CHECK(mount_viewers(master.port(), "/hidden.ts") == 0);
+  // A request for a mount the master does not list is not pulled.
+  CHECK(http_exchange(slave.port(), "GET /hidden.ts HTTP/1.0\r\n\r\n").head.status == 404);
+  Viewer viewer(slave.port(), "/live.ts", bounded());
+  CHECK(wait_until([&] { return viewer.received() > 64 * 1024; }, 10s));
+  // /short.ts ends at the master (its source stops, its grace runs out): it drops off the
+  // list, the slave's pull stops and its mount ends after its own grace.
+  short_lived.join();
+  CHECK(wait_until([&] { return !fetch_stats(slave.port()).at("mounts").contains("/short.ts"); }, 10s));
+  CHECK(fetch_stats(slave.port()).at("mounts").contains("/live.ts"));
+  viewer.hang_up();
+  CHECK(viewer.checker().error() == "");
+  live.join();
+  hidden.join();
+  REQUIRE(slave.stop() == 0);
+  REQUIRE(master.stop() == 0);
+}

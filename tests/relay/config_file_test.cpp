@@ -482,3 +482,23 @@ ondemand = true
   CHECK(mentions(problems[3], "unknown key 'ondemand' in [[relays]] (did you mean 'on_demand'?)"));
   CHECK(formatted(parse("relay_origins = [\"https://o:8000\"]\n", config)).size() == 1);
 }
+
+TEST_CASE("a [master] section: the master's address, its interval, on demand or not", "[config]") {
+  RelayConfig config;
+  REQUIRE(parse("[master]\nurl = \"http://relay:pw@10.0.0.1:8000\"\nupdate_interval = 30\n", config).empty());
+  REQUIRE(config.master);
+  CHECK(config.master->url == "http://relay:pw@10.0.0.1:8000");
+  CHECK(config.master->update_interval_ms == 30'000);
+  CHECK_FALSE(config.master->on_demand);
+
+  RelayConfig other;
+  auto problems = formatted(parse("[master]\nurl = \"http://m:8000/radio.mp3\"\n", other));
+  REQUIRE(problems.size() == 1);
+  CHECK(mentions(problems[0], "without a path"));
+  problems = formatted(parse("[master]\nupdate_interval = 0.5\nurl = \"http://m:8000\"\nondemand = true\n", other));
+  REQUIRE(problems.size() == 2);
+  CHECK(mentions(problems[0], "update_interval must be at least 1 second"));
+  CHECK(mentions(problems[1], "did you mean 'on_demand'?"));
+  CHECK(mentions(formatted(parse("[master]\non_demand = true\n", other)).at(0), "url is required"));
+  CHECK_FALSE(other.master);
+}

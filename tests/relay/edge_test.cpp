@@ -49,6 +49,15 @@ TEST_CASE("origin URLs may carry a relay user's credentials, never shown", "[edg
   CHECK(error.find("pw") == std::string::npos);  // the password is not repeated in the error
 }
 
+TEST_CASE("a master's stream list: mounts and URLs, one per line, nothing else", "[edge]") {
+  CHECK(parse_stream_list("/radio.mp3\n/talk.mp3\n") == std::vector<std::string>{"/radio.mp3", "/talk.mp3"});
+  CHECK(parse_stream_list("/a.mp3\r\n\r\n  /b.ogg  \r\nhttp://other:8000/c.mp3\n/a.mp3\n") ==
+        std::vector<std::string>{"/a.mp3", "/b.ogg", "/c.mp3"});
+  CHECK(parse_stream_list("").empty());
+  CHECK(parse_stream_list("<html>not found</html>\nrelative.mp3\n/bad path\nhttp://host-only\n").empty());
+  CHECK(parse_stream_list("/last-without-newline") == std::vector<std::string>{"/last-without-newline"});
+}
+
 TEST_CASE("origin URLs that are refused say why", "[edge]") {
   std::string error;
   for (const char* bad : {"https://origin:8000", "ftp://origin", "http://", "http://:8000", "http://host:0",

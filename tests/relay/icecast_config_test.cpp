@@ -15,6 +15,14 @@ namespace {
 
 std::string fixture(const std::string& name) { return read_fixture("icecast-xml/" + name); }
 
+// Converts `xml` (which must have no errors) and reads the TOML into `config`.
+IcecastConversion converted_into(std::string_view xml, RelayConfig& config) {
+  IcecastConversion converted = convert_icecast_config(xml);
+  REQUIRE(converted.errors.empty());
+  REQUIRE(parse_config_text(converted.toml, "converted", config).empty());
+  return converted;
+}
+
 // Converted and loaded; the config and what was left out.
 struct Loaded {
   RelayConfig config;
@@ -182,14 +190,13 @@ TEST_CASE("Icecast's relays: <relay> entries, <relays-on-demand> as their defaul
   REQUIRE(converted.errors.size() == 1);
   CHECK(converted.errors[0].line == 6);
   CHECK(converted.errors[0].message == "<relay> needs a <server> and a <mount>");
-  const auto good = convert_icecast_config(
+  RelayConfig c;
+  const auto good = converted_into(
       "<icecast>\n<relays-on-demand>1</relays-on-demand>\n"
       "<relay><server>origin</server><port>8000</port><mount>/a.mp3</mount></relay>\n"
       "<relay><server>origin</server><mount>/b.ogg</mount><on-demand>0</on-demand>\n"
-      "  <relay-shoutcast-metadata>0</relay-shoutcast-metadata></relay>\n</icecast>\n");
-  REQUIRE(good.errors.empty());
-  RelayConfig c;
-  REQUIRE(parse_config_text(good.toml, "converted", c).empty());
+      "  <relay-shoutcast-metadata>0</relay-shoutcast-metadata></relay>\n</icecast>\n",
+      c);
   REQUIRE(c.relays.size() == 2);
   CHECK(c.relays[0].url == "http://origin:8000/a.mp3");
   CHECK(c.relays[0].mount == "/a.mp3");
@@ -198,6 +205,29 @@ TEST_CASE("Icecast's relays: <relay> entries, <relays-on-demand> as their defaul
   CHECK_FALSE(c.relays[1].on_demand);
   REQUIRE(good.unsupported.size() == 1);
   CHECK(good.unsupported[0].message.find("relay-shoutcast-metadata") != std::string::npos);
+}
+
+TEST_CASE("Icecast's master settings become [master], with Icecast's defaults", "[icecast_config]") {
+  RelayConfig c;
+  converted_into("<icecast>\n<master-server>10.0.0.1</master-server>\n<master-password>relay-pw</master-password>\n"
+                 "<relays-on-demand>1</relays-on-demand>\n</icecast>\n",
+                 c);
+  REQUIRE(c.master);
+  CHECK(c.master->url == "http://relay:relay-pw@10.0.0.1:8000");
+  CHECK(c.master->update_interval_ms == 120'000);
+  CHECK(c.master->on_demand);
+
+  RelayConfig d;
+  const auto every = converted_into(
+      "<icecast>\n<master-server>m</master-server><master-server-port>8100</master-server-port>\n"
+      "<master-username>slave</master-username><master-password>pw</master-password>\n"
+      "<master-update-interval>5</master-update-interval>\n<master-ssl-port>8443</master-ssl-port>\n</icecast>\n",
+      d);
+  CHECK(d.master->url == "http://slave:pw@m:8100");
+  CHECK(d.master->update_interval_ms == 5'000);
+  CHECK_FALSE(d.master->on_demand);
+  REQUIRE(every.unsupported.size() == 1);
+  CHECK(every.unsupported[0].line == 5);
 }
 
 TEST_CASE("a broken or refused icecast.xml starts nothing and says where", "[icecast_config]") {

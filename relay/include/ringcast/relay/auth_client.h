@@ -1,6 +1,7 @@
-// An asynchronous HTTP client on a worker's loop, for the url authenticator: libcurl's multi
-// interface driven by the loop's own uv_poll_t and uv_timer_t, so an auth request never blocks
-// the loop. One per worker; every callback runs on that worker's thread.
+// An asynchronous HTTP client on a worker's loop, for the url authenticator and a slave's
+// list of its master's mounts: libcurl's multi interface driven by the loop's own uv_poll_t
+// and uv_timer_t, so a request never blocks the loop. One per worker; every callback runs on
+// that worker's thread.
 #pragma once
 
 #include <curl/curl.h>
@@ -23,7 +24,9 @@ class AuthClient {
     long status = 0;
     std::vector<std::pair<std::string, std::string>> headers;
     std::string error;  // why not, when !transport_ok ("Timeout was reached", ...)
+    std::string body;   // a GET's answer (at most kMaxBody)
   };
+  static constexpr std::size_t kMaxBody = 1 << 20;
   using Done = std::function<void(const Result&)>;
 
   explicit AuthClient(uv_loop_t* loop);
@@ -34,6 +37,8 @@ class AuthClient {
   // POSTs a form to `url`; `done` runs on the loop with the answer, or a failure after
   // timeout_ms. Returns a ticket for cancel(). After close(), nothing is sent.
   std::uint64_t post(const std::string& url, std::string body, std::uint32_t timeout_ms, Done done);
+  // GETs `url` (user:password in it become Basic auth); the body comes with the answer.
+  std::uint64_t get(const std::string& url, std::uint32_t timeout_ms, Done done);
   // The answer is no longer wanted (the client left): `done` will not run.
   void cancel(std::uint64_t ticket);
   // Drops every request and closes the loop handles (the worker is stopping).
@@ -44,6 +49,7 @@ class AuthClient {
   struct Request;
   struct Socket;
 
+  std::uint64_t send(const std::string& url, std::unique_ptr<Request> request, std::uint32_t timeout_ms, Done done);
   void on_timeout();
   void on_socket_event(curl_socket_t fd, int events);
   void finish_completed();

@@ -90,6 +90,15 @@ struct StaticRelay {
   bool on_demand = false;
 };
 
+// A master whose every mount this relay relays (config [master]; Icecast's <master-server>):
+// its list (GET /admin/streamlist.txt, as Icecast 2.4's slaves read it) is fetched every
+// update_interval, and each listed mount is pulled all the time, or on demand.
+struct MasterSettings {
+  std::string url;  // http://[USER:PASSWORD@]HOST:PORT (the master's relay user)
+  std::uint32_t update_interval_ms = 120'000;
+  bool on_demand = false;
+};
+
 struct RelayConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8000;
@@ -145,6 +154,7 @@ struct RelayConfig {
   std::uint32_t relay_retry_preferred_ms = 15'000;
   std::size_t relay_max_hops = 8;  // a pull that passed through this many relays is refused (508)
   std::vector<StaticRelay> relays;
+  std::optional<MasterSettings> master;
   std::string admin_listen_host;      // empty: no admin listener
   std::uint16_t admin_listen_port = 0;
   StatsAccess stats_access = StatsAccess::open;

@@ -34,6 +34,11 @@ struct OriginUrl {
 // nullopt (and *error) when `text` is not that shape.
 std::optional<OriginUrl> parse_origin_url(std::string_view text, std::string* error = nullptr);
 
+// The mounts of a master's GET /admin/streamlist.txt (Icecast 2.4's list for its slaves): one
+// per line, a mount path or a full URL (its path is taken); blank lines and lines that are no
+// mount name are left out, and so are repeats.
+std::vector<std::string> parse_stream_list(std::string_view text);
+
 // The relays a pull has passed through, sent as `X-Ringcast-Relay: <id>, <id>, ...` (the
 // first asked first). A relay refuses (508) a request whose chain holds its own id or is
 // already max_hops long: A relaying from B relaying from A stops at A's second request.

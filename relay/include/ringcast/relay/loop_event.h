@@ -38,6 +38,7 @@ struct LoopEvent {
     // 200 once the mount is in the registry); the listeners this loop holds for it go on.
     origin_answer,
     start_pull,  // name: start an always-on pull of this mount (a static relay) on this loop
+    stop_pull,   // name: this loop's pull of the mount, if any, stops (its master no longer lists it)
     drain,          // shutdown, phase 1: close every connection
     stop,           // shutdown, phase 2: close the loop's handles
   };

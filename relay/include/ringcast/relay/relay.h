@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,12 @@ struct AccessPolicy {
   const std::string& source_password_for(const MountSettings* settings) const {
     return settings && settings->source_password ? *settings->source_password : source_password;
   }
+};
+
+// What a master's new list changed.
+struct RelayMountChanges {
+  std::vector<std::string> added;
+  std::vector<std::string> removed;
 };
 
 // Re-reads the configuration for SIGHUP; false (and `error`) when it is invalid.
@@ -122,7 +129,9 @@ class Relay {
   const EdgeDirectory& edge() const { return edge_; }
   // Whether a request for `mount`, which is not here, is pulled: an edge pulls every mount,
   // else a static relay (config [[relays]]) its own.
-  bool relays_mount(const std::string& mount) const { return !origins_.empty() || static_relays_.contains(mount); }
+  bool relays_mount(const std::string& mount) const;
+  // A slave (config [master]): the master's mounts as last listed; what appeared and what went.
+  RelayMountChanges set_master_mounts(std::vector<std::string> mounts);
   // Main thread: `worker` starts an always-on pull of `mount` (a static relay, a master's mount).
   void start_pull(const std::string& mount, std::size_t worker);
   // `chain`: the relay chain of the request that asked (empty for none).
@@ -132,6 +141,7 @@ class Relay {
 
  private:
   void on_main_event(LoopEvent& event);
+  bool relays_master_mount(const std::string& mount) const;
   int open_listening_socket(const std::string& host, std::uint16_t port, int& fd, std::uint16_t& bound);
   void on_acceptable(int listen_fd, bool admin);
   void on_housekeeping();
@@ -160,6 +170,9 @@ class Relay {
     bool on_demand = false;
   };
   std::map<std::string, ParsedStaticRelay, std::less<>> static_relays_;  // by local mount
+  std::optional<OriginUrl> master_;  // config_.master's address, parsed once at start
+  mutable std::mutex master_mutex_;
+  std::set<std::string, std::less<>> master_mounts_;  // as last listed (guarded by master_mutex_)
   std::string relay_id_;
   EdgeDirectory edge_;
   StreamRegistry registry_;

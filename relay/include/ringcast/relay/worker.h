@@ -32,7 +32,9 @@ struct ListenerAuthRequest;
 enum class AuthKind;
 class AuthClient;
 class Connection;
+class MasterPoller;
 class OriginPull;
+struct RelayMountChanges;
 struct PendingOrigin;
 class Relay;
 class SourceSession;
@@ -90,6 +92,10 @@ class Worker final : public LoopHost {
   void post_origin_answer(const std::string& mount, int status);
   // The connection waiting for an origin's answer closed.
   void cancel_origin_wait(PendingOrigin& pending);
+  // A master's list changed: its new mounts are pulled (always-on ones start now, spread over
+  // the loops), the ones that went stop wherever they run.
+  void apply_master_changes(const RelayMountChanges& changes, bool on_demand);
+  AuthClient& http_client() { return *auth_client_; }
 
  private:
   static constexpr unsigned kDiscardBytes = 16 * 1024;
@@ -203,6 +209,8 @@ class Worker final : public LoopHost {
   WorkerCounters counters_;
   std::unique_ptr<char[]> discard_;
   std::unique_ptr<AuthClient> auth_client_;
+  std::unique_ptr<MasterPoller> master_poller_;  // worker 0 of a slave ([master])
+  std::size_t next_pull_loop_ = 0;                // where the next master mount's pull starts
   std::vector<std::unique_ptr<OriginPull>> pulls_;  // this loop's; freed by the sweep once stopped
   std::multimap<std::string, std::shared_ptr<PendingOrigin>, std::less<>> origin_waiters_;
 };
