@@ -191,6 +191,31 @@ std::string render_metrics_text(const StatsInput& input) {
                static_cast<double>(stats.window_ms) / 1000.0);
   }
 
+  // Relay trees: each pulled mount, with its origin in use (or being tried) as a label.
+  out.family("ringcast_relay_streaming", "gauge",
+             "1 while the pulled mount's bytes flow from its origin, 0 while it connects or retries.");
+  for (const auto& pull : input.pulls) {
+    out.sample2("ringcast_relay_streaming", "mount", pull.mount, "origin", pull.origin,
+                pull.state == EdgeDirectory::PullState::streaming ? 1 : 0);
+  }
+  struct PullCounter {
+    std::string_view name, help;
+    std::uint64_t EdgeDirectory::PullInfo::*member;
+  };
+  constexpr PullCounter kPullCounters[] = {
+      {"ringcast_relay_connects_total", "Feeds a pulled mount began (from any origin; reconnects are one less).",
+       &EdgeDirectory::PullInfo::connects},
+      {"ringcast_relay_failures_total",
+       "Attempts at an origin that brought no feed (refused, no answer, an error status).",
+       &EdgeDirectory::PullInfo::failures},
+      {"ringcast_relay_failovers_total", "Feeds that came from another origin than the one before.",
+       &EdgeDirectory::PullInfo::failovers},
+  };
+  for (const PullCounter& counter : kPullCounters) {
+    out.family(counter.name, "counter", counter.help);
+    for (const auto& pull : input.pulls) out.sample(counter.name, "mount", pull.mount, pull.*counter.member);
+  }
+
   const auto total = [&](Counter WorkerCounters::*counter) { return sum_workers(input.workers, counter); };
 
   const std::uint64_t accepted = total(&WorkerCounters::connections_accepted);

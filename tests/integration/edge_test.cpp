@@ -54,6 +54,11 @@ TEST_CASE("an edge pulls a mount on demand and serves every listener from one pu
   CHECK(relay.at("origin") == origin_url(origin));
   CHECK(relay.at("state") == "streaming");
   CHECK(relay.at("connects") == 1);
+  const std::string metrics = http_exchange(edge.port(), "GET /metrics HTTP/1.0\r\n\r\n").body;
+  CHECK(metrics.find("ringcast_relay_streaming{mount=\"/live.ts\",origin=\"" + origin_url(origin) + "\"} 1\n") !=
+        std::string::npos);
+  CHECK(metrics.find("ringcast_relay_connects_total{mount=\"/live.ts\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("ringcast_relay_failovers_total{mount=\"/live.ts\"} 0\n") != std::string::npos);
   first.hang_up();
   second.hang_up();
   // Every byte a listener of the edge got is the source's, in order, whole packets.
