@@ -111,6 +111,10 @@ ParseOutcome parse_options(int argc, char** argv) {
   app.add_option("--host", options.host, "relay host: 127.x.x.x, ::1 or localhost only")
       ->capture_default_str();
   app.add_option("--port", options.port, "relay port")->capture_default_str();
+  app.add_option("--viewer-ports", options.viewer_ports,
+                 "relay tree: viewers read from these ports (edges of --port's relay), viewer k from the "
+                 "(k mod count)-th; the broadcaster still feeds --port")
+      ->delimiter(',');
   app.add_option("--mount", options.mount, "mount path")->capture_default_str();
   app.add_option("--mounts", options.mounts,
                  "broadcasters, one per mount named <stem>-<i><ext> from --mount "

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ringcast::bench {
 
@@ -16,6 +17,9 @@ struct Options {
   Mode mode = Mode::kRelay;
   std::string host = "127.0.0.1";
   std::uint16_t port = 8000;
+  // A relay tree: viewers read from these relays (edges of the one at `port`, which the
+  // broadcaster feeds), viewer k from viewer_ports[k % size]. Empty: from `port`.
+  std::vector<std::uint16_t> viewer_ports;
   std::string mount = "/bench.ts";
   // Many mounts: one broadcaster each, named from `mount` (mount_path); viewers round-robin.
   std::uint32_t mounts = 1;

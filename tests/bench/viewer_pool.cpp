@@ -129,8 +129,18 @@ void ViewerPool::open(Viewer& viewer) {
         htonl((127u << 24) | (1u << 8) | (1 + viewer.index / kViewersPerSourceAddress));
     uv_tcp_bind(&viewer.tcp, reinterpret_cast<const sockaddr*>(&local), 0);
   }
-  const int rc = uv_tcp_connect(&viewer.connect, &viewer.tcp,
-                                reinterpret_cast<const sockaddr*>(&relay_), connect_cb);
+  sockaddr_storage target = relay_;
+  if (!options_.viewer_ports.empty()) {
+    // A relay tree: this viewer's edge, the same host.
+    const std::uint16_t port = htons(options_.viewer_ports[viewer.index % options_.viewer_ports.size()]);
+    if (target.ss_family == AF_INET) {
+      reinterpret_cast<sockaddr_in*>(&target)->sin_port = port;
+    } else {
+      reinterpret_cast<sockaddr_in6*>(&target)->sin6_port = port;
+    }
+  }
+  const int rc = uv_tcp_connect(&viewer.connect, &viewer.tcp, reinterpret_cast<const sockaddr*>(&target),
+                                connect_cb);
   if (rc < 0) on_connect(viewer, rc);
 }
 

@@ -41,7 +41,7 @@ Viewer::Options bounded() {
 TEST_CASE("an edge pulls a mount on demand and serves every listener from one pull", "[edge]") {
   RelayProcess origin;
   SourceConnection source = connect_source(origin.port());
-  PacedSource feed(std::move(source.socket), 0, static_cast<std::uint64_t>(kRate * 4), kRate);
+  PacedSource feed(std::move(source.socket), 0, static_cast<std::uint64_t>(kRate * 20), kRate);
   RelayProcess edge({"--relay-origin", origin_url(origin)});
 
   Viewer first(edge.port(), "/live.ts", bounded());
@@ -66,7 +66,7 @@ TEST_CASE("an edge pulls a mount on demand and serves every listener from one pu
   CHECK(first.checker().error() == "");
   CHECK(second.checker().error() == "");
   CHECK(first.checker().packets() > 1000);
-  feed.join();
+  feed.stop();
   REQUIRE(edge.stop() == 0);
   REQUIRE(origin.stop() == 0);
 }
@@ -74,7 +74,7 @@ TEST_CASE("an edge pulls a mount on demand and serves every listener from one pu
 TEST_CASE("an edge stops its pull a linger time after the last listener left", "[edge]") {
   RelayProcess origin;
   SourceConnection source = connect_source(origin.port());
-  PacedSource feed(std::move(source.socket), 0, static_cast<std::uint64_t>(kRate * 7), kRate);
+  PacedSource feed(std::move(source.socket), 0, static_cast<std::uint64_t>(kRate * 20), kRate);
   RelayProcess edge({"--relay-origin", origin_url(origin), "--relay-linger", "1", "--grace", "1"});
   {
     Viewer viewer(edge.port(), "/live.ts", bounded());
@@ -92,7 +92,7 @@ TEST_CASE("an edge stops its pull a linger time after the last listener left", "
   CHECK(wait_until([&] { return again.received() > 64 * 1024; }, 15s));
   again.hang_up();
   CHECK(again.checker().error() == "");
-  feed.join();
+  feed.stop();
   REQUIRE(edge.stop() == 0);
   REQUIRE(origin.stop() == 0);
 }
@@ -162,7 +162,7 @@ TEST_CASE("a title set at the origin reaches the edge and its ICY listeners", "[
   options.mount = "/radio.mp3";
   options.content_type = "audio/mpeg";
   SourceConnection source = connect_source(origin.port(), options);
-  PacedSource feed(std::move(source.socket), 0, 32'000 * 5, 32'000);
+  PacedSource feed(std::move(source.socket), 0, 32'000 * 20, 32'000);
   RelayProcess edge({"--relay-origin", origin_url(origin), "--icy-metaint", "8000"});
 
   Socket listener = connect_loopback(edge.port());
@@ -193,7 +193,7 @@ TEST_CASE("a title set at the origin reaches the edge and its ICY listeners", "[
   }
   CHECK(received.find("StreamTitle='Edge Test Song';") != std::string::npos);
   listener.close();
-  feed.join();
+  feed.stop();
   REQUIRE(edge.stop() == 0);
   REQUIRE(origin.stop() == 0);
 }
@@ -261,8 +261,8 @@ struct TwoOrigins {
 
   void finish(RelayProcess& edge) {
     to_a.set_mode(FaultProxy::Mode::refuse);  // lets stalled connections go
-    feed_a.join();
-    feed_b.join();
+    feed_a.stop();
+    feed_b.stop();
     REQUIRE(edge.stop() == 0);
     REQUIRE(origin_a.stop() == 0);
     REQUIRE(origin_b.stop() == 0);
@@ -280,7 +280,7 @@ struct TwoOrigins {
 }  // namespace
 
 TEST_CASE("an edge fails over to its second origin and moves back when the first returns", "[edge]") {
-  TwoOrigins origins(14);
+  TwoOrigins origins(30);
   FaultProxy& to_a = origins.to_a;
   const std::string& url_a = origins.url_a;
   const std::string& url_b = origins.url_b;
@@ -333,7 +333,7 @@ TEST_CASE("an edge fails over to its second origin and moves back when the first
 }
 
 TEST_CASE("an origin that stalls is dropped after the source timeout and the next one feeds", "[edge]") {
-  TwoOrigins origins(13);
+  TwoOrigins origins(30);
   FaultProxy& to_a = origins.to_a;
   const std::string& url_a = origins.url_a;
   const std::string& url_b = origins.url_b;
@@ -363,7 +363,7 @@ TEST_CASE("an origin that stalls is dropped after the source timeout and the nex
 TEST_CASE("a static relay pulls its mount all the time, under its own name, with credentials", "[edge]") {
   RelayProcess origin({"--admin-password", std::string(kAdminPassword)});
   SourceConnection source = connect_source(origin.port());
-  PacedSource feed(std::move(source.socket), 0, static_cast<std::uint64_t>(kRate * 5), kRate);
+  PacedSource feed(std::move(source.socket), 0, static_cast<std::uint64_t>(kRate * 20), kRate);
   TempDir dir;
   const auto config = dir.path / "edge.toml";
   write_file(config, "[[relays]]\n"
@@ -385,7 +385,7 @@ TEST_CASE("a static relay pulls its mount all the time, under its own name, with
   CHECK(wait_until([&] { return viewer.received() > 64 * 1024; }, 10s));
   viewer.hang_up();
   CHECK(viewer.checker().error() == "");
-  feed.join();
+  feed.stop();
   REQUIRE(edge.stop() == 0);
   REQUIRE(origin.stop() == 0);
 }
@@ -396,12 +396,12 @@ TEST_CASE("a slave relays every mount its master lists, and lets go of those tha
   write_file(master_config, "relay_password = \"relay-pw\"\n[mounts.\"/hidden.ts\"]\nhidden = true\n");
   RelayProcess master({"--config", master_config.string(), "--grace", "1"});
   SourceOptions options;
-  PacedSource live(connect_source(master.port(), options).socket, 0, static_cast<std::uint64_t>(kRate * 8), kRate);
+  PacedSource live(connect_source(master.port(), options).socket, 0, static_cast<std::uint64_t>(kRate * 20), kRate);
   options.mount = "/short.ts";
   PacedSource short_lived(connect_source(master.port(), options).socket, 0, static_cast<std::uint64_t>(kRate * 2),
                           kRate);
   options.mount = "/hidden.ts";
-  PacedSource hidden(connect_source(master.port(), options).socket, 0, static_cast<std::uint64_t>(kRate * 8), kRate);
+  PacedSource hidden(connect_source(master.port(), options).socket, 0, static_cast<std::uint64_t>(kRate * 20), kRate);
 
   const auto slave_config = dir.path / "slave.toml";
   write_file(slave_config, "[master]\nurl = \"http://relay:relay-pw@127.0.0.1:" + std::to_string(master.port()) +
@@ -425,8 +425,8 @@ TEST_CASE("a slave relays every mount its master lists, and lets go of those tha
   CHECK(fetch_stats(slave.port()).at("mounts").contains("/live.ts"));
   viewer.hang_up();
   CHECK(viewer.checker().error() == "");
-  live.join();
-  hidden.join();
+  live.stop();
+  hidden.stop();
   REQUIRE(slave.stop() == 0);
   REQUIRE(master.stop() == 0);
 }

@@ -524,6 +524,11 @@ void PacedSource::join() {
   if (thread_.joinable()) thread_.join();
 }
 
+void PacedSource::stop() {
+  stop_.store(true);
+  join();
+}
+
 std::chrono::milliseconds PacedSource::planned() const {
   if (rate_ <= 0) return 0ms;
   return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(total_) / rate_ * 1000.0));
@@ -540,7 +545,7 @@ void PacedSource::run() {
   std::vector<std::uint8_t> buffer(chunk_);
   try {
     std::uint64_t sent = 0;
-    while (sent < total_) {
+    while (sent < total_ && !stop_.load()) {
       if (rate_ > 0) {
         const auto due = started_ + std::chrono::microseconds(static_cast<std::int64_t>(
                                         static_cast<double>(sent) / rate_ * 1e6));

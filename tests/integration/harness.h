@@ -234,6 +234,8 @@ class PacedSource {
   ~PacedSource();
 
   void join();
+  // Ends the stream now (within one chunk's time), closes the socket and joins.
+  void stop();
   std::uint64_t sent() const { return sent_.load(); }
   bool done() const { return done_.load(); }
   const std::string& error() const { return error_; }  // after join()
@@ -250,6 +252,7 @@ class PacedSource {
   std::size_t chunk_;
   std::atomic<std::uint64_t> sent_{0};
   std::atomic<bool> done_{false};
+  std::atomic<bool> stop_{false};
   Clock::time_point started_{};
   Clock::time_point finished_{};
   std::string error_;
