@@ -9,7 +9,9 @@
 #            audiences: it serves one listener per edge)
 #
 # Usage: scripts/bench-relay-tree.sh [BUILD_DIR]   (default: build)
-# Environment: VIEWERS (2000), RATE (1M), CHUNK (4096), WARMUP (3), DURATION (8), RUNS (3).
+# Environment: VIEWERS (2000), RATE (1M), CHUNK (4096), WARMUP (3), DURATION (8), RUNS (3),
+# CELLS ("direct edge1 edge2"), EXPECT_CLEAN (1: exit 1 when a run is not clean). A run that is
+# not clean prints why and keeps the bench's output.
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -83,6 +85,11 @@ run() {
   local json
   json=$(sed -n 's/^JSON //p' "$WORK/bench.out")
   [ -n "$json" ] || { echo "the bench failed: $(tail -5 "$WORK/bench.err")" >&2; exit 1; }
+  if [ "$(jq -r .clean <<<"$json")" != true ]; then
+    echo "$cell: not clean: $(jq -c .failures <<<"$json")" >&2
+    cp "$WORK/bench.out" "${KEEP_DIR:-/tmp}/bench-relay-tree-$cell-unclean.out"
+    echo "$cell" >>"$WORK/unclean"
+  fi
   # The origin's CPU over the whole run (ramp, warm-up and window), per second of it.
   local hz
   hz=$(getconf CLK_TCK)
@@ -99,7 +106,7 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 echo "relay tree: $VIEWERS viewers at $RATE bit/s, $CHUNK-byte source writes, ${DURATION} s windows, median of $RUNS"
 printf '%-7s %22s %10s %10s %24s %8s\n' cell "CPU-s/GB (sampled)" "p50 µs" "p99 µs" "origin CPU-s (whole run)" clean
-for cell in direct edge1 edge2; do
+for cell in ${CELLS:-direct edge1 edge2}; do
   : >"$WORK/$cell.rows"
   for _ in $(seq 1 "$RUNS"); do run "$cell" >>"$WORK/$cell.rows"; done
   printf '%-7s %22s %10s %10s %24s %8s\n' "$cell" \
@@ -107,3 +114,7 @@ for cell in direct edge1 edge2; do
     "$(cut -d' ' -f4 "$WORK/$cell.rows" | median)" "$(cut -d' ' -f5 "$WORK/$cell.rows" | median)" \
     "$(cut -d' ' -f7 "$WORK/$cell.rows" | sort -u | tr '\n' ' ')"
 done
+if [ "${EXPECT_CLEAN:-0}" = 1 ] && [ -s "$WORK/unclean" ]; then
+  echo "not clean: $(sort -u "$WORK/unclean" | tr '\n' ' ')" >&2
+  exit 1
+fi
