@@ -301,6 +301,10 @@ void OriginPull::attempt_failed(Attempt& attempt, int status, std::string_view w
 }
 
 void OriginPull::take_feed(Attempt& attempt) {
+  // The attempt ends here whatever happens: it is the pull's no more, and every path below
+  // gives it up exactly once.
+  if (&attempt == attempt_) attempt_ = nullptr;
+  if (&attempt == probe_) probe_ = nullptr;
   const std::size_t head_length = attempt.head_length;
   ResponseHead head;
   parse_response_head(attempt.received, head, kMaxAnswerHead);
@@ -328,6 +332,7 @@ void OriginPull::take_feed(Attempt& attempt) {
     const bool in_use = attached.outcome == StreamRegistry::AttachOutcome::in_use;
     spdlog::warn("relay {}: {}: the pull stops", options_.mount,
                  in_use ? "a source feeds the mount here" : "too many mounts (--max-mounts)");
+    attempt.give_up();
     drop(attempt_);
     drop(probe_);
     // The waiters go on to the local source (200), or hear 503.
@@ -341,7 +346,6 @@ void OriginPull::take_feed(Attempt& attempt) {
   uv_os_fd_t fd = -1;
   const int copy = uv_fileno(reinterpret_cast<uv_handle_t*>(&attempt.tcp), &fd) == 0 ? ::dup(fd) : -1;
   const std::string early_body = attempt.received.substr(head_length);
-  if (&attempt == attempt_) attempt_ = nullptr;
   attempt.give_up();
   Connection* connection = copy >= 0 ? worker_.adopt_socket(copy) : nullptr;
   if (connection == nullptr) {
