@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "clock.h"
+#include "bare_writer.h"
 #include "limit_writer.h"
 #include "proc_sampler.h"
 #include "report.h"
@@ -111,7 +112,7 @@ bool Coordinator::fork_limit_writer() {
   if (writer_pid_ < 0) return false;
   if (writer_pid_ == 0) {
     close(fds[0]);
-    _exit(run_limit_writer(options_, fds[1]));
+    _exit(options_.mode == Mode::kBare ? run_bare_writer(options_, fds[1]) : run_limit_writer(options_, fds[1]));
   }
   close(fds[1]);
   std::string line;
@@ -165,7 +166,7 @@ bool Coordinator::fork_viewers() {
 }
 
 int Coordinator::run() {
-  if (options_.mode == Mode::kLimit && !fork_limit_writer()) return 2;
+  if (options_.in_tool_writer() && !fork_limit_writer()) return 2;
   if (!resolve() || !fork_viewers()) {
     fail("could not start the viewer processes");
     return 2;

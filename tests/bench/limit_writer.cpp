@@ -15,16 +15,14 @@
 
 #include "clock.h"
 #include "payload.h"
+#include "writer_ring.h"
 
 namespace ringcast::bench {
 namespace {
 
-// Positions are absolute byte counts of the generated stream; only the index wraps.
-constexpr std::uint64_t kRingBytes = 8u << 20;
-constexpr std::uint64_t kRingMask = kRingBytes - 1;
-static_assert((kRingBytes & kRingMask) == 0, "ring capacity is a power of two");
-constexpr char kResponseHead[] =
-    "HTTP/1.0 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: no-cache\r\n\r\n";
+constexpr std::uint64_t kRingBytes = kWriterRingBytes;
+constexpr std::uint64_t kRingMask = kWriterRingMask;
+constexpr const char (&kResponseHead)[sizeof kWriterResponseHead] = kWriterResponseHead;
 
 class LimitWriter {
  public:
@@ -49,9 +47,6 @@ class LimitWriter {
   void on_connection();
   void write_to(Client& client);
   void drop(Client& client);
-  std::uint64_t record_aligned(std::uint64_t position) const {
-    return position - position % kRecordSize;
-  }
 
   // libuv callbacks
   static void connection_cb(uv_stream_t* server, int status);

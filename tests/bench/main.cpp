@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
                  per_process, static_cast<unsigned long long>(files.rlim_cur));
     return 2;
   }
-  if (parsed.options->mode == Mode::kLimit && parsed.options->viewers + 100 > files.rlim_cur) {
+  if (parsed.options->in_tool_writer() && parsed.options->viewers + 100 > files.rlim_cur) {
     std::fprintf(stderr,
                  "ringcast-bench: limit mode's single writer holds one descriptor per viewer:"
                  " at most %llu viewers\n",

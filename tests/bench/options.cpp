@@ -104,9 +104,9 @@ ParseOutcome parse_options(int argc, char** argv) {
   std::string mode = "relay";
   std::string url;
   std::string rate = "4M";
-  app.add_option("mode", mode, "relay or limit")->check(CLI::IsMember({"relay", "limit"}));
+  app.add_option("mode", mode, "relay, limit or bare")->check(CLI::IsMember({"relay", "limit", "bare"}));
   app.add_option("--mode", mode, "same as the positional mode")
-      ->check(CLI::IsMember({"relay", "limit"}));
+      ->check(CLI::IsMember({"relay", "limit", "bare"}));
   app.add_option("--url", url, "http://127.0.0.1:PORT/MOUNT (instead of --host/--port/--mount)");
   app.add_option("--host", options.host, "relay host: 127.x.x.x, ::1 or localhost only")
       ->capture_default_str();
@@ -183,6 +183,11 @@ ParseOutcome parse_options(int argc, char** argv) {
   app.add_option("--burst", options.limit_burst_bytes,
                  "limit mode: bytes behind the live edge a new viewer starts at")
       ->capture_default_str();
+  app.add_option("--bare-write-bytes", options.bare_write_bytes,
+                 "bare mode: each viewer is written once per this many stream bytes (the relay's "
+                 "--coalesce-bytes at a full audience)")
+      ->check(CLI::Range(1u, 4u << 20))
+      ->capture_default_str();
   app.add_option("--limit-flush-ms", options.limit_flush_ms,
                  "limit mode: batch writes to viewers this often (0: one write per chunk); "
                  "match a relay that coalesces")
@@ -200,7 +205,7 @@ ParseOutcome parse_options(int argc, char** argv) {
     std::cerr << "ringcast-bench: " << message << "\n";
     return ParseOutcome{std::nullopt, 2};
   };
-  options.mode = mode == "limit" ? Mode::kLimit : Mode::kRelay;
+  options.mode = mode == "limit" ? Mode::kLimit : mode == "bare" ? Mode::kBare : Mode::kRelay;
   if (!url.empty() && !apply_url(url, options)) return fail("bad --url " + url);
   if (!is_loopback_host(options.host)) {
     return fail("refusing non-loopback host " + options.host + " (127.x, ::1, localhost only)");
@@ -226,16 +231,16 @@ ParseOutcome parse_options(int argc, char** argv) {
       options.churn_viewers > 0) {
     return fail("--churn-viewers and --stall-viewers must leave at least one steady viewer");
   }
-  if (options.mode == Mode::kLimit &&
+  if (options.in_tool_writer() &&
       (options.churn_per_second > 0 || options.source_reconnect_seconds > 0)) {
     return fail("--churn and --source-reconnect-every are relay-mode options");
   }
-  if (options.mode == Mode::kLimit && options.mounts > 1) {
+  if (options.in_tool_writer() && options.mounts > 1) {
     return fail(
         "limit mode serves one stream: --mounts is a relay-mode option (for the cost of the "
         "same viewer writes, run limit with the same --viewers, --rate and --chunk)");
   }
-  if (options.mode == Mode::kLimit && (options.icy || options.title_every_seconds > 0)) {
+  if (options.in_tool_writer() && (options.icy || options.title_every_seconds > 0)) {
     return fail("--icy and --title-every are relay-mode options (the limit writer sends no ICY)");
   }
   if (options.title_every_seconds > 0 && !options.icy) {

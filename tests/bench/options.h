@@ -11,7 +11,9 @@
 
 namespace ringcast::bench {
 
-enum class Mode { kRelay, kLimit };
+// relay: the real relay; limit: an in-tool libuv writer (the ceiling); bare: an in-tool writer
+// with plain write(2) from a paced loop (the floor: the kernel's send path alone).
+enum class Mode { kRelay, kLimit, kBare };
 
 struct Options {
   Mode mode = Mode::kRelay;
@@ -56,6 +58,9 @@ struct Options {
 
   std::uint32_t limit_burst_bytes = 64 * 1024;
   double limit_flush_ms = 0;  // limit mode: write to viewers every this often (0: every chunk)
+  std::uint32_t bare_write_bytes = 16 * 1024;  // bare mode: each viewer is written once per this many stream bytes
+  // limit and bare modes: an in-tool writer serves the viewers instead of a relay.
+  bool in_tool_writer() const { return mode != Mode::kRelay; }
   bool expect_clean = false;
 
   // Derived: seconds from the first viewer's connect to the end of the measured window.

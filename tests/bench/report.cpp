@@ -259,7 +259,7 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
   const ServerSamples& server = facts.server;
 
   json summary = {
-      {"mode", options.mode == Mode::kLimit ? "limit" : "relay"},
+      {"mode", options.mode == Mode::kLimit ? "limit" : options.mode == Mode::kBare ? "bare" : "relay"},
       {"viewers", options.viewers},
       {"mounts", options.mounts},
       {"content_type", options.content_type},
