@@ -1,10 +1,10 @@
 // Edge relaying's decisions: plain values in, plain values out (tests/relay/edge_test.cpp).
 #include "ringcast/relay/edge.h"
 
-#include "ringcast/relay/http_request.h"
-
 #include <algorithm>
 #include <charconv>
+
+#include "ringcast/relay/http_request.h"
 
 namespace ringcast::relay {
 
@@ -48,10 +48,13 @@ std::optional<OriginUrl> parse_origin_url(std::string_view text, std::string* er
   const std::string quoted = "\"" + shown + "\"";
   constexpr std::string_view kScheme = "http://";
   if (text.substr(0, 8) == "https://") {
-    return fail(error, quoted + ": https is not spoken to origins; put a TLS front before the origin and "
-                               "reach it over http on a trusted network, or use its plain listener");
+    return fail(error,
+                quoted +
+                    ": https is not spoken to origins; put a TLS front before the origin and "
+                    "reach it over http on a trusted network, or use its plain listener");
   }
-  if (text.substr(0, kScheme.size()) != kScheme) return fail(error, quoted + " is not an http:// URL");
+  if (text.substr(0, kScheme.size()) != kScheme)
+    return fail(error, quoted + " is not an http:// URL");
   std::string_view rest = text.substr(kScheme.size());
   OriginUrl url;
   std::string_view authority = rest.substr(0, rest.find('/'));
@@ -79,7 +82,8 @@ std::optional<OriginUrl> parse_origin_url(std::string_view text, std::string* er
       if (after.front() != ':') return fail(error, quoted + ": junk after the [host]");
       port_text = after.substr(1);
     }
-    if (url.host.empty() || url.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
+    if (url.host.empty() ||
+        url.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
       return fail(error, quoted + ": not an IPv6 address in brackets");
     }
   } else {
@@ -92,15 +96,17 @@ std::optional<OriginUrl> parse_origin_url(std::string_view text, std::string* er
   }
   if (!port_text.empty() || authority.back() == ':') {
     unsigned port = 0;
-    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 ||
-        port > 65535) {
+    const auto [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size() ||
+        port == 0 || port > 65535) {
       return fail(error, quoted + ": the port must be 1 to 65535");
     }
     url.port = static_cast<std::uint16_t>(port);
   }
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  if (path.find_first_of("?#%\\ ") != std::string_view::npos || path.find("..") != std::string_view::npos) {
+  if (path.find_first_of("?#%\\ ") != std::string_view::npos ||
+      path.find("..") != std::string_view::npos) {
     return fail(error, quoted + ": the path may hold no query, fragment, escapes or '..'");
   }
   url.path = std::string(path);
@@ -148,27 +154,33 @@ RelayChain parse_relay_chain(std::optional<std::string_view> value) {
   return chain;
 }
 
-std::optional<std::string_view> relay_chain_problem(const RelayChain& chain, std::string_view own_id,
-                                                    std::size_t max_hops) {
-  if (chain.contains(own_id)) return "relay loop: the request has passed through this relay already";
+std::optional<std::string_view> relay_chain_problem(const RelayChain& chain,
+                                                    std::string_view own_id, std::size_t max_hops) {
+  if (chain.contains(own_id))
+    return "relay loop: the request has passed through this relay already";
   if (chain.hops() >= max_hops) return "relay chain too long";
   return std::nullopt;
 }
 
 std::string_view EdgeDirectory::state_name(PullState state) {
   switch (state) {
-    case PullState::connecting: return "connecting";
-    case PullState::streaming: return "streaming";
-    case PullState::retrying: return "retrying";
+    case PullState::connecting:
+      return "connecting";
+    case PullState::streaming:
+      return "streaming";
+    case PullState::retrying:
+      return "retrying";
   }
   return "?";
 }
 
-EdgeDirectory::Answer EdgeDirectory::want(const std::string& mount, std::size_t worker, std::uint64_t now_ms) {
+EdgeDirectory::Answer EdgeDirectory::want(const std::string& mount, std::size_t worker,
+                                          std::uint64_t now_ms) {
   std::lock_guard lock(mutex_);
   if (const auto pull = pulls_.find(mount); pull != pulls_.end()) {
-    return {pull->second.state == PullState::connecting && pull->second.connects == 0 ? Decision::wait
-                                                                                     : Decision::present};
+    return {pull->second.state == PullState::connecting && pull->second.connects == 0
+                ? Decision::wait
+                : Decision::present};
   }
   if (const auto missing = missing_.find(mount); missing != missing_.end()) {
     if (now_ms < missing->second.until_ms) {
@@ -215,7 +227,8 @@ void EdgeDirectory::ended(const std::string& mount, int status, std::uint64_t no
   pulls_.erase(mount);
   if (status == 404) missing_[mount] = Missing{now_ms + missing_ttl_ms_, status};
   // Expired entries go when next asked for; a relay asked for many missing names sheds them here.
-  if (missing_.size() > 4096) std::erase_if(missing_, [&](const auto& entry) { return entry.second.until_ms <= now_ms; });
+  if (missing_.size() > 4096)
+    std::erase_if(missing_, [&](const auto& entry) { return entry.second.until_ms <= now_ms; });
 }
 
 bool EdgeDirectory::pulling(const std::string& mount) const {

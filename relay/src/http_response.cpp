@@ -76,7 +76,8 @@ bool parse_status_line(std::string_view line, ResponseHead& head, std::string_vi
     error = "bad status code";
     return false;
   }
-  head.reason = space == std::string_view::npos ? std::string() : std::string(trim(rest.substr(space + 1)));
+  head.reason =
+      space == std::string_view::npos ? std::string() : std::string(trim(rest.substr(space + 1)));
   return true;
 }
 
@@ -129,7 +130,8 @@ ResponseParse parse_response_head(std::string_view received, ResponseHead& head,
     }
     if (line.front() == ' ' || line.front() == '\t') return malformed("folded header line");
     const std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) return malformed("header line without a name");
+    if (colon == std::string_view::npos || colon == 0)
+      return malformed("header line without a name");
     const std::string_view name = line.substr(0, colon);
     for (char c : name) {
       if (!is_token_char(c)) return malformed("bad header name");

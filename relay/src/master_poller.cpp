@@ -43,7 +43,8 @@ void MasterPoller::poll() {
   });
 }
 
-void MasterPoller::on_list(bool transport_ok, long status, const std::string& body, const std::string& error) {
+void MasterPoller::on_list(bool transport_ok, long status, const std::string& body,
+                           const std::string& error) {
   if (!transport_ok || status != 200) {
     // The mounts relayed so far stay: their pulls fail over and retry on their own.
     const std::string why = transport_ok ? "answered " + std::to_string(status) : error;
@@ -59,7 +60,8 @@ void MasterPoller::on_list(bool transport_ok, long status, const std::string& bo
   failing_ = false;
   const RelayMountChanges changes = worker_.relay().set_master_mounts(parse_stream_list(body));
   for (const std::string& mount : changes.added) {
-    spdlog::info("master {}: relaying {}{}", shown_, mount, settings_.on_demand ? " on demand" : "");
+    spdlog::info("master {}: relaying {}{}", shown_, mount,
+                 settings_.on_demand ? " on demand" : "");
   }
   for (const std::string& mount : changes.removed) {
     spdlog::info("master {}: {} is no longer listed: its relay stops", shown_, mount);
@@ -69,6 +71,8 @@ void MasterPoller::on_list(bool transport_ok, long status, const std::string& bo
 
 // libuv callbacks
 
-void MasterPoller::timer_cb(uv_timer_t* timer) { static_cast<MasterPoller*>(timer->data)->poll(); }
+void MasterPoller::timer_cb(uv_timer_t* timer) {
+  static_cast<MasterPoller*>(timer->data)->poll();
+}
 
 }  // namespace ringcast::relay

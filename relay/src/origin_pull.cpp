@@ -24,7 +24,8 @@ namespace ringcast::relay {
 
 namespace {
 constexpr std::size_t kMaxAnswerHead = 16 * 1024;
-constexpr std::uint32_t kMaxOriginMetaint = 1 << 20;  // Icecast allows far less; a bigger one is junk
+constexpr std::uint32_t kMaxOriginMetaint = 1
+                                            << 20;  // Icecast allows far less; a bigger one is junk
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -44,7 +45,7 @@ struct OriginPull::Attempt {
   std::string request;
   std::string received;
   std::size_t head_length = 0;  // once the answer's head is complete
-  std::uint32_t metaint = 0;      // the answer's icy-metaint (0: no ICY blocks)
+  std::uint32_t metaint = 0;    // the answer's icy-metaint (0: no ICY blocks)
   char read_buffer[4096];
   bool resolving = false;
   bool tcp_open = false;  // uv_tcp_init ran: uv_close must run before the free
@@ -103,8 +104,8 @@ OriginPull::~OriginPull() {
 }
 
 void OriginPull::start(std::uint64_t now_ms) {
-  spdlog::info("relay {}: pulling {} from {} origin(s), first {}", options_.mount, options_.remote_path,
-               options_.origins.size(), options_.origins.front().text);
+  spdlog::info("relay {}: pulling {} from {} origin(s), first {}", options_.mount,
+               options_.remote_path, options_.origins.size(), options_.origins.front().text);
   apply(machine_.start(now_ms));
 }
 
@@ -113,7 +114,8 @@ void OriginPull::on_sweep(std::uint64_t now_ms) {
   std::size_t audience = 0;
   std::uint64_t last_bytes_ms = 0;
   if (stream_) audience = stream_->viewer_count() + stream_->hls_sessions.active(now_ms);
-  if (feed_ != nullptr && feed_->source() != nullptr) last_bytes_ms = feed_->source()->last_data_ms();
+  if (feed_ != nullptr && feed_->source() != nullptr)
+    last_bytes_ms = feed_->source()->last_data_ms();
   apply(machine_.tick(now_ms, audience, last_bytes_ms));
 }
 
@@ -125,7 +127,9 @@ void OriginPull::feed_lost() {
   apply(machine_.lost(monotonic_ms()));
 }
 
-void OriginPull::stop() { apply(machine_.stop()); }
+void OriginPull::stop() {
+  apply(machine_.stop());
+}
 
 void OriginPull::apply(const PullMachine::Actions& actions) {
   const std::uint64_t now = monotonic_ms();
@@ -147,7 +151,8 @@ void OriginPull::apply(const PullMachine::Actions& actions) {
         // the old feed detaches first, so no byte of it follows the new one.
         Attempt* probe = std::exchange(probe_, nullptr);
         close_feed("a preferred origin serves again");
-        spdlog::info("relay {}: moving back to {}", options_.mount, options_.origins[action.origin].text);
+        spdlog::info("relay {}: moving back to {}", options_.mount,
+                     options_.origins[action.origin].text);
         take_feed(*probe);
         break;
       }
@@ -184,8 +189,8 @@ void OriginPull::open_attempt(std::size_t origin, bool probe) {
   attempt->connect.data = attempt;
   attempt->write.data = attempt;
   attempt->request = "GET " + url.target_for(options_.remote_path) + " HTTP/1.0\r\n" +
-                     "Host: " + url.host_header() + "\r\n" +
-                     "User-Agent: ringcast/" + std::string(kVersion) + " (relay)\r\n" +
+                     "Host: " + url.host_header() + "\r\n" + "User-Agent: ringcast/" +
+                     std::string(kVersion) + " (relay)\r\n" +
                      "Accept: */*\r\n"
                      "Icy-MetaData: 1\r\n" +
                      std::string(kRelayChainHeader) + ": " + options_.chain + "\r\n";
@@ -200,8 +205,8 @@ void OriginPull::open_attempt(std::size_t origin, bool probe) {
   hints.ai_flags = AI_NUMERICSERV;
   attempt->resolving = true;
   const std::string port = std::to_string(url.port);
-  if (const int rc = uv_getaddrinfo(worker_.loop(), &attempt->resolve, Attempt::resolved_cb, url.host.c_str(),
-                                    port.c_str(), &hints);
+  if (const int rc = uv_getaddrinfo(worker_.loop(), &attempt->resolve, Attempt::resolved_cb,
+                                    url.host.c_str(), port.c_str(), &hints);
       rc != 0) {
     attempt->resolving = false;
     attempt_failed(*attempt, 0, std::string("cannot resolve: ") + uv_strerror(rc));
@@ -234,7 +239,8 @@ void OriginPull::on_connected(Attempt& attempt, int status) {
   uv_tcp_nodelay(&attempt.tcp, 1);
   auto* stream = reinterpret_cast<uv_stream_t*>(&attempt.tcp);
   // The request lives in the attempt, which outlives the write (uv_close cancels it first).
-  uv_buf_t buffer = uv_buf_init(attempt.request.data(), static_cast<unsigned>(attempt.request.size()));
+  uv_buf_t buffer =
+      uv_buf_init(attempt.request.data(), static_cast<unsigned>(attempt.request.size()));
   int rc = uv_write(&attempt.write, stream, &buffer, 1, Attempt::written_cb);
   if (rc == 0) rc = uv_read_start(stream, Attempt::alloc_cb, Attempt::read_cb);
   if (rc != 0) attempt_failed(attempt, 0, uv_strerror(rc));
@@ -243,8 +249,9 @@ void OriginPull::on_connected(Attempt& attempt, int status) {
 void OriginPull::on_read(Attempt& attempt, long nread) {
   if (nread == 0) return;
   if (nread < 0) {
-    attempt_failed(attempt, 0,
-                   nread == UV_EOF ? "closed before its answer" : uv_strerror(static_cast<int>(nread)));
+    attempt_failed(
+        attempt, 0,
+        nread == UV_EOF ? "closed before its answer" : uv_strerror(static_cast<int>(nread)));
     return;
   }
   attempt.received.append(attempt.read_buffer, static_cast<std::size_t>(nread));
@@ -266,11 +273,13 @@ void OriginPull::on_read(Attempt& attempt, long nread) {
   }
   if (const auto coding = head.header("Transfer-Encoding")) {
     // Icecast and ringcast answer listeners unchunked; anything else would need decoding twice.
-    attempt_failed(attempt, 0, "Transfer-Encoding " + std::string(*coding) + " is not taken from an origin");
+    attempt_failed(attempt, 0,
+                   "Transfer-Encoding " + std::string(*coding) + " is not taken from an origin");
     return;
   }
   if (const auto value = head.header("icy-metaint")) {
-    const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), attempt.metaint);
+    const auto [end, ec] =
+        std::from_chars(value->data(), value->data() + value->size(), attempt.metaint);
     if (ec != std::errc{} || end != value->data() + value->size() || attempt.metaint == 0 ||
         attempt.metaint > kMaxOriginMetaint) {
       attempt_failed(attempt, 0, "icy-metaint " + std::string(*value) + " is out of range");
@@ -297,7 +306,8 @@ void OriginPull::attempt_failed(Attempt& attempt, int status, std::string_view w
                probe ? " (the preferred one, tried again)" : "", why);
   drop(probe ? probe_ : attempt_);
   const std::uint64_t now = monotonic_ms();
-  apply(probe ? machine_.probe_answered(origin, status, now) : machine_.answered(origin, status, now));
+  apply(probe ? machine_.probe_answered(origin, status, now)
+              : machine_.answered(origin, status, now));
 }
 
 void OriginPull::take_feed(Attempt& attempt) {
@@ -315,18 +325,21 @@ void OriginPull::take_feed(Attempt& attempt) {
   StreamMetadata metadata;
   metadata.started_unix_ms = unix_ms();
   metadata.source_ip = url.host;
-  metadata.user_agent = PeerText::from(head.header("Server").value_or("origin"), kMaxUserAgentBytes);
+  metadata.user_agent =
+      PeerText::from(head.header("Server").value_or("origin"), kMaxUserAgentBytes);
   metadata.content_type =
       PeerText::from(head.header("Content-Type").value_or("audio/mpeg"), kMaxContentTypeBytes);
   for (const auto& [name, value] : head.headers) {
     if (iequals(name, "icy-metaint") || metadata.ice_headers.size() >= kMaxIceHeaders) continue;
-    if (::strncasecmp(name.c_str(), "icy-", 4) == 0 || ::strncasecmp(name.c_str(), "ice-", 4) == 0) {
-      metadata.ice_headers.emplace_back(PeerText::from(name, kMaxIceHeaderNameBytes), PeerText::from(value));
+    if (::strncasecmp(name.c_str(), "icy-", 4) == 0 ||
+        ::strncasecmp(name.c_str(), "ice-", 4) == 0) {
+      metadata.ice_headers.emplace_back(PeerText::from(name, kMaxIceHeaderNameBytes),
+                                        PeerText::from(value));
     }
   }
   const auto policy = worker_.relay().policy();
-  auto attached = worker_.relay().registry().attach_source(options_.mount, worker_.index(), std::move(metadata),
-                                                          policy->mount(options_.mount));
+  auto attached = worker_.relay().registry().attach_source(
+      options_.mount, worker_.index(), std::move(metadata), policy->mount(options_.mount));
   if (attached.outcome == StreamRegistry::AttachOutcome::in_use ||
       attached.outcome == StreamRegistry::AttachOutcome::too_many_mounts) {
     const bool in_use = attached.outcome == StreamRegistry::AttachOutcome::in_use;
@@ -344,7 +357,8 @@ void OriginPull::take_feed(Attempt& attempt) {
   // The socket moves to a Connection of this loop: a dup of its descriptor, then the attempt's
   // handle closes (the kernel's socket stays open through the dup).
   uv_os_fd_t fd = -1;
-  const int copy = uv_fileno(reinterpret_cast<uv_handle_t*>(&attempt.tcp), &fd) == 0 ? ::dup(fd) : -1;
+  const int copy =
+      uv_fileno(reinterpret_cast<uv_handle_t*>(&attempt.tcp), &fd) == 0 ? ::dup(fd) : -1;
   const std::string early_body = attempt.received.substr(head_length);
   attempt.give_up();
   Connection* connection = copy >= 0 ? worker_.adopt_socket(copy) : nullptr;
@@ -355,8 +369,9 @@ void OriginPull::take_feed(Attempt& attempt) {
     return;
   }
   spdlog::info("relay {}: {} from {} ({}{})", options_.mount,
-               attached.outcome == StreamRegistry::AttachOutcome::resumed ? "resumed" : "streaming", url.text,
-               stream_->metadata().content_type.str(), metaint != 0 ? ", ICY titles" : "");
+               attached.outcome == StreamRegistry::AttachOutcome::resumed ? "resumed" : "streaming",
+               url.text, stream_->metadata().content_type.str(),
+               metaint != 0 ? ", ICY titles" : "");
   feed_ = connection;
   auto source = std::make_unique<SourceSession>(*connection, stream_, false, metaint);
   source->set_pull(this);
@@ -373,17 +388,25 @@ void OriginPull::close_feed(std::string_view why) {
   feed->close(why);
 }
 
-void OriginPull::answer_waiters(int status) { worker_.post_origin_answer(options_.mount, status); }
+void OriginPull::answer_waiters(int status) {
+  worker_.post_origin_answer(options_.mount, status);
+}
 
 void OriginPull::publish_state(std::uint64_t now_ms) {
   EdgeDirectory::PullState state = EdgeDirectory::PullState::connecting;
   switch (machine_.phase()) {
-    case PullMachine::Phase::streaming: state = EdgeDirectory::PullState::streaming; break;
-    case PullMachine::Phase::backing_off: state = EdgeDirectory::PullState::retrying; break;
-    default: state = machine_.connects() > 0 ? EdgeDirectory::PullState::retrying
-                                               : EdgeDirectory::PullState::connecting;
+    case PullMachine::Phase::streaming:
+      state = EdgeDirectory::PullState::streaming;
+      break;
+    case PullMachine::Phase::backing_off:
+      state = EdgeDirectory::PullState::retrying;
+      break;
+    default:
+      state = machine_.connects() > 0 ? EdgeDirectory::PullState::retrying
+                                      : EdgeDirectory::PullState::connecting;
   }
-  worker_.relay().edge().update(options_.mount, state, options_.origins[machine_.origin()].text, now_ms,
+  worker_.relay().edge().update(options_.mount, state, options_.origins[machine_.origin()].text,
+                                now_ms,
                                 {machine_.connects(), machine_.failures(), machine_.failovers()});
 }
 

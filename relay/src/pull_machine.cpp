@@ -16,7 +16,9 @@ int rank(int status) {
   return 1;
 }
 
-int as_answer(int status) { return status == 404 || status == 508 ? status : 502; }
+int as_answer(int status) {
+  return status == 404 || status == 508 ? status : 502;
+}
 
 }  // namespace
 
@@ -29,16 +31,23 @@ std::uint32_t RetrySchedule::delay_ms(std::uint32_t failures) const {
 
 std::string_view PullMachine::phase_name(Phase phase) {
   switch (phase) {
-    case Phase::idle: return "idle";
-    case Phase::connecting: return "connecting";
-    case Phase::streaming: return "streaming";
-    case Phase::backing_off: return "retrying";
-    case Phase::stopped: return "stopped";
+    case Phase::idle:
+      return "idle";
+    case Phase::connecting:
+      return "connecting";
+    case Phase::streaming:
+      return "streaming";
+    case Phase::backing_off:
+      return "retrying";
+    case Phase::stopped:
+      return "stopped";
   }
   return "?";
 }
 
-PullMachine::PullMachine(PullSettings settings) : settings_(settings) { assert(settings_.origins > 0); }
+PullMachine::PullMachine(PullSettings settings) : settings_(settings) {
+  assert(settings_.origins > 0);
+}
 
 PullMachine::Actions PullMachine::start(std::uint64_t now_ms) {
   Actions out;
@@ -59,7 +68,8 @@ PullMachine::Actions PullMachine::answered(std::size_t origin, int status, std::
   return out;
 }
 
-PullMachine::Actions PullMachine::probe_answered(std::size_t origin, int status, std::uint64_t now_ms) {
+PullMachine::Actions PullMachine::probe_answered(std::size_t origin, int status,
+                                                 std::uint64_t now_ms) {
   Actions out;
   if (phase_ != Phase::streaming || !probe_ || probe_->origin != origin) return out;
   if (status == 200) {
@@ -80,7 +90,8 @@ PullMachine::Actions PullMachine::lost(std::uint64_t now_ms) {
   return out;
 }
 
-PullMachine::Actions PullMachine::tick(std::uint64_t now_ms, std::size_t audience, std::uint64_t last_bytes_ms) {
+PullMachine::Actions PullMachine::tick(std::uint64_t now_ms, std::size_t audience,
+                                       std::uint64_t last_bytes_ms) {
   Actions out;
   if (phase_ == Phase::idle || phase_ == Phase::stopped) return out;
   // Linger: an on-demand pull that has served stops linger_ms after its last listener left.
@@ -98,7 +109,8 @@ PullMachine::Actions PullMachine::tick(std::uint64_t now_ms, std::size_t audienc
   }
   switch (phase_) {
     case Phase::connecting:
-      if (now_ms - attempt_since_ms_ >= settings_.attempt_timeout_ms) attempt_failed(0, now_ms, out);
+      if (now_ms - attempt_since_ms_ >= settings_.attempt_timeout_ms)
+        attempt_failed(0, now_ms, out);
       break;
     case Phase::backing_off:
       if (now_ms >= backoff_until_ms_) {
@@ -178,7 +190,8 @@ void PullMachine::feed_from(std::size_t origin, std::uint64_t now_ms, Actions& o
   failed_rounds_ = 0;
   tried_in_round_ = 0;
   best_status_ = 0;
-  next_probe_ms_ = origin > 0 && settings_.preferred_retry_ms > 0 ? now_ms + settings_.preferred_retry_ms : 0;
+  next_probe_ms_ =
+      origin > 0 && settings_.preferred_retry_ms > 0 ? now_ms + settings_.preferred_retry_ms : 0;
   if (connects_ == 1) out.push_back({PullAction::Kind::answer, origin, 200});  // the first feed
   answered_ = true;
 }

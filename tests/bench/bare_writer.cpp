@@ -69,7 +69,8 @@ bool BareWriter::listen(int* port) {
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t length = sizeof address;
-  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+  if (listen_fd_ < 0 ||
+      ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
       ::listen(listen_fd_, 4096) != 0 ||
       ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     return false;
@@ -80,7 +81,8 @@ bool BareWriter::listen(int* port) {
 }
 
 void BareWriter::generate(std::uint64_t now_ns) {
-  const double due_bytes = static_cast<double>(now_ns - start_ns_) * static_cast<double>(options_.rate_bps) / 8e9;
+  const double due_bytes =
+      static_cast<double>(now_ns - start_ns_) * static_cast<double>(options_.rate_bps) / 8e9;
   const auto due_chunks = static_cast<std::uint64_t>(due_bytes / options_.chunk_bytes) + 1;
   for (; chunks_generated_ < due_chunks; ++chunks_generated_) {
     std::uint64_t left = options_.chunk_bytes;
@@ -101,7 +103,8 @@ void BareWriter::accept_all() {
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     // The request is left unread: nothing in it changes what a viewer gets.
-    if (::send(fd, kResponseHead, sizeof kResponseHead - 1, MSG_NOSIGNAL) != sizeof kResponseHead - 1) {
+    if (::send(fd, kResponseHead, sizeof kResponseHead - 1, MSG_NOSIGNAL) !=
+        sizeof kResponseHead - 1) {
       ::close(fd);
       continue;
     }
@@ -114,7 +117,8 @@ bool BareWriter::write_to(Client& client) {
   // Too far behind: skipped to the burst point on a record boundary (the verifier allows a
   // skip there); a record cut by an earlier partial write is abandoned with it, as a lapped
   // reader's would be.
-  if (head_ - client.position > kRingBytes / 2) client.position = record_aligned(head_ - options_.limit_burst_bytes);
+  if (head_ - client.position > kRingBytes / 2)
+    client.position = record_aligned(head_ - options_.limit_burst_bytes);
   iovec spans[2];
   int count = 0;
   for (std::uint64_t position = client.position; position < head_ && count < 2;) {
@@ -133,15 +137,17 @@ bool BareWriter::write_to(Client& client) {
 void BareWriter::run() {
   // The write period: the time the stream takes to bring --bare-write-bytes (16 KiB by default,
   // the relay's --coalesce-bytes), as ringcast's writes at a full audience.
-  const auto period_ns = static_cast<std::uint64_t>(static_cast<double>(options_.bare_write_bytes) * 8e9 /
-                                                    static_cast<double>(options_.rate_bps));
+  const auto period_ns = static_cast<std::uint64_t>(static_cast<double>(options_.bare_write_bytes) *
+                                                    8e9 / static_cast<double>(options_.rate_bps));
   std::uint64_t next_ns = monotonic_ns();
   while (!stopping.load(std::memory_order_relaxed)) {
     next_ns += period_ns;
-    const timespec due{static_cast<time_t>(next_ns / 1'000'000'000), static_cast<long>(next_ns % 1'000'000'000)};
+    const timespec due{static_cast<time_t>(next_ns / 1'000'000'000),
+                       static_cast<long>(next_ns % 1'000'000'000)};
     ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, nullptr);
     const std::uint64_t now = monotonic_ns();
-    if (now > next_ns + period_ns) next_ns = now;  // fell behind (a stop, a slow period): no burst of catch-up
+    if (now > next_ns + period_ns)
+      next_ns = now;  // fell behind (a stop, a slow period): no burst of catch-up
     generate(now);
     accept_all();
     for (std::size_t i = clients_.size(); i-- > 0;) {
@@ -153,14 +159,16 @@ void BareWriter::run() {
   }
 }
 
-void on_terminate(int) { stopping.store(true, std::memory_order_relaxed); }
+void on_terminate(int) {
+  stopping.store(true, std::memory_order_relaxed);
+}
 
 }  // namespace
 
 int run_bare_writer(const Options& options, int report_fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   ::signal(SIGPIPE, SIG_IGN);  // a viewer gone mid-write is an EPIPE, not a signal
-  struct sigaction action{};
+  struct sigaction action {};
   action.sa_handler = on_terminate;
   ::sigaction(SIGTERM, &action, nullptr);
   BareWriter writer(options);

@@ -15,6 +15,8 @@ static_assert((kWriterRingBytes & kWriterRingMask) == 0, "ring capacity is a pow
 inline constexpr char kWriterResponseHead[] =
     "HTTP/1.0 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: no-cache\r\n\r\n";
 
-inline std::uint64_t record_aligned(std::uint64_t position) { return position - position % kRecordSize; }
+inline std::uint64_t record_aligned(std::uint64_t position) {
+  return position - position % kRecordSize;
+}
 
 }  // namespace ringcast::bench

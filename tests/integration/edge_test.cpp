@@ -2,7 +2,6 @@
 // a listener asks, serves every listener from one pull, forwards the origin's titles, stops
 // after its linger, remembers a missing mount briefly, and refuses relay loops.
 #include <catch2/catch.hpp>
-
 #include <future>
 #include <memory>
 #include <string>
@@ -18,7 +17,9 @@ namespace {
 constexpr double kRate = 256'000;  // bytes per second: a 2 Mbit/s TS feed
 constexpr std::string_view kAdminPassword = "edge-admin";
 
-std::string origin_url(const RelayProcess& origin) { return "http://127.0.0.1:" + std::to_string(origin.port()); }
+std::string origin_url(const RelayProcess& origin) {
+  return "http://127.0.0.1:" + std::to_string(origin.port());
+}
 
 std::uint64_t mount_viewers(std::uint16_t port, const std::string& mount) {
   const auto stats = fetch_stats(port);
@@ -46,7 +47,8 @@ TEST_CASE("an edge pulls a mount on demand and serves every listener from one pu
 
   Viewer first(edge.port(), "/live.ts", bounded());
   Viewer second(edge.port(), "/live.ts", bounded());
-  REQUIRE(wait_until([&] { return first.received() > 256 * 1024 && second.received() > 256 * 1024; }, 15s));
+  REQUIRE(wait_until(
+      [&] { return first.received() > 256 * 1024 && second.received() > 256 * 1024; }, 15s));
   // Two listeners here, one at the origin: the edge's pull.
   CHECK(mount_viewers(edge.port(), "/live.ts") == 2);
   CHECK(mount_viewers(origin.port(), "/live.ts") == 1);
@@ -55,10 +57,11 @@ TEST_CASE("an edge pulls a mount on demand and serves every listener from one pu
   CHECK(relay.at("state") == "streaming");
   CHECK(relay.at("connects") == 1);
   const std::string metrics = http_exchange(edge.port(), "GET /metrics HTTP/1.0\r\n\r\n").body;
-  CHECK(metrics.find("ringcast_relay_streaming{mount=\"/live.ts\",origin=\"" + origin_url(origin) + "\"} 1\n") !=
-        std::string::npos);
+  CHECK(metrics.find("ringcast_relay_streaming{mount=\"/live.ts\",origin=\"" + origin_url(origin) +
+                     "\"} 1\n") != std::string::npos);
   CHECK(metrics.find("ringcast_relay_connects_total{mount=\"/live.ts\"} 1\n") != std::string::npos);
-  CHECK(metrics.find("ringcast_relay_failovers_total{mount=\"/live.ts\"} 0\n") != std::string::npos);
+  CHECK(metrics.find("ringcast_relay_failovers_total{mount=\"/live.ts\"} 0\n") !=
+        std::string::npos);
   first.hang_up();
   second.hang_up();
   // Every byte a listener of the edge got is the source's, in order, whole packets.
@@ -86,7 +89,8 @@ TEST_CASE("an edge stops its pull a linger time after the last listener left", "
   // linger 1 s, then the pull closes: the origin loses its listener, and the edge's mount
   // goes after its grace.
   CHECK(wait_until([&] { return mount_viewers(origin.port(), "/live.ts") == 0; }, 10s));
-  CHECK(wait_until([&] { return !fetch_stats(edge.port()).at("mounts").contains("/live.ts"); }, 10s));
+  CHECK(
+      wait_until([&] { return !fetch_stats(edge.port()).at("mounts").contains("/live.ts"); }, 10s));
   // A new listener starts a new pull.
   Viewer again(edge.port(), "/live.ts", bounded());
   CHECK(wait_until([&] { return again.received() > 64 * 1024; }, 15s));
@@ -97,7 +101,8 @@ TEST_CASE("an edge stops its pull a linger time after the last listener left", "
   REQUIRE(origin.stop() == 0);
 }
 
-TEST_CASE("a mount no origin has is 404 at the edge, and a storm costs the origin one request", "[edge]") {
+TEST_CASE("a mount no origin has is 404 at the edge, and a storm costs the origin one request",
+          "[edge]") {
   RelayProcess origin;
   RelayProcess edge({"--relay-origin", origin_url(origin)});
   // 20 at once: one pull, whose answer all of them hear; then 20 more, answered from the cache.
@@ -133,22 +138,27 @@ TEST_CASE("a relay loop is refused with 508, and the chain grows by one id per h
   const std::string edge_id = fetch_stats(edge.port()).at("relay_id");
   REQUIRE(origin_id != edge_id);
   // A request that passed through the edge already.
-  Response response = http_exchange(edge.port(), "GET /a.mp3 HTTP/1.0\r\nX-Ringcast-Relay: " + edge_id + "\r\n\r\n");
+  Response response = http_exchange(
+      edge.port(), "GET /a.mp3 HTTP/1.0\r\nX-Ringcast-Relay: " + edge_id + "\r\n\r\n");
   CHECK(response.head.status == 508);
   // One that passed through the origin: the edge pulls from the origin on its behalf, with the
   // chain "origin, edge"; the origin sees itself in it and refuses, and so does the edge.
-  response = http_exchange(edge.port(), "GET /b.mp3 HTTP/1.0\r\nX-Ringcast-Relay: " + origin_id + "\r\n\r\n");
+  response = http_exchange(edge.port(),
+                           "GET /b.mp3 HTTP/1.0\r\nX-Ringcast-Relay: " + origin_id + "\r\n\r\n");
   CHECK(response.head.status == 508);
   CHECK(refused(origin.port(), "relay_loop") == 1);
   CHECK(refused(edge.port(), "relay_loop") == 1);  // its own; the pull's 508 counts as "origin"
   // Eight hops are the most a pull may have passed through.
-  response = http_exchange(edge.port(), "GET /c.mp3 HTTP/1.0\r\nX-Ringcast-Relay: 1, 2, 3, 4, 5, 6, 7, 8\r\n\r\n");
+  response = http_exchange(
+      edge.port(), "GET /c.mp3 HTTP/1.0\r\nX-Ringcast-Relay: 1, 2, 3, 4, 5, 6, 7, 8\r\n\r\n");
   CHECK(response.head.status == 508);
   // Seven pass the edge, which makes them eight on its way to the origin: refused there.
-  response = http_exchange(edge.port(), "GET /d.mp3 HTTP/1.0\r\nX-Ringcast-Relay: 1, 2, 3, 4, 5, 6, 7\r\n\r\n");
+  response = http_exchange(edge.port(),
+                           "GET /d.mp3 HTTP/1.0\r\nX-Ringcast-Relay: 1, 2, 3, 4, 5, 6, 7\r\n\r\n");
   CHECK(response.head.status == 508);
   // Six pass both (and the origin lacks the mount).
-  response = http_exchange(edge.port(), "GET /e.mp3 HTTP/1.0\r\nX-Ringcast-Relay: 1, 2, 3, 4, 5, 6\r\n\r\n");
+  response = http_exchange(edge.port(),
+                           "GET /e.mp3 HTTP/1.0\r\nX-Ringcast-Relay: 1, 2, 3, 4, 5, 6\r\n\r\n");
   CHECK(response.head.status == 404);
   CHECK(refused(origin.port(), "relay_loop") == 2);
   CHECK(refused(edge.port(), "relay_loop") == 2);
@@ -172,13 +182,16 @@ TEST_CASE("a title set at the origin reaches the edge and its ICY listeners", "[
   CHECK(head.header("icy-metaint") == "8000");
 
   const Response set = http_exchange(
-      origin.port(), "GET /admin/metadata?mount=/radio.mp3&mode=updinfo&song=Edge%20Test%20Song HTTP/1.0\r\n"
-                     "Authorization: " + basic_auth("admin", kAdminPassword) + "\r\n\r\n");
+      origin.port(),
+      "GET /admin/metadata?mount=/radio.mp3&mode=updinfo&song=Edge%20Test%20Song HTTP/1.0\r\n"
+      "Authorization: " +
+          basic_auth("admin", kAdminPassword) + "\r\n\r\n");
   REQUIRE(set.head.status == 200);
   CHECK(wait_until(
       [&] {
         const auto mounts = fetch_stats(edge.port()).at("mounts");
-        return mounts.contains("/radio.mp3") && mounts.at("/radio.mp3").value("title", "") == "Edge Test Song";
+        return mounts.contains("/radio.mp3") &&
+               mounts.at("/radio.mp3").value("title", "") == "Edge Test Song";
       },
       10s));
   // The edge's own ICY blocks carry it to its listener (the origin's blocks never do: only
@@ -186,7 +199,8 @@ TEST_CASE("a title set at the origin reaches the edge and its ICY listeners", "[
   std::string received;
   const auto deadline = Clock::now() + 10s;
   std::uint8_t buffer[16 * 1024];
-  while (received.find("StreamTitle='Edge Test Song';") == std::string::npos && Clock::now() < deadline) {
+  while (received.find("StreamTitle='Edge Test Song';") == std::string::npos &&
+         Clock::now() < deadline) {
     const auto n = read_some(listener, buffer, sizeof(buffer), deadline);
     if (!n || *n == 0) break;
     received.append(reinterpret_cast<const char*>(buffer), *n);
@@ -204,7 +218,7 @@ namespace {
 constexpr std::uint64_t kFeedB = 1'000'000'000;
 
 struct FeedRun {
-  char feed;  // 'A' or 'B'
+  char feed;                  // 'A' or 'B'
   std::uint64_t first, last;  // packet sequences
 };
 
@@ -218,7 +232,8 @@ std::vector<FeedRun> feed_runs(const std::vector<std::uint8_t>& stream, std::str
     std::uint64_t sequence = 0;
     for (int i = 0; i < 8; ++i) sequence |= std::uint64_t{packet[1 + i]} << (8 * i);
     bool valid = packet[0] == 0x47;
-    for (std::size_t i = 9; valid && i < kPacketBytes; ++i) valid = packet[i] == pattern_byte(sequence * kPacketBytes + i);
+    for (std::size_t i = 9; valid && i < kPacketBytes; ++i)
+      valid = packet[i] == pattern_byte(sequence * kPacketBytes + i);
     if (!valid) {
       error = "byte " + std::to_string(at) + ": not a whole packet of either feed";
       return runs;
@@ -244,7 +259,8 @@ std::string origin_in_use(std::uint16_t edge_port, const std::string& mount) {
 // through a fault proxy.
 struct TwoOrigins {
   explicit TwoOrigins(double seconds)
-      : feed_a(connect_source(origin_a.port()).socket, 0, static_cast<std::uint64_t>(kRate * seconds), kRate),
+      : feed_a(connect_source(origin_a.port()).socket, 0,
+               static_cast<std::uint64_t>(kRate * seconds), kRate),
         feed_b(connect_source(origin_b.port()).socket, kFeedB * kPacketBytes,
                static_cast<std::uint64_t>(kRate * seconds), kRate),
         to_a(origin_a.port()),
@@ -279,14 +295,20 @@ struct TwoOrigins {
 
 }  // namespace
 
-TEST_CASE("an edge fails over to its second origin and moves back when the first returns", "[edge]") {
+TEST_CASE("an edge fails over to its second origin and moves back when the first returns",
+          "[edge]") {
   TwoOrigins origins(30);
   FaultProxy& to_a = origins.to_a;
   const std::string& url_a = origins.url_a;
   const std::string& url_b = origins.url_b;
-  RelayProcess edge({"--relay-origin", url_a, "--relay-origin", url_b, "--relay-retry-preferred", "1"});
+  RelayProcess edge(
+      {"--relay-origin", url_a, "--relay-origin", url_b, "--relay-retry-preferred", "1"});
   Viewer viewer(edge.port(), "/live.ts", TwoOrigins::listener_options());
-  REQUIRE(wait_until([&] { return viewer.received() > 128 * 1024 && origin_in_use(edge.port(), "/live.ts") == url_a; }, 15s));
+  REQUIRE(wait_until(
+      [&] {
+        return viewer.received() > 128 * 1024 && origin_in_use(edge.port(), "/live.ts") == url_a;
+      },
+      15s));
 
   // A goes away: its connection is cut and new ones are refused. The edge takes B's feed and
   // its listener stays connected through the mount's grace.
@@ -332,16 +354,21 @@ TEST_CASE("an edge fails over to its second origin and moves back when the first
   origins.finish(edge);
 }
 
-TEST_CASE("an origin that stalls is dropped after the source timeout and the next one feeds", "[edge]") {
+TEST_CASE("an origin that stalls is dropped after the source timeout and the next one feeds",
+          "[edge]") {
   TwoOrigins origins(30);
   FaultProxy& to_a = origins.to_a;
   const std::string& url_a = origins.url_a;
   const std::string& url_b = origins.url_b;
   // No retry of the preferred origin here: the stalled one would answer again at once.
-  RelayProcess edge({"--relay-origin", url_a, "--relay-origin", url_b, "--relay-retry-preferred", "0",
-                     "--source-timeout", "2"});
+  RelayProcess edge({"--relay-origin", url_a, "--relay-origin", url_b, "--relay-retry-preferred",
+                     "0", "--source-timeout", "2"});
   Viewer viewer(edge.port(), "/live.ts", TwoOrigins::listener_options());
-  REQUIRE(wait_until([&] { return viewer.received() > 128 * 1024 && origin_in_use(edge.port(), "/live.ts") == url_a; }, 15s));
+  REQUIRE(wait_until(
+      [&] {
+        return viewer.received() > 128 * 1024 && origin_in_use(edge.port(), "/live.ts") == url_a;
+      },
+      15s));
   // A's bytes stop, its connection stays open. After 2 s without a byte the edge drops it; its
   // new attempt at A gets no answer within the attempt timeout (5 s), then B serves.
   to_a.set_mode(FaultProxy::Mode::stall);
@@ -356,20 +383,24 @@ TEST_CASE("an origin that stalls is dropped after the source timeout and the nex
   REQUIRE(runs.size() >= 2);
   CHECK(runs.front().feed == 'A');
   CHECK(runs.back().feed == 'B');
-  for (std::size_t i = 1; i < runs.size(); ++i) CHECK_FALSE((runs[i - 1].feed == 'B' && runs[i].feed == 'A'));
+  for (std::size_t i = 1; i < runs.size(); ++i)
+    CHECK_FALSE((runs[i - 1].feed == 'B' && runs[i].feed == 'A'));
   origins.finish(edge);
 }
 
-TEST_CASE("a static relay pulls its mount all the time, under its own name, with credentials", "[edge]") {
+TEST_CASE("a static relay pulls its mount all the time, under its own name, with credentials",
+          "[edge]") {
   RelayProcess origin({"--admin-password", std::string(kAdminPassword)});
   SourceConnection source = connect_source(origin.port());
   PacedSource feed(std::move(source.socket), 0, static_cast<std::uint64_t>(kRate * 20), kRate);
   TempDir dir;
   const auto config = dir.path / "edge.toml";
-  write_file(config, "[[relays]]\n"
-                     "url = \"http://admin:" + std::string(kAdminPassword) + "@127.0.0.1:" +
-                         std::to_string(origin.port()) + "/live.ts\"\n"
-                     "mount = \"/mirror.ts\"\n");
+  write_file(config,
+             "[[relays]]\n"
+             "url = \"http://admin:" +
+                 std::string(kAdminPassword) + "@127.0.0.1:" + std::to_string(origin.port()) +
+                 "/live.ts\"\n"
+                 "mount = \"/mirror.ts\"\n");
   RelayProcess edge({"--config", config.string()});
   // Nobody listens at the edge, and the origin has its listener: the relay is always on.
   REQUIRE(wait_until([&] { return mount_viewers(origin.port(), "/live.ts") == 1; }, 10s));
@@ -377,7 +408,8 @@ TEST_CASE("a static relay pulls its mount all the time, under its own name, with
   CHECK(mirror.at("source_connected") == true);
   CHECK(mirror.at("relay").at("on_demand") == false);
   // The password never shows.
-  CHECK(mirror.at("relay").at("origin") == "http://admin@127.0.0.1:" + std::to_string(origin.port()) + "/live.ts");
+  CHECK(mirror.at("relay").at("origin") ==
+        "http://admin@127.0.0.1:" + std::to_string(origin.port()) + "/live.ts");
   // The edge relays that mount only: others are 404 without asking the origin.
   CHECK(http_exchange(edge.port(), "GET /live.ts HTTP/1.0\r\n\r\n").head.status == 404);
   CHECK(refused(origin.port(), "not_found") == 0);
@@ -393,22 +425,30 @@ TEST_CASE("a static relay pulls its mount all the time, under its own name, with
 TEST_CASE("a slave relays every mount its master lists, and lets go of those that go", "[edge]") {
   TempDir dir;
   const auto master_config = dir.path / "master.toml";
-  write_file(master_config, "relay_password = \"relay-pw\"\n[mounts.\"/hidden.ts\"]\nhidden = true\n");
+  write_file(master_config,
+             "relay_password = \"relay-pw\"\n[mounts.\"/hidden.ts\"]\nhidden = true\n");
   RelayProcess master({"--config", master_config.string(), "--grace", "1"});
   SourceOptions options;
-  PacedSource live(connect_source(master.port(), options).socket, 0, static_cast<std::uint64_t>(kRate * 20), kRate);
+  PacedSource live(connect_source(master.port(), options).socket, 0,
+                   static_cast<std::uint64_t>(kRate * 20), kRate);
   options.mount = "/short.ts";
-  PacedSource short_lived(connect_source(master.port(), options).socket, 0, static_cast<std::uint64_t>(kRate * 2),
-                          kRate);
+  PacedSource short_lived(connect_source(master.port(), options).socket, 0,
+                          static_cast<std::uint64_t>(kRate * 2), kRate);
   options.mount = "/hidden.ts";
-  PacedSource hidden(connect_source(master.port(), options).socket, 0, static_cast<std::uint64_t>(kRate * 20), kRate);
+  PacedSource hidden(connect_source(master.port(), options).socket, 0,
+                     static_cast<std::uint64_t>(kRate * 20), kRate);
 
   const auto slave_config = dir.path / "slave.toml";
-  write_file(slave_config, "[master]\nurl = \"http://relay:relay-pw@127.0.0.1:" + std::to_string(master.port()) +
-                               "\"\nupdate_interval = 1\n");
+  write_file(slave_config, "[master]\nurl = \"http://relay:relay-pw@127.0.0.1:" +
+                               std::to_string(master.port()) + "\"\nupdate_interval = 1\n");
   RelayProcess slave({"--config", slave_config.string(), "--grace", "1"});
   // Every listed mount is pulled without a listener asking; the hidden one is not listed.
-  REQUIRE(wait_until([&] { return mount_viewers(master.port(), "/live.ts") == 1 && mount_viewers(master.port(), "/short.ts") == 1; }, 10s));
+  REQUIRE(wait_until(
+      [&] {
+        return mount_viewers(master.port(), "/live.ts") == 1 &&
+               mount_viewers(master.port(), "/short.ts") == 1;
+      },
+      10s));
   auto mounts = fetch_stats(slave.port()).at("mounts");
   CHECK(mounts.at("/live.ts").at("source_connected") == true);
   CHECK(mounts.at("/live.ts").at("relay").at("on_demand") == false);
@@ -421,7 +461,8 @@ TEST_CASE("a slave relays every mount its master lists, and lets go of those tha
   // /short.ts ends at the master (its source stops, its grace runs out): it drops off the
   // list, the slave's pull stops and its mount ends after its own grace.
   short_lived.join();
-  CHECK(wait_until([&] { return !fetch_stats(slave.port()).at("mounts").contains("/short.ts"); }, 10s));
+  CHECK(wait_until([&] { return !fetch_stats(slave.port()).at("mounts").contains("/short.ts"); },
+                   10s));
   CHECK(fetch_stats(slave.port()).at("mounts").contains("/live.ts"));
   viewer.hang_up();
   CHECK(viewer.checker().error() == "");

@@ -23,7 +23,9 @@ class FaultProxy {
 
   std::uint16_t port() const { return port_; }
   void set_mode(Mode mode) { mode_.store(mode); }
-  std::uint64_t accepted() const { return accepted_.load(); }  // connections taken, refused ones too
+  std::uint64_t accepted() const {
+    return accepted_.load();
+  }  // connections taken, refused ones too
 
  private:
   void accept_loop();

@@ -1,7 +1,8 @@
 // Edge relaying's pure rules: origin URLs, relay chains and the directory of pulls.
+#include "ringcast/relay/edge.h"
+
 #include <catch2/catch.hpp>
 
-#include "ringcast/relay/edge.h"
 #include "ringcast/relay/http_request.h"
 
 using namespace ringcast::relay;
@@ -50,19 +51,23 @@ TEST_CASE("origin URLs may carry a relay user's credentials, never shown", "[edg
 }
 
 TEST_CASE("a master's stream list: mounts and URLs, one per line, nothing else", "[edge]") {
-  CHECK(parse_stream_list("/radio.mp3\n/talk.mp3\n") == std::vector<std::string>{"/radio.mp3", "/talk.mp3"});
+  CHECK(parse_stream_list("/radio.mp3\n/talk.mp3\n") ==
+        std::vector<std::string>{"/radio.mp3", "/talk.mp3"});
   CHECK(parse_stream_list("/a.mp3\r\n\r\n  /b.ogg  \r\nhttp://other:8000/c.mp3\n/a.mp3\n") ==
         std::vector<std::string>{"/a.mp3", "/b.ogg", "/c.mp3"});
   CHECK(parse_stream_list("").empty());
-  CHECK(parse_stream_list("<html>not found</html>\nrelative.mp3\n/bad path\nhttp://host-only\n").empty());
-  CHECK(parse_stream_list("/last-without-newline") == std::vector<std::string>{"/last-without-newline"});
+  CHECK(parse_stream_list("<html>not found</html>\nrelative.mp3\n/bad path\nhttp://host-only\n")
+            .empty());
+  CHECK(parse_stream_list("/last-without-newline") ==
+        std::vector<std::string>{"/last-without-newline"});
 }
 
 TEST_CASE("origin URLs that are refused say why", "[edge]") {
   std::string error;
-  for (const char* bad : {"https://origin:8000", "ftp://origin", "http://", "http://:8000", "http://host:0",
-                          "http://host:65536", "http://host:", "http://host:80x", "http://[::1", "http://[zz]:80",
-                          "http://ho st:80", "http://host/a?b=c", "http://host/../x", "origin:8000"}) {
+  for (const char* bad :
+       {"https://origin:8000", "ftp://origin", "http://", "http://:8000", "http://host:0",
+        "http://host:65536", "http://host:", "http://host:80x", "http://[::1", "http://[zz]:80",
+        "http://ho st:80", "http://host/a?b=c", "http://host/../x", "origin:8000"}) {
     INFO(bad);
     error.clear();
     CHECK_FALSE(parse_origin_url(bad, &error));
@@ -92,7 +97,8 @@ TEST_CASE("relay chains: parsed, extended, and loops refused", "[edge]") {
   CHECK(relay_chain_problem(from_b, "A", kDefaultMaxHops));
 }
 
-TEST_CASE("the directory: one pull per mount, waiters, and a short memory of missing mounts", "[edge]") {
+TEST_CASE("the directory: one pull per mount, waiters, and a short memory of missing mounts",
+          "[edge]") {
   EdgeDirectory directory(5'000);
   CHECK(directory.want("/a", 0, 100).decision == EdgeDirectory::Decision::start);
   CHECK(directory.pulling("/a"));

@@ -1,6 +1,7 @@
 // Taking an origin's ICY blocks out of what an edge receives, in place, for any split of reads.
-#include <catch2/catch.hpp>
+#include "ringcast/relay/icy_reader.h"
 
+#include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstring>
 #include <random>
@@ -8,7 +9,6 @@
 #include <vector>
 
 #include "ringcast/relay/http_response.h"
-#include "ringcast/relay/icy_reader.h"
 
 using namespace ringcast::relay;
 
@@ -48,7 +48,8 @@ Wire make_wire(std::uint32_t metaint, const std::vector<std::string>& blocks) {
 }
 
 // Feeds `wire` in reads of the given sizes, each decoded in its own buffer; returns the audio.
-std::string decode_in_reads(IcyReader& reader, const std::string& wire, const std::vector<std::size_t>& sizes,
+std::string decode_in_reads(IcyReader& reader, const std::string& wire,
+                            const std::vector<std::size_t>& sizes,
                             std::vector<std::string>* titles = nullptr) {
   std::string audio;
   std::size_t at = 0;
@@ -69,7 +70,8 @@ std::string decode_in_reads(IcyReader& reader, const std::string& wire, const st
 }  // namespace
 
 TEST_CASE("ICY fields: title and url, padding ignored, quotes inside a title kept", "[icy]") {
-  IcyFields fields = parse_icy_fields(std::string("StreamTitle='Artist - Song';StreamUrl='http://x/';\0\0\0", 53));
+  IcyFields fields =
+      parse_icy_fields(std::string("StreamTitle='Artist - Song';StreamUrl='http://x/';\0\0\0", 53));
   CHECK(fields.has_title);
   CHECK(fields.title == "Artist - Song");
   CHECK(fields.has_url);
@@ -85,14 +87,16 @@ TEST_CASE("ICY fields: title and url, padding ignored, quotes inside a title kep
 }
 
 TEST_CASE("the ICY reader yields the audio alone for a split at every byte", "[icy]") {
-  const Wire wire = make_wire(7, {"StreamTitle='one';", "", "StreamTitle='two, a longer title than 16';", ""});
+  const Wire wire =
+      make_wire(7, {"StreamTitle='one';", "", "StreamTitle='two, a longer title than 16';", ""});
   for (std::size_t split = 1; split <= wire.bytes.size(); ++split) {
     INFO("split after " << split);
     IcyReader reader(7);
     std::vector<std::string> titles;
     // Two reads: everything up to `split`, then the rest.
     std::string audio;
-    for (auto [from, to] : {std::pair<std::size_t, std::size_t>{0, split}, {split, wire.bytes.size()}}) {
+    for (auto [from, to] :
+         {std::pair<std::size_t, std::size_t>{0, split}, {split, wire.bytes.size()}}) {
       if (from == to) continue;
       audio += decode_in_reads(reader, wire.bytes.substr(from, to - from), {to - from}, &titles);
     }
@@ -135,11 +139,13 @@ TEST_CASE("the ICY reader, byte by byte and in random reads, against the model",
 TEST_CASE("response heads: an origin's answer, Icecast's and SHOUTcast's", "[icy]") {
   ResponseHead head;
   std::string text =
-      "HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\nicy-metaint:16000\r\nicy-name: Radio\r\n\r\nBODY";
+      "HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\nicy-metaint:16000\r\nicy-name: "
+      "Radio\r\n\r\nBODY";
   // Incomplete at every prefix short of the blank line.
   for (std::size_t n = 0; n < text.size() - 4; ++n) {
     INFO(n);
-    CHECK(parse_response_head(std::string_view(text).substr(0, n), head).status == ResponseParseStatus::incomplete);
+    CHECK(parse_response_head(std::string_view(text).substr(0, n), head).status ==
+          ResponseParseStatus::incomplete);
   }
   ResponseParse parse = parse_response_head(text, head);
   REQUIRE(parse.status == ResponseParseStatus::complete);
@@ -154,17 +160,20 @@ TEST_CASE("response heads: an origin's answer, Icecast's and SHOUTcast's", "[icy
   CHECK(head.icy);
   CHECK(head.status == 200);
 
-  CHECK(parse_response_head("HTTP/1.1 404 Not Found\r\n\r\n", head).status == ResponseParseStatus::complete);
+  CHECK(parse_response_head("HTTP/1.1 404 Not Found\r\n\r\n", head).status ==
+        ResponseParseStatus::complete);
   CHECK(head.status == 404);
   CHECK(head.reason == "Not Found");
 
-  for (const char* bad : {"SSH-2.0-OpenSSH\r\n\r\n", "HTTP/2 200\r\n\r\n", "HTTP/1.1 2x0 OK\r\n\r\n",
-                          "HTTP/1.1 200 OK\r\n folded\r\n\r\n", "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
-                          "HTTP/1.1 200 OK\r\nA: \x01\r\n\r\n"}) {
+  for (const char* bad :
+       {"SSH-2.0-OpenSSH\r\n\r\n", "HTTP/2 200\r\n\r\n", "HTTP/1.1 2x0 OK\r\n\r\n",
+        "HTTP/1.1 200 OK\r\n folded\r\n\r\n", "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nA: \x01\r\n\r\n"}) {
     INFO(bad);
     CHECK(parse_response_head(bad, head).status == ResponseParseStatus::malformed);
   }
-  CHECK(parse_response_head(std::string(20'000, 'H'), head).status == ResponseParseStatus::malformed);
+  CHECK(parse_response_head(std::string(20'000, 'H'), head).status ==
+        ResponseParseStatus::malformed);
   const std::string long_head = "HTTP/1.1 200 OK\r\nX: " + std::string(20'000, 'a');
   CHECK(parse_response_head(long_head, head).status == ResponseParseStatus::malformed);
 }

@@ -1,8 +1,8 @@
 // A relayed mount's pull rules, with time passed in: failover, back-off, stalls, going back to
 // the preferred origin, linger, and what waiting listeners are told.
-#include <catch2/catch.hpp>
-
 #include "ringcast/relay/pull_machine.h"
+
+#include <catch2/catch.hpp>
 
 using namespace ringcast::relay;
 using Kind = PullAction::Kind;
@@ -10,11 +10,21 @@ using Actions = PullMachine::Actions;
 
 namespace {
 
-PullAction connect(std::size_t origin) { return {Kind::connect, origin}; }
-PullAction probe(std::size_t origin) { return {Kind::probe, origin}; }
-PullAction answer(std::size_t origin, int status) { return {Kind::answer, origin, status}; }
-PullAction stop(std::size_t origin, int status) { return {Kind::stop, origin, status}; }
-PullAction drop_probe() { return {Kind::drop_probe}; }
+PullAction connect(std::size_t origin) {
+  return {Kind::connect, origin};
+}
+PullAction probe(std::size_t origin) {
+  return {Kind::probe, origin};
+}
+PullAction answer(std::size_t origin, int status) {
+  return {Kind::answer, origin, status};
+}
+PullAction stop(std::size_t origin, int status) {
+  return {Kind::stop, origin, status};
+}
+PullAction drop_probe() {
+  return {Kind::drop_probe};
+}
 
 PullSettings two_origins() {
   PullSettings settings;
@@ -39,7 +49,8 @@ TEST_CASE("retries back off by doubling, up to a ceiling", "[pull]") {
   CHECK(retry.delay_ms(60) == 8000);
 }
 
-TEST_CASE("a pull starts at the preferred origin and answers its waiters once it streams", "[pull]") {
+TEST_CASE("a pull starts at the preferred origin and answers its waiters once it streams",
+          "[pull]") {
   PullMachine pull(two_origins());
   CHECK(pull.start(1000) == Actions{connect(0)});
   CHECK(pull.start(1001).empty());  // once
@@ -67,7 +78,8 @@ TEST_CASE("a refusal or a timeout fails over to the next origin at once", "[pull
   CHECK(silent.tick(5'000, 0, 0) == Actions{connect(1)});
 }
 
-TEST_CASE("on demand, when no origin has the mount, the waiters hear 404 and the pull ends", "[pull]") {
+TEST_CASE("on demand, when no origin has the mount, the waiters hear 404 and the pull ends",
+          "[pull]") {
   PullMachine pull(two_origins());
   pull.start(0);
   CHECK(pull.answered(0, 404, 10) == Actions{connect(1)});
@@ -87,7 +99,8 @@ TEST_CASE("on demand, when no origin has the mount, the waiters hear 404 and the
   CHECK(looped.answered(1, 0, 20) == (Actions{answer(1, 508), stop(1, 508)}));
 }
 
-TEST_CASE("a lost feed reconnects from the preferred origin, backing off after failed rounds", "[pull]") {
+TEST_CASE("a lost feed reconnects from the preferred origin, backing off after failed rounds",
+          "[pull]") {
   PullMachine pull(two_origins());
   pull.start(0);
   pull.answered(0, 200, 10);
@@ -124,7 +137,8 @@ TEST_CASE("a feed that brings no byte for the stall timeout is closed and replac
   CHECK(pull.tick(24'000, 1, 16'000) == (Actions{{Kind::close_feed, 0}, connect(0)}));
 }
 
-TEST_CASE("fed by a less preferred origin, the pull tries the preferred one and moves back", "[pull]") {
+TEST_CASE("fed by a less preferred origin, the pull tries the preferred one and moves back",
+          "[pull]") {
   PullSettings settings = two_origins();
   settings.origins = 3;
   PullMachine pull(settings);
@@ -151,7 +165,8 @@ TEST_CASE("fed by a less preferred origin, the pull tries the preferred one and 
   CHECK(pull.tick(100'000, 1, 100'000).empty());  // no more probes from the preferred origin
 }
 
-TEST_CASE("a feed lost while probing drops the probe and starts over at the preferred origin", "[pull]") {
+TEST_CASE("a feed lost while probing drops the probe and starts over at the preferred origin",
+          "[pull]") {
   PullMachine pull(two_origins());
   pull.start(0);
   pull.answered(0, 0, 0);

@@ -55,8 +55,8 @@ struct RelayChain {
 // The chain of a request (no header: empty). Entries are trimmed; empty ones are dropped.
 RelayChain parse_relay_chain(std::optional<std::string_view> value);
 // Why a request with this chain must be refused (nullopt: it may be served).
-std::optional<std::string_view> relay_chain_problem(const RelayChain& chain, std::string_view own_id,
-                                                    std::size_t max_hops);
+std::optional<std::string_view> relay_chain_problem(const RelayChain& chain,
+                                                    std::string_view own_id, std::size_t max_hops);
 
 // Every mount this relay pulls, or was told an origin lacks. Shared by the loops; one mutex,
 // taken when a viewer asks for a mount the registry does not have, when a pull changes state
@@ -71,7 +71,7 @@ class EdgeDirectory {
     std::string origin;  // the origin it reads (or last tried)
     PullState state = PullState::connecting;
     bool on_demand = true;
-    std::size_t worker = 0;  // the loop that owns the pull
+    std::size_t worker = 0;       // the loop that owns the pull
     std::uint64_t connects = 0;   // feeds begun (reconnects = connects - 1)
     std::uint64_t failures = 0;   // attempts that failed (refused, timed out, an error status)
     std::uint64_t failovers = 0;  // feeds from another origin than the one before
@@ -101,8 +101,8 @@ class EdgeDirectory {
     std::uint64_t failures = 0;   // attempts that failed (refused, timed out, an error status)
     std::uint64_t failovers = 0;  // feeds from another origin than the one before
   };
-  void update(const std::string& mount, PullState state, const std::string& origin, std::uint64_t now_ms,
-              PullCounts counts);
+  void update(const std::string& mount, PullState state, const std::string& origin,
+              std::uint64_t now_ms, PullCounts counts);
   // The pull ended for good. status 404: every origin said so; cached for missing_ttl_ms.
   void ended(const std::string& mount, int status, std::uint64_t now_ms);
   bool pulling(const std::string& mount) const;

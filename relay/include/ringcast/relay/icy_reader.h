@@ -40,15 +40,15 @@ class IcyReader {
 
   const std::string& title() const { return title_; }
   const std::string& url() const { return url_; }
-  std::uint64_t blocks() const { return blocks_; }          // blocks seen, empty ones included
+  std::uint64_t blocks() const { return blocks_; }  // blocks seen, empty ones included
   std::uint64_t audio_total() const { return audio_total_; }
 
  private:
   std::uint32_t metaint_;
-  std::uint32_t audio_left_;       // audio bytes before the next length byte
-  std::size_t meta_left_ = 0;      // metadata bytes still to come in the current block
-  bool in_length_ = false;         // the next byte is a length byte
-  std::string block_;              // the current block's bytes so far (at most 255 * 16)
+  std::uint32_t audio_left_;   // audio bytes before the next length byte
+  std::size_t meta_left_ = 0;  // metadata bytes still to come in the current block
+  bool in_length_ = false;     // the next byte is a length byte
+  std::string block_;          // the current block's bytes so far (at most 255 * 16)
   std::string title_;
   std::string url_;
   std::uint64_t blocks_ = 0;

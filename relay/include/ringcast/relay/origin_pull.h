@@ -70,9 +70,9 @@ class OriginPull {
   Worker& worker_;
   Options options_;
   PullMachine machine_;
-  Attempt* attempt_ = nullptr;  // connecting, or reading the answer's head
-  Attempt* probe_ = nullptr;    // a more preferred origin, tried while streaming
-  Connection* feed_ = nullptr;  // while streaming
+  Attempt* attempt_ = nullptr;      // connecting, or reading the answer's head
+  Attempt* probe_ = nullptr;        // a more preferred origin, tried while streaming
+  Connection* feed_ = nullptr;      // while streaming
   std::shared_ptr<Stream> stream_;  // once attached: the local mount
 };
 

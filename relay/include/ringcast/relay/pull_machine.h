@@ -1,7 +1,8 @@
 // The rules of one relayed mount's pull, as a pure state machine: which origin to try, when to
 // fail over, how long to back off, when a stream has stalled, when to go back to a preferred
 // origin, and when an on-demand pull has outlived its audience. Events in (with `now` passed
-// in), actions out; origin_pull.h applies them with libuv. Tested in tests/relay/pull_machine_test.cpp.
+// in), actions out; origin_pull.h applies them with libuv. Tested in
+// tests/relay/pull_machine_test.cpp.
 //
 //             start                 answered 200
 //   (idle) ─────────► connecting ──────────────────► streaming ──┐ probe due: Probe{i}
@@ -85,9 +86,9 @@ class PullMachine {
   std::size_t origin() const { return origin_; }  // the one streamed, tried, or next to try
   bool probing() const { return probe_.has_value(); }
 
-  std::uint64_t connects() const { return connects_; }      // 200s that became the feed
-  std::uint64_t failures() const { return failures_; }      // attempts that did not
-  std::uint64_t failovers() const { return failovers_; }    // feeds from another origin than the last
+  std::uint64_t connects() const { return connects_; }    // 200s that became the feed
+  std::uint64_t failures() const { return failures_; }    // attempts that did not
+  std::uint64_t failovers() const { return failovers_; }  // feeds from another origin than the last
   std::uint64_t stalls() const { return stalls_; }
   std::uint32_t failed_rounds() const { return failed_rounds_; }
 
@@ -106,7 +107,7 @@ class PullMachine {
   std::uint64_t attempt_since_ms_ = 0;  // connecting: when the attempt started
   std::uint64_t backoff_until_ms_ = 0;
   std::uint64_t streaming_since_ms_ = 0;
-  std::uint64_t idle_since_ms_ = 0;    // nobody local since (0: someone is)
+  std::uint64_t idle_since_ms_ = 0;  // nobody local since (0: someone is)
   std::uint64_t next_probe_ms_ = 0;
   struct Probe {
     std::size_t origin;
