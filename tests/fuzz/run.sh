@@ -13,7 +13,7 @@ CXX=${CXX:-clang++-14} cmake -S "$root/tests/fuzz" -B "$build" >/dev/null
 cmake --build "$build" -j "$(nproc)"
 
 status=0
-for target in http_request ring chunked ts_tracker renderers proxy; do
+for target in http_request ring chunked ts_tracker renderers proxy origin; do
   corpus=$build/corpus/$target
   artifacts=$build/artifacts/$target/
   mkdir -p "$corpus" "$artifacts"
