@@ -90,6 +90,12 @@ void Connection::await_origin(std::shared_ptr<PendingOrigin> pending) {
 
 void Connection::origin_answered() { pending_origin_.reset(); }
 
+void Connection::give_up_origin_wait() {
+  if (!pending_origin_) return;
+  worker_.cancel_origin_wait(*pending_origin_);
+  pending_origin_.reset();
+}
+
 void Connection::auth_answered() {
   if (!pending_auth_) return;
   pending_auth_.reset();

@@ -740,7 +740,17 @@ void Worker::on_sweep() {
   for (Connection* connection : connections_) {
     switch (connection->state()) {
       case Connection::State::answering:
-        if (now - connection->accepted_ms() >= config.head_timeout_ms) connection->close("admin task timed out");
+        if (now - connection->accepted_ms() < config.head_timeout_ms) break;
+        if (connection->awaiting_origin()) {
+          // An edge's listener whose pull has had no answer yet (origins that stall): 504.
+          connection->give_up_origin_wait();
+          counters_.origin_failures.add(1);
+          spdlog::info("{} viewer: no answer from the origins within {} ms (--head-timeout): 504",
+                       connection->peer(), config.head_timeout_ms);
+          connection->respond_and_close(504, "the origin did not answer in time\n");
+          break;
+        }
+        connection->close("admin task timed out");
         break;
       case Connection::State::reading_head:
         if (now - connection->accepted_ms() >= config.head_timeout_ms) {

@@ -471,3 +471,26 @@ TEST_CASE("a slave relays every mount its master lists, and lets go of those tha
   REQUIRE(slave.stop() == 0);
   REQUIRE(master.stop() == 0);
 }
+
+TEST_CASE("a listener whose origin does not answer gets 504 after the head timeout", "[edge]") {
+  RelayProcess origin;
+  FaultProxy silent(origin.port());
+  silent.set_mode(FaultProxy::Mode::stall);  // accepts, never answers
+  RelayProcess edge({"--relay-origin", "http://127.0.0.1:" + std::to_string(silent.port()),
+                     "--head-timeout", "1"});
+  // The pull's attempt would give up after 5 s (then 502); the listener's wait ends first.
+  const Response response = http_exchange(edge.port(), "GET /live.ts HTTP/1.0\r\n\r\n");
+  CHECK(response.head.status == 504);
+  CHECK(refused(edge.port(), "origin") == 1);
+  // The pull ends on its own later; its 502 finds nobody waiting (nothing more is refused).
+  CHECK(wait_until(
+      [&] {
+        return http_exchange(edge.port(), "GET /metrics HTTP/1.0\r\n\r\n")
+                   .body.find("ringcast_relay_streaming{") == std::string::npos;
+      },
+      10s));
+  CHECK(refused(edge.port(), "origin") == 1);
+  silent.set_mode(FaultProxy::Mode::refuse);
+  REQUIRE(edge.stop() == 0);
+  REQUIRE(origin.stop() == 0);
+}

@@ -59,6 +59,9 @@ class Connection {
   // The request waits for an edge's pull of its mount (origin_pull.h); closing cancels the wait.
   void await_origin(std::shared_ptr<PendingOrigin> pending);
   void origin_answered();
+  bool awaiting_origin() const { return pending_origin_ != nullptr; }
+  // Waited too long: the pull's answer, when it comes, is not for this request any more.
+  void give_up_origin_wait();
   // The url authenticator wants to hear when this viewer leaves (listener_remove).
   void set_listener_notice(std::unique_ptr<ListenerNotice> notice);
   // The access log wants this session's request line and client headers when it ends.
