@@ -183,6 +183,10 @@ ParseOutcome parse_options(int argc, char** argv) {
   app.add_option("--burst", options.limit_burst_bytes,
                  "limit mode: bytes behind the live edge a new viewer starts at")
       ->capture_default_str();
+  app.add_option("--relay-write-ms", options.relay_write_ms,
+                 "the longest the relay holds bytes to write them together (ringcast: --latency-budget); "
+                 "the rate check allows one such write fewer per window (default: one source write)")
+      ->check(CLI::Range(0.0, 10'000.0));
   app.add_option("--bare-write-bytes", options.bare_write_bytes,
                  "bare mode: each viewer is written once per this many stream bytes (the relay's "
                  "--coalesce-bytes at a full audience)")

@@ -58,7 +58,10 @@ struct Options {
 
   std::uint32_t limit_burst_bytes = 64 * 1024;
   double limit_flush_ms = 0;  // limit mode: write to viewers every this often (0: every chunk)
-  std::uint32_t bare_write_bytes = 16 * 1024;  // bare mode: each viewer is written once per this many stream bytes
+  std::uint32_t bare_write_bytes = 16 * 1024;
+  // The longest time the relay holds bytes to write them together (ringcast's --latency-budget):
+  // a window may hold one such write fewer, and the rate check allows for it. 0: one source write.
+  double relay_write_ms = 0;  // bare mode: each viewer is written once per this many stream bytes
   // limit and bare modes: an in-tool writer serves the viewers instead of a relay.
   bool in_tool_writer() const { return mode != Mode::kRelay; }
   bool expect_clean = false;

@@ -360,7 +360,11 @@ int report(const Options& options, const RunFacts& facts, std::ostream& out) {
     summary["icy_last_title_seen_ratio"] =
         title_check.seen_ratio ? json(*title_check.seen_ratio) : json(nullptr);
   }
-  const double slack = window > 0 ? options.chunk_bytes * 8 / window : 0;
+  // One write fewer than the window could hold: a source write, or the relay's own write when
+  // it holds bytes longer to write them together (--relay-write-ms), whichever is larger.
+  const double write_bits = std::max<double>(options.chunk_bytes * 8.0,
+                                             static_cast<double>(options.rate_bps) * options.relay_write_ms / 1000.0);
+  const double slack = window > 0 ? write_bits / window : 0;
   summary["healthy"] = summarise_class(viewers.healthy, rate, slack);
   summary["stalled"] = summarise_class(viewers.stalled, rate, slack);
   summary["churning"] = summarise_class(viewers.churning, rate, slack);
