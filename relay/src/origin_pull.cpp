@@ -10,6 +10,7 @@
 
 #include <cassert>
 #include <charconv>
+#include <optional>
 
 #include "ringcast/relay/connection.h"
 #include "ringcast/relay/http_response.h"
@@ -133,6 +134,7 @@ void OriginPull::stop() {
 
 void OriginPull::apply(const PullMachine::Actions& actions) {
   const std::uint64_t now = monotonic_ms();
+  std::optional<int> answer;
   for (const PullAction& action : actions) {
     switch (action.kind) {
       case PullAction::Kind::connect:
@@ -162,7 +164,7 @@ void OriginPull::apply(const PullMachine::Actions& actions) {
         close_feed("origin stalled");
         break;
       case PullAction::Kind::answer:
-        answer_waiters(action.status);
+        answer = action.status;  // posted last, once the directory says what it means
         break;
       case PullAction::Kind::stop:
         drop(attempt_);
@@ -172,10 +174,14 @@ void OriginPull::apply(const PullMachine::Actions& actions) {
                      action.status == 404 ? ": no origin has the mount" : "");
         // Out of the directory: a request from now on starts a new pull (or hears 404 cached).
         worker_.relay().edge().ended(options_.mount, action.status, now);
+        if (answer) answer_waiters(*answer);
         return;
     }
   }
   publish_state(now);
+  // After the directory's update: a loop that hears this answer and then takes a new request
+  // for the mount finds it streaming (or gone), never still connecting with nobody to answer.
+  if (answer) answer_waiters(*answer);
 }
 
 void OriginPull::open_attempt(std::size_t origin, bool probe) {
