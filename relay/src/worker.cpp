@@ -866,6 +866,9 @@ Connection* Worker::adopt_socket(int fd) {
   }
   if (connection->is_closing()) return nullptr;  // it frees itself in its close callback
   connections_.insert(connection);
+  // Counted with the accepted ones, so that /stats' open connections (accepted - closed) stay
+  // right when a pull's connection closes.
+  counters_.connections_accepted.add(1);
   return connection;
 }
 

@@ -325,6 +325,9 @@ TEST_CASE("an edge fails over to its second origin and moves back when the first
   const auto relay = fetch_stats(edge.port()).at("mounts").at("/live.ts").at("relay");
   CHECK(relay.at("failovers") == 2);
   CHECK(relay.at("connects") == 3);
+  // Three feeds opened, two closed: the open count settles at the listener, the feed and the
+  // request asking (earlier requests' connections close as their clients hang up).
+  CHECK(wait_until([&] { return fetch_stats(edge.port()).at("connections").at("open") == 3; }, 5s));
   viewer.hang_up();
   CHECK(viewer.error() == "");
   CHECK_FALSE(viewer.eof());  // one connection throughout
