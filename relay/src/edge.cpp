@@ -10,12 +10,6 @@ namespace ringcast::relay {
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 std::nullopt_t fail(std::string* error, std::string message) {
   if (error) *error = std::move(message);
   return std::nullopt;
@@ -117,9 +111,9 @@ std::vector<std::string> parse_stream_list(std::string_view text) {
   std::vector<std::string> mounts;
   while (!text.empty()) {
     const auto end = text.find('\n');
-    std::string_view line = trim(text.substr(0, end));
+    std::string_view line = trim_blanks(text.substr(0, end));
     text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
-    if (!line.empty() && line.back() == '\r') line = trim(line.substr(0, line.size() - 1));
+    if (!line.empty() && line.back() == '\r') line = trim_blanks(line.substr(0, line.size() - 1));
     if (line.starts_with("http://") || line.starts_with("https://")) {
       const auto slash = line.find('/', line.find("//") + 2);
       line = slash == std::string_view::npos ? std::string_view() : line.substr(slash);
@@ -146,7 +140,7 @@ RelayChain parse_relay_chain(std::optional<std::string_view> value) {
   std::string_view rest = *value;
   while (true) {
     const auto comma = rest.find(',');
-    const std::string_view entry = trim(rest.substr(0, comma));
+    const std::string_view entry = trim_blanks(rest.substr(0, comma));
     if (!entry.empty()) chain.ids.emplace_back(entry);
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);

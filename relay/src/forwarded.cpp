@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "ringcast/relay/http_request.h"
+
 namespace ringcast::relay {
 namespace {
 
@@ -36,12 +38,6 @@ bool in_network(const std::array<std::uint8_t, 16>& address, const std::array<st
   return (address[whole] & mask) == (network[whole] & mask);
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // "1.2.3.4", "1.2.3.4:5678", "2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:443" -> the address.
 std::string_view strip_port(std::string_view text) {
   if (!text.empty() && text.front() == '[') {
@@ -62,7 +58,7 @@ void for_each_item(std::string_view text, char separator, Each each) {
   std::size_t at = 0;
   while (at <= text.size()) {
     const std::size_t end = text.find(separator, at);
-    each(trim(text.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at)));
+    each(trim_blanks(text.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at)));
     if (end == std::string_view::npos) break;
     at = end + 1;
   }
@@ -73,7 +69,7 @@ void for_each_item(std::string_view text, char separator, Each each) {
 std::optional<AddressSet> AddressSet::parse(const std::vector<std::string>& entries, std::string* error) {
   AddressSet set;
   for (const std::string& entry : entries) {
-    std::string_view text = trim(entry);
+    std::string_view text = trim_blanks(entry);
     std::string_view address = text;
     std::optional<unsigned> prefix;
     const std::size_t slash = text.find('/');
@@ -146,7 +142,7 @@ std::vector<std::string> forwarded_for_values(const std::vector<std::string_view
       for_each_item(element, ';', [&](std::string_view pair) {
         const std::size_t equals = pair.find('=');
         if (equals != 3 || strncasecmp(pair.data(), "for", 3) != 0) return;
-        std::string_view node = trim(pair.substr(equals + 1));
+        std::string_view node = trim_blanks(pair.substr(equals + 1));
         if (node.size() >= 2 && node.front() == '"' && node.back() == '"') node = node.substr(1, node.size() - 2);
         hop = std::string(node);
       });

@@ -69,9 +69,7 @@ int on_headers_complete(http_parser* parser) {
 
 std::optional<std::string_view> RequestHead::header(std::string_view name) const {
   for (const auto& [field, value] : headers) {
-    if (field.size() == name.size() && strncasecmp(field.data(), name.data(), name.size()) == 0) {
-      return std::string_view(value);
-    }
+    if (equals_ignoring_case(field, name)) return std::string_view(value);
   }
   return std::nullopt;
 }
@@ -171,22 +169,17 @@ std::optional<std::string> decode_base64(std::string_view text) {
   return out;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 }  // namespace
 
 std::optional<BasicCredentials> parse_basic_auth(std::string_view header_value) {
-  header_value = trim(header_value);
+  header_value = trim_blanks(header_value);
   constexpr std::string_view scheme = "basic ";
   if (header_value.size() <= scheme.size() ||
       strncasecmp(header_value.data(), scheme.data(), scheme.size()) != 0) {
     return std::nullopt;
   }
-  const auto decoded = decode_base64(trim(header_value.substr(scheme.size())));
+  const auto decoded = decode_base64(trim_blanks(header_value.substr(scheme.size())));
   if (!decoded) return std::nullopt;
   const auto colon = decoded->find(':');
   if (colon == std::string::npos) return std::nullopt;
@@ -281,6 +274,16 @@ std::optional<std::string_view> mount_name_problem(std::string_view path, std::s
 
 bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && starts_with_ignoring_case(a, b);
+}
+
+std::string_view trim_blanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
 }
 
 std::string_view host_without_port(std::string_view host) {

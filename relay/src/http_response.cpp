@@ -1,21 +1,11 @@
 #include "ringcast/relay/http_response.h"
 
-#include <strings.h>
-
 #include <algorithm>
+
+#include "ringcast/relay/http_request.h"
 
 namespace ringcast::relay {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool is_token_char(char c) {
   const auto u = static_cast<unsigned char>(c);
@@ -76,8 +66,8 @@ bool parse_status_line(std::string_view line, ResponseHead& head, std::string_vi
     error = "bad status code";
     return false;
   }
-  head.reason =
-      space == std::string_view::npos ? std::string() : std::string(trim(rest.substr(space + 1)));
+  head.reason = space == std::string_view::npos ? std::string()
+                                                : std::string(trim_blanks(rest.substr(space + 1)));
   return true;
 }
 
@@ -85,7 +75,7 @@ bool parse_status_line(std::string_view line, ResponseHead& head, std::string_vi
 
 std::optional<std::string_view> ResponseHead::header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (iequals(key, name)) return std::string_view(value);
+    if (equals_ignoring_case(key, name)) return std::string_view(value);
   }
   return std::nullopt;
 }
@@ -136,7 +126,7 @@ ResponseParse parse_response_head(std::string_view received, ResponseHead& head,
     for (char c : name) {
       if (!is_token_char(c)) return malformed("bad header name");
     }
-    head.headers.emplace_back(std::string(name), std::string(trim(line.substr(colon + 1))));
+    head.headers.emplace_back(std::string(name), std::string(trim_blanks(line.substr(colon + 1))));
   }
 }
 

@@ -4,7 +4,6 @@
 #include "ringcast/relay/origin_pull.h"
 
 #include <spdlog/spdlog.h>
-#include <strings.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -28,9 +27,6 @@ constexpr std::size_t kMaxAnswerHead = 16 * 1024;
 constexpr std::uint32_t kMaxOriginMetaint = 1
                                             << 20;  // Icecast allows far less; a bigger one is junk
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 }  // namespace
 
 // One try at one origin. Its handles may outlive the pull's interest: `pull` is cleared when
@@ -45,7 +41,8 @@ struct OriginPull::Attempt {
   uv_write_t write{};
   std::string request;
   std::string received;
-  std::size_t head_length = 0;  // once the answer's head is complete
+  ResponseHead head;            // the answer's head, once complete
+  std::size_t head_length = 0;  // its bytes in `received`
   std::uint32_t metaint = 0;    // the answer's icy-metaint (0: no ICY blocks)
   char read_buffer[4096];
   bool resolving = false;
@@ -261,7 +258,7 @@ void OriginPull::on_read(Attempt& attempt, long nread) {
     return;
   }
   attempt.received.append(attempt.read_buffer, static_cast<std::size_t>(nread));
-  ResponseHead head;
+  ResponseHead& head = attempt.head;
   const ResponseParse parse = parse_response_head(attempt.received, head, kMaxAnswerHead);
   switch (parse.status) {
     case ResponseParseStatus::incomplete:
@@ -322,30 +319,22 @@ void OriginPull::take_feed(Attempt& attempt) {
   if (&attempt == attempt_) attempt_ = nullptr;
   if (&attempt == probe_) probe_ = nullptr;
   const std::size_t head_length = attempt.head_length;
-  ResponseHead head;
-  parse_response_head(attempt.received, head, kMaxAnswerHead);
+  const ResponseHead& head = attempt.head;
   const std::size_t origin = attempt.origin;
   const bool probe = attempt.probe;
   const std::uint32_t metaint = attempt.metaint;
   const OriginUrl& url = options_.origins[origin];
-  StreamMetadata metadata;
+  // As a broadcaster's head, the origin's answer describes the stream (its icy-metaint is
+  // stored with the rest and, like a source's, never shown to listeners: viewer_response).
+  const auto policy = worker_.relay().policy();  // keeps `settings` alive through a reload
+  const MountSettings* settings = policy->mount(options_.mount);
+  StreamMetadata metadata = stream_metadata_from(head.headers, settings);
   metadata.started_unix_ms = unix_ms();
   metadata.source_ip = url.host;
   metadata.user_agent =
       PeerText::from(head.header("Server").value_or("origin"), kMaxUserAgentBytes);
-  metadata.content_type =
-      PeerText::from(head.header("Content-Type").value_or("audio/mpeg"), kMaxContentTypeBytes);
-  for (const auto& [name, value] : head.headers) {
-    if (iequals(name, "icy-metaint") || metadata.ice_headers.size() >= kMaxIceHeaders) continue;
-    if (::strncasecmp(name.c_str(), "icy-", 4) == 0 ||
-        ::strncasecmp(name.c_str(), "ice-", 4) == 0) {
-      metadata.ice_headers.emplace_back(PeerText::from(name, kMaxIceHeaderNameBytes),
-                                        PeerText::from(value));
-    }
-  }
-  const auto policy = worker_.relay().policy();
-  auto attached = worker_.relay().registry().attach_source(
-      options_.mount, worker_.index(), std::move(metadata), policy->mount(options_.mount));
+  auto attached = worker_.relay().registry().attach_source(options_.mount, worker_.index(),
+                                                           std::move(metadata), settings);
   if (attached.outcome == StreamRegistry::AttachOutcome::in_use ||
       attached.outcome == StreamRegistry::AttachOutcome::too_many_mounts) {
     const bool in_use = attached.outcome == StreamRegistry::AttachOutcome::in_use;

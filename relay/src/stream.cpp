@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "ringcast/relay/audio_frames.h"
+#include "ringcast/relay/config.h"
 #include "ringcast/relay/http_request.h"
 #include "ringcast/relay/icecast.h"
 #include "ringcast/relay/viewer_session.h"
@@ -53,12 +54,40 @@ bool is_mpeg_ts(std::string_view content_type) {
          starts_with_ignoring_case(content_type, "video/mpegts");
 }
 
+StreamMetadata stream_metadata_from(const std::vector<std::pair<std::string, std::string>>& headers,
+                                    const MountSettings* settings) {
+  StreamMetadata metadata;
+  // Everything the source says about its stream is shown by every page: PeerText, from here on.
+  std::string_view content_type = "audio/mpeg";
+  if (settings && settings->content_type) {
+    content_type = *settings->content_type;
+  } else if (const auto given = std::find_if(headers.begin(), headers.end(),
+                                             [](const auto& header) { return equals_ignoring_case(header.first, "Content-Type"); });
+             given != headers.end()) {
+    content_type = given->second;
+  }
+  metadata.content_type = PeerText::from(content_type, kMaxContentTypeBytes);
+  for (const auto& [name, value] : headers) {
+    if (metadata.ice_headers.size() < kMaxIceHeaders &&
+        (starts_with_ignoring_case(name, "ice-") || starts_with_ignoring_case(name, "icy-"))) {
+      metadata.ice_headers.emplace_back(PeerText::from(name, kMaxIceHeaderNameBytes), PeerText::from(value));
+    }
+  }
+  if (settings) {
+    // The mount's own stream-name, genre, ...: in place of what the source said, or added.
+    for (auto& [name, value] : settings->ice_overrides()) {
+      std::erase_if(metadata.ice_headers,
+                    [&](const auto& header) { return equals_ignoring_case(header.first.view(), name); });
+      metadata.ice_headers.emplace_back(PeerText::from(name, kMaxIceHeaderNameBytes), PeerText::from(value));
+    }
+  }
+  return metadata;
+}
+
 std::uint64_t declared_kbps(const StreamMetadata& metadata) {
   for (const auto& [name, value] : metadata.ice_headers) {
     const std::string_view n = name;
-    const auto is = [&](std::string_view wanted) {
-      return n.size() == wanted.size() && starts_with_ignoring_case(n, wanted);
-    };
+    const auto is = [&](std::string_view wanted) { return equals_ignoring_case(n, wanted); };
     if (is("ice-bitrate") || is("icy-br")) {
       if (const std::uint64_t kbps = leading_number(value)) return kbps;
     }

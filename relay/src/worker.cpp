@@ -375,32 +375,10 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
     connection.respond_and_close(501, "only the chunked transfer coding is understood\n");
     return;
   }
-  StreamMetadata metadata;
+  StreamMetadata metadata = stream_metadata_from(head.headers, mount_settings);
   metadata.started_unix_ms = unix_ms();
   metadata.user_agent = PeerText::from(head.header("User-Agent").value_or(""), kMaxUserAgentBytes);
   metadata.source_ip = address_of(connection.peer());
-  // Everything the source says about its stream is shown by every page: PeerText, from here on.
-  metadata.content_type = PeerText::from(mount_settings && mount_settings->content_type
-                                             ? std::string_view(*mount_settings->content_type)
-                                             : head.header("Content-Type").value_or("audio/mpeg"),
-                                         kMaxContentTypeBytes);
-  for (const auto& [name, value] : head.headers) {
-    if (metadata.ice_headers.size() < kMaxIceHeaders &&
-        (starts_with_ignoring_case(name, "ice-") || starts_with_ignoring_case(name, "icy-"))) {
-      metadata.ice_headers.emplace_back(PeerText::from(name, kMaxIceHeaderNameBytes), PeerText::from(value));
-    }
-  }
-  if (mount_settings) {
-    // The mount's own stream-name, genre, ...: in place of what the source said, or added.
-    for (auto& [name, value] : mount_settings->ice_overrides()) {
-      auto& headers = metadata.ice_headers;
-      std::erase_if(headers, [&](const auto& header) {
-        const std::string_view given = header.first.view();
-        return given.size() == name.size() && strncasecmp(given.data(), name.data(), name.size()) == 0;
-      });
-      headers.emplace_back(PeerText::from(name, kMaxIceHeaderNameBytes), PeerText::from(value));
-    }
-  }
   const std::string content_type = metadata.content_type.str();
   auto attached = relay_.registry().attach_source(mount, index_, std::move(metadata), mount_settings);
   if (attached.outcome == StreamRegistry::AttachOutcome::too_many_mounts) {

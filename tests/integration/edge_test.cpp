@@ -403,7 +403,9 @@ TEST_CASE("a static relay pulls its mount all the time, under its own name, with
              "url = \"http://admin:" +
                  std::string(kAdminPassword) + "@127.0.0.1:" + std::to_string(origin.port()) +
                  "/live.ts\"\n"
-                 "mount = \"/mirror.ts\"\n");
+                 "mount = \"/mirror.ts\"\n"
+                 "[mounts.\"/mirror.ts\"]\n"
+                 "stream_name = \"The Mirror\"\n");
   RelayProcess edge({"--config", config.string()});
   // Nobody listens at the edge, and the origin has its listener: the relay is always on.
   REQUIRE(wait_until([&] { return mount_viewers(origin.port(), "/live.ts") == 1; }, 10s));
@@ -418,6 +420,8 @@ TEST_CASE("a static relay pulls its mount all the time, under its own name, with
   CHECK(refused(origin.port(), "not_found") == 0);
   Viewer viewer(edge.port(), "/mirror.ts", bounded());
   CHECK(wait_until([&] { return viewer.received() > 64 * 1024; }, 10s));
+  // The edge's own settings for the mount apply to what it relays, as to a broadcaster's.
+  CHECK(viewer.response().header("icy-name") == "The Mirror");
   viewer.hang_up();
   CHECK(viewer.checker().error() == "");
   feed.stop();

@@ -86,6 +86,10 @@ bool has_query_parameter(std::string_view target, std::string_view name);
 // Whether `s` starts with `prefix`, ASCII letters compared case-insensitively (header names,
 // content types).
 bool starts_with_ignoring_case(std::string_view s, std::string_view prefix);
+// Whether `a` and `b` are the same, ASCII letters compared case-insensitively (header names).
+bool equals_ignoring_case(std::string_view a, std::string_view b);
+// `s` without the blanks (spaces and tabs) around it, as header values and list entries are read.
+std::string_view trim_blanks(std::string_view s);
 
 // A Host header's host, without its port ("radio.test:8000" -> "radio.test"; "[::1]:8000" ->
 // "[::1]"; no port: as it is).

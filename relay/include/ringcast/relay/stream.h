@@ -29,6 +29,8 @@
 
 namespace ringcast::relay {
 
+struct MountSettings;
+
 class ViewerSession;
 
 // A counter with one writing thread and readers anywhere (/stats): relaxed load and store, no
@@ -138,6 +140,11 @@ struct RingSizing {
 std::size_t ring_bytes_for(const RingSizing& sizing, const StreamMetadata& metadata);
 // kbit/s the source declares, 0 when it does not.
 std::uint64_t declared_kbps(const StreamMetadata& metadata);
+// What a source says of its stream (a broadcaster's request head, an origin's answer): its
+// Content-Type and ice-*/icy-* headers, bounded and made PeerText, with the mount's own settings
+// (settings may be null) in place of what it said. Who sent it and when are the caller's to add.
+StreamMetadata stream_metadata_from(const std::vector<std::pair<std::string, std::string>>& headers,
+                                    const MountSettings* settings);
 bool is_mpeg_ts(std::string_view content_type);
 
 class Stream : public std::enable_shared_from_this<Stream> {
