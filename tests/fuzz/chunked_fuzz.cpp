@@ -16,7 +16,7 @@
 
 #include "fuzz_check.h"
 #include "in_place_reads.h"
-#include "ringcast/relay/chunked_decoder.h"
+#include "ringcast/http/chunked_decoder.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "fuzz_check.h"
-#include "ringcast/relay/http_request.h"
+#include "ringcast/http/http_request.h"
 
 namespace {
 

@@ -16,8 +16,8 @@
 
 #include "fuzz_check.h"
 #include "in_place_reads.h"
-#include "ringcast/relay/http_response.h"
-#include "ringcast/relay/icy_reader.h"
+#include "ringcast/http/http_response.h"
+#include "ringcast/radio/icy_reader.h"
 
 namespace {
 

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "fuzz_check.h"
-#include "ringcast/relay/forwarded.h"
-#include "ringcast/relay/proxy_protocol.h"
+#include "ringcast/http/forwarded.h"
+#include "ringcast/http/proxy_protocol.h"
 
 using namespace ringcast::relay;
 

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "fuzz_check.h"
-#include "ringcast/relay/icecast.h"
-#include "ringcast/relay/peer_text.h"
+#include "ringcast/radio/icecast.h"
+#include "ringcast/http/peer_text.h"
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "fuzz_check.h"
-#include "ringcast/relay/hls.h"
-#include "ringcast/relay/ts_tracker.h"
+#include "ringcast/video/hls.h"
+#include "ringcast/video/ts_tracker.h"
 
 namespace {
 

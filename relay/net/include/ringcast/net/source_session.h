@@ -1,0 +1,66 @@
+// A broadcaster: receives straight into the stream's ring. libuv's alloc callback returns the
+// ring's writable span, so body bytes land in the ring with no intermediate copy.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "ringcast/http/chunked_decoder.h"
+#include "ringcast/radio/icy_reader.h"
+
+namespace ringcast::relay {
+
+class Connection;
+class OriginPull;
+class Stream;
+
+class SourceSession {
+ public:
+  // chunked: the body is sent with Transfer-Encoding: chunked; its framing is removed in the
+  // ring, where the kernel put it, before anything is committed. icy_metaint: an origin's
+  // answer carries ICY blocks every that many bytes (an edge's pull); they are taken out the
+  // same way and their titles become the mount's.
+  SourceSession(Connection& connection, std::shared_ptr<Stream> stream, bool chunked = false,
+                std::uint32_t icy_metaint = 0);
+  ~SourceSession();
+
+  // Body bytes that arrived in the same read as the head are copied into the ring once.
+  void start(std::string_view early_body, std::uint64_t now_ms);
+  uv_buf_t next_buffer();
+  // n bytes landed at `at`, the start of the span next_buffer() gave.
+  void on_received(char* at, std::size_t n, std::uint64_t now_ms);
+  void detach(std::uint64_t now_ms);
+  // The ring had no room (a lane's gate): stop reading until that lane made room.
+  void pause();
+  void resume();
+
+  // When the source last sent, or the relay last resumed reading it: a source the relay has
+  // paused is never blamed for the silence (--source-timeout).
+  std::uint64_t last_data_ms() const { return last_data_ms_; }
+  bool paused() const { return paused_; }
+  std::uint64_t bytes_received() const { return bytes_received_; }
+  Stream& stream() { return *stream_; }
+  // An edge's pull feeds the mount through this session: it hears when the session ends.
+  void set_pull(OriginPull* pull) { pull_ = pull; }
+  bool pulled() const { return pull_ != nullptr; }
+
+ private:
+  void commit(char* at, std::size_t n);
+
+  Connection& connection_;
+  std::shared_ptr<Stream> stream_;
+  bool attached_ = false;
+  bool paused_ = false;
+  std::uint64_t paused_since_us_ = 0;  // while paused: how long the relay kept it from reading
+  std::uint64_t last_data_ms_ = 0;
+  std::uint64_t bytes_received_ = 0;
+  std::optional<ChunkedDecoder> chunked_;
+  std::optional<IcyReader> icy_;
+  OriginPull* pull_ = nullptr;
+};
+
+}  // namespace ringcast::relay

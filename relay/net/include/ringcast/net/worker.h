@@ -1,0 +1,218 @@
+// A worker: one event loop on its own thread, owning a share of the connections (sources and
+// viewers of any mount). Other threads reach it only through its inbox.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "ringcast/core/config.h"
+#include "ringcast/net/loop_event.h"
+#include "ringcast/net/loop_inbox.h"
+#include "ringcast/http/router.h"
+#include "ringcast/net/stats.h"
+
+namespace ringcast::relay {
+
+struct HlsPath;
+
+struct AdminTask;
+struct AccessPolicy;
+struct MountSettings;
+struct PendingAuth;
+struct ListenerNotice;
+struct ListenerAuthRequest;
+enum class AuthKind;
+class AuthClient;
+class Connection;
+class MasterPoller;
+class OriginPull;
+struct RelayMountChanges;
+struct PendingOrigin;
+class Relay;
+class SourceSession;
+class Stream;
+struct RequestHead;
+
+class Worker final : public LoopHost {
+ public:
+  // Runs on the main thread: the loop and its handles are made here, before the thread starts.
+  Worker(Relay& relay, std::size_t index);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Main thread, after every worker exists: tokens to post into every inbox from this loop.
+  void make_tokens(std::vector<std::unique_ptr<Worker>>& workers);
+  void start();
+  void join();
+
+  std::size_t index() const override { return index_; }
+  LoopInbox<LoopEvent>& inbox() { return inbox_; }
+  const WorkerCounters& counters() const { return counters_; }
+
+  // --- on this worker's thread ---
+  void post_to(std::size_t worker, LoopEvent&& event) override;
+  LoopLoad load() const override;
+  std::uint64_t now_us() const override { return uv_hrtime() / 1000; }
+  void schedule_tick(std::shared_ptr<Stream> stream, std::uint64_t due_us) override;
+  void resume_sources(const Stream* stream) override;
+  void note_period(std::uint64_t period_us) override {
+    if (period_us > longest_period_us_) longest_period_us_ = period_us;
+  }
+  void handle_request(Connection& connection, RequestHead& head, std::string_view early_body);
+  void connection_closed(Connection& connection);
+  void viewer_joined();
+  void viewer_left();
+  void source_paused(SourceSession& source);
+  void source_gone(SourceSession& source);
+  void source_detached(Stream& stream);
+  const RelayConfig& config() const;
+  WorkerCounters& counters() { return counters_; }
+  uv_buf_t discard_buffer() { return uv_buf_init(discard_.get(), kDiscardBytes); }
+  Relay& relay() { return relay_; }
+  // The connection closed while its auth check ran: the answer is dropped.
+  void cancel_auth(PendingAuth& pending);
+  // A viewer admitted by the url authenticator left: listener_remove.
+  void listener_left(const ListenerNotice& notice, std::uint64_t duration_seconds);
+
+  // --- relay trees (origin_pull.h) ---
+  uv_loop_t* loop() { return &loop_; }
+  // A connected socket (an edge's pull, once its origin said 200) becomes a Connection here.
+  // Null (fd closed) when no handle could be made.
+  Connection* adopt_socket(int fd);
+  // Every loop's listeners waiting for `mount` hear the pull's answer.
+  void post_origin_answer(const std::string& mount, int status);
+  // The connection waiting for an origin's answer closed.
+  void cancel_origin_wait(PendingOrigin& pending);
+  // A master's list changed: its new mounts are pulled (always-on ones start now, spread over
+  // the loops), the ones that went stop wherever they run.
+  void apply_master_changes(const RelayMountChanges& changes, bool on_demand);
+  AuthClient& http_client() { return *auth_client_; }
+
+ private:
+  static constexpr unsigned kDiscardBytes = 16 * 1024;
+
+  void run();
+  void on_event(LoopEvent& event);
+  void on_accepted_fd(int fd, std::uint64_t flags);
+  void on_sweep();
+  void sample_busy();
+  void on_tick_timer();
+  void arm_tick_timer();
+  void drain();
+  void stop();
+  void maybe_drained();
+  // authenticated: a stream_auth or listener auth check already allowed it (worker_auth.cpp).
+  void handle_source(Connection& connection, RequestHead& head, std::string_view early_body,
+                     bool authenticated = false);
+  // How many viewers a mount may have: its own max_viewers, else the relay's (0: no limit).
+  std::size_t max_viewers_of(const MountSettings* settings) const;
+  // The first live mount down `mount`'s fallback chain (null: none); with `with_room`, the first
+  // that is also below its max_viewers (fallback_when_full).
+  std::shared_ptr<Stream> live_fallback_stream(const std::string& mount, bool with_room = false);
+  void post_to_all(const LoopEvent& event);
+  // This loop's viewers of `from` (or, home_only, those whose own mount is target's) move.
+  void move_viewers(const Stream* from, const std::shared_ptr<Stream>& target, bool home_only);
+  // A request the router found HLS-shaped: 400 for a bad name, 404 without the mount, else
+  // handle_hls.
+  void handle_hls_request(Connection& connection, const RequestHead& head);
+  // HLS of an MPEG-TS mount: the playlist, or a segment served from the ring (hls.h).
+  void handle_hls(Connection& connection, const RequestHead& head, const std::shared_ptr<Stream>& stream,
+                  const HlsPath& hls);
+  void handle_viewer(Connection& connection, RequestHead& head, bool authenticated = false);
+  // An edge lacks `mount` (or has it without a source: present): pull it from the origins,
+  // holding the request until the pull's first answer when the mount is not here at all.
+  // True when the request was held or answered.
+  bool pull_from_origin(Connection& connection, const RequestHead& head, const std::string& mount, bool present);
+  void on_origin_answer(const std::string& mount, int status);
+  // An always-on pull (a static relay), unless one pulls the mount already.
+  void start_static_pull(const std::string& mount);
+  // A pull's request that passed through this relay before, or too many: 508.
+  bool refuse_relay_loop(Connection& connection, const RequestHead& head);
+  // Listener and source authentication (worker_auth.cpp): the users file's hash check on
+  // libuv's thread pool, then the url authenticator on this loop's AuthClient; the request
+  // goes on (handle_viewer/handle_source, authenticated) or is refused.
+  void start_auth(Connection& connection, const RequestHead& head, std::string_view early_body,
+                  AuthKind kind, std::shared_ptr<const AccessPolicy> policy, const MountSettings& settings);
+  void check_auth_url(std::shared_ptr<PendingAuth> pending);
+  void auth_passed(PendingAuth& pending);
+  void auth_refused(PendingAuth& pending, int status, std::string_view why);
+  void post_notice(const std::string& url, std::string body, std::uint32_t timeout_ms, std::string_view what);
+  // action: "mount_add" (a source started) or "mount_remove" (it left), to the mount's URL for it.
+  void notify_mount_change(const MountSettings& settings, std::string_view action, const std::string& mount);
+  ListenerAuthRequest listener_auth_request(const Connection& connection, const RequestHead& head,
+                                            const MountSettings& settings, std::string user,
+                                            std::string password) const;
+  // The operators' surface (worker_admin.cpp): pages, status-json and the admin endpoints.
+  void handle_operator(Connection& connection, RequestHead& head, Route route);
+  bool admin_authorized(Connection& connection, const RequestHead& head);
+  void handle_metadata(Connection& connection, const RequestHead& head);
+  void handle_move(Connection& connection, const RequestHead& head);
+  void handle_admin(Connection& connection, const RequestHead& head, Route route);
+  void run_admin_task(AdminTask& task);
+  void answer_admin(AdminTask& task);
+  // Posts a page to the main loop to render; answered when it comes back.
+  void post_render(Connection& connection, std::shared_ptr<AdminTask> task);
+  // The client a trusted proxy names in Forwarded or X-Forwarded-For becomes the connection's
+  // address (forwarded.h: the right-most untrusted hop).
+  void take_forwarded_client(Connection& connection, const RequestHead& head);
+  // A path that is no mount name (mount_name_problem): answers 400 and returns true; `who`
+  // names the request for the log.
+  bool refuse_bad_mount_name(Connection& connection, std::string_view who, std::string_view path);
+  // While the relay drains: answers 503 (Retry-After) and returns true; `who` is "viewer" or
+  // "source", for the log.
+  bool refuse_while_draining(Connection& connection, std::string_view who, std::string_view path);
+  // Why a source may not take `mount` although its name is well formed; nullopt when it may.
+  std::optional<std::string> path_taken_for_source(std::string_view mount) const;
+  void answer_admin_task(Connection* connection, AdminTask& task);  // answer_admin's happy path
+
+  // libuv callbacks
+  static void sweep_cb(uv_timer_t* timer);
+  static void tick_cb(uv_timer_t* timer);
+
+  Relay& relay_;
+  const std::size_t index_;
+  uv_loop_t loop_{};
+  LoopInbox<LoopEvent> inbox_;
+  std::vector<moodycamel::ProducerToken> tokens_;  // to each worker's inbox; this thread only
+  std::optional<moodycamel::ProducerToken> main_token_;  // to the main loop's inbox
+  uv_timer_t sweep_timer_{};
+  uv_timer_t tick_timer_{};  // fires for the earliest lane tick in ticks_
+  std::thread thread_;
+
+  std::unordered_set<Connection*> connections_;
+  std::vector<SourceSession*> paused_sources_;
+  // Lanes' ticks, a min-heap by due time; a lane keeps at most one live entry (Stream::on_tick
+  // ignores superseded ones). Capacity is kept: no allocation per tick once warm.
+  struct Tick {
+    std::uint64_t due_us;
+    std::shared_ptr<Stream> stream;
+    bool operator>(const Tick& other) const { return due_us > other.due_us; }
+  };
+  std::vector<Tick> ticks_;
+  std::uint64_t timer_due_us_ = 0;  // when tick_timer_ fires (0: stopped)
+  std::uint64_t longest_period_us_ = 0;  // since the last busy sample
+  double busy_ = 0;                  // the loop's busy fraction, smoothed over sweeps
+  std::uint64_t busy_sample_ns_ = 0;  // when, and the loop's idle time then
+  std::uint64_t idle_sample_ns_ = 0;
+  std::uint64_t next_connection_id_ = 1;
+  bool draining_ = false;
+  bool drained_reported_ = false;
+  WorkerCounters counters_;
+  std::unique_ptr<char[]> discard_;
+  std::unique_ptr<AuthClient> auth_client_;
+  std::unique_ptr<MasterPoller> master_poller_;  // worker 0 of a slave ([master])
+  std::size_t next_pull_loop_ = 0;                // where the next master mount's pull starts
+  std::vector<std::unique_ptr<OriginPull>> pulls_;  // this loop's; freed by the sweep once stopped
+  std::multimap<std::string, std::shared_ptr<PendingOrigin>, std::less<>> origin_waiters_;
+};
+
+}  // namespace ringcast::relay

@@ -1,0 +1,399 @@
+// Connection lifecycle: accept, read the request head into a bounded buffer, hand the request
+// to the server's router, then dispatch reads to the role (source: ring memory; viewer and
+// lingering: a shared discard buffer).
+#include "ringcast/net/connection.h"
+
+#include <arpa/inet.h>
+#include <spdlog/spdlog.h>
+
+#include <cassert>
+#include <cctype>
+#include <cstring>
+
+#include "admin_task.h"
+#include "pending_auth.h"
+#include "ringcast/http/peer_text.h"
+#include "ringcast/http/proxy_protocol.h"
+
+#include "ringcast/net/worker.h"
+#include "ringcast/net/relay.h"
+#include "ringcast/net/stream.h"
+#include <unistd.h>
+#include "ringcast/net/source_session.h"
+#include "ringcast/net/viewer_session.h"
+
+namespace ringcast::relay {
+
+struct Connection::SessionRecord {
+  std::string method, target, referer, user_agent, user;
+  unsigned http_major = 1, http_minor = 1;
+  std::uint64_t start_ms = 0;
+  std::string end_reason;
+};
+
+struct Connection::HeadBuffer {
+  explicit HeadBuffer(std::size_t limit) : bytes(std::make_unique<char[]>(limit)), capacity(limit) {}
+  std::unique_ptr<char[]> bytes;
+  std::size_t capacity;
+  std::size_t used = 0;
+  RequestHeadParser parser;
+};
+
+namespace {
+
+std::string peer_name(const uv_tcp_t* tcp) {
+  sockaddr_storage address{};
+  int length = sizeof(address);
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "?";
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (address.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
+    uv_ip4_name(in, host, sizeof(host));
+    port = ntohs(in->sin_port);
+  } else if (address.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
+    uv_ip6_name(in6, host, sizeof(host));
+    port = ntohs(in6->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+struct PendingResponse {
+  uv_write_t request{};
+  std::string text;
+  Connection* connection = nullptr;
+};
+
+}  // namespace
+
+Connection::Connection(Worker& worker, std::uint64_t id, std::uint64_t now_ms)
+    : worker_(worker), id_(id), accepted_ms_(now_ms) {
+  tcp_.data = this;
+}
+
+Connection::~Connection() = default;
+
+void Connection::await_auth(std::shared_ptr<PendingAuth> pending) {
+  head_.reset();
+  state_ = State::answering;
+  pending_auth_ = std::move(pending);
+  // A source may send its body before it hears the answer: leave it in the socket until then.
+  uv_read_stop(stream());
+}
+
+void Connection::await_origin(std::shared_ptr<PendingOrigin> pending) {
+  head_.reset();
+  state_ = State::answering;
+  pending_origin_ = std::move(pending);
+}
+
+void Connection::origin_answered() { pending_origin_.reset(); }
+
+void Connection::give_up_origin_wait() {
+  if (!pending_origin_) return;
+  worker_.cancel_origin_wait(*pending_origin_);
+  pending_origin_.reset();
+}
+
+void Connection::auth_answered() {
+  if (!pending_auth_) return;
+  pending_auth_.reset();
+  // Still `answering` (reads go to the discard buffer) until the request is routed again and
+  // the connection becomes a viewer or a source or answers.
+  if (state_ != State::answering) return;
+  if (const int rc = restart_reading(); rc != 0) close(uv_strerror(rc));
+}
+
+void Connection::set_listener_notice(std::unique_ptr<ListenerNotice> notice) {
+  listener_notice_ = std::move(notice);
+}
+
+void Connection::hold_listener_user(std::shared_ptr<Stream> stream) { held_user_stream_ = std::move(stream); }
+
+void Connection::announce_leaving() {
+  if (held_user_stream_) {
+    held_user_stream_->listener_users.remove(authenticated_user_);
+    held_user_stream_.reset();
+  }
+  if (!listener_notice_ || !viewer_) return;
+  worker_.listener_left(*listener_notice_, (monotonic_ms() - listener_notice_->joined_ms) / 1000);
+  listener_notice_.reset();
+}
+
+bool Connection::open(uv_loop_t* loop, int fd) {
+  if (const int rc = uv_tcp_init(loop, &tcp_); rc != 0) {
+    spdlog::warn("cannot adopt an accepted socket: {}", uv_strerror(rc));
+    ::close(fd);
+    state_ = State::closed;
+    return false;
+  }
+  if (const int rc = uv_tcp_open(&tcp_, fd); rc != 0) {
+    ::close(fd);
+    close(uv_strerror(rc));
+    return true;
+  }
+  return start_reading();
+}
+
+bool Connection::start_reading() {
+  uv_tcp_nodelay(&tcp_, 1);
+  peer_ = peer_name(&tcp_);
+  head_ = std::make_unique<HeadBuffer>(worker_.config().max_head_bytes);
+  if (const int rc = uv_read_start(stream(), alloc_cb, read_cb); rc != 0) close(uv_strerror(rc));
+  return true;
+}
+
+void Connection::on_alloc(uv_buf_t* buffer) {
+  switch (state_) {
+    case State::reading_head:
+      *buffer = uv_buf_init(head_->bytes.get() + head_->used,
+                            static_cast<unsigned>(head_->capacity - head_->used));
+      return;
+    case State::source:
+      *buffer = source_->next_buffer();
+      return;
+    case State::answering:
+    case State::viewer:
+    case State::lingering:
+    case State::closed:
+      *buffer = worker_.discard_buffer();
+      return;
+  }
+}
+
+void Connection::on_read(ssize_t nread, const uv_buf_t* buffer) {
+  if (state_ == State::closed) return;
+  if (nread == 0) return;  // EAGAIN: the reservation (if any) is simply not committed
+  if (nread == UV_ENOBUFS && state_ == State::source) {
+    source_->pause();  // the ring had no room: the writer waits for a lane, never for a viewer
+    return;
+  }
+  if (nread < 0) {
+    if (nread == UV_EOF) {
+      close("peer closed");
+    } else if (nread == UV_ECONNRESET) {
+      close("peer reset");
+    } else {
+      close(uv_strerror(static_cast<int>(nread)));
+    }
+    return;
+  }
+  const auto n = static_cast<std::size_t>(nread);
+  switch (state_) {
+    case State::reading_head: on_head_bytes(n); return;
+    case State::source: source_->on_received(buffer->base, n, monotonic_ms()); return;
+    case State::answering:   // bytes after an admin request: ignored
+    case State::viewer:      // a viewer has nothing to say after its request: ignore it
+    case State::lingering:   // drain until the peer closes
+    case State::closed: return;
+  }
+}
+
+bool Connection::take_proxy_header() {
+  const ProxyParseResult proxy = parse_proxy_header(std::string_view(head_->bytes.get(), head_->used));
+  switch (proxy.status) {
+    case ProxyParseStatus::incomplete:
+      if (head_->used < head_->capacity) return false;
+      [[fallthrough]];  // a head buffer smaller than the header: it can never complete
+    case ProxyParseStatus::malformed:
+      worker_.counters().bad_requests.add(1);
+      // A proxy that sends garbage, or a client that reached the PROXY listener directly: no
+      // HTTP answer, the peer does not speak the protocol this listener wants.
+      spdlog::warn("{} closed: no valid PROXY protocol header ({})", peer_,
+                   proxy.status == ProxyParseStatus::malformed ? proxy.error : "larger than the head buffer");
+      close("malformed PROXY header");
+      return false;
+    case ProxyParseStatus::complete:
+      break;
+  }
+  if (proxy.header.command == ProxyHeader::Command::proxy) {
+    spdlog::debug("connection {} from proxy {}: client {}:{}", id_, peer_, proxy.header.source_address,
+                  proxy.header.source_port);
+    peer_ = proxy.header.source_address + ":" + std::to_string(proxy.header.source_port);
+  }
+  proxy_header_pending_ = false;
+  head_->used -= proxy.consumed;
+  std::memmove(head_->bytes.get(), head_->bytes.get() + proxy.consumed, head_->used);
+  return head_->used > 0;
+}
+
+void Connection::on_head_bytes(std::size_t n) {
+  head_->used += n;
+  if (proxy_header_pending_ && !take_proxy_header()) return;
+  const std::string_view received(head_->bytes.get(), head_->used);
+  switch (head_->parser.feed(received)) {
+    case ParseStatus::incomplete:
+      if (head_->used == head_->capacity) {
+        worker_.counters().heads_too_large.add(1);
+        spdlog::info("{} request head larger than {} bytes: 431", peer_, head_->capacity);
+        respond_and_close(431, "request head too large\n");
+      }
+      return;
+    case ParseStatus::malformed:
+      worker_.counters().bad_requests.add(1);
+      spdlog::info("{} malformed request head: 400", peer_);
+      respond_and_close(400, "malformed request\n");
+      return;
+    case ParseStatus::complete: {
+      // Keep the head buffer alive through routing: early body bytes point into it.
+      auto head = std::move(head_);
+      const std::string_view early_body = received.substr(head->parser.head_length());
+      worker_.handle_request(*this, head->parser.head(), early_body);
+      return;
+    }
+  }
+}
+
+void Connection::become_source(std::unique_ptr<SourceSession> source, std::string_view early_body,
+                               std::uint64_t now_ms) {
+  state_ = State::source;
+  source_ = std::move(source);
+  source_->start(early_body, now_ms);
+}
+
+void Connection::become_viewer(std::unique_ptr<ViewerSession> viewer) {
+  state_ = State::viewer;
+  viewer_ = std::move(viewer);
+}
+
+int Connection::restart_reading() { return uv_read_start(stream(), alloc_cb, read_cb); }
+
+void Connection::respond(const Response& response, bool head_only) {
+  write_then_shutdown(head_only ? render_head(response) : render(response));
+}
+
+void Connection::write_then_shutdown(std::string text) {
+  if (state_ == State::closed) return;
+  head_.reset();
+  state_ = State::lingering;
+  auto* pending = new PendingResponse;
+  pending->text = std::move(text);
+  pending->connection = this;
+  pending->request.data = pending;
+  uv_buf_t buffer = uv_buf_init(pending->text.data(), static_cast<unsigned>(pending->text.size()));
+  const int rc = uv_write(&pending->request, stream(), &buffer, 1, [](uv_write_t* request, int) {
+    delete static_cast<PendingResponse*>(request->data);
+  });
+  if (rc != 0) {
+    delete pending;
+    close(uv_strerror(rc));
+    return;
+  }
+  shutdown_then_close();
+}
+
+void Connection::shutdown_then_close(std::string_view why) {
+  if (state_ == State::closed) return;
+  note_end(why);
+  announce_leaving();
+  if (viewer_) viewer_->detach();
+  state_ = State::lingering;
+  lingering_since_ms_ = monotonic_ms();
+  auto* request = new uv_shutdown_t;
+  request->data = this;
+  // The shutdown runs after queued writes; the peer then sees EOF. We keep draining its bytes
+  // until it closes too (or the sweep's linger limit), so it never gets a reset mid-response.
+  const int rc = uv_shutdown(request, stream(), [](uv_shutdown_t* req, int status) {
+    auto* self = static_cast<Connection*>(req->data);
+    delete req;
+    if (status != 0 && status != UV_ECANCELED) self->close(uv_strerror(status));
+  });
+  if (rc != 0) {
+    delete request;
+    close(uv_strerror(rc));
+  }
+}
+
+void Connection::close(std::string_view why) {
+  if (state_ == State::closed) return;
+  spdlog::debug("connection {} {} closing: {}", id_, peer_, why);
+  note_end(why);
+  if (pending_admin_) {
+    pending_admin_->origin = nullptr;  // the answer, when it comes, has nowhere to go
+    pending_admin_.reset();
+  }
+  if (pending_auth_) {
+    worker_.cancel_auth(*pending_auth_);
+    pending_auth_.reset();
+  }
+  if (pending_origin_) {
+    worker_.cancel_origin_wait(*pending_origin_);
+    pending_origin_.reset();
+  }
+  announce_leaving();
+  if (viewer_) viewer_->detach();
+  if (source_) source_->detach(monotonic_ms());
+  state_ = State::closed;
+  head_.reset();
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
+  // Closing the fd here ends any in-flight write at once: libuv never touches its ring memory
+  // again (the write callback later reports UV_ECANCELED). The object lives until close_cb.
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);
+}
+
+void Connection::await_admin(std::shared_ptr<AdminTask> task) {
+  head_.reset();
+  state_ = State::answering;
+  pending_admin_ = std::move(task);
+}
+
+void Connection::remember_request(const RequestHead& head, std::uint64_t now_ms) {
+  if (!worker_.relay().access_log().enabled()) return;
+  record_ = std::make_unique<SessionRecord>();
+  // The access log escapes what it writes; PeerText also keeps it UTF-8 and bounded.
+  record_->method = PeerText::from(head.method_name, 32).str();
+  record_->target = PeerText::from(head.target).str();
+  record_->http_major = head.http_major;
+  record_->http_minor = head.http_minor;
+  record_->referer = PeerText::from(head.header("Referer").value_or("")).str();
+  record_->user_agent = PeerText::from(head.header("User-Agent").value_or("")).str();
+  record_->user = head.method == Method::put || head.method == Method::source ? "source" : "-";
+  record_->start_ms = now_ms;
+}
+
+// The first reason wins: "peer closed", "slow viewer", "stream ended", an errno text...; as
+// one token for the access log ("peer-closed").
+void Connection::note_end(std::string_view why) {
+  if (!record_ || !record_->end_reason.empty() || why.empty()) return;
+  for (char c : why) {
+    const auto u = static_cast<unsigned char>(c);
+    record_->end_reason += std::isalnum(u) ? static_cast<char>(std::tolower(u)) : '-';
+  }
+}
+
+void Connection::log_session_end() {
+  if (!record_ || (!viewer_ && !source_)) return;
+  AccessRecord entry;
+  entry.peer = peer_;
+  entry.user = record_->user;
+  entry.method = record_->method;
+  entry.target = record_->target;
+  entry.http_major = record_->http_major;
+  entry.http_minor = record_->http_minor;
+  entry.bytes = viewer_ ? viewer_->bytes_sent() : source_->bytes_received();
+  entry.referer = record_->referer;
+  entry.user_agent = record_->user_agent;
+  entry.unix_end_ms = unix_ms();
+  entry.duration_ms = monotonic_ms() - record_->start_ms;
+  entry.reason = record_->end_reason;
+  worker_.relay().access_log().write(entry);
+}
+
+// libuv callbacks
+
+void Connection::alloc_cb(uv_handle_t* handle, std::size_t, uv_buf_t* buffer) {
+  static_cast<Connection*>(handle->data)->on_alloc(buffer);
+}
+
+void Connection::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer) {
+  static_cast<Connection*>(stream->data)->on_read(nread, buffer);
+}
+
+void Connection::close_cb(uv_handle_t* handle) {
+  auto* self = static_cast<Connection*>(handle->data);
+  self->log_session_end();
+  self->worker_.connection_closed(*self);
+}
+
+}  // namespace ringcast::relay
