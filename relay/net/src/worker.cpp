@@ -11,6 +11,7 @@
 
 #include "admin_task.h"
 #include "pending_auth.h"
+#include "ringcast/admission/admission.h"
 #include "ringcast/auth/auth.h"
 #include "ringcast/auth/auth_client.h"
 #include "ringcast/net/connection.h"
@@ -54,14 +55,40 @@ Response viewer_response(const StreamMetadata& metadata, std::uint32_t metaint) 
   return response;
 }
 
-// Ogg and WebM carry their metadata in the stream; Icecast inserts no ICY blocks there either.
-bool carries_own_metadata(std::string_view content_type) {
-  return starts_with_ignoring_case(content_type, "application/ogg") ||
-         starts_with_ignoring_case(content_type, "audio/ogg") ||
-         starts_with_ignoring_case(content_type, "video/ogg") ||
-         starts_with_ignoring_case(content_type, "audio/webm") ||
-         starts_with_ignoring_case(content_type, "video/webm");
-}
+// The registry and the policy as admission sees them. It keeps the streams it found, so that a
+// listener joins the very Stream admission looked at.
+class RegistryMounts final : public MountLookup {
+ public:
+  RegistryMounts(const StreamRegistry& registry, const AccessPolicy& policy) : registry_(registry), policy_(policy) {}
+
+  std::optional<MountState> find(std::string_view mount) const override {
+    const auto stream = stream_of(mount);
+    if (!stream) return std::nullopt;
+    return MountState{stream->has_source(), stream->viewer_count()};
+  }
+  const MountSettings* settings(std::string_view mount) const override { return policy_.mount(std::string(mount)); }
+  std::string content_type(std::string_view mount) const override {
+    const auto stream = stream_of(mount);
+    return stream ? stream->metadata().content_type.str() : std::string();
+  }
+
+  // Looks again: a pull may have brought the mount meanwhile.
+  void forget() { found_.clear(); }
+
+  std::shared_ptr<Stream> stream_of(std::string_view mount) const {
+    for (const auto& [name, stream] : found_) {
+      if (name == mount) return stream;
+    }
+    auto stream = registry_.find(std::string(mount));
+    found_.emplace_back(std::string(mount), stream);
+    return stream;
+  }
+
+ private:
+  const StreamRegistry& registry_;
+  const AccessPolicy& policy_;
+  mutable std::vector<std::pair<std::string, std::shared_ptr<Stream>>> found_;
+};
 
 // Writes a string with static storage and frees only the request afterwards.
 int write_static(uv_stream_t* stream, std::string_view text) {
@@ -435,76 +462,61 @@ std::optional<std::string> Worker::path_taken_for_source(std::string_view mount)
 void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authenticated) {
   const std::string& path = head.path;
   const auto& config = relay_.config();
-  if (refuse_bad_mount_name(connection, "viewer", path)) return;
-  if (refuse_relay_loop(connection, head)) return;
-  // (HLS paths never get here: the router sends them to handle_hls_request, which a drain lets
-  // through for the present listeners' players.) New listeners go elsewhere while draining.
-  if (refuse_while_draining(connection, "viewer", path)) return;
-  std::shared_ptr<Stream> stream = relay_.registry().find(path);
-  if (!stream || !stream->has_source()) {
-    // A mount whose source is away is served by its fallback, if one is live.
-    if (auto fallback = live_fallback_stream(path)) stream = std::move(fallback);
+  const auto policy = relay_.policy();  // keeps the mounts' settings alive through a reload
+  RegistryMounts mounts(relay_.registry(), *policy);
+  ViewerPolicy rules;
+  rules.draining = relay_.draining();
+  rules.max_mount_length = config.max_mount_length;
+  rules.icy_metaint = config.icy_metaint;
+  rules.max_viewers_per_mount = config.max_viewers_per_mount;
+  rules.relay_id = relay_.relay_id();
+  rules.relay_max_hops = config.relay_max_hops;
+  rules.relays_mount = relay_.relays_mount(path);
+  ViewerAdmission decision = admit_viewer(head, authenticated, connection.authenticated_user(), mounts, rules);
+  if (decision.outcome == ViewerAdmission::Outcome::ask_origin) {
+    if (pull_from_origin(connection, head, path, decision.mount_present)) return;
+    // The pull is there (or the mount waits in its grace): admission again, the origin asked.
+    rules.origin_asked = true;
+    mounts.forget();
+    decision = admit_viewer(head, authenticated, connection.authenticated_user(), mounts, rules);
   }
-  if ((!stream || !stream->has_source()) && relay_.relays_mount(path)) {
-    // An edge: a mount it lacks, or whose pull has stopped, comes from an origin.
-    if (pull_from_origin(connection, head, path, stream != nullptr)) return;
-    if (!stream) stream = relay_.registry().find(path);
+  switch (decision.outcome) {
+    case ViewerAdmission::Outcome::refuse:
+      refuse_viewer(connection, path, decision);
+      return;
+    case ViewerAdmission::Outcome::ask_origin:
+      assert(false && "admission asks the origin once");
+      return;
+    case ViewerAdmission::Outcome::authenticate:
+      start_auth(connection, head, {}, AuthKind::listener, policy, *policy->mount(path));
+      return;
+    case ViewerAdmission::Outcome::answer_head:
+    case ViewerAdmission::Outcome::answer_probe:
+    case ViewerAdmission::Outcome::join:
+      break;
   }
-  if (!stream) {
-    counters_.not_found.add(1);
-    spdlog::info("{} viewer refused for {}: no such mount: 404", connection.peer(), path);
-    connection.respond_and_close(404, "no such mount\n");
-    return;
-  }
-  const auto policy = relay_.policy();  // keeps mount_settings alive through a reload
-  const MountSettings* mount_settings = policy->mount(path);
-  const std::size_t max_viewers = max_viewers_of(mount_settings);
-  bool full = max_viewers != 0 && stream->viewer_count() >= max_viewers;
-  if (full && mount_settings && mount_settings->fallback_when_full) {
-    // fallback-when-full: the first mount down the chain that is live and has room.
-    if (auto overflow = live_fallback_stream(path, true)) {
-      spdlog::info("{} viewer for {}: full ({} viewers), sent to its fallback {}", connection.peer(), path,
-                   max_viewers, overflow->mount());
-      stream = std::move(overflow);
-      full = false;
-    }
-  }
-  if (full) {
-    counters_.over_limit.add(1);
-    spdlog::warn("{} viewer refused for {}: {} viewers (max viewers of the mount): 503",
-                 connection.peer(), path, max_viewers);
-    connection.respond_and_close(503, "mount full\n");
-    return;
-  }
-  if (mount_settings && mount_settings->listener_auth() && !authenticated) {
-    start_auth(connection, head, {}, AuthKind::listener, policy, *mount_settings);
-    return;
+  const std::shared_ptr<Stream> stream = mounts.stream_of(decision.mount);
+  assert(stream);  // admission found it
+  if (decision.sent_to_fallback_when_full) {
+    spdlog::info("{} viewer for {}: full ({} viewers), sent to its fallback {}", connection.peer(), path,
+                 decision.max_viewers, stream->mount());
   }
   const StreamMetadata metadata = stream->metadata();
-  std::uint32_t metaint = 0;
-  if (head.header("Icy-MetaData").value_or("0") == "1" && !carries_own_metadata(metadata.content_type)) {
-    metaint = mount_settings && mount_settings->icy_metaint ? *mount_settings->icy_metaint : config.icy_metaint;
-  }
-  Response response = viewer_response(metadata, metaint);
-  if (head.method == Method::head) {
+  Response response = viewer_response(metadata, decision.metaint);
+  if (decision.outcome == ViewerAdmission::Outcome::answer_head) {
     connection.respond(response, true);
     return;
   }
-  if (head.header("Range").value_or("") == "bytes=0-1") {
-    // Safari's probe before it plays: two bytes of the stream, and not a listener.
+  if (decision.outcome == ViewerAdmission::Outcome::answer_probe) {
     const std::array<char, 2> sniff = stream->first_bytes();
-    Response probe = viewer_response(metadata, 0);
-    probe.status = 206;
-    probe.streaming = false;
-    probe.header("Content-Range", "bytes 0-1/*");
-    probe.body.assign(sniff.data(), sniff.size());
-    connection.respond(probe);
+    response.status = 206;
+    response.streaming = false;
+    response.header("Content-Range", "bytes 0-1/*");
+    response.body.assign(sniff.data(), sniff.size());
+    connection.respond(response);
     return;
   }
-  if (authenticated && !connection.authenticated_user().empty() &&
-      mount_settings && mount_settings->listener_users && !mount_settings->allow_duplicate_users) {
-    // Icecast's duplicate-user rule: one connection per user name and mount at a time (HEAD and
-    // Safari's two-byte probe, answered above, are no listeners and hold nothing).
+  if (decision.one_connection_per_user) {
     if (!stream->listener_users.try_add(connection.authenticated_user())) {
       counters_.mount_in_use.add(1);
       spdlog::info("{} listener {} refused for {}: that user is listening already: 403", connection.peer(),
@@ -515,31 +527,52 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
     connection.hold_listener_user(stream);
   }
   JoinRequest join;
-  join.metaint = metaint;
-  if (has_query_parameter(head.target, "rewind")) {
-    // ?rewind=SECONDS (decimals allowed): start that far behind live, at a keyframe. A value
-    // that does not decode is refused like one that is not a number.
-    const std::optional<std::string> rewind = query_parameter(head.target, "rewind");
-    const std::optional<double> seconds = rewind ? parse_rewind_seconds(*rewind) : std::nullopt;
-    if (!seconds) {
-      counters_.bad_requests.add(1);
-      spdlog::info("{} viewer refused for {}: rewind={}: 400", connection.peer(), path,
-                   PeerText::from(rewind.value_or("(badly percent-encoded)")).str());
-      connection.respond_and_close(400, "rewind wants seconds, 0 to 86400\n");
-      return;
-    }
-    join.rewind_ms = static_cast<std::uint64_t>(*seconds * 1000);
-  }
+  join.metaint = decision.metaint;
+  join.rewind_ms = decision.rewind_ms;
   connection.remember_request(head, monotonic_ms());
   connection.set_user_agent(PeerText::from(head.header("User-Agent").value_or(""), kMaxUserAgentBytes));
-  auto viewer = std::make_unique<ViewerSession>(connection, stream, metaint, path);
+  auto viewer = std::make_unique<ViewerSession>(connection, stream, decision.metaint, path);
   ViewerSession& session = *viewer;
   connection.become_viewer(std::move(viewer));
   spdlog::info("viewer {} joined {}{}{}{}", connection.peer(), path,
                stream->mount() != path ? " (its fallback " + stream->mount() + ")" : std::string(),
-               metaint != 0 ? " (ICY metadata)" : "",
+               decision.metaint != 0 ? " (ICY metadata)" : "",
                join.rewind_ms ? " (rewind " + std::to_string(*join.rewind_ms) + " ms)" : std::string());
   session.start(std::move(response), join);
+}
+
+void Worker::refuse_viewer(Connection& connection, std::string_view path, const ViewerAdmission& decision) {
+  switch (decision.refusal) {
+    case Refusal::bad_request:
+      counters_.bad_requests.add(1);
+      break;
+    case Refusal::relay_loop:
+      counters_.relay_loops.add(1);
+      break;
+    case Refusal::draining:
+      counters_.draining.add(1);
+      break;
+    case Refusal::not_found:
+      counters_.not_found.add(1);
+      break;
+    case Refusal::over_limit:
+      counters_.over_limit.add(1);
+      break;
+  }
+  if (decision.refusal == Refusal::relay_loop) {
+    spdlog::warn("{} relay request for {} refused: {}: {}", connection.peer(), path, decision.reason, decision.status);
+  } else if (decision.refusal == Refusal::over_limit) {
+    spdlog::warn("{} viewer refused for {}: {}: {}", connection.peer(), path, decision.reason, decision.status);
+  } else {
+    spdlog::info("{} viewer refused for {}: {}: {}", connection.peer(), path, decision.reason, decision.status);
+  }
+  if (!decision.close) {
+    Response response = Response::text(decision.status, decision.body);
+    if (decision.retry_after) response.header("Retry-After", "5");
+    connection.respond(response);
+    return;
+  }
+  connection.respond_and_close(decision.status, decision.body);
 }
 
 void Worker::handle_hls_request(Connection& connection, const RequestHead& head) {
@@ -671,23 +704,11 @@ void Worker::source_detached(Stream& stream) {
   }
 }
 
-std::size_t Worker::max_viewers_of(const MountSettings* settings) const {
-  return settings && settings->max_viewers ? *settings->max_viewers : relay_.config().max_viewers_per_mount;
-}
-
-std::shared_ptr<Stream> Worker::live_fallback_stream(const std::string& mount, bool with_room) {
+std::shared_ptr<Stream> Worker::live_fallback_stream(const std::string& mount) {
   const auto policy = relay_.policy();
-  auto& registry = relay_.registry();
-  const auto target = live_fallback(
-      mount, [&](std::string_view name) { return policy->mount(std::string(name)); },
-      [&](std::string_view name) {
-        const auto stream = registry.find(std::string(name));
-        if (!stream || !stream->has_source()) return false;
-        if (!with_room) return true;
-        const std::size_t limit = max_viewers_of(policy->mount(std::string(name)));
-        return limit == 0 || stream->viewer_count() < limit;
-      });
-  return target ? registry.find(*target) : nullptr;
+  const RegistryMounts mounts(relay_.registry(), *policy);
+  const auto target = live_fallback_of(mount, mounts, relay_.config().max_viewers_per_mount, false);
+  return target ? mounts.stream_of(*target) : nullptr;
 }
 
 void Worker::post_to_all(const LoopEvent& event) {
@@ -848,20 +869,6 @@ Connection* Worker::adopt_socket(int fd) {
   // right when a pull's connection closes.
   counters_.connections_accepted.add(1);
   return connection;
-}
-
-bool Worker::refuse_relay_loop(Connection& connection, const RequestHead& head) {
-  const auto value = head.header(kRelayChainHeader);
-  if (!value) return false;
-  // Another relay pulls this on behalf of the relays in its chain: never around a loop.
-  const RelayChain chain = parse_relay_chain(value);
-  const auto problem = relay_chain_problem(chain, relay_.relay_id(), relay_.config().relay_max_hops);
-  if (!problem) return false;
-  counters_.relay_loops.add(1);
-  spdlog::warn("{} relay request for {} refused: {} (chain {}): 508", connection.peer(), head.path, *problem,
-               PeerText::from(*value).str());
-  connection.respond_and_close(508, std::string(*problem) + "\n");
-  return true;
 }
 
 bool Worker::pull_from_origin(Connection& connection, const RequestHead& head, const std::string& mount,

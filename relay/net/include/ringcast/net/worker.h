@@ -25,6 +25,7 @@ struct HlsPath;
 
 struct AdminTask;
 struct AccessPolicy;
+struct ViewerAdmission;
 struct MountSettings;
 struct PendingAuth;
 struct ListenerNotice;
@@ -113,11 +114,8 @@ class Worker final : public LoopHost {
   // authenticated: a stream_auth or listener auth check already allowed it (worker_auth.cpp).
   void handle_source(Connection& connection, RequestHead& head, std::string_view early_body,
                      bool authenticated = false);
-  // How many viewers a mount may have: its own max_viewers, else the relay's (0: no limit).
-  std::size_t max_viewers_of(const MountSettings* settings) const;
-  // The first live mount down `mount`'s fallback chain (null: none); with `with_room`, the first
-  // that is also below its max_viewers (fallback_when_full).
-  std::shared_ptr<Stream> live_fallback_stream(const std::string& mount, bool with_room = false);
+  // The first live mount down `mount`'s fallback chain (null: none).
+  std::shared_ptr<Stream> live_fallback_stream(const std::string& mount);
   void post_to_all(const LoopEvent& event);
   // This loop's viewers of `from` (or, home_only, those whose own mount is target's) move.
   void move_viewers(const Stream* from, const std::shared_ptr<Stream>& target, bool home_only);
@@ -127,7 +125,10 @@ class Worker final : public LoopHost {
   // HLS of an MPEG-TS mount: the playlist, or a segment served from the ring (hls.h).
   void handle_hls(Connection& connection, const RequestHead& head, const std::shared_ptr<Stream>& stream,
                   const HlsPath& hls);
+  // A listener's request: admission decides (admission.h), this carries the decision out.
   void handle_viewer(Connection& connection, RequestHead& head, bool authenticated = false);
+  // A refusal admission decided: its counter, its log line, its answer.
+  void refuse_viewer(Connection& connection, std::string_view path, const ViewerAdmission& decision);
   // An edge lacks `mount` (or has it without a source: present): pull it from the origins,
   // holding the request until the pull's first answer when the mount is not here at all.
   // True when the request was held or answered.
@@ -135,8 +136,6 @@ class Worker final : public LoopHost {
   void on_origin_answer(const std::string& mount, int status);
   // An always-on pull (a static relay), unless one pulls the mount already.
   void start_static_pull(const std::string& mount);
-  // A pull's request that passed through this relay before, or too many: 508.
-  bool refuse_relay_loop(Connection& connection, const RequestHead& head);
   // Listener and source authentication (worker_auth.cpp): the users file's hash check on
   // libuv's thread pool, then the url authenticator on this loop's AuthClient; the request
   // goes on (handle_viewer/handle_source, authenticated) or is refused.
