@@ -3,6 +3,7 @@
 #include "ringcast/admission/admission.h"
 
 #include "ringcast/edge/edge.h"
+#include "ringcast/http/router.h"
 #include "ringcast/http/peer_text.h"
 #include "ringcast/radio/fallback.h"
 #include "ringcast/video/hls.h"
@@ -11,14 +12,27 @@ namespace ringcast::relay {
 
 namespace {
 
-ViewerAdmission refuse(int status, std::string body, std::string reason, Refusal refusal) {
-  ViewerAdmission decision;
-  decision.outcome = ViewerAdmission::Outcome::refuse;
-  decision.status = status;
-  decision.body = std::move(body);
-  decision.reason = std::move(reason);
-  decision.refusal = refusal;
+template <typename Admission>
+Admission refuse(int status, std::string body, std::string reason, Refusal refusal, bool warn = false) {
+  Admission decision;
+  decision.outcome = Admission::Outcome::refuse;
+  decision.refused.status = status;
+  decision.refused.body = std::move(body);
+  decision.refused.reason = std::move(reason);
+  decision.refused.refusal = refusal;
+  decision.refused.warn = warn;
   return decision;
+}
+
+Refused draining_refusal() {
+  Refused refused;
+  refused.status = 503;
+  refused.body = "this server is shutting down; try again\n";
+  refused.reason = "the relay is draining";
+  refused.refusal = Refusal::draining;
+  refused.close = false;
+  refused.retry_after = true;
+  return refused;
 }
 
 }  // namespace
@@ -52,23 +66,22 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
                              const MountLookup& mounts, const ViewerPolicy& policy) {
   const std::string& path = head.path;
   if (const auto problem = mount_name_problem(path, policy.max_mount_length)) {
-    return refuse(400, std::string(*problem) + "\n", std::string(*problem), Refusal::bad_request);
+    return refuse<ViewerAdmission>(400, std::string(*problem) + "\n", std::string(*problem), Refusal::bad_request);
   }
   if (const auto value = head.header(kRelayChainHeader)) {
     // Another relay pulls this on behalf of the relays in its chain: never around a loop.
     const RelayChain chain = parse_relay_chain(value);
     if (const auto problem = relay_chain_problem(chain, policy.relay_id, policy.relay_max_hops)) {
-      return refuse(508, std::string(*problem) + "\n",
-                    std::string(*problem) + " (chain " + PeerText::from(*value).str() + ")", Refusal::relay_loop);
+      return refuse<ViewerAdmission>(508, std::string(*problem) + "\n",
+                                     std::string(*problem) + " (chain " + PeerText::from(*value).str() + ")",
+                                     Refusal::relay_loop, true);
     }
   }
   // (HLS paths never get here: the router sends them to their own handler, which a drain lets
   // through for the present listeners' players.) New listeners go elsewhere while draining.
   if (policy.draining) {
-    ViewerAdmission decision = refuse(503, "this server is shutting down; try again\n", "the relay is draining",
-                                      Refusal::draining);
-    decision.close = false;
-    decision.retry_after = true;
+    ViewerAdmission decision;
+    decision.refused = draining_refusal();
     return decision;
   }
 
@@ -89,7 +102,7 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
     decision.mount_present = present;
     return decision;
   }
-  if (!state) return refuse(404, "no such mount\n", "no such mount", Refusal::not_found);
+  if (!state) return refuse<ViewerAdmission>(404, "no such mount\n", "no such mount", Refusal::not_found);
 
   const MountSettings* settings = mounts.settings(path);
   ViewerAdmission decision;
@@ -104,9 +117,9 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
     }
   }
   if (full) {
-    return refuse(503, "mount full\n",
-                  std::to_string(decision.max_viewers) + " viewers (max viewers of the mount)",
-                  Refusal::over_limit);
+    return refuse<ViewerAdmission>(503, "mount full\n",
+                                   std::to_string(decision.max_viewers) + " viewers (max viewers of the mount)",
+                                   Refusal::over_limit, true);
   }
   if (settings && settings->listener_auth() && !authenticated) {
     decision.outcome = ViewerAdmission::Outcome::authenticate;
@@ -132,7 +145,7 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
     const std::optional<std::string> rewind = query_parameter(head.target, "rewind");
     const std::optional<double> seconds = rewind ? parse_rewind_seconds(*rewind) : std::nullopt;
     if (!seconds) {
-      return refuse(400, "rewind wants seconds, 0 to 86400\n",
+      return refuse<ViewerAdmission>(400, "rewind wants seconds, 0 to 86400\n",
                     "rewind=" + PeerText::from(rewind.value_or("(badly percent-encoded)")).str(),
                     Refusal::bad_request);
     }
@@ -143,6 +156,65 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
   decision.one_connection_per_user = authenticated && !user.empty() && settings && settings->listener_users &&
                                      !settings->allow_duplicate_users;
   decision.outcome = ViewerAdmission::Outcome::join;
+  return decision;
+}
+
+}  // namespace ringcast::relay
+
+namespace ringcast::relay {
+
+std::optional<std::string> path_taken_for_source(std::string_view mount, const MountLookup& mounts) {
+  if (is_reserved_path(mount)) return "reserved path: the relay's own pages and /admin/ are not mounts";
+  if (parse_hls_path(mount)) {
+    return "a name ending in /index.m3u8 or /<digits>.ts is a mount's HLS path, not a mount";
+  }
+  for (std::size_t slash = mount.rfind('/'); slash != 0 && slash != std::string_view::npos;
+       slash = mount.rfind('/', slash - 1)) {
+    const std::string_view parent = mount.substr(0, slash);
+    if (mounts.find(parent)) return "under the mount " + std::string(parent) + ", whose HLS paths live there";
+  }
+  return std::nullopt;
+}
+
+SourceAdmission admit_source(const RequestHead& head, bool authenticated, const MountLookup& mounts,
+                             const SourcePolicy& policy) {
+  const std::string& mount = head.path;
+  if (policy.draining) {
+    SourceAdmission decision;
+    decision.refused = draining_refusal();
+    return decision;
+  }
+  if (const auto problem = mount_name_problem(mount, policy.max_mount_length)) {
+    return refuse<SourceAdmission>(400, std::string(*problem) + "\n", std::string(*problem), Refusal::bad_request);
+  }
+  if (auto taken = path_taken_for_source(mount, mounts)) {
+    return refuse<SourceAdmission>(403, *taken + "\n", *taken, Refusal::mount_in_use, true);
+  }
+  const MountSettings* settings = mounts.settings(mount);
+  SourceAdmission decision;
+  if (settings && settings->stream_auth_url && !authenticated) {
+    // Icecast's stream_auth: the auth server decides instead of the password.
+    decision.outcome = SourceAdmission::Outcome::authenticate;
+    return decision;
+  }
+  const auto authorization = head.header("Authorization");
+  if (!authenticated && !basic_credentials_match(authorization, kSourceUser, policy.source_password)) {
+    decision = refuse<SourceAdmission>(401, "authentication required\n", "wrong credentials", Refusal::auth_failure,
+                                       authorization.has_value());
+    decision.refused.close = false;
+    decision.asked_without_credentials = !authorization;
+    return decision;
+  }
+  // ffmpeg's -method PUT, GStreamer and curl -T - send chunked bodies; nothing else is coded.
+  const auto transfer_coding = head.header("Transfer-Encoding");
+  decision.chunked = transfer_coding && equals_ignoring_case(*transfer_coding, "chunked");
+  if (transfer_coding && !decision.chunked) {
+    return refuse<SourceAdmission>(501, "only the chunked transfer coding is understood\n",
+                                   "Transfer-Encoding " + std::string(*transfer_coding), Refusal::bad_request);
+  }
+  const auto expect = head.header("Expect");
+  decision.continue_expected = expect && equals_ignoring_case(*expect, "100-continue");
+  decision.outcome = SourceAdmission::Outcome::accept;
   return decision;
 }
 

@@ -37,7 +37,6 @@ namespace {
 
 constexpr std::uint64_t kSweepIntervalMs = 250;
 constexpr std::uint64_t kLingerMs = 2000;
-constexpr std::string_view kSourceUser = "source";
 // The head of a mount's answer, the same for GET and HEAD: the source's content type and its
 // ice-* headers under Icecast's listener names, and icy-metaint for an ICY listener.
 Response viewer_response(const StreamMetadata& metadata, std::uint32_t metaint) {
@@ -348,59 +347,34 @@ bool Worker::refuse_bad_mount_name(Connection& connection, std::string_view who,
   return true;
 }
 
-bool Worker::refuse_while_draining(Connection& connection, std::string_view who, std::string_view path) {
-  if (!relay_.draining()) return false;
-  counters_.draining.add(1);
-  spdlog::info("{} {} refused for {}: the relay is draining: 503", connection.peer(), who, path);
-  Response response = Response::text(503, "this server is shutting down; try again\n");
-  response.header("Retry-After", "5");
-  connection.respond(response);
-  return true;
-}
-
 void Worker::handle_source(Connection& connection, RequestHead& head, std::string_view early_body,
                            bool authenticated) {
   const std::string& mount = head.path;
   const auto& config = relay_.config();
-  if (refuse_while_draining(connection, "source", mount)) return;
-  if (refuse_bad_mount_name(connection, "source", mount)) return;
-  if (const auto taken = path_taken_for_source(mount)) {
-    counters_.mount_in_use.add(1);
-    spdlog::warn("{} source refused for {}: {}: 403", connection.peer(), mount, *taken);
-    connection.respond_and_close(403, *taken + "\n");
-    return;
-  }
   const auto policy = relay_.policy();
   const MountSettings* mount_settings = policy->mount(mount);
-  const std::string& password = policy->source_password_for(mount_settings);
-  const auto authorization = head.header("Authorization");
-  if (mount_settings && mount_settings->stream_auth_url && !authenticated) {
-    // Icecast's stream_auth: the auth server decides instead of the password.
-    start_auth(connection, head, early_body, AuthKind::source, policy, *mount_settings);
-    return;
-  }
-  if (!authenticated && !basic_credentials_match(authorization, kSourceUser, password)) {
-    counters_.auth_failures.add(1);
-    // libshout asks without credentials first and again with them after the 401: that first
-    // attempt is routine (debug); a wrong password is worth a warning.
-    if (authorization) {
-      spdlog::warn("{} source refused for {}: wrong credentials: 401", connection.peer(), mount);
-    } else {
-      spdlog::debug("{} source for {} sent no credentials: 401 (a client that asks again with them)",
-                    connection.peer(), mount);
-    }
-    connection.respond(Response::challenge("authentication required\n", policy->realm));
-    return;
-  }
-  // ffmpeg's -method PUT, GStreamer and curl -T - send chunked bodies; nothing else is coded.
-  const auto transfer_coding = head.header("Transfer-Encoding");
-  const bool chunked = transfer_coding && strcasecmp(std::string(*transfer_coding).c_str(), "chunked") == 0;
-  if (transfer_coding && !chunked) {
-    counters_.bad_requests.add(1);
-    spdlog::info("{} source refused for {}: Transfer-Encoding {}: 501", connection.peer(), mount,
-                 *transfer_coding);
-    connection.respond_and_close(501, "only the chunked transfer coding is understood\n");
-    return;
+  const RegistryMounts mounts(relay_.registry(), *policy);
+  SourcePolicy rules;
+  rules.draining = relay_.draining();
+  rules.max_mount_length = config.max_mount_length;
+  rules.source_password = policy->source_password_for(mount_settings);
+  const SourceAdmission decision = admit_source(head, authenticated, mounts, rules);
+  switch (decision.outcome) {
+    case SourceAdmission::Outcome::refuse:
+      if (decision.asked_without_credentials) {
+        counters_.auth_failures.add(1);
+        spdlog::debug("{} source for {} sent no credentials: 401 (a client that asks again with them)",
+                      connection.peer(), mount);
+        connection.respond(Response::challenge(decision.refused.body, policy->realm));
+        return;
+      }
+      refuse(connection, "source", mount, decision.refused, policy->realm);
+      return;
+    case SourceAdmission::Outcome::authenticate:
+      start_auth(connection, head, early_body, AuthKind::source, policy, *mount_settings);
+      return;
+    case SourceAdmission::Outcome::accept:
+      break;
   }
   StreamMetadata metadata = stream_metadata_from(head.headers, mount_settings);
   metadata.started_unix_ms = unix_ms();
@@ -424,39 +398,21 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   // Icecast 2.4 answers 100 Continue (and nothing more) when asked, else 200 OK: its bare
   // status lines, byte for byte, the one answer not made by render_head (encoders read these
   // exact lines; they need none of the headers a client's answer carries).
-  const auto expect = head.header("Expect");
-  const bool continue_expected = expect && expect->size() == 12 &&
-                                 strncasecmp(expect->data(), "100-continue", 12) == 0;
   const int rc = write_static(connection.stream(),
-                              continue_expected ? std::string_view("HTTP/1.1 100 Continue\r\n\r\n")
-                                                : std::string_view("HTTP/1.0 200 OK\r\n\r\n"));
+                              decision.continue_expected ? std::string_view("HTTP/1.1 100 Continue\r\n\r\n")
+                                                         : std::string_view("HTTP/1.0 200 OK\r\n\r\n"));
   const bool resumed = attached.outcome == StreamRegistry::AttachOutcome::resumed;
   spdlog::info("source {} {} {} ({}{}){}", connection.peer(), resumed ? "resumed" : "started", mount,
-               content_type, chunked ? ", chunked" : "", resumed ? ": viewers continue" : "");
+               content_type, decision.chunked ? ", chunked" : "", resumed ? ": viewers continue" : "");
   if (mount_settings) notify_mount_change(*mount_settings, "mount_add", mount);
   if (mount_settings && mount_settings->fallback_override) {
     // fallback-override: the mount's own listeners, wherever its fallback took them, come back.
     post_to_all(LoopEvent{LoopEvent::Kind::move_viewers, -1, nullptr, kMoveHome, nullptr, attached.stream});
   }
   connection.remember_request(head, monotonic_ms());
-  connection.become_source(std::make_unique<SourceSession>(connection, attached.stream, chunked),
+  connection.become_source(std::make_unique<SourceSession>(connection, attached.stream, decision.chunked),
                            early_body, monotonic_ms());
   if (rc != 0) connection.close(uv_strerror(rc));
-}
-
-std::optional<std::string> Worker::path_taken_for_source(std::string_view mount) const {
-  // The namespace rule (docs/protocol.md, "Paths"): a mount never shadows a path the relay
-  // serves for itself or for another mount.
-  if (is_reserved_path(mount)) return "reserved path: the relay's own pages and /admin/ are not mounts";
-  if (parse_hls_path(mount)) {
-    return "a name ending in /index.m3u8 or /<digits>.ts is a mount's HLS path, not a mount";
-  }
-  for (std::size_t slash = mount.rfind('/'); slash != 0 && slash != std::string_view::npos;
-       slash = mount.rfind('/', slash - 1)) {
-    const std::string parent(mount.substr(0, slash));
-    if (relay_.registry().find(parent)) return "under the mount " + parent + ", whose HLS paths live there";
-  }
-  return std::nullopt;
 }
 
 void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authenticated) {
@@ -482,7 +438,9 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
   }
   switch (decision.outcome) {
     case ViewerAdmission::Outcome::refuse:
-      refuse_viewer(connection, path, decision);
+      // A pull that would loop is another relay's request, not a listener's.
+      refuse(connection, decision.refused.refusal == Refusal::relay_loop ? "relay request" : "viewer", path,
+             decision.refused);
       return;
     case ViewerAdmission::Outcome::ask_origin:
       assert(false && "admission asks the origin once");
@@ -541,8 +499,9 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
   session.start(std::move(response), join);
 }
 
-void Worker::refuse_viewer(Connection& connection, std::string_view path, const ViewerAdmission& decision) {
-  switch (decision.refusal) {
+void Worker::refuse(Connection& connection, std::string_view who, std::string_view path, const Refused& refused,
+                    std::string_view realm) {
+  switch (refused.refusal) {
     case Refusal::bad_request:
       counters_.bad_requests.add(1);
       break;
@@ -558,21 +517,29 @@ void Worker::refuse_viewer(Connection& connection, std::string_view path, const 
     case Refusal::over_limit:
       counters_.over_limit.add(1);
       break;
+    case Refusal::mount_in_use:
+      counters_.mount_in_use.add(1);
+      break;
+    case Refusal::auth_failure:
+      counters_.auth_failures.add(1);
+      break;
   }
-  if (decision.refusal == Refusal::relay_loop) {
-    spdlog::warn("{} relay request for {} refused: {}: {}", connection.peer(), path, decision.reason, decision.status);
-  } else if (decision.refusal == Refusal::over_limit) {
-    spdlog::warn("{} viewer refused for {}: {}: {}", connection.peer(), path, decision.reason, decision.status);
+  if (refused.warn) {
+    spdlog::warn("{} {} refused for {}: {}: {}", connection.peer(), who, path, refused.reason, refused.status);
   } else {
-    spdlog::info("{} viewer refused for {}: {}: {}", connection.peer(), path, decision.reason, decision.status);
+    spdlog::info("{} {} refused for {}: {}: {}", connection.peer(), who, path, refused.reason, refused.status);
   }
-  if (!decision.close) {
-    Response response = Response::text(decision.status, decision.body);
-    if (decision.retry_after) response.header("Retry-After", "5");
+  if (refused.status == 401) {
+    connection.respond(Response::challenge(refused.body, std::string(realm)));
+    return;
+  }
+  if (!refused.close) {
+    Response response = Response::text(refused.status, refused.body);
+    if (refused.retry_after) response.header("Retry-After", "5");
     connection.respond(response);
     return;
   }
-  connection.respond_and_close(decision.status, decision.body);
+  connection.respond_and_close(refused.status, refused.body);
 }
 
 void Worker::handle_hls_request(Connection& connection, const RequestHead& head) {

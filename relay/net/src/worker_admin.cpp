@@ -5,6 +5,7 @@
 #include "admin_task.h"
 #include "ringcast/net/connection.h"
 #include "ringcast/ops/dashboard.h"
+#include "ringcast/admission/admission.h"
 #include "ringcast/http/http_request.h"
 #include "ringcast/radio/icecast.h"
 #include "ringcast/radio/icecast_admin.h"
@@ -18,7 +19,6 @@ namespace ringcast::relay {
 
 namespace {
 
-constexpr std::string_view kSourceUser = "source";
 
 // A page for the main loop to render for this request.
 std::shared_ptr<AdminTask> render_task(const RequestHead& head, AdminTask::Kind kind, std::string mount = {}) {

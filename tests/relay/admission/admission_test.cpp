@@ -1,4 +1,4 @@
-// Viewer admission with plain values: every branch of admit_viewer, no socket, no loop.
+// Admission with plain values: every branch of admit_viewer and admit_source, no socket, no loop.
 #include "ringcast/admission/admission.h"
 
 #include <catch2/catch.hpp>
@@ -86,9 +86,9 @@ TEST_CASE("a name that is no mount name is refused with 400 before anything is l
   FakeMounts mounts;
   const auto decision = admit(get("/a/../b"), mounts);
   CHECK(decision.outcome == Outcome::refuse);
-  CHECK(decision.status == 400);
-  CHECK(decision.refusal == Refusal::bad_request);
-  CHECK(decision.close);
+  CHECK(decision.refused.status == 400);
+  CHECK(decision.refused.refusal == Refusal::bad_request);
+  CHECK(decision.refused.close);
 }
 
 TEST_CASE("a pull that passed through this relay already is refused with 508") {
@@ -96,14 +96,14 @@ TEST_CASE("a pull that passed through this relay already is refused with 508") {
   mounts.live("/live");
   const auto looped = admit(get("/live", {{"X-Ringcast-Relay", "origin-1, edge-a"}}), mounts);
   CHECK(looped.outcome == Outcome::refuse);
-  CHECK(looped.status == 508);
-  CHECK(looped.refusal == Refusal::relay_loop);
-  CHECK(looped.reason.find("relay loop") != std::string::npos);
+  CHECK(looped.refused.status == 508);
+  CHECK(looped.refused.refusal == Refusal::relay_loop);
+  CHECK(looped.refused.reason.find("relay loop") != std::string::npos);
 
   ViewerPolicy short_chains = relay_policy();
   short_chains.relay_max_hops = 2;
   const auto too_long = admit(get("/live", {{"X-Ringcast-Relay", "e1, e2"}}), mounts, short_chains);
-  CHECK(too_long.status == 508);
+  CHECK(too_long.refused.status == 508);
   CHECK(admit(get("/live", {{"X-Ringcast-Relay", "e1"}}), mounts, short_chains).outcome == Outcome::join);
 }
 
@@ -113,18 +113,18 @@ TEST_CASE("a draining relay answers new listeners 503 with Retry-After and keeps
   ViewerPolicy draining = relay_policy();
   draining.draining = true;
   const auto decision = admit(get("/live"), mounts, draining);
-  CHECK(decision.status == 503);
-  CHECK(decision.refusal == Refusal::draining);
-  CHECK(decision.retry_after);
-  CHECK_FALSE(decision.close);
+  CHECK(decision.refused.status == 503);
+  CHECK(decision.refused.refusal == Refusal::draining);
+  CHECK(decision.refused.retry_after);
+  CHECK_FALSE(decision.refused.close);
 }
 
 TEST_CASE("a mount that does not exist is 404, one whose source is away still admits (its grace)") {
   FakeMounts mounts;
   mounts.away("/resting");
   const auto missing = admit(get("/nothing"), mounts);
-  CHECK(missing.status == 404);
-  CHECK(missing.refusal == Refusal::not_found);
+  CHECK(missing.refused.status == 404);
+  CHECK(missing.refused.refusal == Refusal::not_found);
   const auto resting = admit(get("/resting"), mounts);
   CHECK(resting.outcome == Outcome::join);
   CHECK(resting.mount == "/resting");
@@ -149,9 +149,9 @@ TEST_CASE("a full mount refuses with 503, or sends to a fallback with room when 
   mounts.live("/main", 2).live("/overflow", 5).live("/last", 0);
   mounts.settings_of["/main"].max_viewers = 2;
   const auto full = admit(get("/main"), mounts);
-  CHECK(full.status == 503);
-  CHECK(full.refusal == Refusal::over_limit);
-  CHECK(full.reason == "2 viewers (max viewers of the mount)");
+  CHECK(full.refused.status == 503);
+  CHECK(full.refused.refusal == Refusal::over_limit);
+  CHECK(full.refused.reason == "2 viewers (max viewers of the mount)");
 
   mounts.settings_of["/main"].fallback_when_full = true;
   mounts.settings_of["/main"].fallback_mount = "/overflow";
@@ -164,7 +164,7 @@ TEST_CASE("a full mount refuses with 503, or sends to a fallback with room when 
   CHECK(sent.max_viewers == 2);
 
   mounts.mounts["/last"].state.has_source = false;
-  CHECK(admit(get("/main"), mounts).status == 503);
+  CHECK(admit(get("/main"), mounts).refused.status == 503);
 }
 
 TEST_CASE("the relay-wide listener limit applies to a mount without its own") {
@@ -172,7 +172,7 @@ TEST_CASE("the relay-wide listener limit applies to a mount without its own") {
   mounts.live("/live", 10);
   ViewerPolicy policy = relay_policy();
   policy.max_viewers_per_mount = 10;
-  CHECK(admit(get("/live"), mounts, policy).status == 503);
+  CHECK(admit(get("/live"), mounts, policy).refused.status == 503);
   mounts.settings_of["/live"].max_viewers = 0;  // the mount's own: no limit
   CHECK(admit(get("/live"), mounts, policy).outcome == Outcome::join);
 }
@@ -236,8 +236,8 @@ TEST_CASE("?rewind= starts behind live by that many seconds, a value that is no 
   for (const char* target : {"/tv?rewind=soon", "/tv?rewind=-1", "/tv?rewind=%zz", "/tv?rewind="}) {
     INFO(target);
     const auto refused = admit(get(target), mounts);
-    CHECK(refused.status == 400);
-    CHECK(refused.refusal == Refusal::bad_request);
+    CHECK(refused.refused.status == 400);
+    CHECK(refused.refused.refusal == Refusal::bad_request);
   }
 }
 
@@ -255,7 +255,7 @@ TEST_CASE("an edge asks its origin for a mount it lacks, then admits what the pu
   edge.origin_asked = true;  // the second pass: the directory said the pull is there
   CHECK(admit(get("/far"), mounts, edge).outcome == Outcome::join);
   mounts.mounts.clear();
-  CHECK(admit(get("/far"), mounts, edge).status == 404);
+  CHECK(admit(get("/far"), mounts, edge).refused.status == 404);
 
   // A live mount, or a live fallback, needs no origin.
   edge.origin_asked = false;
@@ -264,4 +264,103 @@ TEST_CASE("an edge asks its origin for a mount it lacks, then admits what the pu
   mounts.away("/far").live("/filler");
   mounts.settings_of["/far"].fallback_mount = "/filler";
   CHECK(admit(get("/far"), mounts, edge).mount == "/filler");
+}
+
+namespace {
+
+RequestHead source(std::string mount, std::vector<std::pair<std::string, std::string>> headers = {}) {
+  RequestHead head;
+  head.method = Method::put;
+  head.method_name = "PUT";
+  head.target = mount;
+  head.path = std::move(mount);
+  head.headers = std::move(headers);
+  return head;
+}
+
+// "source:hackme", as every encoder sends it.
+const std::pair<std::string, std::string> kGoodCredentials{"Authorization", "Basic c291cmNlOmhhY2ttZQ=="};
+
+SourcePolicy source_policy() {
+  SourcePolicy policy;
+  policy.source_password = "hackme";
+  return policy;
+}
+
+using SourceOutcome = SourceAdmission::Outcome;
+
+}  // namespace
+
+TEST_CASE("a source with the right password is accepted, with its coding and Expect noted") {
+  FakeMounts mounts;
+  const auto plain = admit_source(source("/live", {kGoodCredentials}), false, mounts, source_policy());
+  CHECK(plain.outcome == SourceOutcome::accept);
+  CHECK_FALSE(plain.chunked);
+  CHECK_FALSE(plain.continue_expected);
+
+  const auto chunked = admit_source(
+      source("/live", {kGoodCredentials, {"Transfer-Encoding", "Chunked"}, {"Expect", "100-CONTINUE"}}), false,
+      mounts, source_policy());
+  CHECK(chunked.outcome == SourceOutcome::accept);
+  CHECK(chunked.chunked);
+  CHECK(chunked.continue_expected);
+}
+
+TEST_CASE("a source without credentials is challenged quietly, with wrong ones loudly") {
+  FakeMounts mounts;
+  const auto first = admit_source(source("/live"), false, mounts, source_policy());
+  CHECK(first.outcome == SourceOutcome::refuse);
+  CHECK(first.refused.status == 401);
+  CHECK(first.refused.refusal == Refusal::auth_failure);
+  CHECK(first.asked_without_credentials);  // libshout's routine first try
+  CHECK_FALSE(first.refused.close);
+
+  const auto wrong = admit_source(source("/live", {{"Authorization", "Basic c291cmNlOm5vcGU="}}), false, mounts,
+                                  source_policy());
+  CHECK(wrong.refused.status == 401);
+  CHECK_FALSE(wrong.asked_without_credentials);
+  CHECK(wrong.refused.warn);
+
+  // Allowed by the stream_auth URL already: no password asked.
+  CHECK(admit_source(source("/live"), true, mounts, source_policy()).outcome == SourceOutcome::accept);
+}
+
+TEST_CASE("a mount with a stream_auth URL asks it instead of the password") {
+  FakeMounts mounts;
+  mounts.settings_of["/live"].stream_auth_url = "http://127.0.0.1:9/auth";
+  CHECK(admit_source(source("/live"), false, mounts, source_policy()).outcome == SourceOutcome::authenticate);
+  // Once it allowed the source, no password is asked.
+  CHECK(admit_source(source("/live"), true, mounts, source_policy()).outcome == SourceOutcome::accept);
+}
+
+TEST_CASE("a transfer coding other than chunked is 501") {
+  FakeMounts mounts;
+  const auto decision =
+      admit_source(source("/live", {kGoodCredentials, {"Transfer-Encoding", "gzip"}}), false, mounts, source_policy());
+  CHECK(decision.refused.status == 501);
+  CHECK(decision.refused.refusal == Refusal::bad_request);
+}
+
+TEST_CASE("a source may not take a reserved path, an HLS path or a path under a mount") {
+  FakeMounts mounts;
+  mounts.live("/tv");
+  for (const char* path : {"/stats", "/admin/metadata", "/radio/index.m3u8", "/radio/12.ts", "/tv/extra"}) {
+    INFO(path);
+    const auto decision = admit_source(source(path, {kGoodCredentials}), false, mounts, source_policy());
+    CHECK(decision.refused.status == 403);
+    CHECK(decision.refused.refusal == Refusal::mount_in_use);
+  }
+  CHECK(path_taken_for_source("/tv/extra", mounts) == "under the mount /tv, whose HLS paths live there");
+  CHECK_FALSE(path_taken_for_source("/tv2", mounts));
+}
+
+TEST_CASE("a draining relay refuses sources with 503 first, then bad names with 400") {
+  FakeMounts mounts;
+  SourcePolicy draining = source_policy();
+  draining.draining = true;
+  const auto refused = admit_source(source("/a/../b", {kGoodCredentials}), false, mounts, draining);
+  CHECK(refused.refused.status == 503);
+  CHECK(refused.refused.retry_after);
+  const auto bad = admit_source(source("/a/../b", {kGoodCredentials}), false, mounts, source_policy());
+  CHECK(bad.refused.status == 400);
 }

@@ -1,7 +1,8 @@
-// Who may listen, as a pure function: a viewer's request head, the mounts it may reach and the
-// relay's policy in; one decision out (serve this mount, answer a HEAD or Safari's probe, ask
-// the authenticator or an origin, or refuse with a status and a reason). Worker carries the
-// decision out: the sockets, the log line and the counters are its own.
+// Who may listen and who may broadcast, as pure functions: a request head, the mounts it may
+// reach and the relay's policy in; one decision out (serve this mount, answer a HEAD or
+// Safari's probe, accept a source, ask the authenticator or an origin, or refuse with a status
+// and a reason). Worker carries the decision out: the sockets, the log line and the counters
+// are its own.
 #pragma once
 
 #include <cstddef>
@@ -48,7 +49,18 @@ struct ViewerPolicy {
 };
 
 // The counter a refusal adds to (WorkerCounters' names).
-enum class Refusal { bad_request, relay_loop, draining, not_found, over_limit };
+enum class Refusal { bad_request, relay_loop, draining, not_found, over_limit, mount_in_use, auth_failure };
+
+// A refusal: what the peer reads, and what the log line says.
+struct Refused {
+  int status = 0;
+  std::string body;    // the answer's text, "\n"-terminated
+  std::string reason;  // for the log line
+  Refusal refusal = Refusal::bad_request;
+  bool close = true;   // close after the answer (not a drain's 503, nor a 401 asking again)
+  bool retry_after = false;
+  bool warn = false;   // worth a warning (else an info line)
+};
 
 struct ViewerAdmission {
   enum class Outcome {
@@ -61,13 +73,7 @@ struct ViewerAdmission {
   };
   Outcome outcome = Outcome::refuse;
 
-  // refuse
-  int status = 0;
-  std::string body;       // the answer's text, "\n"-terminated
-  std::string reason;     // for the log line
-  Refusal refusal = Refusal::bad_request;
-  bool close = true;      // close after the answer (every refusal but a drain's 503)
-  bool retry_after = false;
+  Refused refused;  // refuse
 
   // ask_origin: whether the mount exists here (its source away): its listeners may wait in
   // its grace rather than for the pull's answer.
@@ -94,6 +100,40 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
 // first that is also below its listener limit (fallback_when_full).
 std::optional<std::string> live_fallback_of(std::string_view mount, const MountLookup& mounts,
                                             std::size_t max_viewers_per_mount, bool with_room);
+
+// The user name a source authenticates with (Icecast's, whatever the client sends).
+inline constexpr std::string_view kSourceUser = "source";
+
+// The relay-wide part of a source's policy.
+struct SourcePolicy {
+  bool draining = false;
+  std::size_t max_mount_length = 128;
+  std::string_view source_password;  // the mount's own, else the relay's
+};
+
+struct SourceAdmission {
+  enum class Outcome {
+    refuse,        // refused; a 401 is a challenge (the realm's), the connection kept
+    authenticate,  // the mount's stream_auth URL decides instead of the password
+    accept,        // Worker attaches the source (which may still find too many mounts, or one live)
+  };
+  Outcome outcome = Outcome::refuse;
+  Refused refused;
+  // libshout asks without credentials first and again with them after the 401: that first
+  // attempt is routine (a debug line, not a warning).
+  bool asked_without_credentials = false;
+  // accept
+  bool chunked = false;            // ffmpeg's -method PUT, GStreamer, curl -T -
+  bool continue_expected = false;  // Expect: 100-continue: Icecast answers 100 Continue, not 200
+};
+
+// `authenticated`: the stream_auth URL allowed it already.
+SourceAdmission admit_source(const RequestHead& head, bool authenticated, const MountLookup& mounts,
+                             const SourcePolicy& policy);
+
+// Why `mount` may not take a source (a path the relay serves for itself, an HLS path, a path
+// under an existing mount), or nullopt. The namespace rule of docs/protocol.md, "Paths".
+std::optional<std::string> path_taken_for_source(std::string_view mount, const MountLookup& mounts);
 
 // A mount's listener limit: its own, else the relay's (0: no limit).
 std::size_t max_viewers_of(const MountSettings* settings, std::size_t relay_default);

@@ -26,6 +26,7 @@ struct HlsPath;
 struct AdminTask;
 struct AccessPolicy;
 struct ViewerAdmission;
+struct Refused;
 struct MountSettings;
 struct PendingAuth;
 struct ListenerNotice;
@@ -127,8 +128,10 @@ class Worker final : public LoopHost {
                   const HlsPath& hls);
   // A listener's request: admission decides (admission.h), this carries the decision out.
   void handle_viewer(Connection& connection, RequestHead& head, bool authenticated = false);
-  // A refusal admission decided: its counter, its log line, its answer.
-  void refuse_viewer(Connection& connection, std::string_view path, const ViewerAdmission& decision);
+  // A refusal admission decided: its counter, its log line ("<who> refused for <path>"), its
+  // answer (a 401 is a challenge in `realm`).
+  void refuse(Connection& connection, std::string_view who, std::string_view path, const Refused& refused,
+              std::string_view realm = {});
   // An edge lacks `mount` (or has it without a source: present): pull it from the origins,
   // holding the request until the pull's first answer when the mount is not here at all.
   // True when the request was held or answered.
@@ -166,11 +169,6 @@ class Worker final : public LoopHost {
   // A path that is no mount name (mount_name_problem): answers 400 and returns true; `who`
   // names the request for the log.
   bool refuse_bad_mount_name(Connection& connection, std::string_view who, std::string_view path);
-  // While the relay drains: answers 503 (Retry-After) and returns true; `who` is "viewer" or
-  // "source", for the log.
-  bool refuse_while_draining(Connection& connection, std::string_view who, std::string_view path);
-  // Why a source may not take `mount` although its name is well formed; nullopt when it may.
-  std::optional<std::string> path_taken_for_source(std::string_view mount) const;
   void answer_admin_task(Connection* connection, AdminTask& task);  // answer_admin's happy path
 
   // libuv callbacks
