@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cassert>
 #include <cctype>
@@ -14,13 +15,12 @@
 #include "pending_auth.h"
 #include "ringcast/http/peer_text.h"
 #include "ringcast/http/proxy_protocol.h"
-
-#include "ringcast/net/worker.h"
+#include "ringcast/net/authenticator.h"
 #include "ringcast/net/relay.h"
-#include "ringcast/net/stream.h"
-#include <unistd.h>
 #include "ringcast/net/source_session.h"
+#include "ringcast/net/stream.h"
 #include "ringcast/net/viewer_session.h"
+#include "ringcast/net/worker.h"
 
 namespace ringcast::relay {
 
@@ -117,7 +117,7 @@ void Connection::announce_leaving() {
     held_user_stream_.reset();
   }
   if (!listener_notice_ || !viewer_) return;
-  worker_.listener_left(*listener_notice_, (monotonic_ms() - listener_notice_->joined_ms) / 1000);
+  worker_.auth().listener_left(*listener_notice_, (monotonic_ms() - listener_notice_->joined_ms) / 1000);
   listener_notice_.reset();
 }
 
@@ -314,7 +314,7 @@ void Connection::close(std::string_view why) {
     pending_admin_.reset();
   }
   if (pending_auth_) {
-    worker_.cancel_auth(*pending_auth_);
+    worker_.auth().cancel(*pending_auth_);
     pending_auth_.reset();
   }
   if (pending_origin_) {

@@ -11,6 +11,7 @@
 
 #include "admin_task.h"
 #include "pending_auth.h"
+#include "ringcast/net/authenticator.h"
 #include "ringcast/admission/admission.h"
 #include "ringcast/auth/auth.h"
 #include "ringcast/auth/auth_client.h"
@@ -112,7 +113,7 @@ Worker::Worker(Relay& relay, std::size_t index)
   uv_timer_init(&loop_, &sweep_timer_);
   uv_timer_start(&sweep_timer_, sweep_cb, kSweepIntervalMs, kSweepIntervalMs);
   uv_timer_init(&loop_, &tick_timer_);  // armed for the earliest lane tick: schedule_tick
-  auth_client_ = std::make_unique<AuthClient>(&loop_);
+  auth_ = std::make_unique<Authenticator>(*this);
   if (index_ == 0 && relay_.config().master) {
     master_poller_ = std::make_unique<MasterPoller>(*this, *relay_.config().master);
     master_poller_->start();  // its first read runs once the loop does
@@ -371,7 +372,7 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
       refuse(connection, "source", mount, decision.refused, policy->realm);
       return;
     case SourceAdmission::Outcome::authenticate:
-      start_auth(connection, head, early_body, AuthKind::source, policy, *mount_settings);
+      auth_->start(connection, head, early_body, AuthKind::source, policy, *mount_settings);
       return;
     case SourceAdmission::Outcome::accept:
       break;
@@ -404,7 +405,7 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   const bool resumed = attached.outcome == StreamRegistry::AttachOutcome::resumed;
   spdlog::info("source {} {} {} ({}{}){}", connection.peer(), resumed ? "resumed" : "started", mount,
                content_type, decision.chunked ? ", chunked" : "", resumed ? ": viewers continue" : "");
-  if (mount_settings) notify_mount_change(*mount_settings, "mount_add", mount);
+  if (mount_settings) auth_->notify_mount_change(*mount_settings, "mount_add", mount);
   if (mount_settings && mount_settings->fallback_override) {
     // fallback-override: the mount's own listeners, wherever its fallback took them, come back.
     post_to_all(LoopEvent{LoopEvent::Kind::move_viewers, -1, nullptr, kMoveHome, nullptr, attached.stream});
@@ -446,7 +447,7 @@ void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authe
       assert(false && "admission asks the origin once");
       return;
     case ViewerAdmission::Outcome::authenticate:
-      start_auth(connection, head, {}, AuthKind::listener, policy, *policy->mount(path));
+      auth_->start(connection, head, {}, AuthKind::listener, policy, *policy->mount(path));
       return;
     case ViewerAdmission::Outcome::answer_head:
     case ViewerAdmission::Outcome::answer_probe:
@@ -622,6 +623,8 @@ void Worker::handle_hls(Connection& connection, const RequestHead& head, const s
 
 LoopLoad Worker::load() const { return relay_.shared_load(); }
 
+AuthClient& Worker::http_client() { return auth_->http_client(); }
+
 void Worker::viewer_joined() { counters_.viewers_joined.add(1); }
 
 void Worker::viewer_left() { counters_.viewers_left.add(1); }
@@ -662,7 +665,7 @@ void Worker::source_detached(Stream& stream) {
   relay_.registry().detach_source(stream, monotonic_ms());
   const auto policy = relay_.policy();
   if (const MountSettings* settings = policy->mount(stream.mount())) {
-    notify_mount_change(*settings, "mount_remove", stream.mount());
+    auth_->notify_mount_change(*settings, "mount_remove", stream.mount());
   }
   // Its listeners move to the fallback at once: no grace wait, no disconnect.
   if (const auto target = live_fallback_stream(stream.mount())) {
@@ -815,7 +818,7 @@ void Worker::maybe_drained() {
 void Worker::stop() {
   inbox_.close();
   if (master_poller_) master_poller_->close();
-  auth_client_->close();
+  auth_->close();
   uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
   ticks_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);

@@ -53,7 +53,7 @@ class Connection {
   // The request waits for an admin task on other loops; closing the connection cancels it.
   void await_admin(std::shared_ptr<AdminTask> task);
   void admin_answered() { pending_admin_.reset(); }
-  // The request waits for its authentication (worker_auth.cpp); closing cancels the check.
+  // The request waits for its authentication (authenticator.h); closing cancels the check.
   void await_auth(std::shared_ptr<PendingAuth> pending);
   void auth_answered();
   // The request waits for an edge's pull of its mount (origin_pull.h); closing cancels the wait.

@@ -33,6 +33,7 @@ struct ListenerNotice;
 struct ListenerAuthRequest;
 enum class AuthKind;
 class AuthClient;
+class Authenticator;
 class Connection;
 class MasterPoller;
 class OriginPull;
@@ -80,10 +81,12 @@ class Worker final : public LoopHost {
   WorkerCounters& counters() { return counters_; }
   uv_buf_t discard_buffer() { return uv_buf_init(discard_.get(), kDiscardBytes); }
   Relay& relay() { return relay_; }
-  // The connection closed while its auth check ran: the answer is dropped.
-  void cancel_auth(PendingAuth& pending);
-  // A viewer admitted by the url authenticator left: listener_remove.
-  void listener_left(const ListenerNotice& notice, std::uint64_t duration_seconds);
+  Authenticator& auth() { return *auth_; }
+  // A listener's or a source's request, routed here or allowed by the authenticator
+  // (`authenticated`): admission decides (admission.h), these carry the decision out.
+  void handle_viewer(Connection& connection, RequestHead& head, bool authenticated = false);
+  void handle_source(Connection& connection, RequestHead& head, std::string_view early_body,
+                     bool authenticated = false);
 
   // --- relay trees (origin_pull.h) ---
   uv_loop_t* loop() { return &loop_; }
@@ -97,7 +100,7 @@ class Worker final : public LoopHost {
   // A master's list changed: its new mounts are pulled (always-on ones start now, spread over
   // the loops), the ones that went stop wherever they run.
   void apply_master_changes(const RelayMountChanges& changes, bool on_demand);
-  AuthClient& http_client() { return *auth_client_; }
+  AuthClient& http_client();
 
  private:
   static constexpr unsigned kDiscardBytes = 16 * 1024;
@@ -112,9 +115,6 @@ class Worker final : public LoopHost {
   void drain();
   void stop();
   void maybe_drained();
-  // authenticated: a stream_auth or listener auth check already allowed it (worker_auth.cpp).
-  void handle_source(Connection& connection, RequestHead& head, std::string_view early_body,
-                     bool authenticated = false);
   // The first live mount down `mount`'s fallback chain (null: none).
   std::shared_ptr<Stream> live_fallback_stream(const std::string& mount);
   void post_to_all(const LoopEvent& event);
@@ -126,8 +126,6 @@ class Worker final : public LoopHost {
   // HLS of an MPEG-TS mount: the playlist, or a segment served from the ring (hls.h).
   void handle_hls(Connection& connection, const RequestHead& head, const std::shared_ptr<Stream>& stream,
                   const HlsPath& hls);
-  // A listener's request: admission decides (admission.h), this carries the decision out.
-  void handle_viewer(Connection& connection, RequestHead& head, bool authenticated = false);
   // A refusal admission decided: its counter, its log line ("<who> refused for <path>"), its
   // answer (a 401 is a challenge in `realm`).
   void refuse(Connection& connection, std::string_view who, std::string_view path, const Refused& refused,
@@ -139,20 +137,6 @@ class Worker final : public LoopHost {
   void on_origin_answer(const std::string& mount, int status);
   // An always-on pull (a static relay), unless one pulls the mount already.
   void start_static_pull(const std::string& mount);
-  // Listener and source authentication (worker_auth.cpp): the users file's hash check on
-  // libuv's thread pool, then the url authenticator on this loop's AuthClient; the request
-  // goes on (handle_viewer/handle_source, authenticated) or is refused.
-  void start_auth(Connection& connection, const RequestHead& head, std::string_view early_body,
-                  AuthKind kind, std::shared_ptr<const AccessPolicy> policy, const MountSettings& settings);
-  void check_auth_url(std::shared_ptr<PendingAuth> pending);
-  void auth_passed(PendingAuth& pending);
-  void auth_refused(PendingAuth& pending, int status, std::string_view why);
-  void post_notice(const std::string& url, std::string body, std::uint32_t timeout_ms, std::string_view what);
-  // action: "mount_add" (a source started) or "mount_remove" (it left), to the mount's URL for it.
-  void notify_mount_change(const MountSettings& settings, std::string_view action, const std::string& mount);
-  ListenerAuthRequest listener_auth_request(const Connection& connection, const RequestHead& head,
-                                            const MountSettings& settings, std::string user,
-                                            std::string password) const;
   // The operators' surface (worker_admin.cpp): pages, status-json and the admin endpoints.
   void handle_operator(Connection& connection, RequestHead& head, Route route);
   bool admin_authorized(Connection& connection, const RequestHead& head);
@@ -205,7 +189,7 @@ class Worker final : public LoopHost {
   bool drained_reported_ = false;
   WorkerCounters counters_;
   std::unique_ptr<char[]> discard_;
-  std::unique_ptr<AuthClient> auth_client_;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<MasterPoller> master_poller_;  // worker 0 of a slave ([master])
   std::size_t next_pull_loop_ = 0;                // where the next master mount's pull starts
   std::vector<std::unique_ptr<OriginPull>> pulls_;  // this loop's; freed by the sweep once stopped

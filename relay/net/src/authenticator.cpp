@@ -2,6 +2,8 @@
 // HTTP): a users file's hash check runs on libuv's thread pool (bcrypt takes tens of ms), the
 // url authenticator on this loop's AuthClient; neither ever blocks the loop. Refusals,
 // timeouts and bad answers are logged and counted.
+#include "ringcast/net/authenticator.h"
+
 #include <spdlog/spdlog.h>
 
 #include "pending_auth.h"
@@ -19,12 +21,21 @@ const char* kind_name(AuthKind kind) { return kind == AuthKind::listener ? "list
 
 }  // namespace
 
-ListenerAuthRequest Worker::listener_auth_request(const Connection& connection, const RequestHead& head,
+Authenticator::Authenticator(Worker& worker)
+    : worker_(worker), client_(std::make_unique<AuthClient>(worker.loop())) {}
+
+Authenticator::~Authenticator() = default;
+
+AuthClient& Authenticator::http_client() { return *client_; }
+
+void Authenticator::close() { client_->close(); }
+
+ListenerAuthRequest Authenticator::listener_request(const Connection& connection, const RequestHead& head,
                                                   const MountSettings& settings, std::string user,
                                                   std::string password) const {
   ListenerAuthRequest request;
-  request.server = std::string(host_without_port(head.header("Host").value_or(relay_.config().listen_host)));
-  request.port = relay_.bound_port();
+  request.server = std::string(host_without_port(head.header("Host").value_or(worker_.relay().config().listen_host)));
+  request.port = worker_.relay().bound_port();
   request.client = connection.id();
   request.mount = head.target;  // with its query string (a token, a session): Icecast's `mount`
   request.user = std::move(user);
@@ -38,7 +49,7 @@ ListenerAuthRequest Worker::listener_auth_request(const Connection& connection, 
   return request;
 }
 
-void Worker::start_auth(Connection& connection, const RequestHead& head, std::string_view early_body,
+void Authenticator::start(Connection& connection, const RequestHead& head, std::string_view early_body,
                         AuthKind kind, std::shared_ptr<const AccessPolicy> policy,
                         const MountSettings& settings) {
   auto pending = std::make_shared<PendingAuth>();
@@ -55,17 +66,17 @@ void Worker::start_auth(Connection& connection, const RequestHead& head, std::st
   const bool users_file = kind == AuthKind::listener && settings.listener_users != nullptr;
   if ((users_file || kind == AuthKind::source) && pending->user.empty() && pending->password.empty()) {
     // Ask for credentials: players and libshout send them once challenged.
-    auth_refused(*pending, 401, "no credentials");
+    refused(*pending, 401, "no credentials");
     return;
   }
   connection.await_auth(pending);
   if (!users_file) {
-    check_auth_url(std::move(pending));
+    check_url(std::move(pending));
     return;
   }
   const auto& users = settings.listener_users->users;
   if (users.empty()) {
-    auth_refused(*pending, 401, "the users file lists nobody");
+    refused(*pending, 401, "the users file lists nobody");
     return;
   }
   // An unknown user is checked too, against another user's hash, and refused after: answering
@@ -74,7 +85,7 @@ void Worker::start_auth(Connection& connection, const RequestHead& head, std::st
   pending->work.data = pending.get();
   pending->self = pending;
   const int rc = uv_queue_work(
-      &loop_, &pending->work,
+      worker_.loop(), &pending->work,
       [](uv_work_t* work) {  // on the pool: only the hash and the password are touched
         auto* p = static_cast<PendingAuth*>(work->data);
         const auto& listed = p->settings->listener_users->users;
@@ -85,76 +96,76 @@ void Worker::start_auth(Connection& connection, const RequestHead& head, std::st
         auto* p = static_cast<PendingAuth*>(work->data);
         std::shared_ptr<PendingAuth> pending = std::move(p->self);
         if (pending->connection == nullptr) return;
-        Worker& worker = pending->connection->worker();
+        Authenticator& auth = pending->connection->worker().auth();
         if (status != 0 || !pending->hash_matched) {
-          worker.auth_refused(*pending, 401, status != 0           ? "check cancelled"
+          auth.refused(*pending, 401, status != 0           ? "check cancelled"
                                              : pending->unknown_user ? "unknown user"
                                                                      : "wrong password");
         } else if (pending->settings->listener_add_url) {
-          worker.check_auth_url(std::move(pending));
+          auth.check_url(std::move(pending));
         } else {
-          worker.auth_passed(*pending);
+          auth.passed(*pending);
         }
       });
   if (rc != 0) {
     pending->self.reset();
-    auth_refused(*pending, 503, uv_strerror(rc));
+    refused(*pending, 503, uv_strerror(rc));
   }
 }
 
-void Worker::check_auth_url(std::shared_ptr<PendingAuth> pending) {
+void Authenticator::check_url(std::shared_ptr<PendingAuth> pending) {
   const MountSettings& settings = *pending->settings;
   std::string url, body;
   if (pending->kind == AuthKind::listener) {
     url = *settings.listener_add_url;
     body = listener_add_body(
-        listener_auth_request(*pending->connection, pending->head, settings, pending->user, pending->password));
+        listener_request(*pending->connection, pending->head, settings, pending->user, pending->password));
   } else {
     url = *settings.stream_auth_url;
     body = stream_auth_body(pending->head.path, address_of(pending->connection->peer()),
                             host_without_port(pending->head.header("Host").value_or("")),
-                            relay_.bound_port(), pending->user, pending->password);
+                            worker_.relay().bound_port(), pending->user, pending->password);
   }
   PendingAuth& p = *pending;
-  p.ticket = auth_client_->post(url, std::move(body), settings.auth_timeout_ms,
+  p.ticket = client_->post(url, std::move(body), settings.auth_timeout_ms,
                                 [this, pending](const AuthClient::Result& result) {
                                   pending->ticket = 0;
                                   if (pending->connection == nullptr) return;
                                   if (!result.transport_ok) {
-                                    counters_.auth_errors.add(1);
-                                    auth_refused(*pending, 503, "auth server: " + result.error);
+                                    worker_.counters().auth_errors.add(1);
+                                    refused(*pending, 503, "auth server: " + result.error);
                                     return;
                                   }
                                   const AuthAnswer answer = read_auth_answer(
                                       result.status, result.headers, pending->settings->auth_header);
                                   if (!answer.allowed) {
-                                    if (result.status < 200 || result.status > 299) counters_.auth_errors.add(1);
-                                    auth_refused(*pending, 401,
+                                    if (result.status < 200 || result.status > 299) worker_.counters().auth_errors.add(1);
+                                    refused(*pending, 401,
                                                  "auth server said no (" + std::to_string(result.status) +
                                                      (answer.message.empty() ? "" : ": " + answer.message) + ")");
                                     return;
                                   }
                                   pending->time_limit_seconds = answer.time_limit_seconds;
-                                  auth_passed(*pending);
+                                  passed(*pending);
                                 });
 }
 
-void Worker::auth_passed(PendingAuth& pending) {
+void Authenticator::passed(PendingAuth& pending) {
   Connection& connection = *pending.connection;
   connection.auth_answered();
   if (connection.is_closing()) return;
-  counters_.auth_allowed.add(1);
+  worker_.counters().auth_allowed.add(1);
   spdlog::info("{} {} {} on {} authenticated", connection.peer(), kind_name(pending.kind),
                pending.user.empty() ? "-" : pending.user, pending.head.path);
   if (pending.kind == AuthKind::source) {
-    handle_source(connection, pending.head, pending.early_body, true);
+    worker_.handle_source(connection, pending.head, pending.early_body, true);
     return;
   }
   if (pending.settings->listener_remove_url) {
     auto notice = std::make_unique<ListenerNotice>();
     notice->url = *pending.settings->listener_remove_url;
     ListenerAuthRequest request =
-        listener_auth_request(connection, pending.head, *pending.settings, pending.user, pending.password);
+        listener_request(connection, pending.head, *pending.settings, pending.user, pending.password);
     notice->body_prefix = listener_remove_body(request);  // duration=0, replaced when it leaves
     notice->timeout_ms = pending.settings->auth_timeout_ms;
     notice->joined_ms = monotonic_ms();
@@ -165,28 +176,28 @@ void Worker::auth_passed(PendingAuth& pending) {
     // icecast-auth-timelimit: the sweep closes the listener when its time is up.
     connection.set_listen_deadline_ms(monotonic_ms() + *pending.time_limit_seconds * 1000);
   }
-  handle_viewer(connection, pending.head, true);
+  worker_.handle_viewer(connection, pending.head, true);
 }
 
-void Worker::auth_refused(PendingAuth& pending, int status, std::string_view why) {
+void Authenticator::refused(PendingAuth& pending, int status, std::string_view why) {
   Connection& connection = *pending.connection;
   connection.auth_answered();
-  (status == 401 ? counters_.auth_failures : counters_.over_limit).add(1);
-  if (status == 401) counters_.auth_denied.add(1);
+  (status == 401 ? worker_.counters().auth_failures : worker_.counters().over_limit).add(1);
+  if (status == 401) worker_.counters().auth_denied.add(1);
   spdlog::warn("{} {} {} refused for {}: {}: {}", connection.peer(), kind_name(pending.kind),
                pending.user.empty() ? "-" : pending.user, pending.head.path, why, status);
   connection.respond(status == 401 ? Response::challenge("authentication required\n", pending.policy->realm)
                                    : Response::text(status, "authentication unavailable\n"));
 }
 
-void Worker::cancel_auth(PendingAuth& pending) {
+void Authenticator::cancel(PendingAuth& pending) {
   pending.connection = nullptr;
-  if (pending.ticket != 0) auth_client_->cancel(pending.ticket);
+  if (pending.ticket != 0) client_->cancel(pending.ticket);
   pending.ticket = 0;
   if (pending.self) uv_cancel(reinterpret_cast<uv_req_t*>(&pending.work));  // if not started yet
 }
 
-void Worker::listener_left(const ListenerNotice& notice, std::uint64_t duration_seconds) {
+void Authenticator::listener_left(const ListenerNotice& notice, std::uint64_t duration_seconds) {
   std::string body = notice.body_prefix;
   const std::size_t at = body.rfind("&duration=");
   if (at != std::string::npos) body.resize(at);
@@ -194,20 +205,20 @@ void Worker::listener_left(const ListenerNotice& notice, std::uint64_t duration_
   post_notice(notice.url, std::move(body), notice.timeout_ms, "listener_remove");
 }
 
-void Worker::notify_mount_change(const MountSettings& settings, std::string_view action,
+void Authenticator::notify_mount_change(const MountSettings& settings, std::string_view action,
                                  const std::string& mount) {
   const auto& url = action == "mount_add" ? settings.mount_add_url : settings.mount_remove_url;
   if (!url) return;
-  post_notice(*url, mount_change_body(action, mount, relay_.config().listen_host, relay_.bound_port()),
+  post_notice(*url, mount_change_body(action, mount, worker_.relay().config().listen_host, worker_.relay().bound_port()),
               settings.auth_timeout_ms, action);
 }
 
-void Worker::post_notice(const std::string& url, std::string body, std::uint32_t timeout_ms,
+void Authenticator::post_notice(const std::string& url, std::string body, std::uint32_t timeout_ms,
                          std::string_view what) {
-  auth_client_->post(url, std::move(body), timeout_ms,
+  client_->post(url, std::move(body), timeout_ms,
                      [this, what = std::string(what), url](const AuthClient::Result& result) {
                        if (result.transport_ok && result.status >= 200 && result.status <= 299) return;
-                       counters_.auth_errors.add(1);
+                       worker_.counters().auth_errors.add(1);
                        spdlog::warn("{} to {} failed: {}", what, url,
                                     result.transport_ok ? "HTTP " + std::to_string(result.status) : result.error);
                      });
