@@ -1,5 +1,7 @@
 // The operators' surface on a worker: /, /stats, /metrics and /admin/..., their access rules
 // (--stats-access, --admin-password, --admin-listen), and admin tasks that span loops.
+#include "ringcast/net/admin_actions.h"
+
 #include <spdlog/spdlog.h>
 
 #include "admin_task.h"
@@ -19,7 +21,6 @@ namespace ringcast::relay {
 
 namespace {
 
-
 // A page for the main loop to render for this request.
 std::shared_ptr<AdminTask> render_task(const RequestHead& head, AdminTask::Kind kind, std::string mount = {}) {
   auto task = std::make_shared<AdminTask>();
@@ -32,17 +33,19 @@ std::shared_ptr<AdminTask> render_task(const RequestHead& head, AdminTask::Kind 
 
 }  // namespace
 
-bool Worker::admin_authorized(Connection& connection, const RequestHead& head) {
-  const auto policy = relay_.policy();
+AdminActions::AdminActions(Worker& worker) : worker_(worker) {}
+
+bool AdminActions::authorized(Connection& connection, const RequestHead& head) {
+  const auto policy = worker_.relay().policy();
   if (policy->admin_password.empty()) {
-    counters_.auth_failures.add(1);
+    worker_.counters().auth_failures.add(1);
     spdlog::warn("{} {} refused: no admin password is set: 403", connection.peer(), head.path);
     connection.respond_and_close(403, "the admin interface is off: set --admin-password\n");
     return false;
   }
   const auto authorization = head.header("Authorization");
   if (!basic_credentials_match(authorization, policy->admin_user, policy->admin_password)) {
-    counters_.auth_failures.add(1);
+    worker_.counters().auth_failures.add(1);
     spdlog::warn("{} {} refused: {}: 401", connection.peer(), head.path,
                  authorization ? "wrong admin credentials" : "no admin credentials");
     connection.respond(Response::challenge("admin authentication required\n", policy->realm));
@@ -51,39 +54,39 @@ bool Worker::admin_authorized(Connection& connection, const RequestHead& head) {
   return true;
 }
 
-void Worker::handle_operator(Connection& connection, RequestHead& head, Route route) {
+void AdminActions::handle(Connection& connection, RequestHead& head, Route route) {
   if (route == Route::admin_metadata) {
     handle_metadata(connection, head);
     return;
   }
   if (route == Route::admin_stream_list) {
     // Icecast slaves ask with the relay user; the admin may too.
-    const auto policy = relay_.policy();
+    const auto policy = worker_.relay().policy();
     const auto authorization = head.header("Authorization");
     const bool relay_user = !policy->relay_password.empty() &&
                             basic_credentials_match(authorization, policy->relay_user, policy->relay_password);
-    if (!relay_user && !admin_authorized(connection, head)) return;
+    if (!relay_user && !authorized(connection, head)) return;
     post_render(connection, render_task(head, AdminTask::Kind::render_stream_list));
     return;
   }
   if (is_admin_route(route)) {
-    if (admin_authorized(connection, head)) handle_admin(connection, head, route);
+    if (authorized(connection, head)) handle_admin(connection, head, route);
     return;
   }
   if (route == Route::no_page) {
-    counters_.not_found.add(1);
+    worker_.counters().not_found.add(1);
     connection.respond_and_close(404, "no such page\n");
     return;
   }
-  switch (relay_.config().stats_access) {
+  switch (worker_.relay().config().stats_access) {
     case StatsAccess::open:
       break;
     case StatsAccess::password:
-      if (!admin_authorized(connection, head)) return;
+      if (!authorized(connection, head)) return;
       break;
     case StatsAccess::admin_listener:
       if (!connection.on_admin_listener()) {
-        counters_.not_found.add(1);
+        worker_.counters().not_found.add(1);
         connection.respond_and_close(404, "served on the admin listener only\n");
         return;
       }
@@ -102,19 +105,19 @@ void Worker::handle_operator(Connection& connection, RequestHead& head, Route ro
   }
 }
 
-void Worker::post_render(Connection& connection, std::shared_ptr<AdminTask> task) {
+void AdminActions::post_render(Connection& connection, std::shared_ptr<AdminTask> task) {
   // Rendered on the main loop: over thousands of mounts it takes long enough to stall this
   // loop's sources and viewers.
-  task->origin_worker = index_;
+  task->origin_worker = worker_.index();
   task->origin = &connection;
   connection.await_admin(task);
-  relay_.main_inbox().post(*main_token_, LoopEvent{LoopEvent::Kind::admin_task, -1, nullptr, 0, task});
+  worker_.post_to_main(LoopEvent{LoopEvent::Kind::admin_task, -1, nullptr, 0, task});
 }
 
-void Worker::handle_metadata(Connection& connection, const RequestHead& head) {
+void AdminActions::handle_metadata(Connection& connection, const RequestHead& head) {
   // What libshout, liquidsoap and ezstream send on every track change, with the mount's source
   // credentials; the admin's work too. Icecast's XML answers.
-  const auto policy = relay_.policy();
+  const auto policy = worker_.relay().policy();
   const std::optional<std::string> mount = query_parameter(head.target, "mount");
   const MountSettings* mount_settings = mount ? policy->mount(*mount) : nullptr;
   const std::string& source_password = policy->source_password_for(mount_settings);
@@ -124,7 +127,7 @@ void Worker::handle_metadata(Connection& connection, const RequestHead& head) {
       (!policy->admin_password.empty() &&
        basic_credentials_match(authorization, policy->admin_user, policy->admin_password));
   if (!allowed) {
-    counters_.auth_failures.add(1);
+    worker_.counters().auth_failures.add(1);
     spdlog::warn("{} metadata update for {} refused: {}: 401", connection.peer(),
                  mount.value_or("?"), authorization ? "wrong credentials" : "no credentials");
     connection.respond(Response::challenge("authentication required\n", policy->realm));
@@ -132,32 +135,32 @@ void Worker::handle_metadata(Connection& connection, const RequestHead& head) {
   }
   auto parsed = parse_metadata_update(head.target, mount_settings ? mount_settings->charset : std::nullopt);
   if (auto* problem = std::get_if<std::string>(&parsed)) {
-    counters_.bad_requests.add(1);
+    worker_.counters().bad_requests.add(1);
     spdlog::info("{} metadata update refused: {}: 400", connection.peer(), *problem);
     connection.respond(Response::icecast_xml(400, icecast_admin_failure(*problem)));
     return;
   }
   auto& update = std::get<MetadataUpdate>(parsed);
-  const std::shared_ptr<Stream> stream = relay_.registry().find(update.mount);
+  const std::shared_ptr<Stream> stream = worker_.relay().registry().find(update.mount);
   if (!stream) {
-    counters_.not_found.add(1);
+    worker_.counters().not_found.add(1);
     spdlog::info("{} metadata update for {}: no such mount: 400", connection.peer(), update.mount);
     connection.respond(Response::icecast_xml(400, icecast_admin_failure("Source does not exist")));
     return;
   }
   spdlog::info("{} title of {}: {}", connection.peer(), update.mount, update.song.str());
-  counters_.metadata_updates.add(1);
+  worker_.counters().metadata_updates.add(1);
   stream->set_title(std::move(update.song), std::move(update.url), unix_ms());
   connection.respond(Response::icecast_xml(200, icecast_admin_success("Metadata update successful")));
 }
 
-void Worker::handle_move(Connection& connection, const RequestHead& head) {
+void AdminActions::handle_move(Connection& connection, const RequestHead& head) {
   const std::optional<std::string> mount = query_parameter(head.target, "mount");
   const std::optional<std::string> destination = query_parameter(head.target, "destination");
-  const auto from = mount ? relay_.registry().find(*mount) : nullptr;
-  const auto to = destination ? relay_.registry().find(*destination) : nullptr;
+  const auto from = mount ? worker_.relay().registry().find(*mount) : nullptr;
+  const auto to = destination ? worker_.relay().registry().find(*destination) : nullptr;
   const auto refuse = [&](int status, std::string_view why) {
-    (status == 404 ? counters_.not_found : counters_.bad_requests).add(1);
+    (status == 404 ? worker_.counters().not_found : worker_.counters().bad_requests).add(1);
     spdlog::info("{} moveclients refused: {}: {}", connection.peer(), why, status);
     connection.respond(Response::icecast_xml(status, icecast_admin_failure(why)));
   };
@@ -166,12 +169,12 @@ void Worker::handle_move(Connection& connection, const RequestHead& head) {
   if (!to || !to->has_source()) return refuse(404, "No such destination");
   if (from == to) return refuse(400, "supplied mountpoints are identical");
   spdlog::warn("viewers of {} moved to {} by an admin", *mount, *destination);
-  post_to_all(LoopEvent{LoopEvent::Kind::move_viewers, -1, from, 0, nullptr, to});
+  worker_.post_to_all(LoopEvent{LoopEvent::Kind::move_viewers, -1, from, 0, nullptr, to});
   connection.respond(Response::icecast_xml(
       200, icecast_admin_success("Clients moved from " + *mount + " to " + *destination)));
 }
 
-void Worker::handle_admin(Connection& connection, const RequestHead& head, Route route) {
+void AdminActions::handle_admin(Connection& connection, const RequestHead& head, Route route) {
   if (route == Route::admin_move_viewers) {
     handle_move(connection, head);
     return;
@@ -181,8 +184,8 @@ void Worker::handle_admin(Connection& connection, const RequestHead& head, Route
     std::string mount;
     if (route == Route::admin_stats && has_query_parameter(head.target, "mount")) {
       mount = query_parameter(head.target, "mount").value_or("");
-      if (mount_name_problem(mount, relay_.config().max_mount_length) || !relay_.registry().find(mount)) {
-        counters_.bad_requests.add(1);
+      if (mount_name_problem(mount, worker_.relay().config().max_mount_length) || !worker_.relay().registry().find(mount)) {
+        worker_.counters().bad_requests.add(1);
         connection.respond(Response::icecast_xml(400, icecast_admin_failure("Source does not exist")));
         return;
       }
@@ -197,7 +200,7 @@ void Worker::handle_admin(Connection& connection, const RequestHead& head, Route
     case Route::admin_kick_viewer: task->kind = AdminTask::Kind::kick_viewer; break;
     case Route::admin_kick_source: task->kind = AdminTask::Kind::kick_source; break;
     default:
-      counters_.not_found.add(1);
+      worker_.counters().not_found.add(1);
       connection.respond_and_close(
           404, "admin endpoints: /admin/stats[?mount=M], /admin/stats.xml, /admin/listmounts, "
                "/admin/streamlist.txt, /admin/listclients?mount=M[&format=json], "
@@ -206,14 +209,14 @@ void Worker::handle_admin(Connection& connection, const RequestHead& head, Route
       return;
   }
   const std::optional<std::string> mount = query_parameter(head.target, "mount");
-  if (!mount || mount_name_problem(*mount, relay_.config().max_mount_length)) {
-    counters_.bad_requests.add(1);
+  if (!mount || mount_name_problem(*mount, worker_.relay().config().max_mount_length)) {
+    worker_.counters().bad_requests.add(1);
     connection.respond_and_close(400, "give a valid mount: ?mount=/name\n");
     return;
   }
-  const std::shared_ptr<Stream> stream = relay_.registry().find(*mount);
+  const std::shared_ptr<Stream> stream = worker_.relay().registry().find(*mount);
   if (!stream) {
-    counters_.not_found.add(1);
+    worker_.counters().not_found.add(1);
     connection.respond_and_close(404, "no such mount\n");
     return;
   }
@@ -223,13 +226,13 @@ void Worker::handle_admin(Connection& connection, const RequestHead& head, Route
   const std::string_view accept = head.header("Accept").value_or("");
   task->json = query_parameter(head.target, "format").value_or("") == "json" ||
                (accept.find("application/json") != std::string_view::npos && accept.find("xml") == std::string_view::npos);
-  task->origin_worker = index_;
+  task->origin_worker = worker_.index();
   task->origin = &connection;
 
   // Which loops run it: every loop holds some viewers; a viewer id names its loop; the source
   // lives on the writer's loop.
   std::vector<std::size_t> targets;
-  const std::size_t workers = relay_.worker_count();
+  const std::size_t workers = worker_.relay().worker_count();
   if (task->kind == AdminTask::Kind::list_viewers) {
     for (std::size_t i = 0; i < workers; ++i) targets.push_back(i);
   } else if (task->kind == AdminTask::Kind::kick_viewer) {
@@ -240,7 +243,7 @@ void Worker::handle_admin(Connection& connection, const RequestHead& head, Route
       value = id ? std::stoull(*id, &used) : 0;
       if (!id || used != id->size()) throw std::invalid_argument("id");
     } catch (const std::exception&) {
-      counters_.bad_requests.add(1);
+      worker_.counters().bad_requests.add(1);
       connection.respond_and_close(400, "give a viewer id: &id=N (from /admin/listclients)\n");
       return;
     }
@@ -251,13 +254,13 @@ void Worker::handle_admin(Connection& connection, const RequestHead& head, Route
   }
   task->remaining.store(targets.size(), std::memory_order_relaxed);
   connection.await_admin(task);
-  for (std::size_t target : targets) post_to(target, LoopEvent{LoopEvent::Kind::admin_task, -1, nullptr, 0, task});
+  for (std::size_t target : targets) worker_.post_to(target, LoopEvent{LoopEvent::Kind::admin_task, -1, nullptr, 0, task});
 }
 
-void Worker::run_admin_task(AdminTask& task) {
+void AdminActions::run(AdminTask& task) {
   const std::uint64_t now = monotonic_ms();
   const std::uint64_t now_unix = unix_ms();
-  for (Connection* connection : connections_) {
+  for (Connection* connection : worker_.connections()) {
     switch (task.kind) {
       case AdminTask::Kind::render_stats:  // the main loop's
       case AdminTask::Kind::render_history:
@@ -283,7 +286,7 @@ void Worker::run_admin_task(AdminTask& task) {
             {"connected_seconds", static_cast<double>(connected_ms) / 1000.0},
             {"bytes_sent", viewer->bytes_sent()},
             {"lag_bytes", head > viewer->position() ? head - viewer->position() : 0},
-            {"worker", index_},
+            {"worker", worker_.index()},
             {"ip", address_of(connection->peer())},
             {"user_agent", connection->user_agent().str()},
         };
@@ -304,7 +307,7 @@ void Worker::run_admin_task(AdminTask& task) {
         if (connection->state() == Connection::State::source &&
             connection->source()->stream().mount() == task.mount) {
           spdlog::warn("source {} on {} kicked by an admin; viewers wait {} ms for a source",
-                       connection->peer(), task.mount, relay_.config().grace_ms);
+                       connection->peer(), task.mount, worker_.relay().config().grace_ms);
           connection->close("kicked by admin");
           std::lock_guard lock(task.mutex);
           ++task.kicked;
@@ -314,7 +317,7 @@ void Worker::run_admin_task(AdminTask& task) {
   }
 }
 
-void Worker::answer_admin(AdminTask& task) {
+void AdminActions::answer(AdminTask& task) {
   Connection* connection = task.origin;
   if (connection == nullptr) return;  // the client left before the answer
   connection->admin_answered();
@@ -324,14 +327,14 @@ void Worker::answer_admin(AdminTask& task) {
     return;
   }
   try {
-    answer_admin_task(connection, task);
+    answer_task(connection, task);
   } catch (const std::exception& error) {
     spdlog::error("answering an admin request failed: {}: 500", error.what());
     connection->respond_and_close(500, "the answer could not be rendered (the relay logged why)\n");
   }
 }
 
-void Worker::answer_admin_task(Connection* connection, AdminTask& task) {
+void AdminActions::answer_task(Connection* connection, AdminTask& task) {
   switch (task.kind) {
     case AdminTask::Kind::list_viewers: {
       std::sort(task.viewers.begin(), task.viewers.end(),
@@ -354,7 +357,7 @@ void Worker::answer_admin_task(Connection* connection, AdminTask& task) {
     case AdminTask::Kind::kick_source: {
       const bool viewer = task.kind == AdminTask::Kind::kick_viewer;
       if (task.kicked == 0) {
-        counters_.not_found.add(1);
+        worker_.counters().not_found.add(1);
         connection->respond_and_close(404, viewer ? "no such viewer on that mount\n" : "no source on that mount\n");
         return;
       }

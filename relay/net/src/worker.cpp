@@ -11,6 +11,7 @@
 
 #include "admin_task.h"
 #include "pending_auth.h"
+#include "ringcast/net/admin_actions.h"
 #include "ringcast/net/authenticator.h"
 #include "ringcast/admission/admission.h"
 #include "ringcast/auth/auth.h"
@@ -114,6 +115,7 @@ Worker::Worker(Relay& relay, std::size_t index)
   uv_timer_start(&sweep_timer_, sweep_cb, kSweepIntervalMs, kSweepIntervalMs);
   uv_timer_init(&loop_, &tick_timer_);  // armed for the earliest lane tick: schedule_tick
   auth_ = std::make_unique<Authenticator>(*this);
+  admin_ = std::make_unique<AdminActions>(*this);
   if (index_ == 0 && relay_.config().master) {
     master_poller_ = std::make_unique<MasterPoller>(*this, *relay_.config().master);
     master_poller_->start();  // its first read runs once the loop does
@@ -178,14 +180,14 @@ void Worker::on_event(LoopEvent& event) {
       event.stream->end_lane(*this);
       return;
     case LoopEvent::Kind::admin_task:
-      run_admin_task(*event.task);
+      admin_->run(*event.task);
       if (event.task->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         const std::size_t origin = event.task->origin_worker;
         post_to(origin, LoopEvent{LoopEvent::Kind::admin_done, -1, nullptr, 0, std::move(event.task)});
       }
       return;
     case LoopEvent::Kind::admin_done:
-      answer_admin(*event.task);
+      admin_->answer(*event.task);
       return;
     case LoopEvent::Kind::move_viewers:
       move_viewers(event.stream.get(), event.target, event.position == kMoveHome);
@@ -311,7 +313,7 @@ void Worker::handle_request(Connection& connection, RequestHead& head, std::stri
       return;
     }
     default:
-      handle_operator(connection, head, route);
+      admin_->handle(connection, head, route);
       return;
   }
 }
@@ -680,6 +682,8 @@ std::shared_ptr<Stream> Worker::live_fallback_stream(const std::string& mount) {
   const auto target = live_fallback_of(mount, mounts, relay_.config().max_viewers_per_mount, false);
   return target ? mounts.stream_of(*target) : nullptr;
 }
+
+void Worker::post_to_main(LoopEvent&& event) { relay_.main_inbox().post(*main_token_, std::move(event)); }
 
 void Worker::post_to_all(const LoopEvent& event) {
   for (std::size_t worker = 0; worker < relay_.worker_count(); ++worker) post_to(worker, LoopEvent(event));

@@ -33,6 +33,7 @@ struct ListenerNotice;
 struct ListenerAuthRequest;
 enum class AuthKind;
 class AuthClient;
+class AdminActions;
 class Authenticator;
 class Connection;
 class MasterPoller;
@@ -82,6 +83,11 @@ class Worker final : public LoopHost {
   uv_buf_t discard_buffer() { return uv_buf_init(discard_.get(), kDiscardBytes); }
   Relay& relay() { return relay_; }
   Authenticator& auth() { return *auth_; }
+  // This loop's connections (admin tasks walk them).
+  const std::unordered_set<Connection*>& connections() const { return connections_; }
+  void post_to_main(LoopEvent&& event);
+  // Every loop's inbox, this one's included.
+  void post_to_all(const LoopEvent& event);
   // A listener's or a source's request, routed here or allowed by the authenticator
   // (`authenticated`): admission decides (admission.h), these carry the decision out.
   void handle_viewer(Connection& connection, RequestHead& head, bool authenticated = false);
@@ -117,7 +123,6 @@ class Worker final : public LoopHost {
   void maybe_drained();
   // The first live mount down `mount`'s fallback chain (null: none).
   std::shared_ptr<Stream> live_fallback_stream(const std::string& mount);
-  void post_to_all(const LoopEvent& event);
   // This loop's viewers of `from` (or, home_only, those whose own mount is target's) move.
   void move_viewers(const Stream* from, const std::shared_ptr<Stream>& target, bool home_only);
   // A request the router found HLS-shaped: 400 for a bad name, 404 without the mount, else
@@ -137,23 +142,12 @@ class Worker final : public LoopHost {
   void on_origin_answer(const std::string& mount, int status);
   // An always-on pull (a static relay), unless one pulls the mount already.
   void start_static_pull(const std::string& mount);
-  // The operators' surface (worker_admin.cpp): pages, status-json and the admin endpoints.
-  void handle_operator(Connection& connection, RequestHead& head, Route route);
-  bool admin_authorized(Connection& connection, const RequestHead& head);
-  void handle_metadata(Connection& connection, const RequestHead& head);
-  void handle_move(Connection& connection, const RequestHead& head);
-  void handle_admin(Connection& connection, const RequestHead& head, Route route);
-  void run_admin_task(AdminTask& task);
-  void answer_admin(AdminTask& task);
-  // Posts a page to the main loop to render; answered when it comes back.
-  void post_render(Connection& connection, std::shared_ptr<AdminTask> task);
   // The client a trusted proxy names in Forwarded or X-Forwarded-For becomes the connection's
   // address (forwarded.h: the right-most untrusted hop).
   void take_forwarded_client(Connection& connection, const RequestHead& head);
   // A path that is no mount name (mount_name_problem): answers 400 and returns true; `who`
   // names the request for the log.
   bool refuse_bad_mount_name(Connection& connection, std::string_view who, std::string_view path);
-  void answer_admin_task(Connection* connection, AdminTask& task);  // answer_admin's happy path
 
   // libuv callbacks
   static void sweep_cb(uv_timer_t* timer);
@@ -190,6 +184,7 @@ class Worker final : public LoopHost {
   WorkerCounters counters_;
   std::unique_ptr<char[]> discard_;
   std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<AdminActions> admin_;
   std::unique_ptr<MasterPoller> master_poller_;  // worker 0 of a slave ([master])
   std::size_t next_pull_loop_ = 0;                // where the next master mount's pull starts
   std::vector<std::unique_ptr<OriginPull>> pulls_;  // this loop's; freed by the sweep once stopped
