@@ -11,11 +11,10 @@
 #include <cstring>
 #include <optional>
 
-#include "ringcast/radio/audio_frames.h"
 #include "ringcast/core/config.h"
 #include "ringcast/http/http_request.h"
+#include "ringcast/radio/audio_frames.h"
 #include "ringcast/radio/icecast.h"
-#include "ringcast/net/viewer_session.h"
 
 namespace ringcast::relay {
 
@@ -303,7 +302,7 @@ void Stream::lock_ts_framing() {
   if (head - origin > 2 * kTsPacket) framing_locked_ = true;  // not TS after all: keep the origin
 }
 
-JoinPoint Stream::add_viewer(LoopHost& host, ViewerSession& viewer, const JoinRequest& request) {
+JoinPoint Stream::add_viewer(LoopHost& host, LaneViewer& viewer, const JoinRequest& request) {
   StreamLane& lane = *lanes_[host.index()];
   const RingView view = ring_view();
   JoinOptions options{request.metaint, request.until_block};
@@ -474,7 +473,7 @@ void Stream::apply(LoopHost& host, StreamLane& lane) {
   // Index, not iterator: write results add actions as the list is walked.
   for (std::size_t i = 0; i < lane.actions.size(); ++i) {
     const LaneAction action = lane.actions[i];
-    ViewerSession* session = action.viewer < lane.sessions.size() ? lane.sessions[action.viewer] : nullptr;
+    LaneViewer* session = action.viewer < lane.sessions.size() ? lane.sessions[action.viewer] : nullptr;
     if (session == nullptr) continue;  // closed by an earlier action
     switch (action.kind) {
       case LaneAction::Kind::write: {
@@ -619,7 +618,7 @@ Stream::VideoStats Stream::video_stats() const {
   return stats;
 }
 
-std::optional<ViewerId> Stream::add_segment_reader(LoopHost& host, ViewerSession& reader,
+std::optional<ViewerId> Stream::add_segment_reader(LoopHost& host, LaneViewer& reader,
                                                    const SegmentRead& read) {
   StreamLane& lane = *lanes_[host.index()];
   if (read.from < eviction_threshold() || read.from < ring_.tail()) return std::nullopt;

@@ -16,22 +16,22 @@
 #include <utility>
 #include <vector>
 
-#include "ringcast/radio/audio_frames.h"
+#include "ringcast/auth/listener_users.h"
 #include "ringcast/core/fanout.h"
+#include "ringcast/core/lane.h"
+#include "ringcast/http/peer_text.h"
+#include "ringcast/net/lane_viewer.h"
+#include "ringcast/net/loop_event.h"
+#include "ringcast/radio/audio_frames.h"
+#include "ringcast/ringbuf/byte_ring.h"
 #include "ringcast/video/hls.h"
 #include "ringcast/video/hls_sessions.h"
-#include "ringcast/core/lane.h"
-#include "ringcast/auth/listener_users.h"
-#include "ringcast/net/loop_event.h"
-#include "ringcast/http/peer_text.h"
 #include "ringcast/video/ts_tracker.h"
-#include "ringcast/ringbuf/byte_ring.h"
 
 namespace ringcast::relay {
 
 struct MountSettings;
 
-class ViewerSession;
 
 // A counter with one writing thread and readers anywhere (/stats): relaxed load and store, no
 // read-modify-write on the hot path, no lock.
@@ -76,7 +76,7 @@ struct alignas(64) StreamLane {
   explicit StreamLane(const Lane::Settings& settings) : lane(settings) {}
 
   Lane lane;
-  std::vector<ViewerSession*> sessions;  // by ViewerId; null once removed
+  std::vector<LaneViewer*> sessions;  // by ViewerId; null once removed
   LaneActions actions;                   // reused: no allocation per event once warm
   bool applying = false;
   std::uint64_t scheduled_us = 0;  // the tick this lane's loop holds for it (0: none)
@@ -192,10 +192,10 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // A viewer joins: at the newest keyframe of an MPEG-TS video stream when one is within the
   // burst limit (or `rewind_ms` behind live), else a burst behind the live edge (on an audio
   // frame for MP3 and AAC). It is written nothing until start_viewer().
-  JoinPoint add_viewer(LoopHost& host, ViewerSession& viewer, const JoinRequest& request = {});
+  JoinPoint add_viewer(LoopHost& host, LaneViewer& viewer, const JoinRequest& request = {});
   // An HLS segment's reader: a bounded viewer of [read.from, read.to), not counted as a
   // viewer. Null when the segment is no longer servable.
-  std::optional<ViewerId> add_segment_reader(LoopHost& host, ViewerSession& reader, const SegmentRead& read);
+  std::optional<ViewerId> add_segment_reader(LoopHost& host, LaneViewer& reader, const SegmentRead& read);
   void remove_segment_reader(LoopHost& host, ViewerId reader);
   void start_viewer(LoopHost& host, ViewerId viewer);
   void remove_viewer(LoopHost& host, ViewerId viewer);

@@ -10,6 +10,7 @@
 
 #include "ringcast/core/lane.h"
 #include "ringcast/http/response.h"
+#include "ringcast/net/lane_viewer.h"
 
 namespace ringcast::relay {
 
@@ -17,20 +18,12 @@ class Connection;
 class Stream;
 class Worker;
 
-// What became of a write action.
-struct WriteResult {
-  enum class Outcome { written, lapped, closed };
-  Outcome outcome = Outcome::written;
-  std::uint64_t accepted = 0;  // written: the kernel took every stream byte before it
-  bool done = false;           // written: and everything else too (no write in flight)
-};
-
 struct IcyTitle;
 struct JoinRequest;
 struct PsiBlock;
 struct SegmentRead;
 
-class ViewerSession {
+class ViewerSession final : public LaneViewer {
  public:
   // metaint: the listener asked for ICY metadata (Icy-MetaData: 1), a block after every
   // `metaint` stream bytes; 0: the plain stream.
@@ -53,11 +46,11 @@ class ViewerSession {
   // gathered in after `block_after` (0: none); libuv gets what the kernel did not take.
   // `head`: the live edge when the write was decided (for the lag histogram).
   WriteResult write_views(std::uint64_t from, std::uint64_t to, std::uint64_t block_after,
-                          std::uint64_t head);
-  void skipped(std::uint64_t bytes);  // counted: the lane skipped it forward this far
-  void close_slow(CloseReason reason);
+                          std::uint64_t head) override;
+  void skipped(std::uint64_t bytes) override;  // counted: the lane skipped it forward this far
+  void close_slow(CloseReason reason) override;
   // The stream ended and this viewer has everything: close cleanly.
-  void finish();
+  void finish() override;
   // Took nothing for --viewer-stall-timeout: disconnect now (the worker's sweep).
   void drop_stalled();
   // The connection is closing: leave the stream; a write in flight is cancelled by libuv.
@@ -73,7 +66,7 @@ class ViewerSession {
   std::uint64_t stalled_for(std::uint64_t now_ms);
   // The oldest ring position the in-flight write still references (the kernel took the rest;
   // inserted metadata bytes are counted apart from stream bytes).
-  std::uint64_t accepted_position() const;
+  std::uint64_t accepted_position() const override;
   std::uint64_t position() const;
   std::uint64_t bytes_sent() const { return bytes_sent_; }
   Stream& stream() { return *stream_; }
