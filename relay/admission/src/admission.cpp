@@ -3,8 +3,8 @@
 #include "ringcast/admission/admission.h"
 
 #include "ringcast/edge/edge.h"
-#include "ringcast/http/router.h"
 #include "ringcast/http/peer_text.h"
+#include "ringcast/http/router.h"
 #include "ringcast/radio/fallback.h"
 #include "ringcast/video/hls.h"
 
@@ -13,7 +13,8 @@ namespace ringcast::relay {
 namespace {
 
 template <typename Admission>
-Admission refuse(int status, std::string body, std::string reason, Refusal refusal, bool warn = false) {
+Admission refuse(int status, std::string body, std::string reason, Refusal refusal,
+                 bool warn = false) {
   Admission decision;
   decision.outcome = Admission::Outcome::refuse;
   decision.refused.status = status;
@@ -66,15 +67,17 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
                              const MountLookup& mounts, const ViewerPolicy& policy) {
   const std::string& path = head.path;
   if (const auto problem = mount_name_problem(path, policy.max_mount_length)) {
-    return refuse<ViewerAdmission>(400, std::string(*problem) + "\n", std::string(*problem), Refusal::bad_request);
+    return refuse<ViewerAdmission>(400, std::string(*problem) + "\n", std::string(*problem),
+                                   Refusal::bad_request);
   }
   if (const auto value = head.header(kRelayChainHeader)) {
     // Another relay pulls this on behalf of the relays in its chain: never around a loop.
     const RelayChain chain = parse_relay_chain(value);
     if (const auto problem = relay_chain_problem(chain, policy.relay_id, policy.relay_max_hops)) {
-      return refuse<ViewerAdmission>(508, std::string(*problem) + "\n",
-                                     std::string(*problem) + " (chain " + PeerText::from(*value).str() + ")",
-                                     Refusal::relay_loop, true);
+      return refuse<ViewerAdmission>(
+          508, std::string(*problem) + "\n",
+          std::string(*problem) + " (chain " + PeerText::from(*value).str() + ")",
+          Refusal::relay_loop, true);
     }
   }
   // (HLS paths never get here: the router sends them to their own handler, which a drain lets
@@ -102,7 +105,8 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
     decision.mount_present = present;
     return decision;
   }
-  if (!state) return refuse<ViewerAdmission>(404, "no such mount\n", "no such mount", Refusal::not_found);
+  if (!state)
+    return refuse<ViewerAdmission>(404, "no such mount\n", "no such mount", Refusal::not_found);
 
   const MountSettings* settings = mounts.settings(path);
   ViewerAdmission decision;
@@ -117,17 +121,20 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
     }
   }
   if (full) {
-    return refuse<ViewerAdmission>(503, "mount full\n",
-                                   std::to_string(decision.max_viewers) + " viewers (max viewers of the mount)",
-                                   Refusal::over_limit, true);
+    return refuse<ViewerAdmission>(
+        503, "mount full\n",
+        std::to_string(decision.max_viewers) + " viewers (max viewers of the mount)",
+        Refusal::over_limit, true);
   }
   if (settings && settings->listener_auth() && !authenticated) {
     decision.outcome = ViewerAdmission::Outcome::authenticate;
     return decision;
   }
   decision.mount = std::move(serving);
-  if (head.header("Icy-MetaData").value_or("0") == "1" && !carries_own_metadata(mounts.content_type(decision.mount))) {
-    decision.metaint = settings && settings->icy_metaint ? *settings->icy_metaint : policy.icy_metaint;
+  if (head.header("Icy-MetaData").value_or("0") == "1" &&
+      !carries_own_metadata(mounts.content_type(decision.mount))) {
+    decision.metaint =
+        settings && settings->icy_metaint ? *settings->icy_metaint : policy.icy_metaint;
   }
   if (head.method == Method::head) {
     decision.outcome = ViewerAdmission::Outcome::answer_head;
@@ -145,16 +152,17 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
     const std::optional<std::string> rewind = query_parameter(head.target, "rewind");
     const std::optional<double> seconds = rewind ? parse_rewind_seconds(*rewind) : std::nullopt;
     if (!seconds) {
-      return refuse<ViewerAdmission>(400, "rewind wants seconds, 0 to 86400\n",
-                    "rewind=" + PeerText::from(rewind.value_or("(badly percent-encoded)")).str(),
-                    Refusal::bad_request);
+      return refuse<ViewerAdmission>(
+          400, "rewind wants seconds, 0 to 86400\n",
+          "rewind=" + PeerText::from(rewind.value_or("(badly percent-encoded)")).str(),
+          Refusal::bad_request);
     }
     decision.rewind_ms = static_cast<std::uint64_t>(*seconds * 1000);
   }
   // Icecast's duplicate-user rule: one connection per user name and mount at a time (HEAD and
   // Safari's two-byte probe, answered above, are no listeners and hold nothing).
-  decision.one_connection_per_user = authenticated && !user.empty() && settings && settings->listener_users &&
-                                     !settings->allow_duplicate_users;
+  decision.one_connection_per_user = authenticated && !user.empty() && settings &&
+                                     settings->listener_users && !settings->allow_duplicate_users;
   decision.outcome = ViewerAdmission::Outcome::join;
   return decision;
 }
@@ -163,15 +171,18 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
 
 namespace ringcast::relay {
 
-std::optional<std::string> path_taken_for_source(std::string_view mount, const MountLookup& mounts) {
-  if (is_reserved_path(mount)) return "reserved path: the relay's own pages and /admin/ are not mounts";
+std::optional<std::string> path_taken_for_source(std::string_view mount,
+                                                 const MountLookup& mounts) {
+  if (is_reserved_path(mount))
+    return "reserved path: the relay's own pages and /admin/ are not mounts";
   if (parse_hls_path(mount)) {
     return "a name ending in /index.m3u8 or /<digits>.ts is a mount's HLS path, not a mount";
   }
   for (std::size_t slash = mount.rfind('/'); slash != 0 && slash != std::string_view::npos;
        slash = mount.rfind('/', slash - 1)) {
     const std::string_view parent = mount.substr(0, slash);
-    if (mounts.find(parent)) return "under the mount " + std::string(parent) + ", whose HLS paths live there";
+    if (mounts.find(parent))
+      return "under the mount " + std::string(parent) + ", whose HLS paths live there";
   }
   return std::nullopt;
 }
@@ -185,7 +196,8 @@ SourceAdmission admit_source(const RequestHead& head, bool authenticated, const 
     return decision;
   }
   if (const auto problem = mount_name_problem(mount, policy.max_mount_length)) {
-    return refuse<SourceAdmission>(400, std::string(*problem) + "\n", std::string(*problem), Refusal::bad_request);
+    return refuse<SourceAdmission>(400, std::string(*problem) + "\n", std::string(*problem),
+                                   Refusal::bad_request);
   }
   if (auto taken = path_taken_for_source(mount, mounts)) {
     return refuse<SourceAdmission>(403, *taken + "\n", *taken, Refusal::mount_in_use, true);
@@ -198,9 +210,10 @@ SourceAdmission admit_source(const RequestHead& head, bool authenticated, const 
     return decision;
   }
   const auto authorization = head.header("Authorization");
-  if (!authenticated && !basic_credentials_match(authorization, kSourceUser, policy.source_password)) {
-    decision = refuse<SourceAdmission>(401, "authentication required\n", "wrong credentials", Refusal::auth_failure,
-                                       authorization.has_value());
+  if (!authenticated &&
+      !basic_credentials_match(authorization, kSourceUser, policy.source_password)) {
+    decision = refuse<SourceAdmission>(401, "authentication required\n", "wrong credentials",
+                                       Refusal::auth_failure, authorization.has_value());
     decision.refused.close = false;
     decision.asked_without_credentials = !authorization;
     return decision;
@@ -210,7 +223,8 @@ SourceAdmission admit_source(const RequestHead& head, bool authenticated, const 
   decision.chunked = transfer_coding && equals_ignoring_case(*transfer_coding, "chunked");
   if (transfer_coding && !decision.chunked) {
     return refuse<SourceAdmission>(501, "only the chunked transfer coding is understood\n",
-                                   "Transfer-Encoding " + std::string(*transfer_coding), Refusal::bad_request);
+                                   "Transfer-Encoding " + std::string(*transfer_coding),
+                                   Refusal::bad_request);
   }
   const auto expect = head.header("Expect");
   decision.continue_expected = expect && equals_ignoring_case(*expect, "100-continue");

@@ -2,7 +2,6 @@
 #include "ringcast/admission/admission.h"
 
 #include <catch2/catch.hpp>
-
 #include <map>
 
 #include "ringcast/auth/auth.h"
@@ -62,8 +61,9 @@ ViewerPolicy relay_policy() {
   return policy;
 }
 
-ViewerAdmission admit(const RequestHead& head, const MountLookup& mounts, const ViewerPolicy& policy = relay_policy(),
-                      bool authenticated = false, std::string_view user = "") {
+ViewerAdmission admit(const RequestHead& head, const MountLookup& mounts,
+                      const ViewerPolicy& policy = relay_policy(), bool authenticated = false,
+                      std::string_view user = "") {
   return admit_viewer(head, authenticated, user, mounts, policy);
 }
 
@@ -104,7 +104,8 @@ TEST_CASE("a pull that passed through this relay already is refused with 508") {
   short_chains.relay_max_hops = 2;
   const auto too_long = admit(get("/live", {{"X-Ringcast-Relay", "e1, e2"}}), mounts, short_chains);
   CHECK(too_long.refused.status == 508);
-  CHECK(admit(get("/live", {{"X-Ringcast-Relay", "e1"}}), mounts, short_chains).outcome == Outcome::join);
+  CHECK(admit(get("/live", {{"X-Ringcast-Relay", "e1"}}), mounts, short_chains).outcome ==
+        Outcome::join);
 }
 
 TEST_CASE("a draining relay answers new listeners 503 with Retry-After and keeps the connection") {
@@ -144,7 +145,8 @@ TEST_CASE("a mount without a source is served by the first live mount down its f
   CHECK(admit(get("/main"), mounts).mount == "/jingles");
 }
 
-TEST_CASE("a full mount refuses with 503, or sends to a fallback with room when fallback_when_full") {
+TEST_CASE(
+    "a full mount refuses with 503, or sends to a fallback with room when fallback_when_full") {
   FakeMounts mounts;
   mounts.live("/main", 2).live("/overflow", 5).live("/last", 0);
   mounts.settings_of["/main"].max_viewers = 2;
@@ -268,7 +270,8 @@ TEST_CASE("an edge asks its origin for a mount it lacks, then admits what the pu
 
 namespace {
 
-RequestHead source(std::string mount, std::vector<std::pair<std::string, std::string>> headers = {}) {
+RequestHead source(std::string mount,
+                   std::vector<std::pair<std::string, std::string>> headers = {}) {
   RequestHead head;
   head.method = Method::put;
   head.method_name = "PUT";
@@ -279,7 +282,8 @@ RequestHead source(std::string mount, std::vector<std::pair<std::string, std::st
 }
 
 // "source:hackme", as every encoder sends it.
-const std::pair<std::string, std::string> kGoodCredentials{"Authorization", "Basic c291cmNlOmhhY2ttZQ=="};
+const std::pair<std::string, std::string> kGoodCredentials{"Authorization",
+                                                           "Basic c291cmNlOmhhY2ttZQ=="};
 
 SourcePolicy source_policy() {
   SourcePolicy policy;
@@ -293,14 +297,16 @@ using SourceOutcome = SourceAdmission::Outcome;
 
 TEST_CASE("a source with the right password is accepted, with its coding and Expect noted") {
   FakeMounts mounts;
-  const auto plain = admit_source(source("/live", {kGoodCredentials}), false, mounts, source_policy());
+  const auto plain =
+      admit_source(source("/live", {kGoodCredentials}), false, mounts, source_policy());
   CHECK(plain.outcome == SourceOutcome::accept);
   CHECK_FALSE(plain.chunked);
   CHECK_FALSE(plain.continue_expected);
 
   const auto chunked = admit_source(
-      source("/live", {kGoodCredentials, {"Transfer-Encoding", "Chunked"}, {"Expect", "100-CONTINUE"}}), false,
-      mounts, source_policy());
+      source("/live",
+             {kGoodCredentials, {"Transfer-Encoding", "Chunked"}, {"Expect", "100-CONTINUE"}}),
+      false, mounts, source_policy());
   CHECK(chunked.outcome == SourceOutcome::accept);
   CHECK(chunked.chunked);
   CHECK(chunked.continue_expected);
@@ -315,28 +321,32 @@ TEST_CASE("a source without credentials is challenged quietly, with wrong ones l
   CHECK(first.asked_without_credentials);  // libshout's routine first try
   CHECK_FALSE(first.refused.close);
 
-  const auto wrong = admit_source(source("/live", {{"Authorization", "Basic c291cmNlOm5vcGU="}}), false, mounts,
-                                  source_policy());
+  const auto wrong = admit_source(source("/live", {{"Authorization", "Basic c291cmNlOm5vcGU="}}),
+                                  false, mounts, source_policy());
   CHECK(wrong.refused.status == 401);
   CHECK_FALSE(wrong.asked_without_credentials);
   CHECK(wrong.refused.warn);
 
   // Allowed by the stream_auth URL already: no password asked.
-  CHECK(admit_source(source("/live"), true, mounts, source_policy()).outcome == SourceOutcome::accept);
+  CHECK(admit_source(source("/live"), true, mounts, source_policy()).outcome ==
+        SourceOutcome::accept);
 }
 
 TEST_CASE("a mount with a stream_auth URL asks it instead of the password") {
   FakeMounts mounts;
   mounts.settings_of["/live"].stream_auth_url = "http://127.0.0.1:9/auth";
-  CHECK(admit_source(source("/live"), false, mounts, source_policy()).outcome == SourceOutcome::authenticate);
+  CHECK(admit_source(source("/live"), false, mounts, source_policy()).outcome ==
+        SourceOutcome::authenticate);
   // Once it allowed the source, no password is asked.
-  CHECK(admit_source(source("/live"), true, mounts, source_policy()).outcome == SourceOutcome::accept);
+  CHECK(admit_source(source("/live"), true, mounts, source_policy()).outcome ==
+        SourceOutcome::accept);
 }
 
 TEST_CASE("a transfer coding other than chunked is 501") {
   FakeMounts mounts;
   const auto decision =
-      admit_source(source("/live", {kGoodCredentials, {"Transfer-Encoding", "gzip"}}), false, mounts, source_policy());
+      admit_source(source("/live", {kGoodCredentials, {"Transfer-Encoding", "gzip"}}), false,
+                   mounts, source_policy());
   CHECK(decision.refused.status == 501);
   CHECK(decision.refused.refusal == Refusal::bad_request);
 }
@@ -344,13 +354,16 @@ TEST_CASE("a transfer coding other than chunked is 501") {
 TEST_CASE("a source may not take a reserved path, an HLS path or a path under a mount") {
   FakeMounts mounts;
   mounts.live("/tv");
-  for (const char* path : {"/stats", "/admin/metadata", "/radio/index.m3u8", "/radio/12.ts", "/tv/extra"}) {
+  for (const char* path :
+       {"/stats", "/admin/metadata", "/radio/index.m3u8", "/radio/12.ts", "/tv/extra"}) {
     INFO(path);
-    const auto decision = admit_source(source(path, {kGoodCredentials}), false, mounts, source_policy());
+    const auto decision =
+        admit_source(source(path, {kGoodCredentials}), false, mounts, source_policy());
     CHECK(decision.refused.status == 403);
     CHECK(decision.refused.refusal == Refusal::mount_in_use);
   }
-  CHECK(path_taken_for_source("/tv/extra", mounts) == "under the mount /tv, whose HLS paths live there");
+  CHECK(path_taken_for_source("/tv/extra", mounts) ==
+        "under the mount /tv, whose HLS paths live there");
   CHECK_FALSE(path_taken_for_source("/tv2", mounts));
 }
 
@@ -361,6 +374,7 @@ TEST_CASE("a draining relay refuses sources with 503 first, then bad names with 
   const auto refused = admit_source(source("/a/../b", {kGoodCredentials}), false, mounts, draining);
   CHECK(refused.refused.status == 503);
   CHECK(refused.refused.retry_after);
-  const auto bad = admit_source(source("/a/../b", {kGoodCredentials}), false, mounts, source_policy());
+  const auto bad =
+      admit_source(source("/a/../b", {kGoodCredentials}), false, mounts, source_policy());
   CHECK(bad.refused.status == 400);
 }

@@ -2,7 +2,6 @@
 // a fake loop host (time passed in, ticks run by the test) and fake viewers that read the ring
 // views they are handed, as ViewerSession writes them.
 #include <catch2/catch.hpp>
-
 #include <cstring>
 #include <map>
 #include <string>
@@ -48,7 +47,8 @@ class FakeViewer final : public LaneViewer {
  public:
   FakeViewer(Stream& stream) : stream_(stream) {}
 
-  WriteResult write_views(std::uint64_t from, std::uint64_t to, std::uint64_t, std::uint64_t) override {
+  WriteResult write_views(std::uint64_t from, std::uint64_t to, std::uint64_t,
+                          std::uint64_t) override {
     if (!stream_.pin(0, from)) return {WriteResult::Outcome::lapped, from};
     if (stuck) {
       in_flight_from = from;
@@ -58,7 +58,8 @@ class FakeViewer final : public LaneViewer {
     if (received.empty()) first = from;
     REQUIRE(first + received.size() == from);  // contiguous: nothing skipped, nothing twice
     for (std::size_t i = 0; i < views.count; ++i) {
-      const auto* bytes = reinterpret_cast<const char*>(stream_.ring().data()) + views.parts[i].offset;
+      const auto* bytes =
+          reinterpret_cast<const char*>(stream_.ring().data()) + views.parts[i].offset;
       received.append(bytes, views.parts[i].length);
     }
     return {WriteResult::Outcome::written, to, true};
@@ -81,16 +82,20 @@ class FakeViewer final : public LaneViewer {
 };
 
 // Byte i of the source's stream.
-char pattern_at(std::uint64_t i) { return static_cast<char>((i * 131 + i / 251) & 0xff); }
+char pattern_at(std::uint64_t i) {
+  return static_cast<char>((i * 131 + i / 251) & 0xff);
+}
 
 // The source writes `total` bytes in `chunk`-byte reads, `every_us` apart.
-void broadcast(Stream& stream, FakeHost& host, std::uint64_t& written, std::uint64_t total, std::size_t chunk,
-               std::uint64_t every_us) {
+void broadcast(Stream& stream, FakeHost& host, std::uint64_t& written, std::uint64_t total,
+               std::size_t chunk, std::uint64_t every_us) {
   const std::uint64_t end = written + total;
   while (written < end) {
-    const auto span = stream.reserve_for_source(std::min<std::uint64_t>(chunk, end - written), host);
+    const auto span =
+        stream.reserve_for_source(std::min<std::uint64_t>(chunk, end - written), host);
     REQUIRE_FALSE(span.empty());  // the writer is never kept waiting by a viewer
-    for (std::size_t i = 0; i < span.size(); ++i) span[i] = static_cast<std::byte>(pattern_at(written + i));
+    for (std::size_t i = 0; i < span.size(); ++i)
+      span[i] = static_cast<std::byte>(pattern_at(written + i));
     stream.commit_from_source(span.size(), host);
     written += span.size();
     host.run_until(host.now + every_us);
@@ -114,8 +119,10 @@ std::shared_ptr<Stream> radio_mount(FakeHost& host) {
 
 }  // namespace
 
-TEST_CASE("the lane's writes reach each viewer as the source's bytes, in order, through the latency budget",
-          "[stream]") {
+TEST_CASE(
+    "the lane's writes reach each viewer as the source's bytes, in order, through the latency "
+    "budget",
+    "[stream]") {
   FakeHost host;
   auto stream = radio_mount(host);
   std::uint64_t written = 0;
@@ -141,9 +148,10 @@ TEST_CASE("the lane's writes reach each viewer as the source's bytes, in order, 
   CHECK(late.first > early.first);  // it joined a burst behind the later live edge
 }
 
-TEST_CASE("a viewer stuck with a write in flight is closed when the writer needs its memory, and the "
-          "source and the other viewer never wait",
-          "[stream]") {
+TEST_CASE(
+    "a viewer stuck with a write in flight is closed when the writer needs its memory, and the "
+    "source and the other viewer never wait",
+    "[stream]") {
   FakeHost host;
   auto stream = radio_mount(host);
   std::uint64_t written = 0;

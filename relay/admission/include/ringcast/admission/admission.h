@@ -49,7 +49,15 @@ struct ViewerPolicy {
 };
 
 // The counter a refusal adds to (WorkerCounters' names).
-enum class Refusal { bad_request, relay_loop, draining, not_found, over_limit, mount_in_use, auth_failure };
+enum class Refusal {
+  bad_request,
+  relay_loop,
+  draining,
+  not_found,
+  over_limit,
+  mount_in_use,
+  auth_failure
+};
 
 // A refusal: what the peer reads, and what the log line says.
 struct Refused {
@@ -57,9 +65,9 @@ struct Refused {
   std::string body;    // the answer's text, "\n"-terminated
   std::string reason;  // for the log line
   Refusal refusal = Refusal::bad_request;
-  bool close = true;   // close after the answer (not a drain's 503, nor a 401 asking again)
+  bool close = true;  // close after the answer (not a drain's 503, nor a 401 asking again)
   bool retry_after = false;
-  bool warn = false;   // worth a warning (else an info line)
+  bool warn = false;  // worth a warning (else an info line)
 };
 
 struct ViewerAdmission {
@@ -80,10 +88,10 @@ struct ViewerAdmission {
   bool mount_present = false;
 
   // answer_head, answer_probe, join
-  std::string mount;              // the mount that serves: the one asked for, or a fallback
+  std::string mount;  // the mount that serves: the one asked for, or a fallback
   bool sent_to_fallback_when_full = false;
-  std::size_t max_viewers = 0;    // of the mount asked for (for the log line of a full one)
-  std::uint32_t metaint = 0;      // 0: no ICY metadata
+  std::size_t max_viewers = 0;  // of the mount asked for (for the log line of a full one)
+  std::uint32_t metaint = 0;    // 0: no ICY metadata
   // join
   std::optional<std::uint64_t> rewind_ms;
   // Icecast's duplicate-user rule applies: Worker takes the user's place on the mount, and

@@ -31,14 +31,16 @@ class Authenticator {
   Authenticator& operator=(const Authenticator&) = delete;
 
   // Checks `connection`'s request against `settings` (kept alive by `policy` through a reload).
-  void start(Connection& connection, const RequestHead& head, std::string_view early_body, AuthKind kind,
-             std::shared_ptr<const AccessPolicy> policy, const MountSettings& settings);
+  void start(Connection& connection, const RequestHead& head, std::string_view early_body,
+             AuthKind kind, std::shared_ptr<const AccessPolicy> policy,
+             const MountSettings& settings);
   // The connection closed while its check ran: the answer is dropped.
   void cancel(PendingAuth& pending);
   // A viewer admitted by the url authenticator left: listener_remove.
   void listener_left(const ListenerNotice& notice, std::uint64_t duration_seconds);
   // A source came or went on a mount with mount_add / mount_remove URLs.
-  void notify_mount_change(const MountSettings& settings, std::string_view action, const std::string& mount);
+  void notify_mount_change(const MountSettings& settings, std::string_view action,
+                           const std::string& mount);
   // The loop's HTTP client (the master poller reads its master's list with it too).
   AuthClient& http_client();
   // Closes the client's handles (Worker::stop).
@@ -48,9 +50,11 @@ class Authenticator {
   void check_url(std::shared_ptr<PendingAuth> pending);
   void passed(PendingAuth& pending);
   void refused(PendingAuth& pending, int status, std::string_view why);
-  void post_notice(const std::string& url, std::string body, std::uint32_t timeout_ms, std::string_view what);
+  void post_notice(const std::string& url, std::string body, std::uint32_t timeout_ms,
+                   std::string_view what);
   ListenerAuthRequest listener_request(const Connection& connection, const RequestHead& head,
-                                       const MountSettings& settings, std::string user, std::string password) const;
+                                       const MountSettings& settings, std::string user,
+                                       std::string password) const;
 
   Worker& worker_;
   std::unique_ptr<AuthClient> client_;
