@@ -1,5 +1,5 @@
-// Viewer admission: the rules in the order a request meets them. Each refusal carries the text
-// the listener reads and the reason the log line gives.
+// Viewer and source admission: the rules in the order a request meets them. Each refusal
+// carries the text the peer reads and the reason the log line gives.
 #include "ringcast/admission/admission.h"
 
 #include "ringcast/edge/edge.h"
@@ -166,10 +166,6 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
   decision.outcome = ViewerAdmission::Outcome::join;
   return decision;
 }
-
-}  // namespace ringcast::relay
-
-namespace ringcast::relay {
 
 std::optional<std::string> path_taken_for_source(std::string_view mount,
                                                  const MountLookup& mounts) {
