@@ -51,6 +51,17 @@ std::optional<std::string> live_fallback_of(std::string_view mount, const MountL
       });
 }
 
+std::optional<Refused> bad_mount_name(std::string_view path, std::size_t max_length) {
+  const auto problem = mount_name_problem(path, max_length);
+  if (!problem) return std::nullopt;
+  Refused refused;
+  refused.status = 400;
+  refused.body = std::string(*problem) + "\n";
+  refused.reason = std::string(*problem);
+  refused.refusal = Refusal::bad_request;
+  return refused;
+}
+
 std::size_t max_viewers_of(const MountSettings* settings, std::size_t relay_default) {
   return settings && settings->max_viewers ? *settings->max_viewers : relay_default;
 }
@@ -66,9 +77,10 @@ bool carries_own_metadata(std::string_view content_type) {
 ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::string_view user,
                              const MountLookup& mounts, const ViewerPolicy& policy) {
   const std::string& path = head.path;
-  if (const auto problem = mount_name_problem(path, policy.max_mount_length)) {
-    return refuse<ViewerAdmission>(400, std::string(*problem) + "\n", std::string(*problem),
-                                   Refusal::bad_request);
+  if (auto refused = bad_mount_name(path, policy.max_mount_length)) {
+    ViewerAdmission decision;
+    decision.refused = std::move(*refused);
+    return decision;
   }
   if (const auto value = head.header(kRelayChainHeader)) {
     // Another relay pulls this on behalf of the relays in its chain: never around a loop.
@@ -191,9 +203,10 @@ SourceAdmission admit_source(const RequestHead& head, bool authenticated, const 
     decision.refused = draining_refusal();
     return decision;
   }
-  if (const auto problem = mount_name_problem(mount, policy.max_mount_length)) {
-    return refuse<SourceAdmission>(400, std::string(*problem) + "\n", std::string(*problem),
-                                   Refusal::bad_request);
+  if (auto refused = bad_mount_name(mount, policy.max_mount_length)) {
+    SourceAdmission decision;
+    decision.refused = std::move(*refused);
+    return decision;
   }
   if (auto taken = path_taken_for_source(mount, mounts)) {
     return refuse<SourceAdmission>(403, *taken + "\n", *taken, Refusal::mount_in_use, true);

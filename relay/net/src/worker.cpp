@@ -341,15 +341,6 @@ void Worker::take_forwarded_client(Connection& connection, const RequestHead& he
   connection.set_client_address(*client + ":0");
 }
 
-bool Worker::refuse_bad_mount_name(Connection& connection, std::string_view who, std::string_view path) {
-  const auto problem = mount_name_problem(path, relay_.config().max_mount_length);
-  if (!problem) return false;
-  counters_.bad_requests.add(1);
-  spdlog::info("{} {} refused for {}: {}: 400", connection.peer(), who, path, *problem);
-  connection.respond_and_close(400, std::string(*problem) + "\n");
-  return true;
-}
-
 void Worker::handle_source(Connection& connection, RequestHead& head, std::string_view early_body,
                            bool authenticated) {
   const std::string& mount = head.path;
@@ -549,7 +540,10 @@ void Worker::handle_hls_request(Connection& connection, const RequestHead& head)
   // /M/index.m3u8 and /M/<sequence>.ts: HLS cut from an MPEG-TS mount's ring. Routed before
   // mount names, so that no mount can answer for another's playlist or segments.
   const std::string& path = head.path;
-  if (refuse_bad_mount_name(connection, "HLS request", path)) return;
+  if (const auto refused = bad_mount_name(path, relay_.config().max_mount_length)) {
+    refuse(connection, "HLS request", path, *refused);
+    return;
+  }
   const auto hls = parse_hls_path(path);  // the router found the shape
   auto video = hls ? relay_.registry().find(hls->mount) : nullptr;
   if (!video && hls && relay_.relays_mount(hls->mount)) {

@@ -88,7 +88,10 @@ TEST_CASE("a name that is no mount name is refused with 400 before anything is l
   CHECK(decision.outcome == Outcome::refuse);
   CHECK(decision.refused.status == 400);
   CHECK(decision.refused.refusal == Refusal::bad_request);
-  CHECK(decision.refused.close);
+  CHECK(decision.refused.close);  // The same refusal for an HLS request's path.
+  REQUIRE(bad_mount_name("/a/../b/index.m3u8", 128));
+  CHECK(bad_mount_name("/a/../b/index.m3u8", 128)->status == 400);
+  CHECK_FALSE(bad_mount_name("/live/index.m3u8", 128));
 }
 
 TEST_CASE("a pull that passed through this relay already is refused with 508") {

@@ -143,6 +143,10 @@ SourceAdmission admit_source(const RequestHead& head, bool authenticated, const 
 // under an existing mount), or nullopt. The namespace rule of docs/protocol.md, "Paths".
 std::optional<std::string> path_taken_for_source(std::string_view mount, const MountLookup& mounts);
 
+// A path that is no mount name (mount_name_problem) refused with 400: listeners, sources and
+// HLS requests alike.
+std::optional<Refused> bad_mount_name(std::string_view path, std::size_t max_length);
+
 // A mount's listener limit: its own, else the relay's (0: no limit).
 std::size_t max_viewers_of(const MountSettings* settings, std::size_t relay_default);
 

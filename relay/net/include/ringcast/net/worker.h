@@ -145,9 +145,6 @@ class Worker final : public LoopHost {
   // The client a trusted proxy names in Forwarded or X-Forwarded-For becomes the connection's
   // address (forwarded.h: the right-most untrusted hop).
   void take_forwarded_client(Connection& connection, const RequestHead& head);
-  // A path that is no mount name (mount_name_problem): answers 400 and returns true; `who`
-  // names the request for the log.
-  bool refuse_bad_mount_name(Connection& connection, std::string_view who, std::string_view path);
 
   // libuv callbacks
   static void sweep_cb(uv_timer_t* timer);
