@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <chrono>
 #include <cstring>
 #include <optional>
 
@@ -30,12 +29,6 @@ std::size_t round_up_to_power_of_two(std::size_t n) {
   std::size_t p = 4096;
   while (p < n) p <<= 1;
   return p;
-}
-
-std::uint64_t wall_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
 }
 
 std::uint64_t leading_number(std::string_view text) {
@@ -145,6 +138,7 @@ Stream::Stream(std::string mount, const FanoutSettings& settings, std::size_t ri
 
 void Stream::attach_source(std::size_t worker, StreamMetadata metadata) {
   const bool ts = is_mpeg_ts(metadata.content_type);
+  const std::uint64_t attached_unix_ms = metadata.started_unix_ms;
   audio_framing_.store(audio_framing_for(metadata.content_type), std::memory_order_relaxed);
   {
     std::lock_guard lock(metadata_mutex_);
@@ -168,7 +162,7 @@ void Stream::attach_source(std::size_t worker, StreamMetadata metadata) {
     video_.store(video, std::memory_order_release);  // pairs: acquire in the readers' loads
   } else if (video != nullptr) {
     std::lock_guard lock(video->mutex);
-    video->segments.on_source_change(framing_cut_from_.load(std::memory_order_relaxed), wall_ms());
+    video->segments.on_source_change(framing_cut_from_.load(std::memory_order_relaxed), attached_unix_ms);
     video->tracker.reset(head);
     video->psi.reset();
     video->psi_versions = 0;
@@ -180,11 +174,11 @@ void Stream::attach_source(std::size_t worker, StreamMetadata metadata) {
   has_source_.store(true, std::memory_order_release);  // pairs: acquire in has_source()
 }
 
-void Stream::detach_source(std::uint64_t now_ms) {
+void Stream::detach_source(std::uint64_t now_ms, std::uint64_t now_unix_ms) {
   if (Video* video = video_.load(std::memory_order_acquire)) {  // pairs: release in attach_source
     // Detach runs on the registry's caller, the source's loop: still the writer.
     std::lock_guard lock(video->mutex);
-    video->segments.on_source_change(framing().align_down(ring_.head()), wall_ms());
+    video->segments.on_source_change(framing().align_down(ring_.head()), now_unix_ms);
   }
   orphaned_since_ms_.store(now_ms, std::memory_order_relaxed);
   has_source_.store(false, std::memory_order_release);  // pairs: acquire in has_source()
@@ -261,7 +255,7 @@ void Stream::commit_from_source(std::size_t n, LoopHost& writer) {
   const std::uint64_t position = ring_.head();
   ring_.commit(n);
   bytes_in_.add(n);
-  if (ts_source_) feed_video(position, n);
+  if (ts_source_) feed_video(position, n, writer.now_unix_ms());
   if (!framing_locked_) lock_ts_framing();
   if (const std::uint64_t origin = framing_origin_.load(std::memory_order_relaxed);  // writer's own
       !first_bytes_seen_ && framing_locked_ && ring_.head() >= origin + 2) {
@@ -307,7 +301,7 @@ JoinPoint Stream::add_viewer(LoopHost& host, LaneViewer& viewer, const JoinReque
   const RingView view = ring_view();
   JoinOptions options{request.metaint, request.until_block};
   JoinPoint join;
-  if (auto keyframe = keyframe_join(view, request)) {
+  if (auto keyframe = keyframe_join(view, request, host.now_unix_ms())) {
     join = std::move(*keyframe);
     // An ICY listener counts the prefix in its first interval (ffmpeg asks for ICY by
     // default); an interval too short to hold it gets no prefix (the stream's own tables follow).
@@ -341,14 +335,14 @@ JoinPoint Stream::add_viewer(LoopHost& host, LaneViewer& viewer, const JoinReque
   return join;
 }
 
-std::optional<JoinPoint> Stream::keyframe_join(const RingView& view, const JoinRequest& request) {
+std::optional<JoinPoint> Stream::keyframe_join(const RingView& view, const JoinRequest& request,
+                                               std::uint64_t now) {
   Video* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
   if (video == nullptr) return std::nullopt;
   std::lock_guard lock(video->mutex);
   const TsTracker& tracker = video->tracker;
   if (!video->psi) return std::nullopt;  // no tables yet: a decoder could not start anyway
   std::optional<TsTracker::Keyframe> keyframe;
-  const std::uint64_t now = wall_ms();
   if (request.rewind_ms) {
     const std::uint64_t floor = window_floor(view.head);
     keyframe = tracker.keyframe_before(now > *request.rewind_ms ? now - *request.rewind_ms : 0, floor);
@@ -523,11 +517,10 @@ void Stream::apply(LoopHost& host, StreamLane& lane) {
   }
 }
 
-void Stream::feed_video(std::uint64_t position, std::size_t n) {
+void Stream::feed_video(std::uint64_t position, std::size_t n, std::uint64_t now) {
   Video& video = *video_.load(std::memory_order_relaxed);  // the writer's own
   // The committed bytes are contiguous in memory: reserve_for_source never crosses the end.
   const std::span<const std::byte> bytes(ring_.data() + (position & (ring_.capacity() - 1)), n);
-  const std::uint64_t now = wall_ms();
   std::lock_guard lock(video.mutex);
   TsTracker& tracker = video.tracker;
   tracker.feed(position, bytes, now);

@@ -35,9 +35,9 @@ StreamRegistry::Attached StreamRegistry::attach_source(const std::string& mount,
   return {resumed ? AttachOutcome::resumed : AttachOutcome::started, found->second};
 }
 
-void StreamRegistry::detach_source(Stream& stream, std::uint64_t now_ms) {
+void StreamRegistry::detach_source(Stream& stream, std::uint64_t now_ms, std::uint64_t now_unix_ms) {
   std::lock_guard lock(mutex_);
-  stream.detach_source(now_ms);
+  stream.detach_source(now_ms, now_unix_ms);
 }
 
 std::shared_ptr<Stream> StreamRegistry::find(const std::string& mount) const {

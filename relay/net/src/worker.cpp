@@ -619,6 +619,8 @@ void Worker::handle_hls(Connection& connection, const RequestHead& head, const s
 
 LoopLoad Worker::load() const { return relay_.shared_load(); }
 
+std::uint64_t Worker::now_unix_ms() const { return unix_ms(); }
+
 AuthClient& Worker::http_client() { return auth_->http_client(); }
 
 void Worker::viewer_joined() { counters_.viewers_joined.add(1); }
@@ -658,7 +660,7 @@ void Worker::resume_sources(const Stream* stream) {
 }
 
 void Worker::source_detached(Stream& stream) {
-  relay_.registry().detach_source(stream, monotonic_ms());
+  relay_.registry().detach_source(stream, monotonic_ms(), unix_ms());
   const auto policy = relay_.policy();
   if (const MountSettings* settings = policy->mount(stream.mount())) {
     auth_->notify_mount_change(*settings, "mount_remove", stream.mount());

@@ -22,6 +22,7 @@ class FakeHost final : public LoopHost {
   std::size_t index() const override { return 0; }
   LoopLoad load() const override { return {}; }
   std::uint64_t now_us() const override { return now; }
+  std::uint64_t now_unix_ms() const override { return 1'700'000'000'000 + now / 1000; }
   void post_to(std::size_t, LoopEvent&&) override {}  // one loop: nothing to tell others
   void schedule_tick(std::shared_ptr<Stream> stream, std::uint64_t due_us) override {
     ticks.emplace(due_us, std::move(stream));

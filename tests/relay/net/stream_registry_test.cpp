@@ -13,14 +13,14 @@ TEST_CASE("a mount ends only once its grace has passed since its source left", "
   REQUIRE(attached.outcome == StreamRegistry::AttachOutcome::started);
   CHECK(registry.take_expired(1'000'000, 10'000).empty());  // a source is there
 
-  registry.detach_source(*attached.stream, 50'000);
+  registry.detach_source(*attached.stream, 50'000, 1'700'000'000'000);
   // The housekeeping read its clock just before the source left: not "long ago".
   CHECK(registry.take_expired(49'990, 10'000).empty());
   CHECK(registry.take_expired(59'999, 10'000).empty());
   // Back within grace: resumed, and nothing expires.
   CHECK(registry.attach_source("/live.mp3", 0, StreamMetadata{}).outcome == StreamRegistry::AttachOutcome::resumed);
   CHECK(registry.take_expired(100'000, 10'000).empty());
-  registry.detach_source(*attached.stream, 100'000);
+  registry.detach_source(*attached.stream, 100'000, 1'700'000'050'000);
   const auto expired = registry.take_expired(110'000, 10'000);
   REQUIRE(expired.size() == 1);
   CHECK(expired.front()->mount() == "/live.mp3");

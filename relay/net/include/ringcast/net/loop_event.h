@@ -68,6 +68,8 @@ class LoopHost {
   virtual std::size_t index() const = 0;
   virtual LoopLoad load() const = 0;
   virtual std::uint64_t now_us() const = 0;
+  // Wall time (Unix ms): keyframes' and HLS segments' times, a timeshift's distance from live.
+  virtual std::uint64_t now_unix_ms() const = 0;
   // Post to another loop's inbox (this loop's producer token).
   virtual void post_to(std::size_t worker, LoopEvent&& event) = 0;
   // Call stream->on_tick(*this) at due_us (monotonic microseconds), or soon after.

@@ -159,9 +159,12 @@ class Stream : public std::enable_shared_from_this<Stream> {
   const StreamLane& lane(std::size_t worker) const { return *lanes_[worker]; }
 
   // --- source side (the writer's loop) ---
-  // A source (re)attaches on `worker`: metadata replaces the old, MPEG-TS framing restarts.
+  // A source (re)attaches on `worker`: metadata replaces the old, MPEG-TS framing restarts
+  // (an HLS segment still open ends at metadata.started_unix_ms).
   void attach_source(std::size_t worker, StreamMetadata metadata);
-  void detach_source(std::uint64_t now_ms);
+  // now_ms: monotonic, when the grace period starts; now_unix_ms: wall time, where an HLS
+  // segment still open ends.
+  void detach_source(std::uint64_t now_ms, std::uint64_t now_unix_ms);
   bool has_source() const { return has_source_.load(std::memory_order_acquire); }  // pairs: attach/detach release
   std::uint64_t orphaned_since_ms() const { return orphaned_since_ms_.load(std::memory_order_acquire); }
   std::size_t writer_worker() const { return writer_worker_.load(std::memory_order_acquire); }
@@ -270,8 +273,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // How far back rewinds and HLS playlists reach: half the ring behind head.
   std::uint64_t window_floor(std::uint64_t head) const;
   // The writer: follow the TS structure of bytes just committed at `position`.
-  void feed_video(std::uint64_t position, std::size_t n);
-  std::optional<JoinPoint> keyframe_join(const RingView& view, const JoinRequest& request);
+  void feed_video(std::uint64_t position, std::size_t n, std::uint64_t now_unix_ms);
+  std::optional<JoinPoint> keyframe_join(const RingView& view, const JoinRequest& request, std::uint64_t now_unix_ms);
   // Applies what the lane decided, feeding write results back, then publishes the gate and
   // asks for the lane's next tick.
   void apply(LoopHost& host, StreamLane& lane);

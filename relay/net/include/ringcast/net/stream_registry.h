@@ -27,7 +27,8 @@ class StreamRegistry {
   // `settings` (may be null): the mount's own ring size and burst, for a new stream.
   Attached attach_source(const std::string& mount, std::size_t worker, StreamMetadata metadata,
                          const MountSettings* settings = nullptr);
-  void detach_source(Stream& stream, std::uint64_t now_ms);
+  // now_ms: monotonic (grace); now_unix_ms: wall time (where an HLS segment ends).
+  void detach_source(Stream& stream, std::uint64_t now_ms, std::uint64_t now_unix_ms);
   std::shared_ptr<Stream> find(const std::string& mount) const;
   // Removes the mounts orphaned for at least grace_ms and returns them.
   std::vector<std::shared_ptr<Stream>> take_expired(std::uint64_t now_ms, std::uint64_t grace_ms);

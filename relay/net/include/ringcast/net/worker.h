@@ -66,6 +66,7 @@ class Worker final : public LoopHost {
   void post_to(std::size_t worker, LoopEvent&& event) override;
   LoopLoad load() const override;
   std::uint64_t now_us() const override { return uv_hrtime() / 1000; }
+  std::uint64_t now_unix_ms() const override;
   void schedule_tick(std::shared_ptr<Stream> stream, std::uint64_t due_us) override;
   void resume_sources(const Stream* stream) override;
   void note_period(std::uint64_t period_us) override {
