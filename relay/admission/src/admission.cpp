@@ -14,14 +14,14 @@ namespace {
 
 template <typename Admission>
 Admission refuse(int status, std::string body, std::string reason, Refusal refusal,
-                 bool warn = false) {
+                 Refused::Level level = Refused::Level::info) {
   Admission decision;
   decision.outcome = Admission::Outcome::refuse;
   decision.refused.status = status;
   decision.refused.body = std::move(body);
   decision.refused.reason = std::move(reason);
   decision.refused.refusal = refusal;
-  decision.refused.warn = warn;
+  decision.refused.level = level;
   return decision;
 }
 
@@ -89,7 +89,7 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
       return refuse<ViewerAdmission>(
           508, std::string(*problem) + "\n",
           std::string(*problem) + " (chain " + PeerText::from(*value).str() + ")",
-          Refusal::relay_loop, true);
+          Refusal::relay_loop, Refused::Level::warn);
     }
   }
   // (HLS paths never get here: the router sends them to their own handler, which a drain lets
@@ -136,7 +136,7 @@ ViewerAdmission admit_viewer(const RequestHead& head, bool authenticated, std::s
     return refuse<ViewerAdmission>(
         503, "mount full\n",
         std::to_string(decision.max_viewers) + " viewers (max viewers of the mount)",
-        Refusal::over_limit, true);
+        Refusal::over_limit, Refused::Level::warn);
   }
   if (settings && settings->listener_auth() && !authenticated) {
     decision.outcome = ViewerAdmission::Outcome::authenticate;
@@ -209,7 +209,8 @@ SourceAdmission admit_source(const RequestHead& head, bool authenticated, const 
     return decision;
   }
   if (auto taken = path_taken_for_source(mount, mounts)) {
-    return refuse<SourceAdmission>(403, *taken + "\n", *taken, Refusal::mount_in_use, true);
+    return refuse<SourceAdmission>(403, *taken + "\n", *taken, Refusal::mount_in_use,
+                                   Refused::Level::warn);
   }
   const MountSettings* settings = mounts.settings(mount);
   SourceAdmission decision;
@@ -221,10 +222,13 @@ SourceAdmission admit_source(const RequestHead& head, bool authenticated, const 
   const auto authorization = head.header("Authorization");
   if (!authenticated &&
       !basic_credentials_match(authorization, kSourceUser, policy.source_password)) {
-    decision = refuse<SourceAdmission>(401, "authentication required\n", "wrong credentials",
-                                       Refusal::auth_failure, authorization.has_value());
+    decision = authorization
+                   ? refuse<SourceAdmission>(401, "authentication required\n", "wrong credentials",
+                                             Refusal::auth_failure, Refused::Level::warn)
+                   : refuse<SourceAdmission>(401, "authentication required\n",
+                                             "no credentials (a client that asks again with them)",
+                                             Refusal::auth_failure, Refused::Level::debug);
     decision.refused.close = false;
-    decision.asked_without_credentials = !authorization;
     return decision;
   }
   // ffmpeg's -method PUT, GStreamer and curl -T - send chunked bodies; nothing else is coded.

@@ -18,7 +18,6 @@
 #include "ringcast/auth/auth_client.h"
 #include "ringcast/net/connection.h"
 #include "ringcast/edge/edge.h"
-#include "ringcast/radio/fallback.h"
 #include "ringcast/http/forwarded.h"
 #include "ringcast/ops/health.h"
 #include "ringcast/video/hls.h"
@@ -355,13 +354,6 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   const SourceAdmission decision = admit_source(head, authenticated, mounts, rules);
   switch (decision.outcome) {
     case SourceAdmission::Outcome::refuse:
-      if (decision.asked_without_credentials) {
-        counters_.auth_failures.add(1);
-        spdlog::debug("{} source for {} sent no credentials: 401 (a client that asks again with them)",
-                      connection.peer(), mount);
-        connection.respond(Response::challenge(decision.refused.body, policy->realm));
-        return;
-      }
       refuse(connection, "source", mount, decision.refused, policy->realm);
       return;
     case SourceAdmission::Outcome::authenticate:
@@ -518,11 +510,10 @@ void Worker::refuse(Connection& connection, std::string_view who, std::string_vi
       counters_.auth_failures.add(1);
       break;
   }
-  if (refused.warn) {
-    spdlog::warn("{} {} refused for {}: {}: {}", connection.peer(), who, path, refused.reason, refused.status);
-  } else {
-    spdlog::info("{} {} refused for {}: {}: {}", connection.peer(), who, path, refused.reason, refused.status);
-  }
+  const auto level = refused.level == Refused::Level::warn   ? spdlog::level::warn
+                     : refused.level == Refused::Level::debug ? spdlog::level::debug
+                                                              : spdlog::level::info;
+  spdlog::log(level, "{} {} refused for {}: {}: {}", connection.peer(), who, path, refused.reason, refused.status);
   if (refused.status == 401) {
     connection.respond(Response::challenge(refused.body, std::string(realm)));
     return;

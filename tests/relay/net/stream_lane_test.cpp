@@ -110,6 +110,13 @@ bool is_stream_slice(const FakeViewer& viewer) {
   return true;
 }
 
+// A viewer joins and its head is out: the lane writes to it from now on.
+JoinPoint join(Stream& stream, FakeHost& host, FakeViewer& viewer) {
+  const JoinPoint point = stream.add_viewer(host, viewer);
+  stream.start_viewer(host, point.id);
+  return point;
+}
+
 std::shared_ptr<Stream> radio_mount(FakeHost& host) {
   FanoutSettings settings;
   auto stream = std::make_shared<Stream>("/radio", settings, 256 * 1024, 1);
@@ -130,11 +137,9 @@ TEST_CASE(
   broadcast(*stream, host, written, 32 * 1024, 4096, 20'000);  // a burst to join into
 
   FakeViewer early(*stream), late(*stream);
-  const JoinPoint first = stream->add_viewer(host, early);
-  stream->start_viewer(host, first.id);
+  const JoinPoint first = join(*stream, host, early);
   broadcast(*stream, host, written, 64 * 1024, 4096, 20'000);
-  const JoinPoint second = stream->add_viewer(host, late);
-  stream->start_viewer(host, second.id);
+  const JoinPoint second = join(*stream, host, late);
   broadcast(*stream, host, written, 128 * 1024, 4096, 20'000);
   host.run_until(host.now + 2'000'000);  // past the latency budget: every byte is out
 
@@ -159,10 +164,8 @@ TEST_CASE(
   broadcast(*stream, host, written, 32 * 1024, 4096, 20'000);
   FakeViewer stuck(*stream), healthy(*stream);
   stuck.stuck = true;
-  const JoinPoint a = stream->add_viewer(host, stuck);
-  stream->start_viewer(host, a.id);
-  const JoinPoint b = stream->add_viewer(host, healthy);
-  stream->start_viewer(host, b.id);
+  join(*stream, host, stuck);
+  join(*stream, host, healthy);
 
   // Four rings' worth: the stuck viewer's write pins memory the writer comes back to.
   broadcast(*stream, host, written, 4 * 256 * 1024, 4096, 20'000);

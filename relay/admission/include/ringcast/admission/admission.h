@@ -67,7 +67,10 @@ struct Refused {
   Refusal refusal = Refusal::bad_request;
   bool close = true;  // close after the answer (not a drain's 503, nor a 401 asking again)
   bool retry_after = false;
-  bool warn = false;  // worth a warning (else an info line)
+  // The log line's level: a warning when worth one, debug for a routine refusal (libshout
+  // asks without credentials first and again with them after the 401).
+  enum class Level { debug, info, warn };
+  Level level = Level::info;
 };
 
 struct ViewerAdmission {
@@ -127,9 +130,6 @@ struct SourceAdmission {
   };
   Outcome outcome = Outcome::refuse;
   Refused refused;
-  // libshout asks without credentials first and again with them after the 401: that first
-  // attempt is routine (a debug line, not a warning).
-  bool asked_without_credentials = false;
   // accept
   bool chunked = false;            // ffmpeg's -method PUT, GStreamer, curl -T -
   bool continue_expected = false;  // Expect: 100-continue: Icecast answers 100 Continue, not 200

@@ -23,15 +23,7 @@ namespace ringcast::relay {
 
 struct HlsPath;
 
-struct AdminTask;
-struct AccessPolicy;
-struct ViewerAdmission;
 struct Refused;
-struct MountSettings;
-struct PendingAuth;
-struct ListenerNotice;
-struct ListenerAuthRequest;
-enum class AuthKind;
 class AuthClient;
 class AdminActions;
 class Authenticator;
