@@ -155,7 +155,15 @@ void Lane::tick(const RingView& ring, const LoopLoad& load, std::uint64_t now_us
 }
 
 bool Lane::slot_has_work(const Slot& slot, std::uint64_t head) const {
-  return !slot.viewers.empty() && slot.serviced_head != head;
+  // Held: the bytes for the slot's viewers are read at its tick, so the head cannot say.
+  return !slot.viewers.empty() && (held_ || slot.serviced_head != head);
+}
+
+void Lane::hold_source(bool held, std::uint64_t now_us) {
+  held_ = held;
+  if (held_ && next_due_us_ == 0 && period_us_ > 0 && live_ > 0 && !finishing_) {
+    next_due_us_ = now_us + std::max<std::uint64_t>(period_us_ / kSlots, 1);
+  }
 }
 
 std::optional<std::uint64_t> Lane::next_tick_us() const {

@@ -5,10 +5,12 @@
 
 #include <arpa/inet.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cassert>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 
 #include "admin_task.h"
@@ -23,6 +25,12 @@
 #include "ringcast/net/worker.h"
 
 namespace ringcast::relay {
+
+namespace {
+// libuv reads up to 32 times per readiness event; a read on demand stops sooner, since a held
+// source has at most a few of its latency budgets waiting.
+constexpr int kMaxPendingReads = 8;
+}  // namespace
 
 struct Connection::SessionRecord {
   std::string method, target, referer, user_agent, user;
@@ -258,6 +266,26 @@ void Connection::become_viewer(std::unique_ptr<ViewerSession> viewer) {
 }
 
 int Connection::restart_reading() { return uv_read_start(stream(), alloc_cb, read_cb); }
+
+void Connection::read_pending() {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0) return;
+  // As libuv reads: into the span the alloc callback gives, until the kernel has less than it.
+  for (int reads = 0; reads < kMaxPendingReads && state_ == State::source && !source_->paused(); ++reads) {
+    uv_buf_t buffer;
+    on_alloc(&buffer);
+    if (buffer.len == 0) {
+      on_read(UV_ENOBUFS, &buffer);
+      return;
+    }
+    const ssize_t n = ::recv(fd, buffer.base, buffer.len, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    const ssize_t nread = n < 0 ? uv_translate_sys_error(errno) : n == 0 ? ssize_t{UV_EOF} : n;
+    on_read(nread, &buffer);
+    if (n <= 0 || static_cast<std::size_t>(n) < buffer.len) return;
+  }
+}
 
 void Connection::respond(const Response& response, bool head_only) {
   write_then_shutdown(head_only ? render_head(response) : render(response));

@@ -229,6 +229,9 @@ std::string render_metrics_text(const StatsInput& input) {
   }
   out.family("ringcast_source_idle_timeouts_total", "counter", "Sources dropped for sending nothing.");
   out.sample("ringcast_source_idle_timeouts_total", total(&WorkerCounters::source_idle_timeouts));
+  out.family("ringcast_source_reads_total", "counter",
+             "Reads that brought sources' bytes: as they arrive, or on demand before a write.");
+  out.sample("ringcast_source_reads_total", total(&WorkerCounters::source_reads));
   out.family("ringcast_metadata_updates_total", "counter", "Titles set through /admin/metadata.");
   out.sample("ringcast_metadata_updates_total", total(&WorkerCounters::metadata_updates));
   out.family("ringcast_viewers_moved_total", "counter",

@@ -4,8 +4,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+
+#include "ringcast/core/source_hold.h"
 
 #include "ringcast/net/connection.h"
 #include "ringcast/net/origin_pull.h"
@@ -52,6 +59,7 @@ uv_buf_t SourceSession::next_buffer() {
 void SourceSession::on_received(char* at, std::size_t n, std::uint64_t now_ms) {
   last_data_ms_ = now_ms;
   bytes_received_ += n;
+  connection_.worker().counters().source_reads.add(1);
   if (!chunked_) {
     commit(at, n);
     return;
@@ -88,8 +96,72 @@ void SourceSession::commit(char* at, std::size_t n) {
   if (n > 0) stream_->commit_from_source(n, connection_.worker());
 }
 
+void SourceSession::review_hold() {
+  if (!attached_) return;
+  Worker& worker = connection_.worker();
+  const StreamLane& own = stream_->lane(worker.index());
+  SourceHoldInput input;
+  input.video = stream_->video_source();
+  input.paused = paused_;
+  for (std::size_t i = 0; i < stream_->lane_count(); ++i) {
+    if (i != worker.index() && stream_->lane(i).viewer_count.load(std::memory_order_relaxed) > 0) {
+      input.viewers_elsewhere = true;
+    }
+  }
+  input.own_viewers = own.lane.size();
+  input.own_period_us = own.lane.period_us();
+  input.rate_bytes_per_second = stream_->ingest_bits_per_second() / 8;
+  input.latency_budget_ms = stream_->latency_budget_ms();
+  const std::size_t wanted = source_hold_bytes(input);
+  if (source_hold_changes(hold_bytes_, wanted)) hold(wanted);
+}
+
+void SourceSession::hold(std::size_t bytes) {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(connection_.stream()), &fd) != 0) return;
+  const int lowat = bytes == 0 ? 1 : static_cast<int>(bytes);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) != 0) {
+    spdlog::debug("source {} on {}: SO_RCVLOWAT {}: {}", connection_.peer(), stream_->mount(), lowat,
+                  std::strerror(errno));
+    return;  // read as bytes arrive, as before
+  }
+  const bool was_held = hold_bytes_ != 0;
+  hold_bytes_ = bytes;
+  if (was_held != (bytes != 0)) {
+    spdlog::debug("source {} on {}: {}", connection_.peer(), stream_->mount(),
+                  bytes != 0 ? "read on demand" : "read as bytes arrive");
+    stream_->hold_source(connection_.worker(), bytes != 0 ? this : nullptr);
+  }
+  // Released: the kernel reports what it holds at once (the lowered mark), and libuv reads it.
+}
+
+void SourceSession::read_now() {
+  if (attached_ && !paused_) connection_.read_pending();
+}
+
+void SourceSession::read_before_timeout(std::uint64_t now_ms) {
+  if (!attached_ || paused_) return;
+  // The kernel's clock, not the read's: when the newest of the bytes it holds came.
+  std::optional<std::uint64_t> arrived_ms;
+  uv_os_fd_t fd;
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(connection_.stream()), &fd) == 0 &&
+      getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0) {
+    arrived_ms = now_ms - std::min<std::uint64_t>(info.tcpi_last_data_recv, now_ms);
+  }
+  const std::uint64_t before = bytes_received_;
+  read_now();
+  if (bytes_received_ != before && arrived_ms) last_data_ms_ = *arrived_ms;
+}
+
+void SourceSession::release() {
+  if (hold_bytes_ != 0) hold(0);
+}
+
 void SourceSession::pause() {
   if (paused_) return;
+  release();  // not reading at all until there is room
   paused_ = true;
   paused_since_us_ = connection_.worker().now_us();
   uv_read_stop(connection_.stream());
@@ -108,6 +180,10 @@ void SourceSession::resume() {
 void SourceSession::detach(std::uint64_t) {
   if (!attached_) return;
   attached_ = false;
+  if (hold_bytes_ != 0) {
+    hold_bytes_ = 0;  // the socket goes with the connection: only the stream needs telling
+    stream_->hold_source(connection_.worker(), nullptr);
+  }
   if (paused_) {
     stream_->add_source_paused(connection_.worker().now_us() - paused_since_us_);
     connection_.worker().source_gone(*this);

@@ -121,6 +121,7 @@ std::string render_stats_json(const StatsInput& input) {
         {"skips", total(&WorkerCounters::skips)},
         {"slow_disconnects", total(&WorkerCounters::slow_disconnects)},
         {"source_idle_timeouts", total(&WorkerCounters::source_idle_timeouts)},
+        {"source_reads", total(&WorkerCounters::source_reads)},
         {"metadata_updates", total(&WorkerCounters::metadata_updates)},
         {"viewers_moved", total(&WorkerCounters::viewers_moved)},
         {"auth_allowed", total(&WorkerCounters::auth_allowed)},

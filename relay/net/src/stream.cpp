@@ -255,6 +255,7 @@ void Stream::commit_from_source(std::size_t n, LoopHost& writer) {
   const std::uint64_t position = ring_.head();
   ring_.commit(n);
   bytes_in_.add(n);
+  last_commit_ms_.set(writer.now_us() / 1000);
   if (ts_source_) feed_video(position, n, writer.now_unix_ms());
   if (!framing_locked_) lock_ts_framing();
   if (const std::uint64_t origin = framing_origin_.load(std::memory_order_relaxed);  // writer's own
@@ -298,6 +299,13 @@ void Stream::lock_ts_framing() {
 
 JoinPoint Stream::add_viewer(LoopHost& host, LaneViewer& viewer, const JoinRequest& request) {
   StreamLane& lane = *lanes_[host.index()];
+  if (lane.held_source != nullptr) {
+    // The joiner's burst ends at what the source sent until now, not at the last read.
+    lane.held_source->read_now();
+    // The first viewer: the lane has no wheel yet to read the source for it. As bytes arrive
+    // until the loop's next review (source_hold.h).
+    if (lane.lane.size() == 0 && lane.held_source != nullptr) lane.held_source->release();
+  }
   const RingView view = ring_view();
   JoinOptions options{request.metaint, request.until_block};
   JoinPoint join;
@@ -390,6 +398,13 @@ void Stream::start_viewer(LoopHost& host, ViewerId viewer) {
   apply(host, lane);
 }
 
+void Stream::hold_source(LoopHost& writer, HeldSource* source) {
+  StreamLane& lane = *lanes_[writer.index()];
+  lane.held_source = source;
+  lane.lane.hold_source(source != nullptr, writer.now_us());
+  if (!lane.applying) apply(writer, lane);  // schedules the wheel's next tick
+}
+
 void Stream::remove_viewer(LoopHost& host, ViewerId viewer) {
   StreamLane& lane = *lanes_[host.index()];
   lane.lane.remove(viewer);
@@ -424,6 +439,8 @@ void Stream::on_tick(LoopHost& host, std::uint64_t due_us) {
   StreamLane& lane = *lanes_[host.index()];
   if (lane.scheduled_us != due_us) return;  // superseded by an earlier tick
   lane.scheduled_us = 0;
+  // A held source's bytes are read now, for the slots this tick writes.
+  if (lane.held_source != nullptr) lane.held_source->read_now();
   const std::uint64_t now = host.now_us();
   lane.lane.tick(ring_view(), host.load(), now, lane.actions);
   host.note_period(lane.lane.period_us());
@@ -631,12 +648,22 @@ void Stream::remove_segment_reader(LoopHost& host, ViewerId reader) {
 }
 
 void Stream::sample_rate(std::uint64_t now_ms) {
+  // From commit to commit, not sample to sample: a source read on demand (source_hold.h)
+  // commits a second or two of its bytes at once, and a window ending between two such reads
+  // would see none of them, the next one twice as many. A source quiet for a while is measured
+  // up to now, so its rate falls.
+  const std::uint64_t at = last_commit_ms_.get();
   const std::uint64_t bytes = bytes_in_.get();
-  if (rate_sample_ms_ != 0 && now_ms > rate_sample_ms_) {
-    ingest_bps_.store((bytes - rate_sample_bytes_) * 8 * 1000 / (now_ms - rate_sample_ms_),
-                      std::memory_order_relaxed);
+  const std::uint64_t end = at != 0 && now_ms < at + kRateQuietMs ? at : now_ms;
+  if (rate_sample_ms_ == 0 || end < rate_sample_ms_) {
+    rate_sample_ms_ = end;
+    rate_sample_bytes_ = bytes;
+    return;
   }
-  rate_sample_ms_ = now_ms;
+  if (end < rate_sample_ms_ + kRateWindowMs) return;
+  ingest_bps_.store((bytes - rate_sample_bytes_) * 8 * 1000 / (end - rate_sample_ms_),
+                    std::memory_order_relaxed);
+  rate_sample_ms_ = end;
   rate_sample_bytes_ = bytes;
 }
 

@@ -720,15 +720,21 @@ void Worker::on_sweep() {
           connection->respond_and_close(408, "request head timeout\n");
         }
         break;
-      case Connection::State::source:
-        if (!connection->source()->paused() &&
-            now - connection->source()->last_data_ms() >= config.source_idle_timeout_ms) {
-          counters_.source_idle_timeouts.add(1);
-          spdlog::warn("source {} on {} sent nothing for {} ms: dropped", connection->peer(),
-                       connection->source()->stream().mount(), config.source_idle_timeout_ms);
-          connection->close("source idle");
-        }
+      case Connection::State::source: {
+        SourceSession& source = *connection->source();
+        source.review_hold();
+        const auto silent = [&] {
+          return !source.paused() && now >= source.last_data_ms() + config.source_idle_timeout_ms;
+        };
+        // A held source is silent only if the kernel holds nothing for it either.
+        if (silent() && source.held()) source.read_before_timeout(now);
+        if (connection->is_closing() || !silent()) break;
+        counters_.source_idle_timeouts.add(1);
+        spdlog::warn("source {} on {} sent nothing for {} ms: dropped", connection->peer(),
+                     source.stream().mount(), config.source_idle_timeout_ms);
+        connection->close("source idle");
         break;
+      }
       case Connection::State::lingering:
         if (now - connection->lingering_since_ms() >= kLingerMs) connection->close("linger over");
         break;

@@ -473,6 +473,51 @@ TEST_CASE("an idle lane asks for no tick until the next commit starts the wheel"
   CHECK(h.lane.next_tick_us());
 }
 
+TEST_CASE("a lane whose source is held ticks once per period for its one viewer, and what was read just before a tick goes out in it", "[lane]") {
+  Harness h(settings_for());
+  h.load = {800, 0};  // a full audience: the whole period
+  const ViewerId id = h.join(0);
+  for (int i = 0; i < 30; ++i) {  // 3 s of 128 kbit/s as bytes arrive: the rate is measured
+    h.commit(1600);
+    h.run_until(h.now + kSecond / 10);
+  }
+  h.run_until(h.now + 2 * kSecond);
+  REQUIRE(h.lane.period_us() == kSecond);  // the budget: 16 KiB take longer at 16 kB/s
+  REQUIRE_FALSE(h.lane.next_tick_us());  // caught up and not held: stopped
+  const std::size_t before = h.writes[id].size();
+
+  h.lane.hold_source(true, h.now);
+  CHECK(h.lane.source_held());
+  const std::uint64_t start = h.now;
+  std::size_t ticks = 0;
+  while (const auto next = h.lane.next_tick_us()) {
+    if (*next > start + 5 * kSecond) break;
+    h.now = *next;
+    // The writer's loop reads the held source right before the lane's tick: a period's bytes.
+    h.commit(16'000);
+    LaneActions out;
+    h.lane.tick(h.ring, h.load, h.now, out);
+    h.apply(out);
+    ++ticks;
+    REQUIRE(h.writes[id].size() == before + ticks);
+    CHECK(h.writes[id].back().to == h.ring.head);  // everything read, at once
+    CHECK(h.writes[id].back().at_us == h.now);
+  }
+  CHECK(ticks >= 4);  // once a period for its one slot, not at every step of the wheel
+  CHECK(ticks <= 6);
+
+  h.lane.hold_source(false, h.now);
+  h.run_until(h.now + 2 * kSecond);
+  CHECK_FALSE(h.lane.next_tick_us());  // released: stops once caught up
+}
+
+TEST_CASE("holding a lane with no viewers schedules nothing", "[lane]") {
+  Harness h(settings_for());
+  h.load = {800, 0};
+  h.lane.hold_source(true, h.now);
+  CHECK_FALSE(h.lane.next_tick_us());
+}
+
 TEST_CASE("random events keep every invariant (seeded)", "[lane]") {
   const unsigned seed = std::random_device{}();
   std::printf("lane random test seed %u\n", seed);

@@ -171,6 +171,12 @@ class Lane {
   void evict_below(std::uint64_t position, LaneActions& out);
   // The stream ended: each viewer gets what is left, partial packet included, then finishes.
   void finish(const RingView& ring, LaneActions& out);
+  // The source is read on demand (source_hold.h): its bytes wait in the kernel until the
+  // writer's loop reads them right before this lane's tick, so while held the wheel keeps
+  // turning for every slot with viewers, whether or not the head moved. Holding starts a
+  // stopped wheel at now_us (once a commit has set the period).
+  void hold_source(bool held, std::uint64_t now_us);
+  bool source_held() const { return held_; }
 
   // --- outputs ---
   // The oldest position an in-flight write may still read (rounded down to a gate bucket);
@@ -237,6 +243,7 @@ class Lane {
   std::size_t live_ = 0;
   std::array<Slot, kSlots> slots_;
   bool finishing_ = false;
+  bool held_ = false;  // hold_source()
   bool partial_held_ = false;  // some viewer waits at a partial packet
   bool quiet_flush_ = false;   // servicing for a quiet source: partial packets go out
   std::uint64_t last_head_ = 0;

@@ -80,6 +80,9 @@ class Connection {
   void become_viewer(std::unique_ptr<ViewerSession> viewer);
   // Reads again after a paused source's uv_read_stop. Returns a libuv error code.
   int restart_reading();
+  // A source read on demand (source_hold.h): reads what the kernel holds now, as libuv's read
+  // callback would have.
+  void read_pending();
 
   State state() const { return state_; }
   bool is_closing() const { return state_ == State::closed; }

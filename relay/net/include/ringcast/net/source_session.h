@@ -11,6 +11,7 @@
 
 #include "ringcast/http/chunked_decoder.h"
 #include "ringcast/radio/icy_reader.h"
+#include "ringcast/net/stream.h"
 
 namespace ringcast::relay {
 
@@ -18,7 +19,7 @@ class Connection;
 class OriginPull;
 class Stream;
 
-class SourceSession {
+class SourceSession final : public HeldSource {
  public:
   // chunked: the body is sent with Transfer-Encoding: chunked; its framing is removed in the
   // ring, where the kernel put it, before anything is committed. icy_metaint: an origin's
@@ -38,6 +39,18 @@ class SourceSession {
   void pause();
   void resume();
 
+  // Reads it on demand or as bytes arrive, as its mount's viewers need now (source_hold.h); the
+  // loop's sweep asks.
+  void review_hold();
+  bool held() const { return hold_bytes_ != 0; }
+  // A held source that looks silent by its reads: reads what the kernel holds, and dates it by
+  // when the kernel received it (TCP_INFO), so --source-timeout counts from the source's last
+  // byte, not from the relay's read of it.
+  void read_before_timeout(std::uint64_t now_ms);
+  // HeldSource
+  void read_now() override;
+  void release() override;
+
   // When the source last sent, or the relay last resumed reading it: a source the relay has
   // paused is never blamed for the silence (--source-timeout).
   std::uint64_t last_data_ms() const { return last_data_ms_; }
@@ -50,6 +63,8 @@ class SourceSession {
 
  private:
   void commit(char* at, std::size_t n);
+  // Sets the socket's low-water mark (0: released) and tells the stream.
+  void hold(std::size_t bytes);
 
   Connection& connection_;
   std::shared_ptr<Stream> stream_;
@@ -58,6 +73,7 @@ class SourceSession {
   std::uint64_t paused_since_us_ = 0;  // while paused: how long the relay kept it from reading
   std::uint64_t last_data_ms_ = 0;
   std::uint64_t bytes_received_ = 0;
+  std::size_t hold_bytes_ = 0;  // the socket's SO_RCVLOWAT while held (0: not held)
   std::optional<ChunkedDecoder> chunked_;
   std::optional<IcyReader> icy_;
   OriginPull* pull_ = nullptr;

@@ -69,6 +69,7 @@ struct WorkerCounters {
   Counter relay_loops;        // 508: a relay's pull that passed through this relay already
   Counter origin_failures;    // 502: an edge's listeners whose mount no origin served
   Counter source_idle_timeouts;
+  Counter source_reads;      // reads that brought a source's bytes (as they arrive or on demand)
   Counter metadata_updates;  // titles set through /admin/metadata
   Counter viewers_moved;     // to a fallback mount, back, or by an admin (moveclients)
   Counter auth_allowed;      // listeners and sources a users file or auth server allowed

@@ -70,6 +70,18 @@ struct IcyTitle {
   std::uint64_t updated_unix_ms = 0;
 };
 
+// A source its writer's loop reads on demand (source_hold.h): SourceSession, or a test's fake.
+class HeldSource {
+ public:
+  // Reads what the kernel holds for it now, as if it had just arrived.
+  virtual void read_now() = 0;
+  // Reads it as bytes arrive again, from now on (until its loop holds it again).
+  virtual void release() = 0;
+
+ protected:
+  ~HeldSource() = default;
+};
+
 // One worker's share of a mount: its Lane (the rules) and what applying the lane's actions
 // needs. Every field but the atomics and counters is touched only by that worker's thread.
 struct alignas(64) StreamLane {
@@ -80,6 +92,7 @@ struct alignas(64) StreamLane {
   LaneActions actions;                   // reused: no allocation per event once warm
   bool applying = false;
   std::uint64_t scheduled_us = 0;  // the tick this lane's loop holds for it (0: none)
+  HeldSource* held_source = nullptr;  // this loop's source, read on demand (null: none)
   std::atomic<bool> notify_pending{false};     // a commit event is queued for this lane
   std::atomic<bool> make_room_pending{false};  // a make_room event is queued for this lane
   std::atomic<std::uint32_t> viewer_count{0};
@@ -173,6 +186,12 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::span<std::byte> reserve_for_source(std::size_t wanted, LoopHost& writer);
   // Bytes landed in the ring: publish them, run the own lane, notify the other lanes.
   void commit_from_source(std::size_t n, LoopHost& writer);
+  // The writer's loop reads its source on demand (null: as bytes arrive again): right before
+  // its lane's ticks, which keep turning for the lane's viewers, and before a join there.
+  void hold_source(LoopHost& writer, HeldSource* source);
+  // The current source sends MPEG-TS (the writer's loop only).
+  bool video_source() const { return ts_source_; }
+  std::uint32_t latency_budget_ms() const { return settings_.latency_budget_ms; }
   // The relay kept the source from reading (no ring room) for this long.
   void add_source_paused(std::uint64_t us) { source_paused_us_.add(us); }
 
@@ -328,8 +347,11 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::atomic<std::size_t> writer_worker_{0};
 
   Counter bytes_in_, source_connects_, source_paused_us_;
+  Counter last_commit_ms_;  // monotonic: the ingest rate is measured between commits
   std::atomic<std::uint64_t> ingest_bps_{0};
   std::atomic<std::uint64_t> peak_viewers_{0};
+  static constexpr std::uint64_t kRateWindowMs = 1000;  // the ingest rate's shortest window
+  static constexpr std::uint64_t kRateQuietMs = 5000;   // no commit this long: measured to now
   std::uint64_t rate_sample_bytes_ = 0;  // housekeeping only
   std::uint64_t rate_sample_ms_ = 0;
 };
