@@ -438,9 +438,10 @@ void Stream::on_commit_event(LoopHost& host) {
 void Stream::on_tick(LoopHost& host, std::uint64_t due_us) {
   StreamLane& lane = *lanes_[host.index()];
   if (lane.scheduled_us != due_us) return;  // superseded by an earlier tick
-  lane.scheduled_us = 0;
-  // A held source's bytes are read now, for the slots this tick writes.
+  // A held source's bytes are read now, for the slots this tick writes; while this tick is
+  // still the one scheduled, the commit they bring asks for no second tick at the same time.
   if (lane.held_source != nullptr) lane.held_source->read_now();
+  lane.scheduled_us = 0;
   const std::uint64_t now = host.now_us();
   lane.lane.tick(ring_view(), host.load(), now, lane.actions);
   host.note_period(lane.lane.period_us());

@@ -19,8 +19,10 @@ class FakeHost final : public LoopHost {
   std::uint64_t now = 1'000'000;
   std::multimap<std::uint64_t, std::shared_ptr<Stream>> ticks;
 
+  LoopLoad loop_load{};  // one viewer, idle: every commit is written at once
+
   std::size_t index() const override { return 0; }
-  LoopLoad load() const override { return {}; }
+  LoopLoad load() const override { return loop_load; }
   std::uint64_t now_us() const override { return now; }
   std::uint64_t now_unix_ms() const override { return 1'700'000'000'000 + now / 1000; }
   void post_to(std::size_t, LoopEvent&&) override {}  // one loop: nothing to tell others
@@ -177,4 +179,107 @@ TEST_CASE(
   CHECK_FALSE(healthy.closed);
   CHECK(healthy.first + healthy.received.size() == written);
   CHECK(is_stream_slice(healthy));
+}
+
+namespace {
+
+// A source whose bytes wait in its "kernel" until the stream asks for them (HeldSource), as
+// SourceSession's socket holds them under SO_RCVLOWAT.
+class FakeHeldSource final : public HeldSource {
+ public:
+  FakeHeldSource(Stream& stream, FakeHost& host, std::uint64_t& written)
+      : stream_(stream), host_(host), written_(written) {}
+
+  void send(std::size_t bytes) { waiting += bytes; }
+  void read_now() override {
+    ++reads;
+    while (waiting > 0) {
+      const auto span = stream_.reserve_for_source(waiting, host_);
+      REQUIRE_FALSE(span.empty());
+      for (std::size_t i = 0; i < span.size(); ++i)
+        span[i] = static_cast<std::byte>(pattern_at(written_ + i));
+      stream_.commit_from_source(span.size(), host_);
+      written_ += span.size();
+      waiting -= span.size();
+    }
+  }
+  void release() override {
+    released = true;
+    stream_.hold_source(host_, nullptr);
+  }
+
+  std::size_t waiting = 0;
+  std::size_t reads = 0;
+  bool released = false;
+
+ private:
+  Stream& stream_;
+  FakeHost& host_;
+  std::uint64_t& written_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a held source is read at the lane's ticks and before a join, and its viewers get every byte "
+    "as they would have",
+    "[stream]") {
+  FakeHost host;
+  host.loop_load = {800, 0};  // a full audience: 16 KiB writes, the 1 s budget
+  auto stream = radio_mount(host);
+  std::uint64_t written = 0;
+  FakeViewer listener(*stream);
+  join(*stream, host, listener);
+  // 2 s of 128 kbit/s read as it arrives, 1 KiB every 64 ms: the lane measures the rate.
+  broadcast(*stream, host, written, 32 * 1024, 1024, 64'000);
+  host.run_until(host.now + 2'000'000);
+  REQUIRE(listener.first + listener.received.size() == written);
+
+  FakeHeldSource source(*stream, host, written);
+  stream->hold_source(host, &source);
+  // 4 s of the same source, its bytes left in the kernel: only the lane's ticks read them.
+  for (int i = 0; i < 64; ++i) {
+    source.send(1024);
+    host.run_until(host.now + 64'000);
+  }
+  CHECK(source.reads >= 3);  // once a period for the one slot with a viewer
+  CHECK(source.reads <= 6);
+  CHECK(listener.first + listener.received.size() + source.waiting == 32 * 1024 + 64 * 1024);
+
+  // A second viewer: what waits is read first, so its burst ends at the source's last byte.
+  source.send(1024);
+  FakeViewer joiner(*stream);
+  const std::size_t reads = source.reads;
+  join(*stream, host, joiner);
+  CHECK(source.reads == reads + 1);
+  CHECK(source.waiting == 0);
+  CHECK(joiner.first + joiner.received.size() == written);
+  CHECK_FALSE(source.released);  // the lane has its wheel: the hold stays
+
+  host.run_until(host.now + 2'000'000);  // a period and more: every byte is out
+  for (const FakeViewer* viewer : {&listener, &joiner}) {
+    CHECK(viewer->first + viewer->received.size() == written);
+    CHECK(is_stream_slice(*viewer));
+    CHECK(viewer->skipped_bytes == 0);
+  }
+}
+
+TEST_CASE("the first viewer of a held mount has the source read for it, then released", "[stream]") {
+  FakeHost host;
+  host.loop_load = {800, 0};
+  auto stream = radio_mount(host);
+  std::uint64_t written = 0;
+  broadcast(*stream, host, written, 32 * 1024, 1024, 64'000);
+  FakeHeldSource source(*stream, host, written);
+  stream->hold_source(host, &source);
+  source.send(4096);
+  host.run_until(host.now + 3'000'000);  // no viewer, no tick: the bytes wait
+  CHECK(source.reads == 0);
+
+  FakeViewer listener(*stream);
+  join(*stream, host, listener);
+  CHECK(source.reads == 1);
+  CHECK(source.released);  // no wheel yet to read it for this viewer: as bytes arrive again
+  CHECK(listener.first + listener.received.size() == written);
+  CHECK(is_stream_slice(listener));
 }
