@@ -296,11 +296,8 @@ void Relay::on_housekeeping() {
     stream->hls_sessions.prune(now);  // here, whether or not anyone reads /stats
   }
   if (history_.due(now)) {
-    try {
-      history_.record(now, stats_json());
-    } catch (const std::exception& error) {
-      spdlog::error("stats history not recorded: {}", error.what());
-    }
+    history_sample(stats_input(), history_sample_);
+    history_.record(now, history_sample_);
   }
   for (auto& stream : registry_.take_expired(now, config_.grace_ms)) {
     ended_.streams.add(1);

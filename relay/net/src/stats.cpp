@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace ringcast::relay {
 
 std::uint64_t sum_workers(const std::vector<const WorkerCounters*>& workers, Counter WorkerCounters::*counter) {
@@ -15,6 +17,30 @@ std::uint64_t sum_lanes(const Stream& stream, Counter StreamLane::*counter) {
   std::uint64_t sum = 0;
   for (std::size_t i = 0; i < stream.lane_count(); ++i) sum += (stream.lane(i).*counter).get();
   return sum;
+}
+
+void history_sample(const StatsInput& input, HistorySample& out) {
+  const auto total = [&](Counter WorkerCounters::*counter) { return sum_workers(input.workers, counter); };
+  RelaySample& relay = out.relay;
+  relay = RelaySample{};
+  relay.uptime_seconds = static_cast<double>(input.uptime_ms) / 1000.0;
+  relay.connections_open = total(&WorkerCounters::connections_accepted) - total(&WorkerCounters::connections_closed);
+  relay.bytes_in = input.ended.bytes_in.get();
+  relay.bytes_out = total(&WorkerCounters::bytes_out);
+  for (const RefusalReason& reason : kRefusalReasons) relay.refused += total(reason.counter);
+  out.mounts.resize(input.streams.size());
+  for (std::size_t i = 0; i < input.streams.size(); ++i) {
+    const Stream& stream = *input.streams[i];
+    MountSample& mount = out.mounts[i];
+    mount.mount.assign(stream.mount());
+    mount.ingest_bitrate = stream.ingest_bits_per_second();
+    mount.viewers = stream.viewer_count();
+    mount.bytes_out = sum_lanes(stream, &StreamLane::bytes_out);
+    relay.viewers += mount.viewers;
+    relay.bytes_in += stream.bytes_in();
+  }
+  std::sort(out.mounts.begin(), out.mounts.end(),
+            [](const MountSample& a, const MountSample& b) { return a.mount < b.mount; });
 }
 
 std::string render_stats_json(const StatsInput& input) {

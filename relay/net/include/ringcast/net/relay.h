@@ -212,6 +212,7 @@ class Relay {
   LoopLag main_loop_lag_;  // its gauge is read by /metrics on worker threads
   EndedTotals ended_;
   StatsHistory history_;  // sampled by on_housekeeping, read by /stats/history
+  HistorySample history_sample_;  // on_housekeeping's, reused
 };
 
 }  // namespace ringcast::relay

@@ -13,6 +13,7 @@
 
 #include "ringcast/edge/edge.h"
 #include "ringcast/net/stream.h"
+#include "ringcast/ops/stats_history.h"
 
 namespace ringcast::relay {
 
@@ -128,6 +129,11 @@ struct StatsInput {
 };
 
 std::string render_stats_json(const StatsInput& input);
+// The dashboard's history sample: the numbers render_stats_json shows, without rendering them.
+// The main loop takes one every two seconds whether or not anyone looks, so at thousands of
+// mounts rendering /stats and parsing it back would cost more than the rest of its work.
+// `out`'s storage is reused; its mounts come in /stats's order (by name).
+void history_sample(const StatsInput& input, HistorySample& out);
 // The Prometheus text exposition format (version 0.0.4) of the same numbers, and histograms.
 std::string render_metrics_text(const StatsInput& input);
 
