@@ -25,6 +25,7 @@ namespace ringcast::relay {
 namespace {
 // Large enough that a fast source needs few reads, small against the ring.
 constexpr std::size_t kReadBytes = 64 * 1024;
+constexpr std::uint64_t kReviewMs = 250;
 }  // namespace
 
 SourceSession::SourceSession(Connection& connection, std::shared_ptr<Stream> stream, bool chunked,
@@ -94,6 +95,12 @@ void SourceSession::commit(char* at, std::size_t n) {
     n = result.body_bytes;
   }
   if (n > 0) stream_->commit_from_source(n, connection_.worker());
+  // Whether to read on demand is looked at again with the reads, while the mount's state is in
+  // cache, at most every kReviewMs: a held mount with no listener is read every two budgets.
+  if (last_data_ms_ >= next_review_ms_) {
+    next_review_ms_ = last_data_ms_ + kReviewMs;
+    review_hold();
+  }
 }
 
 void SourceSession::review_hold() {

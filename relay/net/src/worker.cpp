@@ -722,7 +722,6 @@ void Worker::on_sweep() {
         break;
       case Connection::State::source: {
         SourceSession& source = *connection->source();
-        source.review_hold();
         const auto silent = [&] {
           return !source.paused() && now >= source.last_data_ms() + config.source_idle_timeout_ms;
         };

@@ -39,8 +39,9 @@ class SourceSession final : public HeldSource {
   void pause();
   void resume();
 
-  // Reads it on demand or as bytes arrive, as its mount's viewers need now (source_hold.h); the
-  // loop's sweep asks.
+  // Reads it on demand or as bytes arrive, as its mount's viewers need now (source_hold.h):
+  // looked at with its reads, every 250 ms at most (and released at once when the first viewer
+  // of the writer's loop joins: Stream::add_viewer).
   void review_hold();
   bool held() const { return hold_bytes_ != 0; }
   // A held source that looks silent by its reads: reads what the kernel holds, and dates it by
@@ -74,6 +75,7 @@ class SourceSession final : public HeldSource {
   std::uint64_t last_data_ms_ = 0;
   std::uint64_t bytes_received_ = 0;
   std::size_t hold_bytes_ = 0;  // the socket's SO_RCVLOWAT while held (0: not held)
+  std::uint64_t next_review_ms_ = 0;  // review_hold() with the first read from then
   std::optional<ChunkedDecoder> chunked_;
   std::optional<IcyReader> icy_;
   OriginPull* pull_ = nullptr;
