@@ -121,6 +121,11 @@ ParseOutcome parse_options(int argc, char** argv) {
                  "(/bench.ts: /bench-0.ts ...); viewer k watches mount k % M")
       ->capture_default_str()
       ->check(CLI::Range(1u, kMaxMounts));
+  app.add_option("--mixed-chunks", options.mixed_chunks,
+                 "with --mounts: broadcaster i writes the (i mod count)-th of these many bytes at a time, "
+                 "at the same rate (mounts with different write patterns in one run; instead of --chunk)")
+      ->delimiter(',')
+      ->check(CLI::Range(1u, 4u * 1024 * 1024));
   app.add_option("--source-ramp", options.source_ramp_per_second,
                  "broadcaster connects per second (with --mounts)")
       ->capture_default_str()

@@ -35,6 +35,8 @@ struct Options {
   std::uint32_t processes = 0;  // 0: as few as the descriptor limit allows
   std::uint64_t rate_bps = 4'000'000;
   std::uint32_t chunk_bytes = 1316;
+  // With --mounts: broadcaster i writes mixed_chunks[i % size] bytes at a time (empty: chunk_bytes).
+  std::vector<std::uint32_t> mixed_chunks;
   double warmup_seconds = 2;
   double duration_seconds = 10;
   double settle_seconds = 0.5;  // the source streams this long before viewers connect

@@ -13,12 +13,20 @@ SourceGroup::SourceGroup(uv_loop_t* loop, const Options& options, const sockaddr
     : options_(options), first_connect_ns_(now_ns) {
   // Source i's grid is offset by i / M of an interval; starting one interval back keeps every
   // origin in the past, so a source's first chunk is always its grid's latest point.
-  const std::uint64_t interval = Pacing{0, options.rate_bps, options.chunk_bytes}.interval_ns();
+  // With mixed write sizes, the grids spread over the longest interval.
+  std::uint32_t widest = options.chunk_bytes;
+  if (!options.mixed_chunks.empty()) widest = *std::max_element(options.mixed_chunks.begin(), options.mixed_chunks.end());
+  const std::uint64_t interval = Pacing{0, options.rate_bps, widest}.interval_ns();
   const std::uint64_t base = now_ns > interval ? now_ns - interval : 0;
+  for (const std::uint32_t chunk : options.mixed_chunks) {
+    variants_.push_back(options);
+    variants_.back().chunk_bytes = chunk;
+  }
   sources_.reserve(options.mounts);
   for (std::uint32_t i = 0; i < options.mounts; ++i) {
     const auto offset = static_cast<std::uint64_t>(Wide{interval} * i / options.mounts);
-    sources_.push_back(std::make_unique<Source>(loop, options, relay, i, base + offset));
+    const Options& own = variants_.empty() ? options : variants_[i % variants_.size()];
+    sources_.push_back(std::make_unique<Source>(loop, own, relay, i, base + offset));
   }
 }
 

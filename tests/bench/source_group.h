@@ -61,6 +61,7 @@ class SourceGroup {
   void schedule(std::uint32_t index, std::uint64_t now_ns);
 
   const Options& options_;
+  std::vector<Options> variants_;  // --mixed-chunks: one per write size (the sources refer to them)
   std::vector<std::unique_ptr<Source>> sources_;
   std::uint64_t first_connect_ns_;
   std::uint32_t next_to_start_ = 0;
