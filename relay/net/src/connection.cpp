@@ -40,7 +40,8 @@ struct Connection::SessionRecord {
 };
 
 struct Connection::HeadBuffer {
-  explicit HeadBuffer(std::size_t limit) : bytes(std::make_unique<char[]>(limit)), capacity(limit) {}
+  // Not zeroed: only what the kernel wrote (bytes [0, used)) is ever read.
+  explicit HeadBuffer(std::size_t limit) : bytes(std::make_unique_for_overwrite<char[]>(limit)), capacity(limit) {}
   std::unique_ptr<char[]> bytes;
   std::size_t capacity;
   std::size_t used = 0;
