@@ -290,10 +290,14 @@ void Relay::on_housekeeping() {
     stop();
     return;
   }
-  if (++housekeeping_ticks_ % 4 == 0) reload_changed_users_files();  // once a second
-  for (auto& stream : registry_.snapshot()) {
-    stream->sample_rate(now);
-    stream->hls_sessions.prune(now);  // here, whether or not anyone reads /stats
+  if (++housekeeping_ticks_ % 4 == 0) {  // once a second
+    reload_changed_users_files();
+    // Every mount: ingest rates (measured over a second at least) and HLS sessions that have
+    // gone (here, whether or not anyone reads /stats).
+    for (auto& stream : registry_.snapshot()) {
+      stream->sample_rate(now);
+      stream->hls_sessions.prune(now);
+    }
   }
   if (history_.due(now)) {
     history_sample(stats_input(), history_sample_);

@@ -12,6 +12,7 @@ StreamRegistry::Attached StreamRegistry::attach_source(const std::string& mount,
     return {AttachOutcome::in_use, nullptr};
   }
   const bool resumed = found != streams_.end();
+  if (resumed) --orphaned_;  // no source (checked above): it was in its grace period
   if (!resumed && streams_.size() >= config_.max_mounts) return {AttachOutcome::too_many_mounts, nullptr};
   if (!resumed) {
     FanoutSettings fanout = config_.fanout;
@@ -37,6 +38,7 @@ StreamRegistry::Attached StreamRegistry::attach_source(const std::string& mount,
 
 void StreamRegistry::detach_source(Stream& stream, std::uint64_t now_ms, std::uint64_t now_unix_ms) {
   std::lock_guard lock(mutex_);
+  if (stream.has_source()) ++orphaned_;
   stream.detach_source(now_ms, now_unix_ms);
 }
 
@@ -50,6 +52,7 @@ std::vector<std::shared_ptr<Stream>> StreamRegistry::take_expired(std::uint64_t 
                                                                   std::uint64_t grace_ms) {
   std::lock_guard lock(mutex_);
   std::vector<std::shared_ptr<Stream>> expired;
+  if (orphaned_ == 0) return expired;
   for (auto it = streams_.begin(); it != streams_.end();) {
     const Stream& stream = *it->second;
     // `now_ms` was read before this lock: a source that left since then has a later time, and
@@ -58,6 +61,7 @@ std::vector<std::shared_ptr<Stream>> StreamRegistry::take_expired(std::uint64_t 
     if (!stream.has_source() && now_ms >= since && now_ms - since >= grace_ms) {
       expired.push_back(std::move(it->second));
       it = streams_.erase(it);
+      --orphaned_;
     } else {
       ++it;
     }

@@ -30,7 +30,8 @@ class StreamRegistry {
   // now_ms: monotonic (grace); now_unix_ms: wall time (where an HLS segment ends).
   void detach_source(Stream& stream, std::uint64_t now_ms, std::uint64_t now_unix_ms);
   std::shared_ptr<Stream> find(const std::string& mount) const;
-  // Removes the mounts orphaned for at least grace_ms and returns them.
+  // Removes the mounts orphaned for at least grace_ms and returns them. Walks the mounts only
+  // while some are orphaned: with thousands of live mounts, the housekeeping's look costs nothing.
   std::vector<std::shared_ptr<Stream>> take_expired(std::uint64_t now_ms, std::uint64_t grace_ms);
   std::vector<std::shared_ptr<Stream>> snapshot() const;
 
@@ -39,6 +40,7 @@ class StreamRegistry {
   const std::size_t workers_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Stream>> streams_;
+  std::size_t orphaned_ = 0;  // streams_ without a source (in their grace period)
 };
 
 }  // namespace ringcast::relay
