@@ -4,7 +4,9 @@
 // source is still told from one whose few bytes wait in the kernel.
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "harness.h"
 
@@ -55,11 +57,11 @@ TEST_CASE(
       wait_until([&] { return mount_stats(relay.port(), "/radio.mp3").at("viewers") == 1; }, 5s));
 
   const std::uint64_t reads_before = source_reads(relay.port());
-  const std::uint64_t sent = send_radio(source.socket, 0, 6s);
+  const std::uint64_t sent = send_radio(source.socket, 0, 8s);
   const std::uint64_t writes = sent / kWriteBytes;
   const std::uint64_t reads = source_reads(relay.port()) - reads_before;
   INFO("the source wrote " << writes << " times; the relay read " << reads << " times");
-  // Read as bytes arrive until its rate is measured (about 1.5 s), then once a period.
+  // Read as bytes arrive until its rate is measured (1-2.5 s), then about once a period.
   CHECK(reads * 2 < writes);
 
   // The source stays connected and silent: what it sent last waited in the kernel only until
@@ -107,5 +109,65 @@ TEST_CASE(
   stats = fetch_stats(relay.port());
   CHECK(stats.at("mounts").at("/radio.mp3").at("bytes_in") == offset);  // the trickle was read
   INFO("relay log:\n" << relay.log());
+  REQUIRE(relay.stop() == 0);
+}
+
+TEST_CASE(
+    "with two loops, a listener on the other loop releases a held source, and every listener gets "
+    "every byte",
+    "[source_hold]") {
+  // Connections go to the two loops in turn: the source, one that closes at once, then the
+  // first listener, which so shares the source's loop, and the source is held.
+  RelayProcess relay({"--workers", "2", "--full-delay-audience", "1", "--grace", "1"});
+  SourceConnection source = connect_source(relay.port(), radio_source());
+  connect_loopback(relay.port()).close();
+  std::vector<std::unique_ptr<Viewer>> listeners;
+  listeners.push_back(std::make_unique<Viewer>(relay.port(), "/radio.mp3"));
+  REQUIRE(
+      wait_until([&] { return mount_stats(relay.port(), "/radio.mp3").at("viewers") == 1; }, 5s));
+  std::uint64_t reads = source_reads(relay.port());
+  std::uint64_t sent = send_radio(source.socket, 0, 5s);
+  reads = source_reads(relay.port()) - reads;
+  INFO("alone: the source wrote " << sent / kWriteBytes << " times; the relay read " << reads
+                                  << " times");
+  CHECK(reads * 4 < sent / kWriteBytes * 3);  // held once its rate was known (1-2.5 s in)
+
+  // Two more back to back: one of them is on the other loop, which hears of bytes only when
+  // they are read, so the source is read as they arrive again.
+  Viewer::Options options;
+  options.keep_stream = true;
+  for (int i = 0; i < 2; ++i)
+    listeners.push_back(std::make_unique<Viewer>(relay.port(), "/radio.mp3", options));
+  REQUIRE(
+      wait_until([&] { return mount_stats(relay.port(), "/radio.mp3").at("viewers") == 3; }, 5s));
+  const std::uint64_t before = sent;
+  reads = source_reads(relay.port());
+  sent = send_radio(source.socket, sent, 3s);
+  reads = source_reads(relay.port()) - reads;
+  INFO("with a listener elsewhere: the source wrote "
+       << (sent - before) / kWriteBytes << " times; the relay read " << reads << " times");
+  CHECK(reads * 2 > (sent - before) / kWriteBytes);
+
+  // The first listener, on the source's loop, has every byte within its write period.
+  CHECK(wait_until([&] { return listeners[0]->received() == sent; }, 4s));
+  // The stream ends (the source leaves, then --grace): each listener gets what is left, up to
+  // the source's last byte.
+  source.socket.close();
+  for (auto& listener : listeners) listener->join();
+  INFO("relay log:\n" << relay.log());
+  CHECK(listeners[0]->error() == "");
+  CHECK(listeners[0]->checker().error() == "");
+  CHECK(listeners[0]->checker().first_sequence() == 0);
+  CHECK(listeners[0]->received() == sent);
+  for (std::size_t i = 1; i < listeners.size(); ++i) {
+    INFO("listener " << i);  // joined mid-stream, on an MP3 frame: its packets are not aligned
+    const std::vector<std::uint8_t>& stream = listeners[i]->stream();
+    CHECK(listeners[i]->error() == "");
+    CHECK(listeners[i]->eof());
+    REQUIRE(stream.size() >= sent - before);
+    const std::size_t tail = 4 * kWriteBytes;
+    CHECK(std::vector<std::uint8_t>(stream.end() - tail, stream.end()) ==
+          pattern(sent - tail, tail));
+  }
   REQUIRE(relay.stop() == 0);
 }
