@@ -268,9 +268,14 @@ void Connection::become_viewer(std::unique_ptr<ViewerSession> viewer) {
 
 int Connection::restart_reading() { return uv_read_start(stream(), alloc_cb, read_cb); }
 
-void Connection::read_pending() {
+int Connection::fd() const {
   uv_os_fd_t fd;
-  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0) return;
+  return uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) == 0 ? fd : -1;
+}
+
+void Connection::read_pending() {
+  const int fd = this->fd();
+  if (fd < 0) return;
   // As libuv reads: into the span the alloc callback gives, until the kernel has less than it.
   for (int reads = 0; reads < kMaxPendingReads && state_ == State::source && !source_->paused(); ++reads) {
     uv_buf_t buffer;

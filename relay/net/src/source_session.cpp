@@ -110,11 +110,7 @@ void SourceSession::review_hold() {
   SourceHoldInput input;
   input.video = stream_->video_source();
   input.paused = paused_;
-  for (std::size_t i = 0; i < stream_->lane_count(); ++i) {
-    if (i != worker.index() && stream_->lane(i).viewer_count.load(std::memory_order_relaxed) > 0) {
-      input.viewers_elsewhere = true;
-    }
-  }
+  input.viewers_elsewhere = stream_->viewer_count() > own.viewer_count.load(std::memory_order_relaxed);
   input.own_viewers = own.lane.size();
   input.own_period_us = own.lane.period_us();
   input.rate_bytes_per_second = stream_->ingest_bits_per_second() / 8;
@@ -124,8 +120,8 @@ void SourceSession::review_hold() {
 }
 
 void SourceSession::hold(std::size_t bytes) {
-  uv_os_fd_t fd;
-  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(connection_.stream()), &fd) != 0) return;
+  const int fd = connection_.fd();
+  if (fd < 0) return;
   const int lowat = bytes == 0 ? 1 : static_cast<int>(bytes);
   if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) != 0) {
     spdlog::debug("source {} on {}: SO_RCVLOWAT {}: {}", connection_.peer(), stream_->mount(), lowat,
@@ -150,11 +146,9 @@ void SourceSession::read_before_timeout(std::uint64_t now_ms) {
   if (!attached_ || paused_) return;
   // The kernel's clock, not the read's: when the newest of the bytes it holds came.
   std::optional<std::uint64_t> arrived_ms;
-  uv_os_fd_t fd;
   tcp_info info{};
   socklen_t length = sizeof info;
-  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(connection_.stream()), &fd) == 0 &&
-      getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0) {
+  if (const int fd = connection_.fd(); fd >= 0 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0) {
     arrived_ms = now_ms - std::min<std::uint64_t>(info.tcpi_last_data_recv, now_ms);
   }
   const std::uint64_t before = bytes_received_;

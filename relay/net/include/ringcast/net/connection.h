@@ -102,6 +102,9 @@ class Connection {
   std::uint64_t listen_deadline_ms() const { return listen_deadline_ms_; }
   void set_listen_deadline_ms(std::uint64_t deadline) { listen_deadline_ms_ = deadline; }
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+  // The socket's descriptor, for what libuv has no call for (SO_RCVLOWAT, TCP_INFO, a read on
+  // demand); -1 once the handle is closing.
+  int fd() const;
   const uv_tcp_t& tcp() const { return tcp_; }
   Worker& worker() { return worker_; }
   SourceSession* source() { return source_.get(); }
