@@ -35,7 +35,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # tsan.supp: moodycamel's fence-based block handoff, which TSan cannot model (see the file).
 export TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tsan.supp"
 
-phase "libFuzzer: every target, 20 s each from the seed corpus"
+phase "libFuzzer: every target, 20 s each from the seed corpus, one per core at a time"
 bash tests/fuzz/run.sh 20
 
 # Unit and integration tests run in parallel, as in the fast tier: each integration test has
