@@ -380,6 +380,10 @@ void Relay::drain() {
   uv_timer_start(&drain_timer_, drain_timeout_cb, config_.drain_ms, 0);
 }
 
+bool Relay::loops_closed_clean() const {
+  return std::all_of(workers_.begin(), workers_.end(), [](const auto& worker) { return worker->closed_clean(); });
+}
+
 void Relay::connection_closed() { open_connections_.fetch_sub(1); }
 
 void Relay::worker_drained() {

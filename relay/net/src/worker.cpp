@@ -123,10 +123,7 @@ Worker::Worker(Relay& relay, std::size_t index)
 
 Worker::~Worker() {
   assert(!thread_.joinable());
-  // Every handle was closed by stop() and uv_run ran their close callbacks.
-  if (const int rc = uv_loop_close(&loop_); rc != 0) {
-    spdlog::warn("worker {} loop closed with handles open: {}", index_, uv_strerror(rc));
-  }
+  if (!loop_close_status_) loop_close_status_ = uv_loop_close(&loop_);  // never ran
 }
 
 void Worker::make_tokens(std::vector<std::unique_ptr<Worker>>& workers) {
@@ -144,6 +141,12 @@ void Worker::join() {
 
 void Worker::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
+  // Every handle was closed by stop() and uv_run ran their close callbacks: a loop that does
+  // not close now left a handle open.
+  loop_close_status_ = uv_loop_close(&loop_);
+  if (*loop_close_status_ != 0) {
+    spdlog::warn("worker {} loop closed with handles open: {}", index_, uv_strerror(*loop_close_status_));
+  }
 }
 
 const RelayConfig& Worker::config() const { return relay_.config(); }

@@ -94,6 +94,9 @@ class Relay {
   const AddressSet& trusted_proxies() const { return trusted_proxies_; }
   StreamRegistry& registry() { return registry_; }
   std::size_t worker_count() const { return workers_.size(); }
+  // Once stopped and its main loop's uv_run returned: every worker's loop closed with no handle
+  // left open.
+  bool loops_closed_clean() const;
   // The load every loop's lanes scale their writes by: the loops share the machine's cores,
   // so the relay-wide audience and the busiest loop's share, not one loop's own.
   LoopLoad shared_load() const;

@@ -49,6 +49,8 @@ class Worker final : public LoopHost {
   void make_tokens(std::vector<std::unique_ptr<Worker>>& workers);
   void start();
   void join();
+  // After join(): the loop closed with every handle closed (uv_loop_close returned 0).
+  bool closed_clean() const { return loop_close_status_ == 0; }
 
   std::size_t index() const override { return index_; }
   LoopInbox<LoopEvent>& inbox() { return inbox_; }
@@ -152,6 +154,7 @@ class Worker final : public LoopHost {
   uv_timer_t sweep_timer_{};
   uv_timer_t tick_timer_{};  // fires for the earliest lane tick in ticks_
   std::thread thread_;
+  std::optional<int> loop_close_status_;  // uv_loop_close's, once the loop's thread is done
 
   std::unordered_set<Connection*> connections_;
   std::vector<SourceSession*> paused_sources_;
