@@ -154,18 +154,12 @@ void Stream::attach_source(std::size_t worker, StreamMetadata metadata) {
   // The TS structure restarts with the source: the old one's keyframes and tables are not
   // the new one's (a segment still open ends where the old source did).
   ts_source_ = ts;
-  Video* video = video_.load(std::memory_order_relaxed);  // the writer's own
+  VideoIndex* video = video_.load(std::memory_order_relaxed);  // the writer's own
   if (ts && video == nullptr) {
-    video_owner_ = std::make_unique<Video>(settings_.hls_segment_ms);
-    video = video_owner_.get();
-    video->tracker.reset(head);
-    video_.store(video, std::memory_order_release);  // pairs: acquire in the readers' loads
+    video_owner_ = std::make_unique<VideoIndex>(settings_.hls_segment_ms, head);
+    video_.store(video_owner_.get(), std::memory_order_release);  // pairs: acquire in the readers' loads
   } else if (video != nullptr) {
-    std::lock_guard lock(video->mutex);
-    video->segments.on_source_change(framing_cut_from_.load(std::memory_order_relaxed), attached_unix_ms);
-    video->tracker.reset(head);
-    video->psi.reset();
-    video->psi_versions = 0;
+    video->restart(framing_cut_from_.load(std::memory_order_relaxed), head, attached_unix_ms);
   }
   newest_keyframe_.store(kNoPosition, std::memory_order_relaxed);
   source_connects_.add(1);
@@ -175,10 +169,9 @@ void Stream::attach_source(std::size_t worker, StreamMetadata metadata) {
 }
 
 void Stream::detach_source(std::uint64_t now_ms, std::uint64_t now_unix_ms) {
-  if (Video* video = video_.load(std::memory_order_acquire)) {  // pairs: release in attach_source
+  if (VideoIndex* video = video_.load(std::memory_order_acquire)) {  // pairs: release in attach_source
     // Detach runs on the registry's caller, the source's loop: still the writer.
-    std::lock_guard lock(video->mutex);
-    video->segments.on_source_change(framing().align_down(ring_.head()), now_unix_ms);
+    video->end_segment(framing().align_down(ring_.head()), now_unix_ms);
   }
   orphaned_since_ms_.store(now_ms, std::memory_order_relaxed);
   has_source_.store(false, std::memory_order_release);  // pairs: acquire in has_source()
@@ -345,20 +338,14 @@ JoinPoint Stream::add_viewer(LoopHost& host, LaneViewer& viewer, const JoinReque
 
 std::optional<JoinPoint> Stream::keyframe_join(const RingView& view, const JoinRequest& request,
                                                std::uint64_t now) {
-  Video* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
+  const VideoIndex* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
   if (video == nullptr) return std::nullopt;
-  std::lock_guard lock(video->mutex);
-  const TsTracker& tracker = video->tracker;
-  if (!video->psi) return std::nullopt;  // no tables yet: a decoder could not start anyway
-  std::optional<TsTracker::Keyframe> keyframe;
+  std::optional<VideoIndex::Join> keyframe;
   if (request.rewind_ms) {
-    const std::uint64_t floor = window_floor(view.head);
-    keyframe = tracker.keyframe_before(now > *request.rewind_ms ? now - *request.rewind_ms : 0, floor);
-    if (!keyframe) keyframe = tracker.oldest_keyframe(floor);  // as far back as the ring holds
+    keyframe = video->keyframe_before(now > *request.rewind_ms ? now - *request.rewind_ms : 0, window_floor(view.head));
   } else {
-    const std::uint64_t floor = std::max({view.head > keyframe_join_bytes_ ? view.head - keyframe_join_bytes_ : 0,
-                                          view.oldest, request.not_before.value_or(0)});
-    keyframe = tracker.newest_keyframe(floor);
+    keyframe = video->newest_keyframe(std::max({view.head > keyframe_join_bytes_ ? view.head - keyframe_join_bytes_ : 0,
+                                                view.oldest, request.not_before.value_or(0)}));
   }
   // The keyframe's packet is committed (the tracker saw the sync byte after it) and the
   // source's current framing holds it.
@@ -367,7 +354,7 @@ std::optional<JoinPoint> Stream::keyframe_join(const RingView& view, const JoinR
   }
   JoinPoint join;
   join.position = keyframe->position;
-  join.prefix = video->psi;
+  join.prefix = std::move(keyframe->prefix);
   join.keyframe = true;
   join.behind_ms = now > keyframe->wall_ms ? now - keyframe->wall_ms : 0;
   return join;
@@ -536,97 +523,34 @@ void Stream::apply(LoopHost& host, StreamLane& lane) {
 }
 
 void Stream::feed_video(std::uint64_t position, std::size_t n, std::uint64_t now) {
-  Video& video = *video_.load(std::memory_order_relaxed);  // the writer's own
+  VideoIndex& video = *video_.load(std::memory_order_relaxed);  // the writer's own
   // The committed bytes are contiguous in memory: reserve_for_source never crosses the end.
   const std::span<const std::byte> bytes(ring_.data() + (position & (ring_.capacity() - 1)), n);
-  std::lock_guard lock(video.mutex);
-  TsTracker& tracker = video.tracker;
-  tracker.feed(position, bytes, now);
-  const TsTracker::Counters& counters = tracker.counters();
-  if (counters.keyframes != video.keyframes_seen) {
-    // Each new keyframe may close an HLS segment (one feed may bring several).
-    const std::size_t fresh = std::min<std::uint64_t>(counters.keyframes - video.keyframes_seen,
-                                                      tracker.keyframe_count());
-    for (std::size_t i = tracker.keyframe_count() - fresh; i < tracker.keyframe_count(); ++i) {
-      const TsTracker::Keyframe keyframe = tracker.keyframe_at(i);
-      video.segments.on_keyframe(keyframe.position,
-                                 keyframe.has_pts ? std::optional(keyframe.pts_90k) : std::nullopt,
-                                 keyframe.wall_ms);
-    }
-    video.keyframes_seen = counters.keyframes;
-    if (tracker.keyframe_count() > 0) {
-      newest_keyframe_.store(tracker.keyframe_at(tracker.keyframe_count() - 1).position,
-                             std::memory_order_relaxed);  // see ring_view()
-    }
-  }
-  const std::uint64_t versions = counters.pat_versions + counters.pmt_versions;
-  if (versions != video.psi_versions && !tracker.pat().empty() && !tracker.pmt().empty()) {
-    // A new table: rare (a source's first, or a change), so one allocation is fine here.
-    auto psi = std::make_shared<PsiBlock>();
-    std::memcpy(psi->bytes.data(), tracker.pat().data(), TsTracker::kPacket);
-    std::memcpy(psi->bytes.data() + TsTracker::kPacket, tracker.pmt().data(), TsTracker::kPacket);
-    psi->size = 2 * TsTracker::kPacket;
-    video.psi = std::move(psi);
-    video.psi_versions = versions;
+  if (const auto newest = video.feed(position, bytes, now)) {
+    newest_keyframe_.store(*newest, std::memory_order_relaxed);  // see ring_view()
   }
 }
 
 std::optional<std::string> Stream::hls_playlist(std::string_view segment_prefix) const {
-  const Video* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
+  const VideoIndex* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
   if (video == nullptr) return std::nullopt;
+  // Listed: what the ring will hold a while yet. Half the ring behind head leaves a quarter of
+  // a ring before a reader of it would be evicted (eviction_threshold()'s margin).
   const std::uint64_t head = ring_.head();
-  std::vector<HlsSegment> listed;
-  std::uint32_t target_ms = 0;
-  {
-    std::lock_guard lock(video->mutex);
-    if (video->tracker.video_pid() == TsTracker::kNoPid && video->segments.size() == 0) return std::nullopt;
-    // Listed: what the ring will hold a while yet. Half the ring behind head leaves a quarter
-    // of a ring before a reader of it would be evicted, and at least two segments' worth.
-    std::uint64_t floor = window_floor(head);
-    std::uint64_t longest_bytes = 0;
-    for (std::size_t i = 0; i < video->segments.size(); ++i) {
-      const HlsSegment& segment = video->segments.at(i);
-      longest_bytes = std::max(longest_bytes, segment.to - segment.from);
-    }
-    const std::uint64_t margin = ring_.capacity() - ring_.capacity() / 4;  // eviction_threshold()'s
-    if (head + 2 * longest_bytes > margin) floor = std::max(floor, head + 2 * longest_bytes - margin);
-    listed = listable_segments(video->segments, floor);
-    // EXT-X-TARGETDURATION must not change over the playlist's life: the longest segment the
-    // mount has held, not only the listed ones.
-    target_ms = std::max(settings_.hls_segment_ms, (video->segments.longest_ms() + 499) / 1000 * 1000);
-  }
-  return render_media_playlist(listed, target_ms, segment_prefix);
+  return video->playlist(head, window_floor(head), ring_.capacity() - ring_.capacity() / 4, segment_prefix);
 }
 
 std::optional<SegmentRead> Stream::hls_segment(std::uint64_t sequence) const {
-  const Video* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
+  const VideoIndex* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
   if (video == nullptr) return std::nullopt;
-  std::lock_guard lock(video->mutex);
-  const auto segment = video->segments.find(sequence);
-  if (!segment || !video->psi) return std::nullopt;
   // Servable while a reader starting now stays clear of eviction; the lane closes it if the
   // writer overtakes it anyway (a stalled client), and the client sees a short body.
-  if (segment->from < eviction_threshold() || segment->from < ring_.tail()) return std::nullopt;
-  return SegmentRead{segment->from, segment->to, video->psi};
+  return video->segment(sequence, std::max(eviction_threshold(), ring_.tail()));
 }
 
 Stream::VideoStats Stream::video_stats() const {
-  VideoStats stats;
-  const Video* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
-  if (video == nullptr) return stats;
-  const std::uint64_t head = ring_.head();
-  std::lock_guard lock(video->mutex);
-  const TsTracker& tracker = video->tracker;
-  stats.video = tracker.video_pid() != TsTracker::kNoPid;
-  stats.codec = tracker.video_codec();
-  stats.counters = tracker.counters();
-  stats.keyframes_held = tracker.keyframe_count();
-  stats.segments_held = video->segments.size();
-  if (const auto oldest = tracker.oldest_keyframe(window_floor(head)); oldest && tracker.keyframe_count() > 0) {
-    const auto newest = tracker.keyframe_at(tracker.keyframe_count() - 1);
-    stats.window_ms = newest.wall_ms - oldest->wall_ms;
-  }
-  return stats;
+  const VideoIndex* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
+  return video == nullptr ? VideoStats{} : video->stats(window_floor(ring_.head()));
 }
 
 std::optional<ViewerId> Stream::add_segment_reader(LoopHost& host, LaneViewer& reader,

@@ -37,7 +37,7 @@ TEST_CASE("the history sample holds what /stats renders, mounts in its order", "
   ended.streams.add(1);
   ended.bytes_in.add(999);
   // Not in name order, as a registry of any other kind might hold them.
-  StatsInput input{{&first, &second}, 0, 0, ended, {}, 12'345, "test"};
+  StatsInput input{{&first, &second}, 0, 0, ended, {}, 12'345, "test", 0, {}, "relay-test"};
   input.streams = {mount("/zeta.mp3", 4, 1000), mount("/alpha.ogg", 0, 0),
                    mount("/mid.aac", 12, 50'000)};
   input.now_ms = 1;

@@ -27,6 +27,7 @@
 #include "ringcast/video/hls.h"
 #include "ringcast/video/hls_sessions.h"
 #include "ringcast/video/ts_tracker.h"
+#include "ringcast/video/video_index.h"
 
 namespace ringcast::relay {
 
@@ -100,14 +101,6 @@ struct alignas(64) StreamLane {
   Counter bytes_out, joins, skips, skipped_bytes, slow_disconnects;
 };
 
-// The PAT and PMT packets of the current MPEG-TS source, as it last sent them: what a viewer
-// joining at a keyframe, and every HLS segment, is sent first. Immutable and shared: a write
-// that gathers it holds a reference until it completes.
-struct PsiBlock {
-  std::array<std::byte, 2 * TsTracker::kPacket> bytes{};
-  std::size_t size = 0;
-};
-
 // What a viewer asks of its join (the query string, ICY).
 struct JoinRequest {
   std::uint32_t metaint = 0;
@@ -128,13 +121,6 @@ struct JoinPoint {
   std::shared_ptr<const PsiBlock> prefix;  // sent before its first stream byte (null: none)
   bool keyframe = false;                   // it starts on a video keyframe
   std::uint64_t behind_ms = 0;             // a keyframe join: how far behind live, wall time
-};
-
-// An HLS segment as it can be served now: ring bytes [from, to) after the PSI prefix.
-struct SegmentRead {
-  std::uint64_t from = 0;
-  std::uint64_t to = 0;
-  std::shared_ptr<const PsiBlock> prefix;
 };
 
 // How a mount's ring is sized when nothing sets it: by time, from the rate the source declares
@@ -247,14 +233,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::optional<std::string> hls_playlist(std::string_view segment_prefix) const;
   // The segment, if the ring still holds it well enough to serve it whole.
   std::optional<SegmentRead> hls_segment(std::uint64_t sequence) const;
-  struct VideoStats {
-    bool video = false;
-    TsTracker::Codec codec = TsTracker::Codec::none;
-    TsTracker::Counters counters;
-    std::size_t keyframes_held = 0;
-    std::size_t segments_held = 0;
-    std::uint64_t window_ms = 0;  // how far back the ring's keyframes reach (rewind, HLS)
-  };
+  // window_ms: how far back the ring's keyframes reach (rewind, HLS).
+  using VideoStats = VideoIndex::Stats;
   VideoStats video_stats() const;
   // HLS requests, counted by the workers that serve them (sums of several writers: these are
   // read-modify-write, unlike Counter's single-writer adds).
@@ -320,18 +300,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   // MPEG-TS video: created when the first TS source attaches (the writer stores it once, with
   // release; readers load it with acquire) and kept as long as the stream. The writer feeds
-  // the tracker under the mutex; joins and HLS requests read under it, briefly.
-  struct Video {
-    explicit Video(std::uint32_t segment_ms) : segments(segment_ms) {}
-    mutable std::mutex mutex;
-    TsTracker tracker{256};
-    HlsSegmenter segments;
-    std::shared_ptr<const PsiBlock> psi;
-    std::uint64_t psi_versions = 0;  // tracker's pat_versions + pmt_versions when psi was made
-    std::uint64_t keyframes_seen = 0;
-  };
-  std::unique_ptr<Video> video_owner_;
-  std::atomic<Video*> video_{nullptr};
+  // it; joins, HLS requests and /stats ask it (it has its own lock).
+  std::unique_ptr<VideoIndex> video_owner_;
+  std::atomic<VideoIndex*> video_{nullptr};
   bool ts_source_ = false;  // writer only: the current source sends MPEG-TS
   // The newest keyframe (kNoPosition: none), for skips: written by the writer after the
   // tracker, read by lanes in ring_view() (relaxed: a stale keyframe is still a keyframe the
