@@ -124,10 +124,10 @@ int main(int argc, char** argv) {
         return reloader.reload(fresh, error);
       });
     }
-    if (const int rc = relay.start(); rc != 0) {
+    if (const std::error_code error = relay.start()) {
       spdlog::error("cannot start on {}: {}",
                     ringcast::relay::format_listen_address(config.listen_host, config.listen_port),
-                    uv_strerror(rc));
+                    error.message());
       status = 1;
     } else {
       print_banner(config, relay.bound_port(), generated);

@@ -17,9 +17,14 @@ struct AuthClient::Request {
 
 // One watched socket: its poll handle, freed in the close callback.
 struct AuthClient::Socket {
-  uv_poll_t poll{};
+  uv::Poll poll;
   curl_socket_t fd = CURL_SOCKET_BAD;
   AuthClient* client = nullptr;
+
+  void on_ready(std::error_code error, int events) {
+    // An error on the socket: let libcurl find it by reading and writing.
+    client->on_socket_event(fd, error ? UV_READABLE | UV_WRITABLE : events);
+  }
 };
 
 namespace {
@@ -32,8 +37,7 @@ AuthClient::AuthClient(uv_loop_t* loop) : loop_(loop) {
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, timer_cb);
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
-  timer_.data = this;
-  uv_timer_init(loop_, &timer_);
+  timer_.init<&AuthClient::on_timeout>(loop_, this);
 }
 
 AuthClient::~AuthClient() {
@@ -103,17 +107,17 @@ void AuthClient::close() {
     curl_easy_cleanup(request->easy);
   }
   requests_.clear();
-  uv_timer_stop(&timer_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  timer_.stop();
+  timer_.close();
 }
 
 void AuthClient::arm_timer(long timeout_ms) {
   if (closed_) return;
   if (timeout_ms < 0) {
-    uv_timer_stop(&timer_);
+    timer_.stop();
     return;
   }
-  uv_timer_start(&timer_, uv_timer_cb, static_cast<std::uint64_t>(timeout_ms), 0);
+  timer_.start(static_cast<std::uint64_t>(timeout_ms));
 }
 
 void AuthClient::on_timeout() {
@@ -157,9 +161,8 @@ int AuthClient::watch(curl_socket_t fd, int what, Socket* socket) {
   if (what == CURL_POLL_REMOVE) {
     if (socket != nullptr) {
       curl_multi_assign(multi_, fd, nullptr);
-      uv_poll_stop(&socket->poll);
-      uv_close(reinterpret_cast<uv_handle_t*>(&socket->poll),
-               [](uv_handle_t* handle) { delete static_cast<Socket*>(handle->data); });
+      socket->poll.stop();
+      socket->poll.close_then_delete<Socket>();
     }
     return 0;
   }
@@ -168,8 +171,7 @@ int AuthClient::watch(curl_socket_t fd, int what, Socket* socket) {
     socket = new Socket;
     socket->fd = fd;
     socket->client = this;
-    socket->poll.data = socket;
-    if (uv_poll_init_socket(loop_, &socket->poll, fd) != 0) {
+    if (socket->poll.init<&Socket::on_ready>(loop_, socket, fd)) {
       delete socket;
       return -1;
     }
@@ -178,11 +180,11 @@ int AuthClient::watch(curl_socket_t fd, int what, Socket* socket) {
   int events = 0;
   if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
   if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
-  uv_poll_start(&socket->poll, events, poll_cb);
+  socket->poll.start(events);
   return 0;
 }
 
-// libcurl and libuv callbacks
+// libcurl callbacks
 
 int AuthClient::socket_cb(CURL*, curl_socket_t fd, int what, void* client, void* socket) {
   return static_cast<AuthClient*>(client)->watch(fd, what, static_cast<Socket*>(socket));
@@ -192,15 +194,6 @@ int AuthClient::timer_cb(CURLM*, long timeout_ms, void* client) {
   static_cast<AuthClient*>(client)->arm_timer(timeout_ms);
   return 0;
 }
-
-void AuthClient::poll_cb(uv_poll_t* poll, int status, int events) {
-  auto* socket = static_cast<Socket*>(poll->data);
-  // An error on the socket: let libcurl find it by reading and writing.
-  if (status < 0) events = UV_READABLE | UV_WRITABLE;
-  socket->client->on_socket_event(socket->fd, events);
-}
-
-void AuthClient::uv_timer_cb(uv_timer_t* timer) { static_cast<AuthClient*>(timer->data)->on_timeout(); }
 
 std::size_t AuthClient::header_cb(char* data, std::size_t size, std::size_t count, void* raw) {
   auto* request = static_cast<Request*>(raw);

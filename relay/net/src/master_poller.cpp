@@ -21,18 +21,14 @@ MasterPoller::MasterPoller(Worker& worker, MasterSettings settings)
   list_url_ += "/admin/streamlist.txt";
   const auto url = parse_origin_url(settings_.url);  // checked when read
   shown_ = url ? url->text : settings_.url;
-  timer_.data = this;
 }
 
 void MasterPoller::start() {
-  uv_timer_init(worker_.loop(), &timer_);
-  uv_timer_start(&timer_, timer_cb, 0, settings_.update_interval_ms);
+  timer_.init<&MasterPoller::poll>(worker_.loop(), this);
+  timer_.start(0, settings_.update_interval_ms);
 }
 
-void MasterPoller::close() {
-  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&timer_))) return;
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
-}
+void MasterPoller::close() { timer_.close(); }
 
 void MasterPoller::poll() {
   if (in_flight_) return;  // the last answer is still coming (a slow master): no pile-up
@@ -67,12 +63,6 @@ void MasterPoller::on_list(bool transport_ok, long status, const std::string& bo
     spdlog::info("master {}: {} is no longer listed: its relay stops", shown_, mount);
   }
   worker_.apply_master_changes(changes, settings_.on_demand);
-}
-
-// libuv callbacks
-
-void MasterPoller::timer_cb(uv_timer_t* timer) {
-  static_cast<MasterPoller*>(timer->data)->poll();
 }
 
 }  // namespace ringcast::relay

@@ -61,15 +61,6 @@ Relay::Relay(uv_loop_t* main_loop, RelayConfig config)
       registry_(config_, config_.workers == 0 ? 1 : config_.workers),
       policy_(make_policy(config_)) {
   if (config_.workers == 0) config_.workers = 1;
-  acceptor_.data = this;
-  admin_acceptor_.data = this;
-  sighup_.data = this;
-  housekeeping_.data = this;
-  accept_pause_.data = this;
-  sigint_.data = this;
-  sigterm_.data = this;
-  drain_timer_.data = this;
-  drained_async_.data = this;
   for (const auto& text : config_.relay_origins) {
     if (auto origin = parse_origin_url(text)) origins_.push_back(std::move(*origin));  // checked when read
   }
@@ -145,8 +136,8 @@ Relay::~Relay() {
   workers_.clear();
 }
 
-int Relay::open_listening_socket(const std::string& host, std::uint16_t port, int& listen_fd,
-                                 std::uint16_t& bound_port) {
+std::error_code Relay::open_listening_socket(const std::string& host, std::uint16_t port, int& listen_fd,
+                                             std::uint16_t& bound_port) {
   sockaddr_storage address{};
   socklen_t length = 0;
   auto* in = reinterpret_cast<sockaddr_in*>(&address);
@@ -156,16 +147,16 @@ int Relay::open_listening_socket(const std::string& host, std::uint16_t port, in
   } else if (uv_ip6_addr(host.c_str(), port, in6) == 0) {
     length = sizeof(sockaddr_in6);
   } else {
-    return UV_EINVAL;
+    return uv::error(UV_EINVAL);
   }
   const int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
+  if (fd < 0) return uv::error(-errno);
   const int on = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(fd, 1024) != 0) {
     const int error = -errno;
     ::close(fd);
-    return error;
+    return uv::error(error);
   }
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof(bound);
@@ -173,10 +164,10 @@ int Relay::open_listening_socket(const std::string& host, std::uint16_t port, in
   bound_port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                                  : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   listen_fd = fd;
-  return 0;
+  return {};
 }
 
-int Relay::start() {
+std::error_code Relay::start() {
   started_ms_ = monotonic_ms();
   started_unix_ms_ = unix_ms();
   for (std::size_t i = 0; i < config_.workers; ++i) {
@@ -186,48 +177,45 @@ int Relay::start() {
   for (auto& worker : workers_) worker->make_tokens(workers_);
   for (auto& worker : workers_) tokens_.push_back(worker->inbox().make_producer_token());
 
-  int rc = open_listening_socket(config_.listen_host, config_.listen_port, listen_fd_, bound_port_);
-  if (rc == 0) rc = uv_poll_init_socket(main_loop_, &acceptor_, listen_fd_);
-  acceptor_open_ = rc == 0;
-  if (rc == 0) rc = uv_poll_start(&acceptor_, UV_READABLE, acceptable_cb);
-  if (rc == 0 && !config_.admin_listen_host.empty()) {
-    rc = open_listening_socket(config_.admin_listen_host, config_.admin_listen_port, admin_fd_, admin_port_);
-    if (rc == 0) rc = uv_poll_init_socket(main_loop_, &admin_acceptor_, admin_fd_);
-    admin_acceptor_open_ = rc == 0;
-    if (rc == 0) rc = uv_poll_start(&admin_acceptor_, UV_READABLE, admin_acceptable_cb);
-    if (rc == 0) spdlog::info("admin interface on http://{}:{}/", config_.admin_listen_host, admin_port_);
+  std::error_code error = open_listening_socket(config_.listen_host, config_.listen_port, listen_fd_, bound_port_);
+  if (!error) error = acceptor_.init<&Relay::on_listener_ready>(main_loop_, this, listen_fd_);
+  if (!error) error = acceptor_.start(UV_READABLE);
+  if (!error && !config_.admin_listen_host.empty()) {
+    error = open_listening_socket(config_.admin_listen_host, config_.admin_listen_port, admin_fd_, admin_port_);
+    if (!error) error = admin_acceptor_.init<&Relay::on_admin_listener_ready>(main_loop_, this, admin_fd_);
+    if (!error) error = admin_acceptor_.start(UV_READABLE);
+    if (!error) spdlog::info("admin interface on http://{}:{}/", config_.admin_listen_host, admin_port_);
   }
-  if (rc == 0) {
-    if (const std::string error = access_log_.open(config_.access_log); !error.empty()) {
-      spdlog::error("{}", error);
-      rc = UV_EINVAL;
+  if (!error) {
+    if (const std::string problem = access_log_.open(config_.access_log); !problem.empty()) {
+      spdlog::error("{}", problem);
+      error = uv::error(UV_EINVAL);
     }
   }
-  uv_timer_init(main_loop_, &housekeeping_);
-  uv_timer_init(main_loop_, &accept_pause_);
-  uv_timer_init(main_loop_, &drain_timer_);
-  uv_signal_init(main_loop_, &sigint_);
-  uv_signal_init(main_loop_, &sigterm_);
-  uv_signal_init(main_loop_, &sighup_);
-  uv_async_init(main_loop_, &drained_async_, drained_cb);
+  housekeeping_.init<&Relay::on_housekeeping>(main_loop_, this);
+  accept_pause_.init<&Relay::on_accept_pause_over>(main_loop_, this);
+  drain_timer_.init<&Relay::on_drain_timeout>(main_loop_, this);
+  sigint_.init<&Relay::on_signal>(main_loop_, this);
+  sigterm_.init<&Relay::on_signal>(main_loop_, this);
+  sighup_.init<&Relay::on_signal>(main_loop_, this);
+  drained_async_.init<&Relay::on_all_drained>(main_loop_, this);
   for (auto& worker : workers_) worker->start();
   started_ = true;
-  if (rc != 0) {
+  if (error) {
     stop();
-    return rc;
+    return error;
   }
-  uv_timer_start(&housekeeping_, housekeeping_cb, kHousekeepingMs, kHousekeepingMs);
+  housekeeping_.start(kHousekeepingMs, kHousekeepingMs);
   // Static relays that are always on start now, spread over the workers.
   std::size_t next = 0;
   for (const auto& [mount, relay] : static_relays_) {
     if (relay.on_demand) continue;
     start_pull(mount, next++ % workers_.size());
   }
-  uv_signal_start(&sigint_, signal_cb, SIGINT);
-  uv_signal_start(&sigterm_, signal_cb, SIGTERM);
-  uv_signal_start(&sighup_, [](uv_signal_t* signal, int) { static_cast<Relay*>(signal->data)->reload(); },
-                  SIGHUP);
-  return 0;
+  sigint_.start(SIGINT);
+  sigterm_.start(SIGTERM);
+  sighup_.start(SIGHUP);
+  return {};
 }
 
 void Relay::on_acceptable(int listen_fd, bool admin) {
@@ -240,9 +228,9 @@ void Relay::on_acceptable(int listen_fd, bool admin) {
         // Out of descriptors: the listening socket stays readable, so polling on would spin.
         // Pause accepting; waiting clients stay in the backlog until a descriptor frees.
         spdlog::warn("accept paused for {} ms: {}", kAcceptPauseMs, std::strerror(errno));
-        uv_poll_stop(&acceptor_);
-        if (admin_acceptor_open_) uv_poll_stop(&admin_acceptor_);
-        uv_timer_start(&accept_pause_, accept_pause_cb, kAcceptPauseMs, 0);
+        acceptor_.stop();
+        if (admin_acceptor_.open()) admin_acceptor_.stop();
+        accept_pause_.start(kAcceptPauseMs);
       } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
         spdlog::warn("accept failed: {}", std::strerror(errno));
       }
@@ -353,15 +341,15 @@ void Relay::stop() {
   if (stopping_) return;
   stopping_ = true;
   spdlog::info("shutting down");
-  if (acceptor_open_) uv_close(reinterpret_cast<uv_handle_t*>(&acceptor_), nullptr);
+  acceptor_.close();
   if (listen_fd_ >= 0) ::close(listen_fd_);  // after the poll handle stopped watching it
   listen_fd_ = -1;
-  if (admin_acceptor_open_) uv_close(reinterpret_cast<uv_handle_t*>(&admin_acceptor_), nullptr);
+  admin_acceptor_.close();
   if (admin_fd_ >= 0) ::close(admin_fd_);
   admin_fd_ = -1;
-  uv_close(reinterpret_cast<uv_handle_t*>(&housekeeping_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&accept_pause_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  housekeeping_.close();
+  accept_pause_.close();
+  drain_timer_.close();
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     workers_[i]->inbox().post(tokens_[i], LoopEvent{LoopEvent::Kind::drain, -1, nullptr, 0});
   }
@@ -377,7 +365,7 @@ void Relay::drain() {
   spdlog::warn("draining for up to {} ms: new listeners and sources get 503, /health 503; the {} present "
                "listeners keep listening (SIGTERM or SIGINT again stops at once)",
                config_.drain_ms, listeners_present());
-  uv_timer_start(&drain_timer_, drain_timeout_cb, config_.drain_ms, 0);
+  drain_timer_.start(config_.drain_ms);
 }
 
 bool Relay::loops_closed_clean() const {
@@ -388,7 +376,7 @@ void Relay::connection_closed() { open_connections_.fetch_sub(1); }
 
 void Relay::worker_drained() {
   // Any worker thread; the last one wakes the main loop.
-  if (drained_workers_.fetch_add(1) + 1 == workers_.size()) uv_async_send(&drained_async_);
+  if (drained_workers_.fetch_add(1) + 1 == workers_.size()) drained_async_.send();
 }
 
 void Relay::on_main_event(LoopEvent& event) {
@@ -424,11 +412,10 @@ void Relay::on_all_drained() {
     workers_[i]->inbox().post(tokens_[i], LoopEvent{LoopEvent::Kind::stop, -1, nullptr, 0});
   }
   for (auto& worker : workers_) worker->join();
-  for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_),
-                              reinterpret_cast<uv_handle_t*>(&sighup_),
-                              reinterpret_cast<uv_handle_t*>(&drained_async_)}) {
-    if (!uv_is_closing(handle)) uv_close(handle, nullptr);
-  }
+  sigint_.close();
+  sigterm_.close();
+  sighup_.close();
+  drained_async_.close();
 }
 
 std::shared_ptr<const AccessPolicy> Relay::policy() const {
@@ -573,50 +560,45 @@ std::string Relay::stream_list_text() const {
   return render_streamlist(std::move(mounts));
 }
 
-// libuv callbacks
-
-void Relay::acceptable_cb(uv_poll_t* poll, int status, int) {
-  if (status < 0) {
-    spdlog::warn("listener poll error: {}", uv_strerror(status));
+void Relay::on_listener_ready(std::error_code error, int) {
+  if (error) {
+    spdlog::warn("listener poll error: {}", error.message());
     return;
   }
-  static_cast<Relay*>(poll->data)->on_acceptable(static_cast<Relay*>(poll->data)->listen_fd_, false);
+  on_acceptable(listen_fd_, false);
 }
 
-void Relay::admin_acceptable_cb(uv_poll_t* poll, int status, int) {
-  if (status < 0) {
-    spdlog::warn("admin listener poll error: {}", uv_strerror(status));
+void Relay::on_admin_listener_ready(std::error_code error, int) {
+  if (error) {
+    spdlog::warn("admin listener poll error: {}", error.message());
     return;
   }
-  static_cast<Relay*>(poll->data)->on_acceptable(static_cast<Relay*>(poll->data)->admin_fd_, true);
+  on_acceptable(admin_fd_, true);
 }
 
-void Relay::accept_pause_cb(uv_timer_t* timer) {
-  auto* self = static_cast<Relay*>(timer->data);
-  if (self->stopping_) return;
-  uv_poll_start(&self->acceptor_, UV_READABLE, acceptable_cb);
-  if (self->admin_acceptor_open_) uv_poll_start(&self->admin_acceptor_, UV_READABLE, admin_acceptable_cb);
+void Relay::on_accept_pause_over() {
+  if (stopping_) return;
+  acceptor_.start(UV_READABLE);
+  if (admin_acceptor_.open()) admin_acceptor_.start(UV_READABLE);
 }
 
-void Relay::housekeeping_cb(uv_timer_t* timer) { static_cast<Relay*>(timer->data)->on_housekeeping(); }
-
-void Relay::signal_cb(uv_signal_t* signal, int signum) {
+void Relay::on_signal(int signum) {
+  if (signum == SIGHUP) {
+    reload();
+    return;
+  }
   spdlog::info("signal {} received", signum);
-  auto* self = static_cast<Relay*>(signal->data);
   // Ctrl-C stops at once; SIGTERM (systemd, docker stop, a deploy) drains first.
   if (signum == SIGTERM) {
-    self->drain();
+    drain();
   } else {
-    self->stop();
+    stop();
   }
 }
 
-void Relay::drain_timeout_cb(uv_timer_t* timer) {
-  auto* self = static_cast<Relay*>(timer->data);
+void Relay::on_drain_timeout() {
   spdlog::info("drain period over: stopping");
-  self->stop();
+  stop();
 }
-
-void Relay::drained_cb(uv_async_t* async) { static_cast<Relay*>(async->data)->on_all_drained(); }
 
 }  // namespace ringcast::relay

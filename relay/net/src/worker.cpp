@@ -108,11 +108,9 @@ Worker::Worker(Relay& relay, std::size_t index)
   // A writer short of ring room waits for make_room: it goes before the rest of a batch.
   inbox_.open(&loop_, [this](LoopEvent& event) { on_event(event); },
               [](const LoopEvent& event) { return event.kind == LoopEvent::Kind::make_room; });
-  sweep_timer_.data = this;
-  tick_timer_.data = this;
-  uv_timer_init(&loop_, &sweep_timer_);
-  uv_timer_start(&sweep_timer_, sweep_cb, kSweepIntervalMs, kSweepIntervalMs);
-  uv_timer_init(&loop_, &tick_timer_);  // armed for the earliest lane tick: schedule_tick
+  sweep_timer_.init<&Worker::on_sweep>(&loop_, this);
+  sweep_timer_.start(kSweepIntervalMs, kSweepIntervalMs);
+  tick_timer_.init<&Worker::on_tick_timer>(&loop_, this);  // armed for the earliest lane tick: schedule_tick
   auth_ = std::make_unique<Authenticator>(*this);
   admin_ = std::make_unique<AdminActions>(*this);
   if (index_ == 0 && relay_.config().master) {
@@ -773,7 +771,7 @@ void Worker::schedule_tick(std::shared_ptr<Stream> stream, std::uint64_t due_us)
 void Worker::arm_tick_timer() {
   if (ticks_.empty()) {
     timer_due_us_ = 0;
-    uv_timer_stop(&tick_timer_);
+    tick_timer_.stop();
     return;
   }
   const std::uint64_t due = ticks_.front().due_us;
@@ -782,7 +780,7 @@ void Worker::arm_tick_timer() {
   // never runs before its slot is due.
   const std::uint64_t wait_ms = due > now ? (due - now + 999) / 1000 : 0;
   timer_due_us_ = due;
-  uv_timer_start(&tick_timer_, tick_cb, wait_ms, 0);
+  tick_timer_.start(wait_ms);
 }
 
 void Worker::on_tick_timer() {
@@ -818,9 +816,9 @@ void Worker::stop() {
   inbox_.close();
   if (master_poller_) master_poller_->close();
   auth_->close();
-  uv_close(reinterpret_cast<uv_handle_t*>(&sweep_timer_), nullptr);
+  sweep_timer_.close();
   ticks_.clear();
-  uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), nullptr);
+  tick_timer_.close();
 }
 
 Connection* Worker::adopt_socket(int fd) {
@@ -925,11 +923,5 @@ void Worker::on_origin_answer(const std::string& mount, int status) {
 }
 
 void Worker::cancel_origin_wait(PendingOrigin& pending) { pending.connection = nullptr; }
-
-// libuv callbacks
-
-void Worker::sweep_cb(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->on_sweep(); }
-
-void Worker::tick_cb(uv_timer_t* timer) { static_cast<Worker*>(timer->data)->on_tick_timer(); }
 
 }  // namespace ringcast::relay

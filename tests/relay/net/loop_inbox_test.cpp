@@ -39,12 +39,12 @@ TEST_CASE("an inbox hands its loop every event from every sender, each sender's 
   std::vector<int> next(kSenders, 0);
   int handled = 0;
   bool in_order = true;
-  REQUIRE(inbox.open(&fixture.loop, [&](Note& note) {
+  REQUIRE_FALSE(inbox.open(&fixture.loop, [&](Note& note) {
     if (note.sender < 0) return;
     in_order = in_order && note.sequence == next[note.sender];
     next[note.sender] = note.sequence + 1;
     if (++handled == kSenders * kEach) inbox.close();  // the last one: the loop may end
-  }) == 0);
+  }));
   std::vector<std::thread> senders;
   for (int sender = 0; sender < kSenders; ++sender) {
     senders.emplace_back([&inbox, sender] {
@@ -63,13 +63,13 @@ TEST_CASE("an urgent event is handled before the rest of its batch", "[loop]") {
   Loop fixture;
   LoopInbox<Note> inbox;
   std::vector<Note> seen;
-  REQUIRE(inbox.open(
+  REQUIRE_FALSE(inbox.open(
               &fixture.loop,
               [&](Note& note) {
                 if (note.sender >= 0) seen.push_back(note);
                 if (seen.size() == 11) inbox.close();
               },
-              is_urgent) == 0);
+              is_urgent));
   // Posted before the loop runs: one batch of ten ordinary events, then a writer's plea.
   auto token = inbox.make_producer_token();
   for (int i = 0; i < 10; ++i) inbox.post(token, Note{0, i});
@@ -84,13 +84,13 @@ TEST_CASE("a closed inbox drops what arrives after, and its loop still closes cl
   Loop fixture;
   LoopInbox<Note> inbox;
   int handled = 0;
-  REQUIRE(inbox.open(&fixture.loop, [&](Note& note) {
+  REQUIRE_FALSE(inbox.open(&fixture.loop, [&](Note& note) {
     if (note.sender < 0) return;
     ++handled;
     inbox.close();
     // Work that arrives after the loop decided to stop (a sender that has not heard yet).
     inbox.post(Note{1, 0});
-  }) == 0);
+  }));
   inbox.post(Note{0, 0});
   inbox.post(Note{0, 1});  // the same batch as the first: after close(), dropped too
   CHECK(uv_run(&fixture.loop, UV_RUN_DEFAULT) == 0);

@@ -179,7 +179,7 @@ struct LoopFixture {
     REQUIRE_FALSE(command_line.exit_code);
     RelayConfig config = std::move(command_line.config);
     relay.emplace(&loop, std::move(config));
-    REQUIRE(relay->start() == 0);
+    REQUIRE_FALSE(relay->start());
     port = relay->bound_port();
     REQUIRE(uv_timer_init(&loop, &guard) == 0);
     guard.data = this;

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <curl/curl.h>
-#include <uv.h>
 
 #include <cstdint>
 #include <functional>
@@ -14,6 +13,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "ringcast/uv/handles.h"
 
 namespace ringcast::relay {
 
@@ -56,17 +57,15 @@ class AuthClient {
   int watch(curl_socket_t fd, int what, Socket* socket);
   void arm_timer(long timeout_ms);
 
-  // libcurl and libuv callbacks
+  // libcurl callbacks
   static int socket_cb(CURL* easy, curl_socket_t fd, int what, void* client, void* socket);
   static int timer_cb(CURLM* multi, long timeout_ms, void* client);
-  static void poll_cb(uv_poll_t* poll, int status, int events);
-  static void uv_timer_cb(uv_timer_t* timer);
   static std::size_t header_cb(char* data, std::size_t size, std::size_t count, void* request);
   static std::size_t body_cb(char* data, std::size_t size, std::size_t count, void* request);
 
   uv_loop_t* loop_;
   CURLM* multi_ = nullptr;
-  uv_timer_t timer_{};
+  uv::Timer timer_;
   bool closed_ = false;
   std::uint64_t next_ticket_ = 1;
   std::map<std::uint64_t, std::unique_ptr<Request>> requests_;

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <concurrentqueue/concurrentqueue.h>
-#include <uv.h>
 
 #include <array>
 #include <atomic>
 #include <cstddef>
 #include <functional>
+#include <system_error>
+
+#include "ringcast/uv/handles.h"
 
 namespace ringcast::relay {
 
@@ -24,16 +26,15 @@ class LoopInbox {
 
   // On the receiving loop's thread, before any sender posts. Events for which `urgent` holds
   // are handled first in each drained batch (a writer waiting for ring room, for one).
-  int open(uv_loop_t* loop, Handler handler, bool (*urgent)(const Event&) = nullptr) {
+  std::error_code open(uv_loop_t* loop, Handler handler, bool (*urgent)(const Event&) = nullptr) {
     handler_ = std::move(handler);
     urgent_ = urgent;
-    async_.data = this;
-    return uv_async_init(loop, &async_, async_cb);
+    return async_.init<&LoopInbox::drain>(loop, this);
   }
   // On the receiving loop's thread; the inbox drops whatever arrives afterwards.
   void close() {
     closed_.store(true);
-    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+    async_.close();
   }
 
   moodycamel::ProducerToken make_producer_token() { return moodycamel::ProducerToken(queue_); }
@@ -55,7 +56,7 @@ class LoopInbox {
   void wake() {
     // acq_rel: pairs with the receiver's exchange(false) in drain(); whoever flips the flag
     // from false to true owes one uv_async_send, and later posts ride on it.
-    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) uv_async_send(&async_);
+    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) async_.send();
   }
 
   void drain() {
@@ -78,14 +79,11 @@ class LoopInbox {
     }
   }
 
-  // libuv callbacks
-  static void async_cb(uv_async_t* async) { static_cast<LoopInbox*>(async->data)->drain(); }
-
   moodycamel::ConcurrentQueue<Event> queue_;
   moodycamel::ConsumerToken consumer_{queue_};
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> closed_{false};
-  uv_async_t async_{};
+  uv::Async async_;
   Handler handler_;
   bool (*urgent_)(const Event&) = nullptr;
 };

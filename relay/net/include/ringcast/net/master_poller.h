@@ -4,12 +4,11 @@
 // from now on) and which went (their pulls stop). Runs on worker 0, with that loop's HTTP client.
 #pragma once
 
-#include <uv.h>
-
 #include <cstdint>
 #include <string>
 
 #include "ringcast/core/config.h"
+#include "ringcast/uv/handles.h"
 
 namespace ringcast::relay {
 
@@ -30,14 +29,11 @@ class MasterPoller {
   void poll();
   void on_list(bool transport_ok, long status, const std::string& body, const std::string& error);
 
-  // libuv callbacks
-  static void timer_cb(uv_timer_t* timer);
-
   Worker& worker_;
   const MasterSettings settings_;
   std::string list_url_;  // the master's /admin/streamlist.txt, credentials included
   std::string shown_;     // the master's address without the password, for logs
-  uv_timer_t timer_{};
+  uv::Timer timer_;
   bool in_flight_ = false;
   bool failing_ = false;  // the last poll failed (log the next failure at debug)
 };

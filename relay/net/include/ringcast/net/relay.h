@@ -26,6 +26,7 @@
 #include "ringcast/ops/stats_history.h"
 #include "ringcast/net/stream_registry.h"
 #include "ringcast/net/worker.h"
+#include "ringcast/uv/handles.h"
 
 namespace ringcast::relay {
 
@@ -71,8 +72,9 @@ class Relay {
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
 
-  // Binds, starts the workers, arms signals and housekeeping. Returns 0 or a libuv error.
-  int start();
+  // Binds, starts the workers, arms signals and housekeeping. An error: it could not bind (or
+  // open the access log), and has stopped.
+  std::error_code start();
   // Stops accepting, closes every connection, then the workers; uv_run(main) then returns.
   void stop();
   // SIGTERM with a drain period (--drain): new listeners and sources get 503 and /health 503
@@ -145,7 +147,7 @@ class Relay {
  private:
   void on_main_event(LoopEvent& event);
   bool relays_master_mount(const std::string& mount) const;
-  int open_listening_socket(const std::string& host, std::uint16_t port, int& fd, std::uint16_t& bound);
+  std::error_code open_listening_socket(const std::string& host, std::uint16_t port, int& fd, std::uint16_t& bound);
   void on_acceptable(int listen_fd, bool admin);
   void on_housekeeping();
   // Users files that changed on disk since they were read are read again (no SIGHUP needed):
@@ -154,14 +156,12 @@ class Relay {
   void on_all_drained();
   StatsInput stats_input() const;
 
-  // libuv callbacks
-  static void acceptable_cb(uv_poll_t* poll, int status, int events);
-  static void admin_acceptable_cb(uv_poll_t* poll, int status, int events);
-  static void housekeeping_cb(uv_timer_t* timer);
-  static void accept_pause_cb(uv_timer_t* timer);
-  static void signal_cb(uv_signal_t* signal, int signum);
-  static void drain_timeout_cb(uv_timer_t* timer);
-  static void drained_cb(uv_async_t* async);
+  // The handles' events (ringcast/uv/handles.h)
+  void on_listener_ready(std::error_code error, int events);
+  void on_admin_listener_ready(std::error_code error, int events);
+  void on_accept_pause_over();
+  void on_signal(int signum);
+  void on_drain_timeout();
 
   uv_loop_t* main_loop_;
   RelayConfig config_;
@@ -183,18 +183,16 @@ class Relay {
   std::vector<moodycamel::ProducerToken> tokens_;  // main thread's, to each worker's inbox
   LoopInbox<LoopEvent> main_inbox_;
   int listen_fd_ = -1;
-  uv_poll_t acceptor_{};
-  bool acceptor_open_ = false;
-  int admin_fd_ = -1;           // --admin-listen
-  uv_poll_t admin_acceptor_{};
-  bool admin_acceptor_open_ = false;
+  uv::Poll acceptor_;
+  int admin_fd_ = -1;  // --admin-listen
+  uv::Poll admin_acceptor_;
   std::uint16_t admin_port_ = 0;
-  uv_timer_t housekeeping_{};
-  uv_timer_t accept_pause_{};  // restarts accepting after running out of descriptors
-  uv_signal_t sigint_{};
-  uv_signal_t sigterm_{};
-  uv_signal_t sighup_{};
-  uv_timer_t drain_timer_{};  // ends a drain that listeners outlast
+  uv::Timer housekeeping_;
+  uv::Timer accept_pause_;  // restarts accepting after running out of descriptors
+  uv::Signal sigint_;
+  uv::Signal sigterm_;
+  uv::Signal sighup_;
+  uv::Timer drain_timer_;  // ends a drain that listeners outlast
   std::atomic<bool> draining_{false};
   ReloadConfig reloader_;
   mutable std::mutex policy_mutex_;
@@ -203,7 +201,7 @@ class Relay {
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> users_file_stamps_;
   std::uint64_t housekeeping_ticks_ = 0;
   AccessLog access_log_;
-  uv_async_t drained_async_{};
+  uv::Async drained_async_;
   std::atomic<std::size_t> drained_workers_{0};
   std::atomic<std::size_t> open_connections_{0};  // for --max-connections
   std::uint16_t bound_port_ = 0;

@@ -18,6 +18,7 @@
 #include "ringcast/net/loop_inbox.h"
 #include "ringcast/http/router.h"
 #include "ringcast/net/stats.h"
+#include "ringcast/uv/handles.h"
 
 namespace ringcast::relay {
 
@@ -141,18 +142,14 @@ class Worker final : public LoopHost {
   // address (forwarded.h: the right-most untrusted hop).
   void take_forwarded_client(Connection& connection, const RequestHead& head);
 
-  // libuv callbacks
-  static void sweep_cb(uv_timer_t* timer);
-  static void tick_cb(uv_timer_t* timer);
-
   Relay& relay_;
   const std::size_t index_;
   uv_loop_t loop_{};
   LoopInbox<LoopEvent> inbox_;
   std::vector<moodycamel::ProducerToken> tokens_;  // to each worker's inbox; this thread only
   std::optional<moodycamel::ProducerToken> main_token_;  // to the main loop's inbox
-  uv_timer_t sweep_timer_{};
-  uv_timer_t tick_timer_{};  // fires for the earliest lane tick in ticks_
+  uv::Timer sweep_timer_;
+  uv::Timer tick_timer_;  // fires for the earliest lane tick in ticks_
   std::thread thread_;
   std::optional<int> loop_close_status_;  // uv_loop_close's, once the loop's thread is done
 
