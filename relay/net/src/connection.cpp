@@ -48,37 +48,9 @@ struct Connection::HeadBuffer {
   RequestHeadParser parser;
 };
 
-namespace {
-
-std::string peer_name(const uv_tcp_t* tcp) {
-  sockaddr_storage address{};
-  int length = sizeof(address);
-  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "?";
-  char host[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
-  if (address.ss_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
-    uv_ip4_name(in, host, sizeof(host));
-    port = ntohs(in->sin_port);
-  } else if (address.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
-    uv_ip6_name(in6, host, sizeof(host));
-    port = ntohs(in6->sin6_port);
-  }
-  return std::string(host) + ":" + std::to_string(port);
-}
-
-struct PendingResponse {
-  uv_write_t request{};
-  std::string text;
-  Connection* connection = nullptr;
-};
-
-}  // namespace
-
 Connection::Connection(Worker& worker, std::uint64_t id, std::uint64_t now_ms)
     : worker_(worker), id_(id), accepted_ms_(now_ms) {
-  tcp_.data = this;
+  tcp_.bind<&Connection::on_alloc, &Connection::on_read, &Connection::on_closed>(this);
 }
 
 Connection::~Connection() = default;
@@ -88,7 +60,7 @@ void Connection::await_auth(std::shared_ptr<PendingAuth> pending) {
   state_ = State::answering;
   pending_auth_ = std::move(pending);
   // A source may send its body before it hears the answer: leave it in the socket until then.
-  uv_read_stop(stream());
+  tcp_.read_stop();
 }
 
 void Connection::await_origin(std::shared_ptr<PendingOrigin> pending) {
@@ -111,7 +83,7 @@ void Connection::auth_answered() {
   // Still `answering` (reads go to the discard buffer) until the request is routed again and
   // the connection becomes a viewer or a source or answers.
   if (state_ != State::answering) return;
-  if (const int rc = restart_reading(); rc != 0) close(uv_strerror(rc));
+  if (const std::error_code error = restart_reading()) close(error.message());
 }
 
 void Connection::set_listener_notice(std::unique_ptr<ListenerNotice> notice) {
@@ -131,25 +103,25 @@ void Connection::announce_leaving() {
 }
 
 bool Connection::open(uv_loop_t* loop, int fd) {
-  if (const int rc = uv_tcp_init(loop, &tcp_); rc != 0) {
-    spdlog::warn("cannot adopt an accepted socket: {}", uv_strerror(rc));
+  if (const std::error_code error = tcp_.init(loop)) {
+    spdlog::warn("cannot adopt an accepted socket: {}", error.message());
     ::close(fd);
     state_ = State::closed;
     return false;
   }
-  if (const int rc = uv_tcp_open(&tcp_, fd); rc != 0) {
+  if (const std::error_code error = tcp_.open(fd)) {
     ::close(fd);
-    close(uv_strerror(rc));
+    close(error.message());
     return true;
   }
   return start_reading();
 }
 
 bool Connection::start_reading() {
-  uv_tcp_nodelay(&tcp_, 1);
-  peer_ = peer_name(&tcp_);
+  tcp_.set_nodelay();
+  peer_ = tcp_.peer_name();
   head_ = std::make_unique<HeadBuffer>(worker_.config().max_head_bytes);
-  if (const int rc = uv_read_start(stream(), alloc_cb, read_cb); rc != 0) close(uv_strerror(rc));
+  if (const std::error_code error = tcp_.read_start()) close(error.message());
   return true;
 }
 
@@ -171,24 +143,23 @@ void Connection::on_alloc(uv_buf_t* buffer) {
   }
 }
 
-void Connection::on_read(ssize_t nread, const uv_buf_t* buffer) {
+void Connection::on_read(std::error_code error, std::size_t n, const uv_buf_t* buffer) {
   if (state_ == State::closed) return;
-  if (nread == 0) return;  // EAGAIN: the reservation (if any) is simply not committed
-  if (nread == UV_ENOBUFS && state_ == State::source) {
+  if (error == uv::error(UV_ENOBUFS) && state_ == State::source) {
     source_->pause();  // the ring had no room: the writer waits for a lane, never for a viewer
     return;
   }
-  if (nread < 0) {
-    if (nread == UV_EOF) {
+  if (error) {
+    if (error == uv::error(UV_EOF)) {
       close("peer closed");
-    } else if (nread == UV_ECONNRESET) {
+    } else if (error == uv::error(UV_ECONNRESET)) {
       close("peer reset");
     } else {
-      close(uv_strerror(static_cast<int>(nread)));
+      close(error.message());
     }
     return;
   }
-  const auto n = static_cast<std::size_t>(nread);
+  if (n == 0) return;  // EAGAIN: the reservation (if any) is simply not committed
   switch (state_) {
     case State::reading_head: on_head_bytes(n); return;
     case State::source: source_->on_received(buffer->base, n, monotonic_ms()); return;
@@ -266,12 +237,9 @@ void Connection::become_viewer(std::unique_ptr<ViewerSession> viewer) {
   viewer_ = std::move(viewer);
 }
 
-int Connection::restart_reading() { return uv_read_start(stream(), alloc_cb, read_cb); }
+std::error_code Connection::restart_reading() { return tcp_.read_start(); }
 
-int Connection::fd() const {
-  uv_os_fd_t fd;
-  return uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) == 0 ? fd : -1;
-}
+int Connection::fd() const { return tcp_.fd(); }
 
 void Connection::read_pending() {
   const int fd = this->fd();
@@ -281,14 +249,17 @@ void Connection::read_pending() {
     uv_buf_t buffer;
     on_alloc(&buffer);
     if (buffer.len == 0) {
-      on_read(UV_ENOBUFS, &buffer);
+      on_read(uv::error(UV_ENOBUFS), 0, &buffer);
       return;
     }
     const ssize_t n = ::recv(fd, buffer.base, buffer.len, MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    const ssize_t nread = n < 0 ? uv_translate_sys_error(errno) : n == 0 ? ssize_t{UV_EOF} : n;
-    on_read(nread, &buffer);
+    if (n <= 0) {
+      on_read(uv::error(n < 0 ? uv_translate_sys_error(errno) : UV_EOF), 0, &buffer);
+    } else {
+      on_read({}, static_cast<std::size_t>(n), &buffer);
+    }
     if (n <= 0 || static_cast<std::size_t>(n) < buffer.len) return;
   }
 }
@@ -301,17 +272,8 @@ void Connection::write_then_shutdown(std::string text) {
   if (state_ == State::closed) return;
   head_.reset();
   state_ = State::lingering;
-  auto* pending = new PendingResponse;
-  pending->text = std::move(text);
-  pending->connection = this;
-  pending->request.data = pending;
-  uv_buf_t buffer = uv_buf_init(pending->text.data(), static_cast<unsigned>(pending->text.size()));
-  const int rc = uv_write(&pending->request, stream(), &buffer, 1, [](uv_write_t* request, int) {
-    delete static_cast<PendingResponse*>(request->data);
-  });
-  if (rc != 0) {
-    delete pending;
-    close(uv_strerror(rc));
+  if (const std::error_code error = tcp_.write_copy(std::move(text))) {
+    close(error.message());
     return;
   }
   shutdown_then_close();
@@ -324,19 +286,13 @@ void Connection::shutdown_then_close(std::string_view why) {
   if (viewer_) viewer_->detach();
   state_ = State::lingering;
   lingering_since_ms_ = monotonic_ms();
-  auto* request = new uv_shutdown_t;
-  request->data = this;
   // The shutdown runs after queued writes; the peer then sees EOF. We keep draining its bytes
   // until it closes too (or the sweep's linger limit), so it never gets a reset mid-response.
-  const int rc = uv_shutdown(request, stream(), [](uv_shutdown_t* req, int status) {
-    auto* self = static_cast<Connection*>(req->data);
-    delete req;
-    if (status != 0 && status != UV_ECANCELED) self->close(uv_strerror(status));
-  });
-  if (rc != 0) {
-    delete request;
-    close(uv_strerror(rc));
-  }
+  if (const std::error_code error = tcp_.shutdown<&Connection::on_shutdown, Connection>()) close(error.message());
+}
+
+void Connection::on_shutdown(std::error_code error) {
+  if (error && error != uv::error(UV_ECANCELED)) close(error.message());
 }
 
 void Connection::close(std::string_view why) {
@@ -360,10 +316,9 @@ void Connection::close(std::string_view why) {
   if (source_) source_->detach(monotonic_ms());
   state_ = State::closed;
   head_.reset();
-  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
   // Closing the fd here ends any in-flight write at once: libuv never touches its ring memory
-  // again (the write callback later reports UV_ECANCELED). The object lives until close_cb.
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);
+  // again (the write callback later reports UV_ECANCELED). The object lives until on_closed.
+  tcp_.close();
 }
 
 void Connection::await_admin(std::shared_ptr<AdminTask> task) {
@@ -414,20 +369,9 @@ void Connection::log_session_end() {
   worker_.relay().access_log().write(entry);
 }
 
-// libuv callbacks
-
-void Connection::alloc_cb(uv_handle_t* handle, std::size_t, uv_buf_t* buffer) {
-  static_cast<Connection*>(handle->data)->on_alloc(buffer);
-}
-
-void Connection::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer) {
-  static_cast<Connection*>(stream->data)->on_read(nread, buffer);
-}
-
-void Connection::close_cb(uv_handle_t* handle) {
-  auto* self = static_cast<Connection*>(handle->data);
-  self->log_session_end();
-  self->worker_.connection_closed(*self);
+void Connection::on_closed() {
+  log_session_end();
+  worker_.connection_closed(*this);  // frees this
 }
 
 }  // namespace ringcast::relay

@@ -165,7 +165,7 @@ void SourceSession::pause() {
   release();  // not reading at all until there is room
   paused_ = true;
   paused_since_us_ = connection_.worker().now_us();
-  uv_read_stop(connection_.stream());
+  connection_.tcp().read_stop();
   connection_.worker().source_paused(*this);
 }
 
@@ -174,8 +174,7 @@ void SourceSession::resume() {
   paused_ = false;
   stream_->add_source_paused(connection_.worker().now_us() - paused_since_us_);
   last_data_ms_ = monotonic_ms();
-  const int rc = connection_.restart_reading();
-  if (rc != 0) connection_.close(uv_strerror(rc));
+  if (const std::error_code error = connection_.restart_reading()) connection_.close(error.message());
 }
 
 void SourceSession::detach(std::uint64_t) {

@@ -19,7 +19,6 @@ ViewerSession::ViewerSession(Connection& connection, std::shared_ptr<Stream> str
                              std::uint32_t metaint, std::string home_mount)
     : connection_(connection), stream_(std::move(stream)), metaint_(metaint),
       home_mount_(home_mount.empty() ? stream_->mount() : std::move(home_mount)) {
-  request_.data = this;
 }
 
 ViewerSession::~ViewerSession() { assert(!attached_); }
@@ -66,29 +65,29 @@ void ViewerSession::write_head() {
                                    static_cast<unsigned>(prefix_->size));
   }
   const std::size_t total = response_head_.size() + (prefix_ ? prefix_->size : 0);
-  int written = uv_try_write(connection_.stream(), buffers, count);
-  if (written == UV_EAGAIN) written = 0;
-  if (written < 0) {
-    connection_.close(uv_strerror(written));
+  const uv::Tcp::Written written = connection_.tcp().try_write(buffers, count);
+  if (written.error) {
+    connection_.close(written.error.message());
     return;
   }
-  if (static_cast<std::size_t>(written) == total) {
-    on_head_written(0);  // the stream goes out at once
+  if (written.bytes == total) {
+    on_head_written({});  // the stream goes out at once
     return;
   }
-  std::size_t skip = static_cast<std::size_t>(written);
+  std::size_t skip = written.bytes;
   unsigned first = 0;
   while (skip >= buffers[first].len) skip -= buffers[first++].len;
   buffers[first].base += skip;
   buffers[first].len -= static_cast<unsigned>(skip);
-  const int rc = uv_write(&request_, connection_.stream(), buffers + first, count - first, head_written_cb);
-  if (rc != 0) connection_.close(uv_strerror(rc));
+  const std::error_code error = request_.start<&ViewerSession::on_head_written>(
+      connection_.tcp(), buffers + first, count - first, this);
+  if (error) connection_.close(error.message());
 }
 
-void ViewerSession::on_head_written(int status) {
+void ViewerSession::on_head_written(std::error_code error) {
   if (!attached_) return;
-  if (status < 0) {
-    connection_.close(uv_strerror(status));
+  if (error) {
+    connection_.close(error.message());
     return;
   }
   if (prefix_) count_sent(prefix_->size);
@@ -151,13 +150,12 @@ WriteResult ViewerSession::write_views(std::uint64_t from, std::uint64_t to,
   counters.write_batch_bytes.observe(to - from, kWriteBatchBounds);
   counters.viewer_lag_bytes.observe(head - from, kViewerLagBounds);
 
-  int written = uv_try_write(connection_.stream(), buffers_, count);
-  if (written == UV_EAGAIN) written = 0;
-  if (written < 0) {
-    connection_.close(uv_strerror(written));
+  const uv::Tcp::Written written = connection_.tcp().try_write(buffers_, count);
+  if (written.error) {
+    connection_.close(written.error.message());
     return {WriteResult::Outcome::closed, from};
   }
-  const auto sent = static_cast<std::uint64_t>(written);
+  const std::uint64_t sent = written.bytes;
   count_sent(sent);
   last_write_ = write;
   if (sent == total) return {WriteResult::Outcome::written, to, true};
@@ -168,10 +166,9 @@ WriteResult ViewerSession::write_views(std::uint64_t from, std::uint64_t to,
   while (skip >= buffers_[first].len) skip -= buffers_[first++].len;
   buffers_[first].base += skip;
   buffers_[first].len -= static_cast<unsigned>(skip);
-  const int rc = uv_write(&request_, connection_.stream(), buffers_ + first, count - first,
-                          write_done_cb);
-  if (rc != 0) {
-    connection_.close(uv_strerror(rc));
+  if (const std::error_code error = request_.start<&ViewerSession::on_write_done>(
+          connection_.tcp(), buffers_ + first, count - first, this)) {
+    connection_.close(error.message());
     return {WriteResult::Outcome::closed, from};
   }
   in_flight_ = true;
@@ -179,11 +176,11 @@ WriteResult ViewerSession::write_views(std::uint64_t from, std::uint64_t to,
   return {WriteResult::Outcome::written, write.stream_position_after(sent), false};
 }
 
-void ViewerSession::on_write_done(int status) {
+void ViewerSession::on_write_done(std::error_code error) {
   in_flight_ = false;
   if (!attached_) return;  // closed meanwhile: UV_ECANCELED, nothing more to do
-  if (status < 0) {
-    connection_.close(uv_strerror(status));
+  if (error) {
+    connection_.close(error.message());
     return;
   }
   count_sent(in_flight_bytes_);
@@ -249,7 +246,7 @@ void ViewerSession::close_slow(CloseReason reason) {
 
 std::uint64_t ViewerSession::accepted_position() const {
   if (!in_flight_) return last_write_.to;
-  return last_write_.stream_position_after(last_write_.socket_bytes() - connection_.tcp().write_queue_size);
+  return last_write_.stream_position_after(last_write_.socket_bytes() - connection_.tcp().write_queue_size());
 }
 
 std::uint64_t ViewerSession::position() const {
@@ -291,16 +288,6 @@ void ViewerSession::count_sent(std::uint64_t n) {
   bytes_sent_ += n;
   stream_->lane(worker().index()).bytes_out.add(n);
   worker().counters().bytes_out.add(n);
-}
-
-// libuv callbacks
-
-void ViewerSession::write_done_cb(uv_write_t* request, int status) {
-  static_cast<ViewerSession*>(request->data)->on_write_done(status);
-}
-
-void ViewerSession::head_written_cb(uv_write_t* request, int status) {
-  static_cast<ViewerSession*>(request->data)->on_head_written(status);
 }
 
 }  // namespace ringcast::relay

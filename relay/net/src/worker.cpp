@@ -90,15 +90,6 @@ class RegistryMounts final : public MountLookup {
   mutable std::vector<std::pair<std::string, std::shared_ptr<Stream>>> found_;
 };
 
-// Writes a string with static storage and frees only the request afterwards.
-int write_static(uv_stream_t* stream, std::string_view text) {
-  auto* request = new uv_write_t;
-  uv_buf_t buffer = uv_buf_init(const_cast<char*>(text.data()), static_cast<unsigned>(text.size()));
-  const int rc = uv_write(request, stream, &buffer, 1, [](uv_write_t* r, int) { delete r; });
-  if (rc != 0) delete request;
-  return rc;
-}
-
 }  // namespace
 
 Worker::Worker(Relay& relay, std::size_t index)
@@ -385,9 +376,8 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   // Icecast 2.4 answers 100 Continue (and nothing more) when asked, else 200 OK: its bare
   // status lines, byte for byte, the one answer not made by render_head (encoders read these
   // exact lines; they need none of the headers a client's answer carries).
-  const int rc = write_static(connection.stream(),
-                              decision.continue_expected ? std::string_view("HTTP/1.1 100 Continue\r\n\r\n")
-                                                         : std::string_view("HTTP/1.0 200 OK\r\n\r\n"));
+  const std::error_code written = connection.tcp().write_copy(
+      decision.continue_expected ? "HTTP/1.1 100 Continue\r\n\r\n" : "HTTP/1.0 200 OK\r\n\r\n");
   const bool resumed = attached.outcome == StreamRegistry::AttachOutcome::resumed;
   spdlog::info("source {} {} {} ({}{}){}", connection.peer(), resumed ? "resumed" : "started", mount,
                content_type, decision.chunked ? ", chunked" : "", resumed ? ": viewers continue" : "");
@@ -399,7 +389,7 @@ void Worker::handle_source(Connection& connection, RequestHead& head, std::strin
   connection.remember_request(head, monotonic_ms());
   connection.become_source(std::make_unique<SourceSession>(connection, attached.stream, decision.chunked),
                            early_body, monotonic_ms());
-  if (rc != 0) connection.close(uv_strerror(rc));
+  if (written) connection.close(written.message());
 }
 
 void Worker::handle_viewer(Connection& connection, RequestHead& head, bool authenticated) {

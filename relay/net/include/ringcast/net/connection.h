@@ -2,16 +2,16 @@
 // source or a viewer, or answers with a status and closes. Freed only in the close callback.
 #pragma once
 
-#include <uv.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "ringcast/http/http_request.h"
 #include "ringcast/http/peer_text.h"
 #include "ringcast/http/response.h"
+#include "ringcast/uv/tcp.h"
 
 namespace ringcast::relay {
 
@@ -78,8 +78,8 @@ class Connection {
   void become_source(std::unique_ptr<SourceSession> source, std::string_view early_body,
                      std::uint64_t now_ms);
   void become_viewer(std::unique_ptr<ViewerSession> viewer);
-  // Reads again after a paused source's uv_read_stop. Returns a libuv error code.
-  int restart_reading();
+  // Reads again after a paused source stopped reading.
+  std::error_code restart_reading();
   // A source read on demand (source_hold.h): reads what the kernel holds now, as libuv's read
   // callback would have.
   void read_pending();
@@ -101,11 +101,11 @@ class Connection {
   // When an authenticated listener's time is up (icecast-auth-timelimit; 0: never).
   std::uint64_t listen_deadline_ms() const { return listen_deadline_ms_; }
   void set_listen_deadline_ms(std::uint64_t deadline) { listen_deadline_ms_ = deadline; }
-  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
   // The socket's descriptor, for what libuv has no call for (SO_RCVLOWAT, TCP_INFO, a read on
   // demand); -1 once the handle is closing.
   int fd() const;
-  const uv_tcp_t& tcp() const { return tcp_; }
+  uv::Tcp& tcp() { return tcp_; }
+  const uv::Tcp& tcp() const { return tcp_; }
   Worker& worker() { return worker_; }
   SourceSession* source() { return source_.get(); }
   ViewerSession* viewer() { return viewer_.get(); }
@@ -113,8 +113,12 @@ class Connection {
  private:
   struct HeadBuffer;
 
+  // The socket's events (uv/tcp.h)
   void on_alloc(uv_buf_t* buffer);
-  void on_read(ssize_t nread, const uv_buf_t* buffer);
+  void on_read(std::error_code error, std::size_t n, const uv_buf_t* buffer);
+  void on_shutdown(std::error_code error);
+  void on_closed();
+
   void on_head_bytes(std::size_t n);
   void write_then_shutdown(std::string text);
   bool start_reading();
@@ -124,12 +128,7 @@ class Connection {
   void note_end(std::string_view why);
   void log_session_end();
 
-  // libuv callbacks
-  static void alloc_cb(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buffer);
-  static void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buffer);
-  static void close_cb(uv_handle_t* handle);
-
-  uv_tcp_t tcp_{};
+  uv::Tcp tcp_;
   Worker& worker_;
   std::uint64_t id_;
   std::uint64_t accepted_ms_;

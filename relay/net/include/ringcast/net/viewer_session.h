@@ -1,16 +1,17 @@
 // A viewer: its cursor in the stream and its one write in flight. The fan-out's writes happen
-// here, as views of the shared ring: uv_try_write first, uv_write for what the kernel left.
+// here, as views of the shared ring: try_write first (uv_try_write), a Write request (uv_write)
+// for what the kernel left.
 #pragma once
-
-#include <uv.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <system_error>
 
 #include "ringcast/core/lane.h"
 #include "ringcast/http/response.h"
 #include "ringcast/net/lane_viewer.h"
+#include "ringcast/uv/tcp.h"
 
 namespace ringcast::relay {
 
@@ -75,15 +76,11 @@ class ViewerSession final : public LaneViewer {
   void count_sent(std::uint64_t n);
   void count_slow_disconnect();  // in the lane's and the worker's counters
   Worker& worker();
-  void on_write_done(int status);
+  void on_write_done(std::error_code error);
   void switch_stream();
-  void on_head_written(int status);
+  void on_head_written(std::error_code error);
   // Writes response_head_ and the prefix; the stream starts when both are out.
   void write_head();
-
-  // libuv callbacks
-  static void write_done_cb(uv_write_t* request, int status);
-  static void head_written_cb(uv_write_t* request, int status);
 
   Connection& connection_;
   std::shared_ptr<Stream> stream_;
@@ -108,7 +105,7 @@ class ViewerSession final : public LaneViewer {
   std::string response_head_;  // until written
   std::shared_ptr<const PsiBlock> prefix_;  // sent after the head (held until written)
   bool segment_ = false;        // an HLS segment reader: not counted as a viewer
-  uv_write_t request_{};       // reused: one write in flight at a time
+  uv::Write request_;  // reused: one write in flight at a time
   uv_buf_t buffers_[4]{};  // two ring parts, one split around a metadata block, the block
 };
 
