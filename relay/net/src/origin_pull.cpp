@@ -5,7 +5,6 @@
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include <cassert>
 #include <charconv>
@@ -35,10 +34,9 @@ struct OriginPull::Attempt {
   OriginPull* pull = nullptr;
   std::size_t origin = 0;
   bool probe = false;
-  uv_getaddrinfo_t resolve{};
-  uv_tcp_t tcp{};
-  uv_connect_t connect{};
-  uv_write_t write{};
+  uv::Resolve resolve;
+  uv::Tcp tcp;
+  uv::Write write;
   std::string request;
   std::string received;
   ResponseHead head;            // the answer's head, once complete
@@ -46,14 +44,16 @@ struct OriginPull::Attempt {
   std::uint32_t metaint = 0;    // the answer's icy-metaint (0: no ICY blocks)
   char read_buffer[4096];
   bool resolving = false;
-  bool tcp_open = false;  // uv_tcp_init ran: uv_close must run before the free
+  bool tcp_open = false;  // the handle was made: it must close before the free
   bool closing = false;
+
+  Attempt() { tcp.bind<&Attempt::on_alloc, &Attempt::on_read, &Attempt::on_closed>(this); }
 
   void give_up() {
     pull = nullptr;
     if (tcp_open && !closing) {
       closing = true;
-      uv_close(reinterpret_cast<uv_handle_t*>(&tcp), close_cb);
+      tcp.close();
     }
     maybe_free();
   }
@@ -61,32 +61,24 @@ struct OriginPull::Attempt {
     if (pull == nullptr && !resolving && !tcp_open) delete this;
   }
 
-  // libuv callbacks
-  static void resolved_cb(uv_getaddrinfo_t* request, int status, addrinfo* result) {
-    auto* self = static_cast<Attempt*>(request->data);
+  // The handles' events (uv/tcp.h)
+  void on_resolved(std::error_code error, const addrinfo* result) {
     // Still `resolving` during the call, so that giving up there cannot free it under us.
-    if (self->pull != nullptr) self->pull->on_resolved(*self, status, result);
-    self->resolving = false;
-    uv_freeaddrinfo(result);
-    self->maybe_free();
+    if (pull != nullptr) pull->on_resolved(*this, error, result);
+    resolving = false;
+    maybe_free();
   }
-  static void connected_cb(uv_connect_t* request, int status) {
-    auto* self = static_cast<Attempt*>(request->data);
-    if (self->pull != nullptr && status != UV_ECANCELED) self->pull->on_connected(*self, status);
+  void on_connected(std::error_code error) {
+    if (pull != nullptr && error != uv::error(UV_ECANCELED)) pull->on_connected(*this, error);
   }
-  static void alloc_cb(uv_handle_t* handle, std::size_t, uv_buf_t* out) {
-    auto* self = static_cast<Attempt*>(handle->data);
-    *out = uv_buf_init(self->read_buffer, sizeof(self->read_buffer));
+  void on_alloc(uv_buf_t* out) { *out = uv_buf_init(read_buffer, sizeof(read_buffer)); }
+  void on_read(std::error_code error, std::size_t n, const uv_buf_t*) {
+    if (pull != nullptr) pull->on_read(*this, error, n);
   }
-  static void read_cb(uv_stream_t* handle, ssize_t nread, const uv_buf_t*) {
-    auto* self = static_cast<Attempt*>(handle->data);
-    if (self->pull != nullptr) self->pull->on_read(*self, static_cast<long>(nread));
-  }
-  static void written_cb(uv_write_t*, int) {}  // a failure shows up as the read's error
-  static void close_cb(uv_handle_t* handle) {
-    auto* self = static_cast<Attempt*>(handle->data);
-    self->tcp_open = false;
-    self->maybe_free();
+  void on_written(std::error_code) {}  // a failure shows up as the read's error
+  void on_closed() {
+    tcp_open = false;
+    maybe_free();
   }
 };
 
@@ -187,10 +179,6 @@ void OriginPull::open_attempt(std::size_t origin, bool probe) {
   attempt->pull = this;
   attempt->origin = origin;
   attempt->probe = probe;
-  attempt->resolve.data = attempt;
-  attempt->tcp.data = attempt;
-  attempt->connect.data = attempt;
-  attempt->write.data = attempt;
   attempt->request = "GET " + url.target_for(options_.remote_path) + " HTTP/1.0\r\n" +
                      "Host: " + url.host_header() + "\r\n" + "User-Agent: ringcast/" +
                      std::string(kVersion) + " (relay)\r\n" +
@@ -208,11 +196,10 @@ void OriginPull::open_attempt(std::size_t origin, bool probe) {
   hints.ai_flags = AI_NUMERICSERV;
   attempt->resolving = true;
   const std::string port = std::to_string(url.port);
-  if (const int rc = uv_getaddrinfo(worker_.loop(), &attempt->resolve, Attempt::resolved_cb,
-                                    url.host.c_str(), port.c_str(), &hints);
-      rc != 0) {
+  if (const std::error_code error = attempt->resolve.start<&Attempt::on_resolved>(
+          worker_.loop(), attempt, url.host.c_str(), port.c_str(), &hints)) {
     attempt->resolving = false;
-    attempt_failed(*attempt, 0, std::string("cannot resolve: ") + uv_strerror(rc));
+    attempt_failed(*attempt, 0, "cannot resolve: " + error.message());
   }
 }
 
@@ -221,43 +208,40 @@ void OriginPull::drop(Attempt*& attempt) {
   std::exchange(attempt, nullptr)->give_up();
 }
 
-void OriginPull::on_resolved(Attempt& attempt, int status, const addrinfo* result) {
-  if (status != 0 || result == nullptr) {
-    attempt_failed(attempt, 0, std::string("cannot resolve: ") + uv_strerror(status));
+void OriginPull::on_resolved(Attempt& attempt, std::error_code error, const addrinfo* result) {
+  if (error || result == nullptr) {
+    attempt_failed(attempt, 0, "cannot resolve: " + (error ? error.message() : std::string("no address")));
     return;
   }
-  int rc = uv_tcp_init(worker_.loop(), &attempt.tcp);
-  if (rc == 0) {
+  error = attempt.tcp.init(worker_.loop());
+  if (!error) {
     attempt.tcp_open = true;
-    rc = uv_tcp_connect(&attempt.connect, &attempt.tcp, result->ai_addr, Attempt::connected_cb);
+    error = attempt.tcp.connect<&Attempt::on_connected, Attempt>(result->ai_addr);
   }
-  if (rc != 0) attempt_failed(attempt, 0, std::string("cannot connect: ") + uv_strerror(rc));
+  if (error) attempt_failed(attempt, 0, "cannot connect: " + error.message());
 }
 
-void OriginPull::on_connected(Attempt& attempt, int status) {
-  if (status != 0) {
-    attempt_failed(attempt, 0, std::string("cannot connect: ") + uv_strerror(status));
+void OriginPull::on_connected(Attempt& attempt, std::error_code error) {
+  if (error) {
+    attempt_failed(attempt, 0, "cannot connect: " + error.message());
     return;
   }
-  uv_tcp_nodelay(&attempt.tcp, 1);
-  auto* stream = reinterpret_cast<uv_stream_t*>(&attempt.tcp);
-  // The request lives in the attempt, which outlives the write (uv_close cancels it first).
-  uv_buf_t buffer =
+  attempt.tcp.set_nodelay();
+  // The request lives in the attempt, which outlives the write (a close cancels it first).
+  const uv_buf_t buffer =
       uv_buf_init(attempt.request.data(), static_cast<unsigned>(attempt.request.size()));
-  int rc = uv_write(&attempt.write, stream, &buffer, 1, Attempt::written_cb);
-  if (rc == 0) rc = uv_read_start(stream, Attempt::alloc_cb, Attempt::read_cb);
-  if (rc != 0) attempt_failed(attempt, 0, uv_strerror(rc));
+  error = attempt.write.start<&Attempt::on_written>(attempt.tcp, &buffer, 1, &attempt);
+  if (!error) error = attempt.tcp.read_start();
+  if (error) attempt_failed(attempt, 0, error.message());
 }
 
-void OriginPull::on_read(Attempt& attempt, long nread) {
-  if (nread == 0) return;
-  if (nread < 0) {
-    attempt_failed(
-        attempt, 0,
-        nread == UV_EOF ? "closed before its answer" : uv_strerror(static_cast<int>(nread)));
+void OriginPull::on_read(Attempt& attempt, std::error_code error, std::size_t n) {
+  if (error) {
+    attempt_failed(attempt, 0, error == uv::error(UV_EOF) ? "closed before its answer" : error.message());
     return;
   }
-  attempt.received.append(attempt.read_buffer, static_cast<std::size_t>(nread));
+  if (n == 0) return;
+  attempt.received.append(attempt.read_buffer, n);
   ResponseHead& head = attempt.head;
   const ResponseParse parse = parse_response_head(attempt.received, head, kMaxAnswerHead);
   switch (parse.status) {
@@ -293,7 +277,7 @@ void OriginPull::on_read(Attempt& attempt, long nread) {
   if (attempt.probe) {
     // The preferred origin answers: the machine decides whether it takes over (it does while
     // the pull still streams); adopt_probe then calls take_feed.
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&attempt.tcp));
+    attempt.tcp.read_stop();
     Attempt* const probe = &attempt;
     apply(machine_.probe_answered(attempt.origin, 200, monotonic_ms()));
     if (probe_ == probe) drop(probe_);  // not taken: the pull no longer streams
@@ -351,9 +335,8 @@ void OriginPull::take_feed(Attempt& attempt) {
   stream_ = attached.stream;
   // The socket moves to a Connection of this loop: a dup of its descriptor, then the attempt's
   // handle closes (the kernel's socket stays open through the dup).
-  uv_os_fd_t fd = -1;
-  const int copy =
-      uv_fileno(reinterpret_cast<uv_handle_t*>(&attempt.tcp), &fd) == 0 ? ::dup(fd) : -1;
+  const int fd = attempt.tcp.fd();
+  const int copy = fd >= 0 ? ::dup(fd) : -1;
   const std::string early_body = attempt.received.substr(head_length);
   attempt.give_up();
   Connection* connection = copy >= 0 ? worker_.adopt_socket(copy) : nullptr;

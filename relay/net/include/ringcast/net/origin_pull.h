@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "ringcast/edge/edge.h"
@@ -56,9 +57,9 @@ class OriginPull {
   void open_attempt(std::size_t origin, bool probe);
   void drop(Attempt*& attempt);
   // libuv's answers to an attempt (each returns at once when the attempt was given up).
-  void on_resolved(Attempt& attempt, int status, const ::addrinfo* result);
-  void on_connected(Attempt& attempt, int status);
-  void on_read(Attempt& attempt, long nread);
+  void on_resolved(Attempt& attempt, std::error_code error, const ::addrinfo* result);
+  void on_connected(Attempt& attempt, std::error_code error);
+  void on_read(Attempt& attempt, std::error_code error, std::size_t n);
   // The attempt ended without a feed: `status` is the origin's answer (0: none), `why` for the log.
   void attempt_failed(Attempt& attempt, int status, std::string_view why);
   // The origin answered 200: the mount is attached and the socket becomes its source.

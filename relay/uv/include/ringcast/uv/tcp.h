@@ -47,6 +47,16 @@ class Tcp {
     return error(status);
   }
   std::error_code open(int fd) { return error(uv_tcp_open(&handle_, fd)); }
+  // Connects (after init); OnConnected(error) of the owner given to bind() (UV_ECANCELED when
+  // the handle closes first).
+  template <auto OnConnected, typename Owner>
+  std::error_code connect(const sockaddr* address) {
+    connected_ = [](void* self, std::error_code error) {
+      (static_cast<Owner*>(self)->*OnConnected)(error);
+    };
+    connect_.data = this;
+    return error(uv_tcp_connect(&connect_, &handle_, address, connect_cb));
+  }
   void set_nodelay() { uv_tcp_nodelay(&handle_, 1); }
 
   std::error_code read_start() { return error(uv_read_start(stream(), alloc_cb, read_cb)); }
@@ -114,6 +124,10 @@ class Tcp {
       self.read_(self.owner_, error(static_cast<int>(nread)), 0, buffer);
     }
   }
+  static void connect_cb(uv_connect_t* request, int status) {
+    Tcp& self = *static_cast<Tcp*>(request->data);
+    self.connected_(self.owner_, error(status));
+  }
   static void shutdown_cb(uv_shutdown_t* request, int status) {
     Tcp& self = *static_cast<Tcp*>(request->data);
     self.shutdown_done_(self.owner_, error(status));
@@ -125,12 +139,14 @@ class Tcp {
 
   uv_tcp_t handle_{};
   uv_shutdown_t shutdown_{};
+  uv_connect_t connect_{};
   bool initialized_ = false;
   void* owner_ = nullptr;
   void (*alloc_)(void*, uv_buf_t*) = nullptr;
   void (*read_)(void*, std::error_code, std::size_t, const uv_buf_t*) = nullptr;
   void (*closed_)(void*) = nullptr;
   void (*shutdown_done_)(void*, std::error_code) = nullptr;
+  void (*connected_)(void*, std::error_code) = nullptr;
 };
 
 // One write request: the buffers (the caller keeps them alive until done) go out after what is
@@ -156,6 +172,34 @@ class Write {
   uv_write_t request_{};
   void* owner_ = nullptr;
   void (*done_)(void*, std::error_code) = nullptr;
+};
+
+// A name lookup on libuv's thread pool: OnResolved(error, addresses) of its owner on the loop;
+// the addresses are freed after the call. One at a time.
+class Resolve {
+ public:
+  template <auto OnResolved, typename Owner>
+  std::error_code start(uv_loop_t* loop, Owner* owner, const char* host, const char* service,
+                        const addrinfo* hints) {
+    owner_ = owner;
+    done_ = [](void* self, std::error_code error, const addrinfo* result) {
+      (static_cast<Owner*>(self)->*OnResolved)(error, result);
+    };
+    request_.data = this;
+    return error(uv_getaddrinfo(loop, &request_, resolved_cb, host, service, hints));
+  }
+
+ private:
+  // libuv callbacks
+  static void resolved_cb(uv_getaddrinfo_t* request, int status, addrinfo* result) {
+    Resolve& self = *static_cast<Resolve*>(request->data);
+    self.done_(self.owner_, error(status), status == 0 ? result : nullptr);
+    uv_freeaddrinfo(result);
+  }
+
+  uv_getaddrinfo_t request_{};
+  void* owner_ = nullptr;
+  void (*done_)(void*, std::error_code, const addrinfo*) = nullptr;
 };
 
 }  // namespace ringcast::uv
