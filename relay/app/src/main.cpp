@@ -3,7 +3,6 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
-#include <uv.h>
 
 #include <csignal>
 #include <cstdio>
@@ -14,6 +13,7 @@
 #include "ringcast/core/config.h"
 #include "ringcast/config/config_file.h"
 #include "ringcast/net/relay.h"
+#include "ringcast/uv/loop.h"
 #include "ringcast/core/version.h"
 
 namespace {
@@ -112,10 +112,14 @@ int main(int argc, char** argv) {
   // any worker thread starts, so that every thread inherits it.
   std::signal(SIGPIPE, SIG_IGN);
 
-  uv_loop_t* loop = uv_default_loop();
+  ringcast::uv::Loop loop;
+  if (const std::error_code error = loop.init()) {
+    spdlog::error("cannot make an event loop: {}", error.message());
+    return 1;
+  }
   int status = 0;
   {
-    ringcast::relay::Relay relay(loop, config);
+    ringcast::relay::Relay relay(loop.get(), config);
     // SIGHUP re-reads the config file, the flags keeping their precedence (the Relay applies
     // what can change live: mounts and passwords).
     if (!command_line.config_path.empty()) {
@@ -134,10 +138,10 @@ int main(int argc, char** argv) {
       spdlog::info("listening on http://{}:{}/ with {} worker loop{}", config.listen_host,
                    relay.bound_port(), config.workers, config.workers == 1 ? "" : "s");
     }
-    uv_run(loop, UV_RUN_DEFAULT);  // returns once every loop has shut down
+    loop.run();  // returns once every loop has shut down
   }
-  if (const int rc = uv_loop_close(loop); rc != 0) {
-    spdlog::warn("event loop closed with handles open: {}", uv_strerror(rc));
+  if (const std::error_code error = loop.close()) {
+    spdlog::warn("event loop closed with handles open: {}", error.message());
   }
   if (status == 0) spdlog::info("stopped");
   return status;

@@ -82,34 +82,35 @@ void Authenticator::start(Connection& connection, const RequestHead& head, std::
   // An unknown user is checked too, against another user's hash, and refused after: answering
   // at once would tell who is listed by how fast the answer comes.
   pending->unknown_user = users.find(pending->user) == users.end();
-  pending->work.data = pending.get();
   pending->self = pending;
-  const int rc = uv_queue_work(
-      worker_.loop(), &pending->work,
-      [](uv_work_t* work) {  // on the pool: only the hash and the password are touched
-        auto* p = static_cast<PendingAuth*>(work->data);
-        const auto& listed = p->settings->listener_users->users;
-        const auto user = p->unknown_user ? listed.begin() : listed.find(p->user);
-        p->hash_matched = password_matches(user->second, p->password) && !p->unknown_user;
-      },
-      [](uv_work_t* work, int status) {  // back on the loop
-        auto* p = static_cast<PendingAuth*>(work->data);
-        std::shared_ptr<PendingAuth> pending = std::move(p->self);
-        if (pending->connection == nullptr) return;
-        Authenticator& auth = pending->connection->worker().auth();
-        if (status != 0 || !pending->hash_matched) {
-          auth.refused(*pending, 401, status != 0           ? "check cancelled"
-                                             : pending->unknown_user ? "unknown user"
-                                                                     : "wrong password");
-        } else if (pending->settings->listener_add_url) {
-          auth.check_url(std::move(pending));
-        } else {
-          auth.passed(*pending);
-        }
-      });
-  if (rc != 0) {
+  PendingAuth* const raw = pending.get();
+  if (const std::error_code error =
+          raw->work.queue<&PendingAuth::check_hash, &PendingAuth::hash_checked>(worker_.loop(), raw)) {
     pending->self.reset();
-    refused(*pending, 503, uv_strerror(rc));
+    refused(*pending, 503, error.message());
+  }
+}
+
+void PendingAuth::check_hash() {
+  const auto& listed = settings->listener_users->users;
+  const auto found = unknown_user ? listed.begin() : listed.find(user);
+  hash_matched = password_matches(found->second, password) && !unknown_user;
+}
+
+void PendingAuth::hash_checked(std::error_code error) {
+  std::shared_ptr<PendingAuth> pending = std::move(self);  // this lives while `pending` does
+  if (connection != nullptr) connection->worker().auth().hash_checked(std::move(pending), error);
+}
+
+void Authenticator::hash_checked(std::shared_ptr<PendingAuth> pending, std::error_code error) {
+  if (error || !pending->hash_matched) {
+    refused(*pending, 401, error                    ? "check cancelled"
+                           : pending->unknown_user ? "unknown user"
+                                                   : "wrong password");
+  } else if (pending->settings->listener_add_url) {
+    check_url(std::move(pending));
+  } else {
+    passed(*pending);
   }
 }
 
@@ -194,7 +195,7 @@ void Authenticator::cancel(PendingAuth& pending) {
   pending.connection = nullptr;
   if (pending.ticket != 0) client_->cancel(pending.ticket);
   pending.ticket = 0;
-  if (pending.self) uv_cancel(reinterpret_cast<uv_req_t*>(&pending.work));  // if not started yet
+  if (pending.self) pending.work.cancel();  // if not started yet
 }
 
 void Authenticator::listener_left(const ListenerNotice& notice, std::uint64_t duration_seconds) {

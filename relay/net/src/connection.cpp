@@ -256,7 +256,7 @@ void Connection::read_pending() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (n <= 0) {
-      on_read(uv::error(n < 0 ? uv_translate_sys_error(errno) : UV_EOF), 0, &buffer);
+      on_read(n < 0 ? uv::from_errno(errno) : uv::error(UV_EOF), 0, &buffer);
     } else {
       on_read({}, static_cast<std::size_t>(n), &buffer);
     }

@@ -3,14 +3,14 @@
 // work request and the HTTP callback each hold it; the connection's close clears `connection`.
 #pragma once
 
-#include <uv.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 
 #include "ringcast/http/http_request.h"
+#include "ringcast/uv/handles.h"
 
 namespace ringcast::relay {
 
@@ -32,8 +32,13 @@ struct PendingAuth {
   bool hash_matched = false;   // the pool's verdict
   std::uint64_t ticket = 0;    // the url authenticator's request in flight (0: none)
   std::optional<std::uint64_t> time_limit_seconds;  // the auth server's icecast-auth-timelimit
-  uv_work_t work{};
+  uv::Work work;
   std::shared_ptr<PendingAuth> self;  // while the pool holds `work`
+
+  // The users file's check (authenticator.cpp): on the pool, only the hash and the password
+  // are touched; then back on the loop.
+  void check_hash();
+  void hash_checked(std::error_code error);
 };
 
 // A listener's request waiting for an edge's pull of its mount (its first answer).

@@ -32,7 +32,7 @@ constexpr std::uint64_t kHousekeepingMs = 250;
 constexpr std::uint64_t kAcceptPauseMs = 100;
 }  // namespace
 
-std::uint64_t monotonic_ms() { return uv_hrtime() / 1'000'000; }
+std::uint64_t monotonic_ms() { return uv::Loop::now_ns() / 1'000'000; }
 
 std::uint64_t unix_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -271,7 +271,7 @@ LoopLoad Relay::shared_load() const {
 }
 
 void Relay::on_housekeeping() {
-  main_loop_lag_.tick(uv_hrtime(), kHousekeepingMs);
+  main_loop_lag_.tick(uv::Loop::now_ns(), kHousekeepingMs);
   const std::uint64_t now = monotonic_ms();
   if (draining_.load() && listeners_present() == 0) {
     spdlog::info("drained: no listener is left");

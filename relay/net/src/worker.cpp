@@ -94,14 +94,13 @@ class RegistryMounts final : public MountLookup {
 
 Worker::Worker(Relay& relay, std::size_t index)
     : relay_(relay), index_(index), discard_(std::make_unique<char[]>(kDiscardBytes)) {
-  uv_loop_init(&loop_);
-  uv_loop_configure(&loop_, UV_METRICS_IDLE_TIME);  // sample_busy()
+  loop_.init(true);  // measuring idle time: sample_busy()
   // A writer short of ring room waits for make_room: it goes before the rest of a batch.
-  inbox_.open(&loop_, [this](LoopEvent& event) { on_event(event); },
+  inbox_.open(loop_.get(), [this](LoopEvent& event) { on_event(event); },
               [](const LoopEvent& event) { return event.kind == LoopEvent::Kind::make_room; });
-  sweep_timer_.init<&Worker::on_sweep>(&loop_, this);
+  sweep_timer_.init<&Worker::on_sweep>(loop_.get(), this);
   sweep_timer_.start(kSweepIntervalMs, kSweepIntervalMs);
-  tick_timer_.init<&Worker::on_tick_timer>(&loop_, this);  // armed for the earliest lane tick: schedule_tick
+  tick_timer_.init<&Worker::on_tick_timer>(loop_.get(), this);  // armed for the earliest lane tick: schedule_tick
   auth_ = std::make_unique<Authenticator>(*this);
   admin_ = std::make_unique<AdminActions>(*this);
   if (index_ == 0 && relay_.config().master) {
@@ -110,10 +109,7 @@ Worker::Worker(Relay& relay, std::size_t index)
   }
 }
 
-Worker::~Worker() {
-  assert(!thread_.joinable());
-  if (!loop_close_status_) loop_close_status_ = uv_loop_close(&loop_);  // never ran
-}
+Worker::~Worker() { assert(!thread_.joinable()); }
 
 void Worker::make_tokens(std::vector<std::unique_ptr<Worker>>& workers) {
   for (auto& worker : workers) tokens_.push_back(worker->inbox().make_producer_token());
@@ -129,13 +125,12 @@ void Worker::join() {
 }
 
 void Worker::run() {
-  uv_run(&loop_, UV_RUN_DEFAULT);
-  // Every handle was closed by stop() and uv_run ran their close callbacks: a loop that does
+  loop_.run();
+  // Every handle was closed by stop() and the loop ran their close callbacks: a loop that does
   // not close now left a handle open.
-  loop_close_status_ = uv_loop_close(&loop_);
-  if (*loop_close_status_ != 0) {
-    spdlog::warn("worker {} loop closed with handles open: {}", index_, uv_strerror(*loop_close_status_));
-  }
+  const std::error_code error = loop_.close();
+  closed_clean_ = !error;
+  if (error) spdlog::warn("worker {} loop closed with handles open: {}", index_, error.message());
 }
 
 const RelayConfig& Worker::config() const { return relay_.config(); }
@@ -212,7 +207,7 @@ void Worker::on_accepted_fd(int fd, std::uint64_t flags) {
   // Ids are unique relay-wide, and name their loop: id % workers.
   const std::uint64_t id = next_connection_id_++ * relay_.worker_count() + index_;
   auto* connection = new Connection(*this, id, monotonic_ms());
-  if (!connection->open(&loop_, fd)) {
+  if (!connection->open(loop_.get(), fd)) {
     delete connection;
     relay_.connection_closed();
     return;
@@ -610,8 +605,8 @@ void Worker::viewer_joined() { counters_.viewers_joined.add(1); }
 void Worker::viewer_left() { counters_.viewers_left.add(1); }
 
 void Worker::sample_busy() {
-  const std::uint64_t now = uv_hrtime();
-  const std::uint64_t idle = uv_metrics_idle_time(&loop_);
+  const std::uint64_t now = uv::Loop::now_ns();
+  const std::uint64_t idle = loop_.idle_ns();
   if (busy_sample_ns_ != 0 && now > busy_sample_ns_) {
     const double busy = 1.0 - static_cast<double>(idle - idle_sample_ns_) / static_cast<double>(now - busy_sample_ns_);
     busy_ = 0.5 * busy_ + 0.5 * std::clamp(busy, 0.0, 1.0);  // a spike moves the delay, a blip not much
@@ -684,7 +679,7 @@ void Worker::move_viewers(const Stream* from, const std::shared_ptr<Stream>& tar
 }
 
 void Worker::on_sweep() {
-  counters_.loop_lag.tick(uv_hrtime(), kSweepIntervalMs);
+  counters_.loop_lag.tick(uv::Loop::now_ns(), kSweepIntervalMs);
   sample_busy();
   const std::uint64_t now = monotonic_ms();
   const auto& config = relay_.config();
@@ -815,7 +810,7 @@ Connection* Worker::adopt_socket(int fd) {
   const std::uint64_t id = next_connection_id_++ * relay_.worker_count() + index_;
   auto* connection = new Connection(*this, id, monotonic_ms());
   relay_.connection_opened();
-  if (!connection->open(&loop_, fd)) {
+  if (!connection->open(loop_.get(), fd)) {
     delete connection;
     relay_.connection_closed();
     return nullptr;

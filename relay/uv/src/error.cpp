@@ -16,6 +16,10 @@ class Category final : public std::error_category {
 
 }  // namespace
 
+std::error_code from_errno(int errno_value) {
+  return error(uv_translate_sys_error(errno_value));
+}
+
 const std::error_category& category() {
   static const Category instance;
   return instance;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "ringcast/uv/error.h"
+#include "ringcast/uv/loop.h"
 
 using namespace ringcast;
 
@@ -145,4 +146,43 @@ TEST_CASE("a signal is delivered on the loop to its owner's member, with its num
   REQUIRE(::raise(SIGUSR1) == 0);
   CHECK(uv_run(&fixture.loop, UV_RUN_DEFAULT) == 0);
   CHECK(owner.received == SIGUSR1);
+}
+
+TEST_CASE("work runs on the pool, then its owner hears back on the loop", "[uv]") {
+  Loop fixture;
+  struct Owner {
+    uv::Work work;
+    std::thread::id loop_thread = std::this_thread::get_id();
+    std::thread::id ran_on;
+    int done = 0;
+    std::error_code result;
+    void run() { ran_on = std::this_thread::get_id(); }
+    void finished(std::error_code error) {
+      ++done;
+      result = error;
+      CHECK(std::this_thread::get_id() == loop_thread);
+    }
+  } owner;
+  REQUIRE_FALSE(owner.work.queue<&Owner::run, &Owner::finished>(&fixture.loop, &owner));
+  CHECK(uv_run(&fixture.loop, UV_RUN_DEFAULT) == 0);
+  CHECK(owner.done == 1);
+  CHECK_FALSE(owner.result);
+  CHECK(owner.ran_on != owner.loop_thread);
+}
+
+TEST_CASE("a loop says when it closes with a handle still open", "[uv]") {
+  uv::Loop loop;
+  REQUIRE_FALSE(loop.init(true));
+  struct Owner {
+    uv::Timer timer;
+    void on_timer() {}
+  } owner;
+  REQUIRE_FALSE(owner.timer.init<&Owner::on_timer>(loop.get(), &owner));
+  owner.timer.start(1);
+  loop.run();  // the timer fired once; its handle is still open
+  CHECK(loop.close() == uv::error(UV_EBUSY));
+  owner.timer.close();
+  loop.run();  // its close callback
+  CHECK_FALSE(loop.close());
+  CHECK(uv::Loop::now_ns() > 0);
 }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace ringcast::relay {
 
@@ -36,6 +37,9 @@ class Authenticator {
              const MountSettings& settings);
   // The connection closed while its check ran: the answer is dropped.
   void cancel(PendingAuth& pending);
+  // The users file's check came back from the pool (PendingAuth::hash_checked) for a
+  // connection still open: refused, on to the url authenticator, or passed.
+  void hash_checked(std::shared_ptr<PendingAuth> pending, std::error_code error);
   // A viewer admitted by the url authenticator left: listener_remove.
   void listener_left(const ListenerNotice& notice, std::uint64_t duration_seconds);
   // A source came or went on a mount with mount_add / mount_remove URLs.

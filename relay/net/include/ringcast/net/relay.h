@@ -4,8 +4,6 @@
 // two workers); per-worker SO_REUSEPORT listeners drifted by up to 3% (docs/benchmarks.md).
 #pragma once
 
-#include <uv.h>
-
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -27,6 +25,7 @@
 #include "ringcast/net/stream_registry.h"
 #include "ringcast/net/worker.h"
 #include "ringcast/uv/handles.h"
+#include "ringcast/uv/loop.h"
 
 namespace ringcast::relay {
 

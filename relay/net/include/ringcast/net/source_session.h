@@ -2,8 +2,6 @@
 // ring's writable span, so body bytes land in the ring with no intermediate copy.
 #pragma once
 
-#include <uv.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -12,6 +10,7 @@
 #include "ringcast/http/chunked_decoder.h"
 #include "ringcast/radio/icy_reader.h"
 #include "ringcast/net/stream.h"
+#include "ringcast/uv/tcp.h"
 
 namespace ringcast::relay {
 

@@ -2,8 +2,6 @@
 // viewers of any mount). Other threads reach it only through its inbox.
 #pragma once
 
-#include <uv.h>
-
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -19,6 +17,7 @@
 #include "ringcast/http/router.h"
 #include "ringcast/net/stats.h"
 #include "ringcast/uv/handles.h"
+#include "ringcast/uv/loop.h"
 
 namespace ringcast::relay {
 
@@ -51,7 +50,7 @@ class Worker final : public LoopHost {
   void start();
   void join();
   // After join(): the loop closed with every handle closed (uv_loop_close returned 0).
-  bool closed_clean() const { return loop_close_status_ == 0; }
+  bool closed_clean() const { return closed_clean_; }
 
   std::size_t index() const override { return index_; }
   LoopInbox<LoopEvent>& inbox() { return inbox_; }
@@ -60,7 +59,7 @@ class Worker final : public LoopHost {
   // --- on this worker's thread ---
   void post_to(std::size_t worker, LoopEvent&& event) override;
   LoopLoad load() const override;
-  std::uint64_t now_us() const override { return uv_hrtime() / 1000; }
+  std::uint64_t now_us() const override { return uv::Loop::now_ns() / 1000; }
   std::uint64_t now_unix_ms() const override;
   void schedule_tick(std::shared_ptr<Stream> stream, std::uint64_t due_us) override;
   void resume_sources(const Stream* stream) override;
@@ -91,7 +90,7 @@ class Worker final : public LoopHost {
                      bool authenticated = false);
 
   // --- relay trees (origin_pull.h) ---
-  uv_loop_t* loop() { return &loop_; }
+  uv_loop_t* loop() { return loop_.get(); }
   // A connected socket (an edge's pull, once its origin said 200) becomes a Connection here.
   // Null (fd closed) when no handle could be made.
   Connection* adopt_socket(int fd);
@@ -144,14 +143,14 @@ class Worker final : public LoopHost {
 
   Relay& relay_;
   const std::size_t index_;
-  uv_loop_t loop_{};
+  uv::Loop loop_;
   LoopInbox<LoopEvent> inbox_;
   std::vector<moodycamel::ProducerToken> tokens_;  // to each worker's inbox; this thread only
   std::optional<moodycamel::ProducerToken> main_token_;  // to the main loop's inbox
   uv::Timer sweep_timer_;
   uv::Timer tick_timer_;  // fires for the earliest lane tick in ticks_
   std::thread thread_;
-  std::optional<int> loop_close_status_;  // uv_loop_close's, once the loop's thread is done
+  bool closed_clean_ = false;  // the loop closed with no handle open (once its thread is done)
 
   std::unordered_set<Connection*> connections_;
   std::vector<SourceSession*> paused_sources_;

@@ -14,5 +14,7 @@ const std::error_category& category();
 inline std::error_code error(int status) {
   return status == 0 ? std::error_code() : std::error_code(status, category());
 }
+// An errno from a system call the relay makes itself (a recv on demand), as libuv would say it.
+std::error_code from_errno(int errno_value);
 
 }  // namespace ringcast::uv

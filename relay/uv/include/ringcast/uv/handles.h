@@ -147,4 +147,36 @@ class Poll : public HandleOwner<uv_poll_t, std::error_code, int> {
   }
 };
 
+// A job for libuv's thread pool: Run() of the owner there, then Done(error) back on the loop
+// (UV_ECANCELED: cancelled before it started). One at a time.
+class Work {
+ public:
+  template <auto Run, auto Done, typename Owner>
+  std::error_code queue(uv_loop_t* loop, Owner* owner) {
+    owner_ = owner;
+    run_ = [](void* self) { (static_cast<Owner*>(self)->*Run)(); };
+    done_ = [](void* self, std::error_code error) { (static_cast<Owner*>(self)->*Done)(error); };
+    request_.data = this;
+    return error(uv_queue_work(loop, &request_, work_cb, after_cb));
+  }
+  // Cancels it if the pool has not started it (Done then hears UV_ECANCELED).
+  void cancel() { uv_cancel(reinterpret_cast<uv_req_t*>(&request_)); }
+
+ private:
+  // libuv callbacks
+  static void work_cb(uv_work_t* request) {
+    Work& self = *static_cast<Work*>(request->data);
+    self.run_(self.owner_);
+  }
+  static void after_cb(uv_work_t* request, int status) {
+    Work& self = *static_cast<Work*>(request->data);
+    self.done_(self.owner_, error(status));
+  }
+
+  uv_work_t request_{};
+  void* owner_ = nullptr;
+  void (*run_)(void*) = nullptr;
+  void (*done_)(void*, std::error_code) = nullptr;
+};
+
 }  // namespace ringcast::uv
