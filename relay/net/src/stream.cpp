@@ -183,7 +183,11 @@ void Stream::set_title(PeerText title, PeerText url, std::uint64_t now_unix_ms) 
   next->title = std::move(title);
   next->url = std::move(url);
   next->updated_unix_ms = now_unix_ms;
-  title_.store(std::move(next), std::memory_order_release);  // pairs: acquire in title()
+  std::shared_ptr<const IcyTitle> old;
+  {
+    std::lock_guard lock(title_mutex_);
+    old = std::exchange(title_, std::move(next));
+  }  // the old title is let go outside the lock (a listener's write may still hold it)
 }
 
 StreamMetadata Stream::metadata() const {

@@ -191,7 +191,10 @@ class Stream : public std::enable_shared_from_this<Stream> {
   bool hidden() const { return hidden_.load(std::memory_order_relaxed); }
   void set_hidden(bool hidden) { hidden_.store(hidden, std::memory_order_relaxed); }
   // The title (/admin/metadata): any thread. Kept across source reconnects within grace.
-  std::shared_ptr<const IcyTitle> title() const { return title_.load(std::memory_order_acquire); }
+  std::shared_ptr<const IcyTitle> title() const {
+    std::lock_guard lock(title_mutex_);
+    return title_;
+  }
   void set_title(PeerText title, PeerText url, std::uint64_t now_unix_ms);
   Framing framing() const;
   RingView ring_view() const;
@@ -290,7 +293,11 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   mutable std::mutex metadata_mutex_;  // viewers read metadata at join; sources replace it
   StreamMetadata metadata_;
-  std::atomic<std::shared_ptr<const IcyTitle>> title_;
+  // A mutex held for a pointer copy, not std::atomic<std::shared_ptr>: libstdc++ 12's releases
+  // its lock bit in load() with a relaxed store, which does not order the load before the next
+  // store (ThreadSanitizer reported it once; a CPU weaker than x86 could show it).
+  mutable std::mutex title_mutex_;
+  std::shared_ptr<const IcyTitle> title_;
 
   // Framing: written by the writer, read by lanes (origin last, with release).
   std::atomic<std::uint64_t> framing_origin_{0};
