@@ -150,13 +150,13 @@ std::error_code Relay::open_listening_socket(const std::string& host, std::uint1
     return uv::error(UV_EINVAL);
   }
   const int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return uv::error(-errno);
+  if (fd < 0) return uv::from_errno(errno);
   const int on = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(fd, 1024) != 0) {
-    const int error = -errno;
+    const std::error_code error = uv::from_errno(errno);
     ::close(fd);
-    return uv::error(error);
+    return error;
   }
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof(bound);

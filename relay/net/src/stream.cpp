@@ -223,7 +223,7 @@ std::uint64_t Stream::eviction_threshold() const {
   // A viewer whose kernel has taken nothing of the last 3/4 ring is stalled: closing it now
   // keeps the writer from ever running into its gate.
   const std::uint64_t head = ring_.head();
-  const std::uint64_t margin = ring_.capacity() - ring_.capacity() / 4;
+  const std::uint64_t margin = eviction_margin();
   return head > margin ? head - margin : 0;
 }
 
@@ -539,9 +539,9 @@ std::optional<std::string> Stream::hls_playlist(std::string_view segment_prefix)
   const VideoIndex* video = video_.load(std::memory_order_acquire);  // pairs: release in attach_source
   if (video == nullptr) return std::nullopt;
   // Listed: what the ring will hold a while yet. Half the ring behind head leaves a quarter of
-  // a ring before a reader of it would be evicted (eviction_threshold()'s margin).
+  // a ring before a reader of it would be evicted.
   const std::uint64_t head = ring_.head();
-  return video->playlist(head, window_floor(head), ring_.capacity() - ring_.capacity() / 4, segment_prefix);
+  return video->playlist(head, window_floor(head), eviction_margin(), segment_prefix);
 }
 
 std::optional<SegmentRead> Stream::hls_segment(std::uint64_t sequence) const {

@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "loop_fixture.h"
+
 using namespace ringcast::relay;
 
 namespace {
@@ -21,13 +23,6 @@ struct Note {
 };
 
 bool is_urgent(const Note& note) { return note.urgent; }
-
-// A fresh loop for one test, closed (and checked closed) at the end.
-struct Loop {
-  uv_loop_t loop{};
-  Loop() { REQUIRE(uv_loop_init(&loop) == 0); }
-  ~Loop() { CHECK(uv_loop_close(&loop) == 0); }
-};
 
 }  // namespace
 

@@ -12,20 +12,11 @@
 #include <string>
 #include <thread>
 
+#include "loop_fixture.h"
 #include "ringcast/uv/error.h"
 #include "ringcast/uv/loop.h"
 
 using namespace ringcast;
-
-namespace {
-
-struct Loop {
-  uv_loop_t loop{};
-  Loop() { REQUIRE(uv_loop_init(&loop) == 0); }
-  ~Loop() { CHECK(uv_loop_close(&loop) == 0); }
-};
-
-}  // namespace
 
 TEST_CASE("libuv's codes become error codes that say what libuv says", "[uv]") {
   CHECK_FALSE(uv::error(0));

@@ -272,6 +272,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // How far behind the live edge a moved listener starts: room to find a frame, no more.
   static constexpr std::size_t kMoveBackBytes = kFrameSearchBytes;
   std::uint64_t eviction_threshold() const;
+  // How far behind head a reader is evicted: three quarters of the ring.
+  std::uint64_t eviction_margin() const { return ring_.capacity() - ring_.capacity() / 4; }
   // How far back rewinds and HLS playlists reach: half the ring behind head.
   std::uint64_t window_floor(std::uint64_t head) const;
   // The writer: follow the TS structure of bytes just committed at `position`.

@@ -46,7 +46,6 @@ class HandleOwner {
     on_closed_ = [](void* owner) { delete static_cast<Owner*>(owner); };
     uv_close(base(), closed_cb);
   }
-  Handle* get() { return &handle_; }
 
  protected:
   using Trampoline = void (*)(void* owner, Args...);
