@@ -41,7 +41,7 @@ for root, _, files in os.walk(build):
 json.dump(sorted(lines), open(out, "w"))
 PY
 }
-reset() { find "$build" -name '*.gcda' -delete; }
+reset() { find "$build/" -name '*.gcda' -delete; }
 
 reset
 # Under gcov's -O0 a few timing-bound integration tests may fail; their lines still count.
