@@ -51,6 +51,12 @@ struct Connection::HeadBuffer {
 Connection::Connection(Worker& worker, std::uint64_t id, std::uint64_t now_ms)
     : worker_(worker), id_(id), accepted_ms_(now_ms) {
   tcp_.bind<&Connection::on_alloc, &Connection::on_read, &Connection::on_closed>(this);
+  worker_.recheck(*this);  // the head timeout
+}
+
+void Connection::set_listen_deadline_ms(std::uint64_t deadline) {
+  listen_deadline_ms_ = deadline;
+  worker_.recheck(*this);
 }
 
 Connection::~Connection() = default;
@@ -230,11 +236,13 @@ void Connection::become_source(std::unique_ptr<SourceSession> source, std::strin
   state_ = State::source;
   source_ = std::move(source);
   source_->start(early_body, now_ms);
+  worker_.recheck(*this);
 }
 
 void Connection::become_viewer(std::unique_ptr<ViewerSession> viewer) {
   state_ = State::viewer;
   viewer_ = std::move(viewer);
+  worker_.recheck(*this);
 }
 
 std::error_code Connection::restart_reading() { return tcp_.read_start(); }
@@ -286,6 +294,7 @@ void Connection::shutdown_then_close(std::string_view why) {
   if (viewer_) viewer_->detach();
   state_ = State::lingering;
   lingering_since_ms_ = monotonic_ms();
+  worker_.recheck(*this);
   // The shutdown runs after queued writes; the peer then sees EOF. We keep draining its bytes
   // until it closes too (or the sweep's linger limit), so it never gets a reset mid-response.
   if (const std::error_code error = tcp_.shutdown<&Connection::on_shutdown, Connection>()) close(error.message());

@@ -38,6 +38,8 @@ namespace {
 
 constexpr std::uint64_t kSweepIntervalMs = 250;
 constexpr std::uint64_t kLingerMs = 2000;
+// The deadline wheel spans 64 s of sweeps; a deadline further out is passed over once a turn.
+constexpr std::size_t kDeadlineSlots = 256;
 // The head of a mount's answer, the same for GET and HEAD: the source's content type and its
 // ice-* headers under Icecast's listener names, and icy-metaint for an ICY listener.
 Response viewer_response(const StreamMetadata& metadata, std::uint32_t metaint) {
@@ -93,7 +95,10 @@ class RegistryMounts final : public MountLookup {
 }  // namespace
 
 Worker::Worker(Relay& relay, std::size_t index)
-    : relay_(relay), index_(index), discard_(std::make_unique<char[]>(kDiscardBytes)) {
+    : relay_(relay),
+      index_(index),
+      deadlines_(kSweepIntervalMs, kDeadlineSlots, monotonic_ms()),
+      discard_(std::make_unique<char[]>(kDiscardBytes)) {
   loop_.init(true);  // measuring idle time: sample_busy()
   // A writer short of ring room waits for make_room: it goes before the rest of a batch.
   inbox_.open(loop_.get(), [this](LoopEvent& event) { on_event(event); },
@@ -682,69 +687,99 @@ void Worker::on_sweep() {
   counters_.loop_lag.tick(uv::Loop::now_ns(), kSweepIntervalMs);
   sample_busy();
   const std::uint64_t now = monotonic_ms();
-  const auto& config = relay_.config();
-  for (Connection* connection : connections_) {
-    switch (connection->state()) {
-      case Connection::State::answering:
-        if (now - connection->accepted_ms() < config.head_timeout_ms) break;
-        if (connection->awaiting_origin()) {
-          // An edge's listener whose pull has had no answer yet (origins that stall): 504.
-          connection->give_up_origin_wait();
-          counters_.origin_failures.add(1);
-          spdlog::info("{} viewer: no answer from the origins within {} ms (--head-timeout): 504",
-                       connection->peer(), config.head_timeout_ms);
-          connection->respond_and_close(504, "the origin did not answer in time\n");
-          break;
-        }
-        connection->close("admin task timed out");
-        break;
-      case Connection::State::reading_head:
-        if (now - connection->accepted_ms() >= config.head_timeout_ms) {
-          counters_.head_timeouts.add(1);
-          spdlog::info("{} request head not complete after {} ms: 408", connection->peer(),
-                       config.head_timeout_ms);
-          connection->respond_and_close(408, "request head timeout\n");
-        }
-        break;
-      case Connection::State::source: {
-        SourceSession& source = *connection->source();
-        const auto silent = [&] {
-          return !source.paused() && now >= source.last_data_ms() + config.source_idle_timeout_ms;
-        };
-        // A held source is silent only if the kernel holds nothing for it either.
-        if (silent() && source.held()) source.read_before_timeout(now);
-        if (connection->is_closing() || !silent()) break;
-        counters_.source_idle_timeouts.add(1);
-        spdlog::warn("source {} on {} sent nothing for {} ms: dropped", connection->peer(),
-                     source.stream().mount(), config.source_idle_timeout_ms);
-        connection->close("source idle");
-        break;
-      }
-      case Connection::State::lingering:
-        if (now - connection->lingering_since_ms() >= kLingerMs) connection->close("linger over");
-        break;
-      case Connection::State::viewer:
-        if (connection->listen_deadline_ms() != 0 && now >= connection->listen_deadline_ms()) {
-          counters_.auth_time_limits.add(1);
-          spdlog::info("viewer {} on {}: its time limit (icecast-auth-timelimit) ran out: closed",
-                       connection->peer(), connection->viewer()->stream().mount());
-          connection->close("time limit");
-          break;
-        }
-        if (connection->viewer()->stalled_for(now) >= config.viewer_stall_timeout_ms) {
-          spdlog::info("viewer {} on {} took nothing for {} ms: disconnected", connection->peer(),
-                       connection->viewer()->stream().mount(), config.viewer_stall_timeout_ms);
-          connection->viewer()->drop_stalled();
-        }
-        break;
-      case Connection::State::closed:
-        break;
-    }
-  }
+  deadlines_.expire(now, [&](Connection& connection) { check_deadline(connection, now); });
   // A paused source whose lanes have since emptied retries here instead of waiting forever.
   if (!paused_sources_.empty()) resume_sources(nullptr);
   for (auto& pull : pulls_) pull->on_sweep(now);
   std::erase_if(pulls_, [](const auto& pull) { return pull->finished(); });
+}
+
+void Worker::recheck(Connection& connection) { deadlines_.schedule(connection.deadline_hook(), 0); }
+
+void Worker::check_deadline(Connection& connection, std::uint64_t now) {
+  const auto& config = relay_.config();
+  const auto again_at = [&](std::uint64_t due_ms) { deadlines_.schedule(connection.deadline_hook(), due_ms); };
+  switch (connection.state()) {
+    case Connection::State::answering:
+      if (now - connection.accepted_ms() < config.head_timeout_ms) {
+        again_at(connection.accepted_ms() + config.head_timeout_ms);
+        break;
+      }
+      if (connection.awaiting_origin()) {
+        // An edge's listener whose pull has had no answer yet (origins that stall): 504.
+        connection.give_up_origin_wait();
+        counters_.origin_failures.add(1);
+        spdlog::info("{} viewer: no answer from the origins within {} ms (--head-timeout): 504",
+                     connection.peer(), config.head_timeout_ms);
+        connection.respond_and_close(504, "the origin did not answer in time\n");
+        break;
+      }
+      connection.close("admin task timed out");
+      break;
+    case Connection::State::reading_head:
+      if (now - connection.accepted_ms() < config.head_timeout_ms) {
+        again_at(connection.accepted_ms() + config.head_timeout_ms);
+        break;
+      }
+      counters_.head_timeouts.add(1);
+      spdlog::info("{} request head not complete after {} ms: 408", connection.peer(), config.head_timeout_ms);
+      connection.respond_and_close(408, "request head timeout\n");
+      break;
+    case Connection::State::source: {
+      SourceSession& source = *connection.source();
+      if (source.paused()) {
+        again_at(now + kSweepIntervalMs);  // not timed while paused; it may resume any time
+        break;
+      }
+      const auto silent = [&] { return now >= source.last_data_ms() + config.source_idle_timeout_ms; };
+      // A held source is silent only if the kernel holds nothing for it either.
+      if (silent() && source.held()) source.read_before_timeout(now);
+      if (connection.is_closing()) break;
+      if (!silent()) {
+        again_at(source.last_data_ms() + config.source_idle_timeout_ms);
+        break;
+      }
+      counters_.source_idle_timeouts.add(1);
+      spdlog::warn("source {} on {} sent nothing for {} ms: dropped", connection.peer(), source.stream().mount(),
+                   config.source_idle_timeout_ms);
+      connection.close("source idle");
+      break;
+    }
+    case Connection::State::lingering:
+      if (now - connection.lingering_since_ms() < kLingerMs) {
+        again_at(connection.lingering_since_ms() + kLingerMs);
+        break;
+      }
+      connection.close("linger over");
+      break;
+    case Connection::State::viewer: {
+      if (connection.listen_deadline_ms() != 0 && now >= connection.listen_deadline_ms()) {
+        counters_.auth_time_limits.add(1);
+        spdlog::info("viewer {} on {}: its time limit (icecast-auth-timelimit) ran out: closed", connection.peer(),
+                     connection.viewer()->stream().mount());
+        connection.close("time limit");
+        break;
+      }
+      // A stall is a write in flight whose accepted position has not moved since a look
+      // `stalled` ago: looked at again when the timeout would be up, or, while it moves, an
+      // eighth of the timeout later (closed between 1 and 1.125 timeouts after its last
+      // progress, or a sweep later when that is longer).
+      const std::uint64_t timeout = config.viewer_stall_timeout_ms;
+      const std::uint64_t stalled = connection.viewer()->stalled_for(now);
+      if (stalled >= timeout) {
+        spdlog::info("viewer {} on {} took nothing for {} ms: disconnected", connection.peer(),
+                     connection.viewer()->stream().mount(), timeout);
+        connection.viewer()->drop_stalled();
+        break;
+      }
+      std::uint64_t next = now + (stalled > 0 ? timeout - stalled : std::max(timeout / 8, kSweepIntervalMs));
+      if (connection.listen_deadline_ms() != 0) next = std::min(next, connection.listen_deadline_ms());
+      again_at(next);
+      break;
+    }
+    case Connection::State::closed:
+      break;
+  }
 }
 
 void Worker::schedule_tick(std::shared_ptr<Stream> stream, std::uint64_t due_us) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "ringcast/core/deadline_wheel.h"
 #include "ringcast/http/http_request.h"
 #include "ringcast/http/peer_text.h"
 #include "ringcast/http/response.h"
@@ -100,7 +101,9 @@ class Connection {
   void set_authenticated_user(std::string user) { authenticated_user_ = std::move(user); }
   // When an authenticated listener's time is up (icecast-auth-timelimit; 0: never).
   std::uint64_t listen_deadline_ms() const { return listen_deadline_ms_; }
-  void set_listen_deadline_ms(std::uint64_t deadline) { listen_deadline_ms_ = deadline; }
+  void set_listen_deadline_ms(std::uint64_t deadline);
+  // Its place on the worker's deadline wheel (Worker::check_deadline).
+  WheelHook<Connection>& deadline_hook() { return deadline_hook_; }
   // The socket's descriptor, for what libuv has no call for (SO_RCVLOWAT, TCP_INFO, a read on
   // demand); -1 once the handle is closing.
   int fd() const;
@@ -151,6 +154,7 @@ class Connection {
   void announce_leaving();
   struct SessionRecord;                   // only while the access log is on
   std::unique_ptr<SessionRecord> record_;
+  WheelHook<Connection> deadline_hook_{*this};  // last: unlinked first when freed
 };
 
 }  // namespace ringcast::relay

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ringcast/core/config.h"
+#include "ringcast/core/deadline_wheel.h"
 #include "ringcast/net/loop_event.h"
 #include "ringcast/net/loop_inbox.h"
 #include "ringcast/http/router.h"
@@ -68,6 +69,8 @@ class Worker final : public LoopHost {
   }
   void handle_request(Connection& connection, RequestHead& head, std::string_view early_body);
   void connection_closed(Connection& connection);
+  // The connection's state or a deadline of it changed: the next sweep looks at it again.
+  void recheck(Connection& connection);
   void viewer_joined();
   void viewer_left();
   void source_paused(SourceSession& source);
@@ -110,6 +113,9 @@ class Worker final : public LoopHost {
   void on_event(LoopEvent& event);
   void on_accepted_fd(int fd, std::uint64_t flags);
   void on_sweep();
+  // A connection whose deadline came: closed if its time is up, else put back on the wheel
+  // for its next one.
+  void check_deadline(Connection& connection, std::uint64_t now_ms);
   void sample_busy();
   void on_tick_timer();
   void arm_tick_timer();
@@ -153,6 +159,10 @@ class Worker final : public LoopHost {
   bool closed_clean_ = false;  // the loop closed with no handle open (once its thread is done)
 
   std::unordered_set<Connection*> connections_;
+  // Every connection, filed by when its state next needs a look (a head or admin timeout, a
+  // source's silence, a viewer's stall or time limit, a linger's end): the sweep visits only
+  // those whose time has come, not all of them four times a second.
+  DeadlineWheel<Connection> deadlines_;
   std::vector<SourceSession*> paused_sources_;
   // Lanes' ticks, a min-heap by due time; a lane keeps at most one live entry (Stream::on_tick
   // ignores superseded ones). Capacity is kept: no allocation per tick once warm.
