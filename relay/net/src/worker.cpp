@@ -699,12 +699,16 @@ void Worker::recheck(Connection& connection) { deadlines_.schedule(connection.de
 void Worker::check_deadline(Connection& connection, std::uint64_t now) {
   const auto& config = relay_.config();
   const auto again_at = [&](std::uint64_t due_ms) { deadlines_.schedule(connection.deadline_hook(), due_ms); };
+  // Not due yet (the state's deadline moved, or the look came early): filed again for it.
+  const auto not_yet = [&](std::uint64_t due_ms) {
+    if (now >= due_ms) return false;
+    again_at(due_ms);
+    return true;
+  };
+  const std::uint64_t head_due = connection.accepted_ms() + config.head_timeout_ms;
   switch (connection.state()) {
     case Connection::State::answering:
-      if (now - connection.accepted_ms() < config.head_timeout_ms) {
-        again_at(connection.accepted_ms() + config.head_timeout_ms);
-        break;
-      }
+      if (not_yet(head_due)) break;
       if (connection.awaiting_origin()) {
         // An edge's listener whose pull has had no answer yet (origins that stall): 504.
         connection.give_up_origin_wait();
@@ -717,10 +721,7 @@ void Worker::check_deadline(Connection& connection, std::uint64_t now) {
       connection.close("admin task timed out");
       break;
     case Connection::State::reading_head:
-      if (now - connection.accepted_ms() < config.head_timeout_ms) {
-        again_at(connection.accepted_ms() + config.head_timeout_ms);
-        break;
-      }
+      if (not_yet(head_due)) break;
       counters_.head_timeouts.add(1);
       spdlog::info("{} request head not complete after {} ms: 408", connection.peer(), config.head_timeout_ms);
       connection.respond_and_close(408, "request head timeout\n");
@@ -731,14 +732,10 @@ void Worker::check_deadline(Connection& connection, std::uint64_t now) {
         again_at(now + kSweepIntervalMs);  // not timed while paused; it may resume any time
         break;
       }
-      const auto silent = [&] { return now >= source.last_data_ms() + config.source_idle_timeout_ms; };
+      const auto silence_due = [&] { return source.last_data_ms() + config.source_idle_timeout_ms; };
       // A held source is silent only if the kernel holds nothing for it either.
-      if (silent() && source.held()) source.read_before_timeout(now);
-      if (connection.is_closing()) break;
-      if (!silent()) {
-        again_at(source.last_data_ms() + config.source_idle_timeout_ms);
-        break;
-      }
+      if (now >= silence_due() && source.held()) source.read_before_timeout(now);
+      if (connection.is_closing() || not_yet(silence_due())) break;
       counters_.source_idle_timeouts.add(1);
       spdlog::warn("source {} on {} sent nothing for {} ms: dropped", connection.peer(), source.stream().mount(),
                    config.source_idle_timeout_ms);
@@ -746,10 +743,7 @@ void Worker::check_deadline(Connection& connection, std::uint64_t now) {
       break;
     }
     case Connection::State::lingering:
-      if (now - connection.lingering_since_ms() < kLingerMs) {
-        again_at(connection.lingering_since_ms() + kLingerMs);
-        break;
-      }
+      if (not_yet(connection.lingering_since_ms() + kLingerMs)) break;
       connection.close("linger over");
       break;
     case Connection::State::viewer: {

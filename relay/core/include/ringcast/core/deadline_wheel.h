@@ -30,7 +30,6 @@ class WheelHook {
   ~WheelHook() { unlink(); }
 
   bool scheduled() const { return next_ != nullptr; }
-  std::uint64_t due_ms() const { return due_ms_; }
 
  private:
   friend class DeadlineWheel<T>;
@@ -122,8 +121,6 @@ class DeadlineWheel {
       visiting.prev_ = visiting.next_ = nullptr;  // empty: nothing to unlink
     }
   }
-
-  std::uint64_t tick_ms() const { return tick_ms_; }
 
  private:
   std::uint64_t tick_ms_;
