@@ -14,6 +14,14 @@ inline std::uint64_t monotonic_ns() {
          static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
+// CLOCK_REALTIME in ns: the clock of the kernel's receive timestamps (SO_TIMESTAMPNS).
+inline std::uint64_t realtime_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
 // Milliseconds from now until `deadline_ns`, for uv_timer_start (0 if already past).
 inline std::uint64_t ms_until(std::uint64_t deadline_ns) {
   const std::uint64_t now = monotonic_ns();

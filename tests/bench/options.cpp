@@ -146,6 +146,10 @@ ParseOutcome parse_options(int argc, char** argv) {
   app.add_option("--chunk", options.chunk_bytes, "bytes per broadcaster (and writer) write")
       ->capture_default_str()
       ->check(CLI::Range(1u, 4u << 20));
+  app.add_option("--settle", options.settle_seconds,
+                 "seconds the broadcasters stream before the first viewer connects (a reconnect "
+                 "storm meets a full ring: at 128 kbit/s the 64 KiB burst takes 4 s)")
+      ->check(CLI::Range(0.0, 600.0));
   app.add_option("--warmup", options.warmup_seconds, "seconds after the ramp, not measured")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 600.0));

@@ -63,6 +63,10 @@ json summarise_class(const ClassResult& c, double rate_bps, double slack_bps) {
           {"latency_max_us", us(c.latency_ns.max())},
           {"first_byte_p50_ms", ms(c.first_byte_ns.percentile(0.5))},
           {"first_byte_p99_ms", ms(c.first_byte_ns.percentile(0.99))},
+          {"answer_rx_p50_ms", ms(c.answer_rx_ns.percentile(0.5))},
+          {"answer_rx_p99_ms", ms(c.answer_rx_ns.percentile(0.99))},
+          {"stream_rx_p50_ms", ms(c.stream_rx_ns.percentile(0.5))},
+          {"stream_rx_p99_ms", ms(c.stream_rx_ns.percentile(0.99))},
           {"icy_blocks", c.icy.blocks},
           {"icy_titles", c.icy.titles},
           {"icy_bad_blocks", c.icy.bad_blocks},
@@ -244,6 +248,12 @@ void print_class(std::ostream& out, const char* title, const json& c, bool soak,
                 c["latency_p50_us"].get<double>(), c["latency_p99_us"].get<double>(),
                 c["latency_p999_us"].get<double>(), c["latency_max_us"].get<double>(),
                 c["first_byte_p50_ms"].get<double>(), c["first_byte_p99_ms"].get<double>());
+  out << line;
+  std::snprintf(line, sizeof line,
+                "  after the request, by kernel receive time: answer p50 %.1f ms, p99 %.1f ms; "
+                "first stream byte p50 %.1f ms, p99 %.1f ms\n",
+                c["answer_rx_p50_ms"].get<double>(), c["answer_rx_p99_ms"].get<double>(),
+                c["stream_rx_p50_ms"].get<double>(), c["stream_rx_p99_ms"].get<double>());
   out << line;
 }
 

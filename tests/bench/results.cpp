@@ -57,6 +57,8 @@ json class_to_json(const ClassResult& c) {
           {"bytes_in_window", c.bytes_in_window},
           {"latency_ns", histogram_to_json(c.latency_ns)},
           {"first_byte_ns", histogram_to_json(c.first_byte_ns)},
+          {"answer_rx_ns", histogram_to_json(c.answer_rx_ns)},
+          {"stream_rx_ns", histogram_to_json(c.stream_rx_ns)},
           {"window_rates_bps", c.window_rates_bps},
           {"icy_blocks", c.icy.blocks},
           {"icy_titles", c.icy.titles},
@@ -96,6 +98,8 @@ ClassResult class_from_json(const json& j) {
   j.at("bytes_in_window").get_to(c.bytes_in_window);
   c.latency_ns = histogram_from_json(j.at("latency_ns"));
   c.first_byte_ns = histogram_from_json(j.at("first_byte_ns"));
+  c.answer_rx_ns = histogram_from_json(j.at("answer_rx_ns"));
+  c.stream_rx_ns = histogram_from_json(j.at("stream_rx_ns"));
   j.at("window_rates_bps").get_to(c.window_rates_bps);
   j.at("icy_blocks").get_to(c.icy.blocks);
   j.at("icy_titles").get_to(c.icy.titles);
@@ -124,6 +128,8 @@ void ClassResult::merge(ClassResult&& other) {
   bytes_in_window += other.bytes_in_window;
   latency_ns.merge(other.latency_ns);
   first_byte_ns.merge(other.first_byte_ns);
+  answer_rx_ns.merge(other.answer_rx_ns);
+  stream_rx_ns.merge(other.stream_rx_ns);
   window_rates_bps.insert(window_rates_bps.end(), other.window_rates_bps.begin(),
                           other.window_rates_bps.end());
   icy.add(other.icy);

@@ -31,8 +31,13 @@ struct ClassResult {
   VerifierCounts counts;             // over the whole run, not only the window
   std::uint64_t bytes_received = 0;  // stream bytes over the whole run
   std::uint64_t bytes_in_window = 0;
-  Histogram latency_ns;                  // send to receive, records received in the window
-  Histogram first_byte_ns;               // connect start to first stream byte
+  Histogram latency_ns;     // send to receive, records received in the window
+  Histogram first_byte_ns;  // connect start to first stream byte, as read
+  // From the request's write to the kernel's receive time (SO_TIMESTAMPNS) of the answer's first
+  // byte, and of the socket buffer holding its first stream byte: what the relay took, without
+  // the time this process's loop spent on other viewers before it read them.
+  Histogram answer_rx_ns;
+  Histogram stream_rx_ns;
   std::vector<double> window_rates_bps;  // one per viewer, 0 for those that never streamed
   // --icy: the blocks of every connection, the connections answered without icy-metaint, the
   // largest icy-metaint given, and for the viewers with a window rate (the same ones as

@@ -2,6 +2,7 @@
 #include "viewer_pool.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -24,6 +25,39 @@ constexpr std::uint32_t kViewersPerSourceAddress = 20'000;  // under the ephemer
 // counts only from this long after its first byte.
 constexpr std::uint64_t kRejoinSettleNs = 1'000'000'000;
 
+struct Peeked {
+  std::size_t bytes = 0;
+  std::uint64_t received_ns = 0;  // CLOCK_REALTIME; 0 if the kernel gave no timestamp
+};
+
+// Up to `size` of the bytes `fd` has not read yet, left there for the read, with the kernel's
+// receive time of the last socket buffer they came from (the socket has SO_TIMESTAMPNS on).
+Peeked peek(int fd, std::uint8_t* buffer, std::size_t size) {
+  iovec iov{buffer, size};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+  msghdr message{};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof(control);
+  const ssize_t n = ::recvmsg(fd, &message, MSG_PEEK | MSG_DONTWAIT);
+  if (n <= 0) return {};
+  Peeked peeked{static_cast<std::size_t>(n), 0};
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    timespec ts;
+    std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+    peeked.received_ns = static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+                         static_cast<std::uint64_t>(ts.tv_nsec);
+  }
+  return peeked;
+}
+
+void set_receive_timestamps(int fd, bool on) {
+  const int value = on ? 1 : 0;
+  ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &value, sizeof(value));
+}
+
 }  // namespace
 
 struct ViewerPool::Viewer {
@@ -37,7 +71,9 @@ struct ViewerPool::Viewer {
   IcyDemuxer icy;                 // --icy: takes the metadata blocks out before the verifier
   MetaintScanner metaint_header;  // --icy: icy-metaint in the response head
   std::uint64_t connect_start_ns = 0;
-  std::uint64_t first_byte_ns = 0;   // this connection's
+  std::uint64_t first_byte_ns = 0;  // this connection's
+  // CLOCK_REALTIME, the clock of the kernel's receive times
+  std::uint64_t request_sent_real_ns = 0;
   std::uint64_t session_bytes = 0;   // this connection's stream bytes
   std::uint64_t bytes_received = 0;  // over every connection
   std::uint64_t churn_window_bytes = 0;
@@ -55,6 +91,8 @@ struct ViewerPool::Viewer {
   bool rejoin = false;  // open again once closed
   bool reading = false;
   bool streaming_at_window_start = false;
+  bool answer_stamped = false;  // answer_rx_ns recorded for this connection
+  bool stamping = false;        // SO_TIMESTAMPNS on until the first stream byte is stamped
 };
 
 ViewerPool::ViewerPool(uv_loop_t* loop, const Options& options, const sockaddr_storage& relay,
@@ -114,6 +152,8 @@ void ViewerPool::open(Viewer& viewer) {
   viewer.head_bytes = 0;
   viewer.head_end_matched = 0;
   viewer.reading = false;
+  viewer.answer_stamped = false;
+  viewer.stamping = false;
   uv_tcp_init(loop_, &viewer.tcp);
   viewer.tcp.data = &viewer;
   viewer.connect.data = &viewer;
@@ -157,6 +197,12 @@ void ViewerPool::on_connect(Viewer& viewer, int status) {
   // Viewers [first, first + M) hold one of each mount, in order, so k's GET is (k - first) % M.
   std::string& request = requests_[(viewer.index - first_) % requests_.size()];
   uv_buf_t buf = uv_buf_init(request.data(), static_cast<unsigned>(request.size()));
+  if (uv_os_fd_t fd; uv_fileno(reinterpret_cast<uv_handle_t*>(&viewer.tcp), &fd) == 0) {
+    set_receive_timestamps(fd, true);
+    viewer.stamping = true;
+  }
+  // The socket is connected, so uv_write writes the request now.
+  viewer.request_sent_real_ns = realtime_ns();
   uv_write(&viewer.write, reinterpret_cast<uv_stream_t*>(&viewer.tcp), &buf, 1, write_cb);
   if (!(stalled_ && viewer.stalled)) {
     uv_read_start(reinterpret_cast<uv_stream_t*>(&viewer.tcp), alloc_cb, read_cb);
@@ -194,6 +240,9 @@ void ViewerPool::on_stream_bytes(Viewer& viewer, std::span<const std::uint8_t> b
                                  std::uint64_t now) {
   ClassResult& result = class_of(viewer);
   if (viewer.session_bytes == 0) {
+    // The head's end was peeked before its first stream bytes arrived, and they came with the
+    // same read: the read's own time is the bound.
+    if (viewer.stamping) stop_stamping(viewer, realtime_ns());
     viewer.first_byte_ns = now;
     result.first_byte_ns.record(now - viewer.connect_start_ns);
   }
@@ -204,6 +253,55 @@ void ViewerPool::on_stream_bytes(Viewer& viewer, std::span<const std::uint8_t> b
       in_window_ && (viewer.churning ? now - viewer.first_byte_ns >= kRejoinSettleNs
                                      : viewer.streaming_at_window_start);
   viewer.verifier.feed(bytes, now, measured ? &result.latency_ns : nullptr);
+}
+
+// Before a read of a connection still without its first stream byte: the kernel's receive times
+// of the answer's first byte and of its first stream byte, found by peeking at what the read
+// will take. Joins only: timestamps go off once the stream has begun.
+void ViewerPool::stamp_answer(Viewer& viewer) {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&viewer.tcp), &fd) != 0) return;
+  std::uint8_t* scratch = read_buffer_.data();
+  ClassResult& result = class_of(viewer);
+  const auto since_request = [&](std::uint64_t received_ns) {
+    const std::uint64_t sent = viewer.request_sent_real_ns;
+    return received_ns > sent ? received_ns - sent : 0;
+  };
+  if (!viewer.answer_stamped) {
+    const Peeked first = peek(fd, scratch, 1);
+    if (first.bytes == 0) return;
+    if (first.received_ns != 0) result.answer_rx_ns.record(since_request(first.received_ns));
+    viewer.answer_stamped = true;
+  }
+  // The first stream byte's place among the unread bytes: just after the head's end.
+  std::size_t first_stream_byte = 0;
+  if (viewer.phase == Viewer::Phase::kHead) {
+    static constexpr char kHeadEnd[] = "\r\n\r\n";
+    const Peeked head = peek(fd, scratch, kMaxHeadBytes + 1);
+    std::uint8_t matched = viewer.head_end_matched;
+    std::size_t i = 0;
+    while (i < head.bytes && matched < 4) {
+      const char c = static_cast<char>(scratch[i++]);
+      matched = c == kHeadEnd[matched] ? matched + 1 : (c == '\r' ? 1 : 0);
+    }
+    if (matched < 4 || i == head.bytes) return;  // no stream byte yet
+    first_stream_byte = i;
+  } else if (viewer.phase != Viewer::Phase::kStreaming) {
+    return;
+  }
+  const Peeked stream = peek(fd, scratch, first_stream_byte + 1);
+  if (stream.bytes <= first_stream_byte) return;
+  if (stream.received_ns != 0) stop_stamping(viewer, stream.received_ns);
+}
+
+// The first stream byte's receive time is known: record it, and no more timestamps.
+void ViewerPool::stop_stamping(Viewer& viewer, std::uint64_t received_ns) {
+  class_of(viewer).stream_rx_ns.record(
+      received_ns > viewer.request_sent_real_ns ? received_ns - viewer.request_sent_real_ns : 0);
+  if (uv_os_fd_t fd; uv_fileno(reinterpret_cast<uv_handle_t*>(&viewer.tcp), &fd) == 0) {
+    set_receive_timestamps(fd, false);
+  }
+  viewer.stamping = false;
 }
 
 // Consumes response-head bytes up to the blank line; leaves `data` at the first stream byte.
@@ -433,6 +531,7 @@ ClassResult& ViewerPool::class_of(const Viewer& viewer) {
 
 void ViewerPool::alloc_cb(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* viewer = static_cast<Viewer*>(handle->data);
+  if (viewer->stamping) viewer->pool->stamp_answer(*viewer);
   std::vector<std::uint8_t>& buffer = viewer->pool->read_buffer_;
   *buf = uv_buf_init(reinterpret_cast<char*>(buffer.data()), static_cast<unsigned>(buffer.size()));
 }

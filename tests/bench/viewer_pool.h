@@ -53,6 +53,8 @@ class ViewerPool {
   void on_connect(Viewer& viewer, int status);
   void on_read(Viewer& viewer, ssize_t nread);
   void on_head_bytes(Viewer& viewer, const std::uint8_t*& data, std::size_t& size);
+  void stamp_answer(Viewer& viewer);
+  void stop_stamping(Viewer& viewer, std::uint64_t received_ns);
   void start_icy(Viewer& viewer, ClassResult& result);
   void on_stream_bytes(Viewer& viewer, std::span<const std::uint8_t> bytes, std::uint64_t now);
   void fail(Viewer& viewer, std::uint32_t ClassResult::*counter);
