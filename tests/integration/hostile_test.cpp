@@ -557,6 +557,68 @@ TEST_CASE("hostile: a source's head and 256 KiB of body in one write reach every
   REQUIRE(relay.stop() == 0);
 }
 
+// A head is read into one buffer of the loop's, shared by every connection, and only a head that
+// does not come whole is moved into bytes of its own connection: the pieces must survive the
+// whole heads of other clients read into that buffer between them.
+TEST_CASE("hostile: request heads that come in pieces, with other clients' heads read between "
+          "them, are kept whole",
+          "[hostile]") {
+  RelayProcess relay({"--workers", "1", "--burst", "1M"});
+  const auto deadline = [] { return Clock::now() + 10s; };
+  // One loop reads in the order bytes arrive: once these are answered, the piece sent before
+  // them has been read.
+  const auto others_between = [&] {
+    for (int i = 0; i < 3; ++i) {
+      CHECK(http_exchange(relay.port(), "GET /health HTTP/1.0\r\nUser-Agent: between\r\n\r\n").head.status ==
+            200);
+    }
+  };
+  const std::string mount = "/pieces.ts";
+  SourceOptions options;
+  options.mount = mount;
+  options.expect_continue = false;
+  const std::string head = source_request_head(options);
+  constexpr std::size_t kBody = 100 * kPacketBytes;
+  const std::vector<std::uint8_t> body = pattern(0, kBody);
+
+  // A source's head in two pieces, the second with the first body bytes behind it.
+  Socket source = connect_loopback(relay.port());
+  const std::size_t cut = head.size() / 2;
+  send_all(source, std::string_view(head).substr(0, cut), deadline());
+  others_between();
+  std::vector<std::uint8_t> rest(head.begin() + static_cast<std::ptrdiff_t>(cut), head.end());
+  rest.insert(rest.end(), body.begin(), body.end());
+  send_all(source, rest, deadline());
+  CHECK(read_response_head(source, deadline()).status == 200);
+  CHECK(wait_until([&] { return mount_stats(relay.port(), mount).at("bytes_in") == kBody; }, 10s));
+
+  // A listener's GET in three pieces; its burst reaches back to the source's first byte.
+  Socket listener = connect_loopback(relay.port());
+  const std::string get = "GET " + mount + " HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: pieces\r\n\r\n";
+  send_all(listener, std::string_view(get).substr(0, 5), deadline());
+  others_between();
+  send_all(listener, std::string_view(get).substr(5, 20), deadline());
+  others_between();
+  send_all(listener, std::string_view(get).substr(25), deadline());
+  const ResponseHead answered = read_response_head(listener, deadline());
+  REQUIRE(answered.status == 200);
+  PacketChecker checker(true);
+  checker.feed(answered.leftover);
+  std::vector<std::uint8_t> buffer(64 * 1024);
+  while (checker.bytes() < kBody) {
+    const std::optional<std::size_t> n = read_some(listener, buffer.data(), buffer.size(), deadline());
+    REQUIRE(n.has_value());
+    REQUIRE(*n > 0);
+    checker.feed(std::span(buffer.data(), *n));
+  }
+  CHECK(checker.error() == "");
+  CHECK(checker.bytes() == kBody);
+  CHECK(checker.first_sequence() == 0);
+  CHECK(fetch_stats(relay.port()).at("refused").at("bad_request") == 0);
+  source.close();
+  REQUIRE(relay.stop() == 0);
+}
+
 // What the relay guarantees when a source is cut inside a 188-byte packet and a new source
 // continues at the next packet boundary within --grace:
 //  - a viewer already attached gets the bytes exactly as they were sent: the torn fragment,

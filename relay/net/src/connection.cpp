@@ -40,8 +40,9 @@ struct Connection::SessionRecord {
 };
 
 struct Connection::HeadBuffer {
-  // Not zeroed: only what the kernel wrote (bytes [0, used)) is ever read.
-  explicit HeadBuffer(std::size_t limit) : bytes(std::make_unique_for_overwrite<char[]>(limit)), capacity(limit) {}
+  explicit HeadBuffer(std::size_t limit) : capacity(limit) {}
+  // Null while the head is read into the worker's scratch buffer; allocated (not zeroed: only
+  // bytes [0, used) are ever read) when a read ends inside the head, to keep what came so far.
   std::unique_ptr<char[]> bytes;
   std::size_t capacity;
   std::size_t used = 0;
@@ -134,6 +135,10 @@ bool Connection::start_reading() {
 void Connection::on_alloc(uv_buf_t* buffer) {
   switch (state_) {
     case State::reading_head:
+      if (!head_->bytes) {
+        *buffer = worker_.head_scratch(head_->capacity);
+        return;
+      }
       *buffer = uv_buf_init(head_->bytes.get() + head_->used,
                             static_cast<unsigned>(head_->capacity - head_->used));
       return;
@@ -167,7 +172,7 @@ void Connection::on_read(std::error_code error, std::size_t n, const uv_buf_t* b
   }
   if (n == 0) return;  // EAGAIN: the reservation (if any) is simply not committed
   switch (state_) {
-    case State::reading_head: on_head_bytes(n); return;
+    case State::reading_head: on_head_bytes(buffer->base, n); return;
     case State::source: source_->on_received(buffer->base, n, monotonic_ms()); return;
     case State::answering:   // bytes after an admin request: ignored
     case State::viewer:      // a viewer has nothing to say after its request: ignore it
@@ -176,8 +181,8 @@ void Connection::on_read(std::error_code error, std::size_t n, const uv_buf_t* b
   }
 }
 
-bool Connection::take_proxy_header() {
-  const ProxyParseResult proxy = parse_proxy_header(std::string_view(head_->bytes.get(), head_->used));
+bool Connection::take_proxy_header(char* bytes) {
+  const ProxyParseResult proxy = parse_proxy_header(std::string_view(bytes, head_->used));
   switch (proxy.status) {
     case ProxyParseStatus::incomplete:
       if (head_->used < head_->capacity) return false;
@@ -200,21 +205,29 @@ bool Connection::take_proxy_header() {
   }
   proxy_header_pending_ = false;
   head_->used -= proxy.consumed;
-  std::memmove(head_->bytes.get(), head_->bytes.get() + proxy.consumed, head_->used);
+  std::memmove(bytes, bytes + proxy.consumed, head_->used);
   return head_->used > 0;
 }
 
-void Connection::on_head_bytes(std::size_t n) {
+// `received_at`: where the read put its n bytes, the end of this connection's own head bytes or
+// (while it has none) the worker's scratch buffer, which the next connection's read reuses.
+void Connection::on_head_bytes(char* received_at, std::size_t n) {
+  char* const bytes = head_->bytes ? head_->bytes.get() : received_at;
   head_->used += n;
-  if (proxy_header_pending_ && !take_proxy_header()) return;
-  const std::string_view received(head_->bytes.get(), head_->used);
+  if (proxy_header_pending_ && !take_proxy_header(bytes)) {
+    keep_head_bytes(bytes);
+    return;
+  }
+  const std::string_view received(bytes, head_->used);
   switch (head_->parser.feed(received)) {
     case ParseStatus::incomplete:
       if (head_->used == head_->capacity) {
         worker_.counters().heads_too_large.add(1);
         spdlog::info("{} request head larger than {} bytes: 431", peer_, head_->capacity);
         respond_and_close(431, "request head too large\n");
+        return;
       }
+      keep_head_bytes(bytes);
       return;
     case ParseStatus::malformed:
       worker_.counters().bad_requests.add(1);
@@ -229,6 +242,14 @@ void Connection::on_head_bytes(std::size_t n) {
       return;
     }
   }
+}
+
+// A read ended inside the head: what came so far moves out of the scratch buffer into bytes of
+// this connection's own, where the next reads continue it.
+void Connection::keep_head_bytes(const char* bytes) {
+  if (state_ != State::reading_head || !head_ || head_->bytes || head_->used == 0) return;
+  head_->bytes = std::make_unique_for_overwrite<char[]>(head_->capacity);
+  std::memcpy(head_->bytes.get(), bytes, head_->used);
 }
 
 void Connection::become_source(std::unique_ptr<SourceSession> source, std::string_view early_body,

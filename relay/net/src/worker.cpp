@@ -203,6 +203,14 @@ void Worker::on_event(LoopEvent& event) {
   }
 }
 
+uv_buf_t Worker::head_scratch(std::size_t capacity) {
+  if (head_scratch_capacity_ < capacity) {  // at first, and when a reload raised --max-head-bytes
+    head_scratch_ = std::make_unique_for_overwrite<char[]>(capacity);
+    head_scratch_capacity_ = capacity;
+  }
+  return uv_buf_init(head_scratch_.get(), static_cast<unsigned>(capacity));
+}
+
 void Worker::on_accepted_fd(int fd, std::uint64_t flags) {
   if (draining_) {
     ::close(fd);

@@ -122,12 +122,13 @@ class Connection {
   void on_shutdown(std::error_code error);
   void on_closed();
 
-  void on_head_bytes(std::size_t n);
+  void on_head_bytes(char* received_at, std::size_t n);
+  void keep_head_bytes(const char* bytes);
   void write_then_shutdown(std::string text);
   bool start_reading();
   // Takes the PROXY header off the front of the head buffer; false when the connection is
   // done for (malformed) or must wait for more bytes.
-  bool take_proxy_header();
+  bool take_proxy_header(char* bytes);
   void note_end(std::string_view why);
   void log_session_end();
 

@@ -79,6 +79,10 @@ class Worker final : public LoopHost {
   const RelayConfig& config() const;
   WorkerCounters& counters() { return counters_; }
   uv_buf_t discard_buffer() { return uv_buf_init(discard_.get(), kDiscardBytes); }
+  // Where a connection reads the first bytes of its request head: one buffer for the loop, so a
+  // connection owns head bytes only when its head does not come whole (Connection::on_head_bytes).
+  // Valid until the next call; nothing reads into it while a read callback uses it.
+  uv_buf_t head_scratch(std::size_t capacity);
   Relay& relay() { return relay_; }
   Authenticator& auth() { return *auth_; }
   // This loop's connections (admin tasks walk them).
@@ -182,6 +186,8 @@ class Worker final : public LoopHost {
   bool drained_reported_ = false;
   WorkerCounters counters_;
   std::unique_ptr<char[]> discard_;
+  std::unique_ptr<char[]> head_scratch_;
+  std::size_t head_scratch_capacity_ = 0;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<AdminActions> admin_;
   std::unique_ptr<MasterPoller> master_poller_;  // worker 0 of a slave ([master])
