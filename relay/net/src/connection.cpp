@@ -125,7 +125,6 @@ bool Connection::open(uv_loop_t* loop, int fd) {
 }
 
 bool Connection::start_reading() {
-  tcp_.set_nodelay();
   peer_ = tcp_.peer_name();
   head_ = std::make_unique<HeadBuffer>(worker_.config().max_head_bytes);
   if (const std::error_code error = tcp_.read_start()) close(error.message());

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -153,7 +154,11 @@ std::error_code Relay::open_listening_socket(const std::string& host, std::uint1
   if (fd < 0) return uv::from_errno(errno);
   const int on = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(fd, 1024) != 0) {
+  // Accepted sockets inherit TCP_NODELAY from the listener (Linux): no setsockopt per join.
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  // The kernel caps the backlog at net.core.somaxconn (4096 by default): a reconnect storm of
+  // thousands waits there while the main loop accepts, instead of having its SYNs dropped.
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(fd, SOMAXCONN) != 0) {
     const std::error_code error = uv::from_errno(errno);
     ::close(fd);
     return error;

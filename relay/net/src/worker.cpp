@@ -853,6 +853,7 @@ Connection* Worker::adopt_socket(int fd) {
     return nullptr;
   }
   if (connection->is_closing()) return nullptr;  // it frees itself in its close callback
+  connection->tcp().set_nodelay();  // accepted sockets have it from the listener
   connections_.insert(connection);
   // Counted with the accepted ones, so that /stats' open connections (accepted - closed) stay
   // right when a pull's connection closes.
