@@ -121,7 +121,17 @@ void Lane::commit(const RingView& ring, const LoopLoad& load, std::uint64_t now_
     return;
   }
   // The wheel writes; a commit only starts it when it was stopped (nothing was waiting).
-  if (next_due_us_ == 0) next_due_us_ = now_us + period_us_ / kSlots;
+  if (next_due_us_ == 0) next_due_us_ = now_us + step_us(slots_per_step());
+}
+
+std::size_t Lane::slots_per_step() const {
+  std::size_t slots = 1;
+  while (slots < kSlots && live_ * slots < kMinWritesPerStep * kSlots) slots *= 2;
+  return slots;
+}
+
+std::uint64_t Lane::step_us(std::size_t slots) const {
+  return std::max<std::uint64_t>(period_us_ * slots / kSlots, 1);
 }
 
 void Lane::tick(const RingView& ring, const LoopLoad& load, std::uint64_t now_us,
@@ -140,11 +150,14 @@ void Lane::tick(const RingView& ring, const LoopLoad& load, std::uint64_t now_us
     return;
   }
   if (next_due_us_ == 0) return;
-  const std::uint64_t step = std::max<std::uint64_t>(period_us_ / kSlots, 1);
+  const std::size_t slots = slots_per_step();
+  const std::uint64_t step = step_us(slots);
   // At most one round: a loop that fell behind catches up once, not round by round.
-  for (std::size_t n = 0; n < kSlots && now_us >= next_due_us_; ++n) {
-    service_slot(slots_[next_slot_], ring, out);
-    next_slot_ = (next_slot_ + 1) % kSlots;
+  for (std::size_t n = 0; n < kSlots && now_us >= next_due_us_; n += slots) {
+    for (std::size_t k = 0; k < slots; ++k) {
+      service_slot(slots_[next_slot_], ring, out);
+      next_slot_ = (next_slot_ + 1) % kSlots;
+    }
     next_due_us_ += step;
   }
   if (now_us >= next_due_us_) next_due_us_ = now_us + step;
@@ -162,7 +175,7 @@ bool Lane::slot_has_work(const Slot& slot, std::uint64_t head) const {
 void Lane::hold_source(bool held, std::uint64_t now_us) {
   held_ = held;
   if (held_ && next_due_us_ == 0 && period_us_ > 0 && live_ > 0 && !finishing_) {
-    next_due_us_ = now_us + std::max<std::uint64_t>(period_us_ / kSlots, 1);
+    next_due_us_ = now_us + step_us(slots_per_step());
   }
 }
 
@@ -172,10 +185,11 @@ std::optional<std::uint64_t> Lane::next_tick_us() const {
   if (partial_held_) next = last_head_change_us_ + kQuietFlushUs;
   if (period_us_ == 0 || next_due_us_ == 0) return next;
   // Empty slots need no tick: the first one with viewers, from the next due.
-  const std::uint64_t step = std::max<std::uint64_t>(period_us_ / kSlots, 1);
+  const std::size_t slots = slots_per_step();
+  const std::uint64_t step = step_us(slots);
   for (std::size_t n = 0; n < kSlots; ++n) {
     if (!slots_[(next_slot_ + n) % kSlots].viewers.empty()) {
-      const std::uint64_t due = next_due_us_ + n * step;
+      const std::uint64_t due = next_due_us_ + (n / slots) * step;
       return next ? std::min(*next, due) : due;
     }
   }

@@ -196,14 +196,19 @@ TEST_CASE("a small audience is written every commit", "[lane]") {
   CHECK(h.writes[a].back().to == 10'000);
 }
 
-TEST_CASE("a full audience is written once per period, a sixteenth of it per step", "[lane]") {
+TEST_CASE("a full audience is written once per period, a step at least kMinWritesPerStep viewers",
+          "[lane]") {
+  // 160 viewers fit in one step: all of them each period. 4,096 are sixteen slots of 256,
+  // serviced four at a time: 1,024 a step, four steps a period, never everyone at once.
+  using Case = std::pair<int, std::size_t>;
+  const auto [audience, per_step] = GENERATE(Case{160, 160}, Case{4096, 1024});
+  INFO(audience << " viewers");
   Harness h(settings_for());
   h.load = {800, 0};
   std::vector<ViewerId> viewers;
-  for (int i = 0; i < 160; ++i) viewers.push_back(h.join(0));
+  for (int i = 0; i < audience; ++i) viewers.push_back(h.join(0));
   h.writes.clear();
   // 1 Mbit/s in 1316-byte writes every 10.5 ms for 5 s.
-  std::map<std::uint64_t, std::size_t> writes_per_tick;
   const std::uint64_t start = h.now;
   for (std::uint64_t t = start; t < start + 5 * kSecond; t += 10'528) {
     h.run_until(t);
@@ -211,8 +216,7 @@ TEST_CASE("a full audience is written once per period, a sixteenth of it per ste
     h.commit(1316);
     CHECK(h.write_count() == before);  // a commit alone writes nothing at a full audience
   }
-  // Once the rate is measured, each viewer writes about every 131 ms; each wheel step writes
-  // to one slot's ten viewers, never to everyone at once.
+  // Once the rate is measured, each viewer writes about every 131 ms.
   const std::uint64_t measured_from = start + 2 * kSecond;
   for (const ViewerId id : viewers) {
     std::size_t n = 0;
@@ -222,9 +226,19 @@ TEST_CASE("a full audience is written once per period, a sixteenth of it per ste
   }
   std::map<std::uint64_t, std::size_t> per_instant;
   for (const auto& [id, list] : h.writes) {
-    for (const Write& w : list) ++per_instant[w.at_us];
+    for (const Write& w : list) {
+      if (w.at_us >= measured_from) ++per_instant[w.at_us];
+    }
   }
-  for (const auto& [at, n] : per_instant) CHECK(n <= 10);
+  std::size_t full_steps = 0;
+  for (const auto& [at, n] : per_instant) {
+    CHECK(n <= per_step);
+    full_steps += n == per_step;
+  }
+  // Steps a period: one for 160 viewers, four for 4,096; about 23 periods in the 3 s.
+  const std::size_t steps_per_period = static_cast<std::size_t>(audience) / per_step;
+  CHECK(full_steps >= 21 * steps_per_period);
+  CHECK(per_instant.size() <= 25 * steps_per_period);
 }
 
 TEST_CASE("unaligned MPEG-TS commits cost no more writes than aligned ones", "[lane]") {

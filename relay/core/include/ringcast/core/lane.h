@@ -114,6 +114,12 @@ struct GatheredWrite {
 class Lane {
  public:
   static constexpr std::size_t kSlots = 16;
+  // A step of the wheel services as many slots (a power of two) as it takes to write this many
+  // viewers, when the lane has them: 1,000 viewers are written in one step a period, 5,000 in
+  // four. Steps of a sixteenth of 1,000 viewers cost 1.6 times the CPU per byte of one step
+  // for all of them (docs/benchmarks.md, "Fewer, fuller steps"); a step of 1,000 writes holds
+  // the loop for a few milliseconds.
+  static constexpr std::size_t kMinWritesPerStep = 1024;
   static constexpr std::uint64_t kMinPeriodUs = 1000;
   static constexpr std::uint64_t kUnknownRatePeriodUs = 100'000;  // until a rate is measured
   static constexpr std::uint64_t kRateWindowUs = 1'000'000;
@@ -252,6 +258,9 @@ class Lane {
   // The wheel.
   std::uint64_t period_us_ = 0;
   std::size_t next_slot_ = 0;
+  // Slots serviced per step (kMinWritesPerStep), and the time between steps.
+  std::size_t slots_per_step() const;
+  std::uint64_t step_us(std::size_t slots) const;
   std::uint64_t next_due_us_ = 0;  // 0: stopped
 
   // The stream's rate, measured from the heads the lane sees.
