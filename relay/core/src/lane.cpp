@@ -125,8 +125,12 @@ void Lane::commit(const RingView& ring, const LoopLoad& load, std::uint64_t now_
 }
 
 std::size_t Lane::slots_per_step() const {
+  // A step of `slots` slots writes about live_ * slots / kSlots viewers.
+  const std::uint64_t most = period_us_ / (kWriteCostUs * kStepShareOfPeriod);
   std::size_t slots = 1;
-  while (slots < kSlots && live_ * slots < kMinWritesPerStep * kSlots) slots *= 2;
+  const auto too_few = [&] { return live_ * slots < kMinWritesPerStep * kSlots; };
+  const auto room_for_twice = [&] { return live_ * slots * 2 <= most * kSlots; };
+  while (slots < kSlots && too_few() && room_for_twice()) slots *= 2;
   return slots;
 }
 

@@ -115,11 +115,15 @@ class Lane {
  public:
   static constexpr std::size_t kSlots = 16;
   // A step of the wheel services as many slots (a power of two) as it takes to write this many
-  // viewers, when the lane has them: 1,000 viewers are written in one step a period, 5,000 in
-  // four. Steps of a sixteenth of 1,000 viewers cost 1.6 times the CPU per byte of one step
-  // for all of them (docs/benchmarks.md, "Fewer, fuller steps"); a step of 1,000 writes holds
-  // the loop for a few milliseconds.
+  // viewers, when the lane has them: at 1 Mbit/s 1,000 viewers are written in one step a
+  // period, 5,000 in four. Steps of a sixteenth of 1,000 viewers cost 1.6 times the CPU per
+  // byte of one step for all of them (docs/benchmarks.md, "Fewer, fuller steps").
   static constexpr std::size_t kMinWritesPerStep = 1024;
+  // But a step's writes, at about kWriteCostUs each, take at most 1/kStepShareOfPeriod of the
+  // period: the last viewer of a step waits for the others' writes (at 8 Mbit/s, 16 ms
+  // periods, 1,000 viewers are written in four steps of 250).
+  static constexpr std::uint64_t kWriteCostUs = 10;
+  static constexpr std::uint64_t kStepShareOfPeriod = 4;
   static constexpr std::uint64_t kMinPeriodUs = 1000;
   static constexpr std::uint64_t kUnknownRatePeriodUs = 100'000;  // until a rate is measured
   static constexpr std::uint64_t kRateWindowUs = 1'000'000;
