@@ -7,19 +7,22 @@
 
 namespace ringcast::bench {
 
+inline std::uint64_t to_ns(const timespec& ts) {
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
 inline std::uint64_t monotonic_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
-         static_cast<std::uint64_t>(ts.tv_nsec);
+  return to_ns(ts);
 }
 
 // CLOCK_REALTIME in ns: the clock of the kernel's receive timestamps (SO_TIMESTAMPNS).
 inline std::uint64_t realtime_ns() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
-         static_cast<std::uint64_t>(ts.tv_nsec);
+  return to_ns(ts);
 }
 
 // Milliseconds from now until `deadline_ns`, for uv_timer_start (0 if already past).

@@ -47,10 +47,21 @@ Peeked peek(int fd, std::uint8_t* buffer, std::size_t size) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
     timespec ts;
     std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-    peeked.received_ns = static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
-                         static_cast<std::uint64_t>(ts.tv_nsec);
+    peeked.received_ns = to_ns(ts);
   }
   return peeked;
+}
+
+// How much of "\r\n\r\n" a head ends with after `c`, when it ended with `matched` of it before.
+std::uint8_t head_end_after(std::uint8_t matched, char c) {
+  static constexpr char kHeadEnd[] = "\r\n\r\n";
+  if (c == kHeadEnd[matched]) return matched + 1;
+  return c == '\r' ? 1 : 0;
+}
+
+// From the request's write to a kernel receive time, both CLOCK_REALTIME.
+std::uint64_t since(std::uint64_t sent_ns, std::uint64_t received_ns) {
+  return received_ns > sent_ns ? received_ns - sent_ns : 0;
 }
 
 void set_receive_timestamps(int fd, bool on) {
@@ -262,27 +273,22 @@ void ViewerPool::stamp_answer(Viewer& viewer) {
   uv_os_fd_t fd;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(&viewer.tcp), &fd) != 0) return;
   std::uint8_t* scratch = read_buffer_.data();
-  ClassResult& result = class_of(viewer);
-  const auto since_request = [&](std::uint64_t received_ns) {
-    const std::uint64_t sent = viewer.request_sent_real_ns;
-    return received_ns > sent ? received_ns - sent : 0;
-  };
   if (!viewer.answer_stamped) {
     const Peeked first = peek(fd, scratch, 1);
     if (first.bytes == 0) return;
-    if (first.received_ns != 0) result.answer_rx_ns.record(since_request(first.received_ns));
+    if (first.received_ns != 0) {
+      class_of(viewer).answer_rx_ns.record(since(viewer.request_sent_real_ns, first.received_ns));
+    }
     viewer.answer_stamped = true;
   }
   // The first stream byte's place among the unread bytes: just after the head's end.
   std::size_t first_stream_byte = 0;
   if (viewer.phase == Viewer::Phase::kHead) {
-    static constexpr char kHeadEnd[] = "\r\n\r\n";
     const Peeked head = peek(fd, scratch, kMaxHeadBytes + 1);
     std::uint8_t matched = viewer.head_end_matched;
     std::size_t i = 0;
     while (i < head.bytes && matched < 4) {
-      const char c = static_cast<char>(scratch[i++]);
-      matched = c == kHeadEnd[matched] ? matched + 1 : (c == '\r' ? 1 : 0);
+      matched = head_end_after(matched, static_cast<char>(scratch[i++]));
     }
     if (matched < 4 || i == head.bytes) return;  // no stream byte yet
     first_stream_byte = i;
@@ -296,8 +302,7 @@ void ViewerPool::stamp_answer(Viewer& viewer) {
 
 // The first stream byte's receive time is known: record it, and no more timestamps.
 void ViewerPool::stop_stamping(Viewer& viewer, std::uint64_t received_ns) {
-  class_of(viewer).stream_rx_ns.record(
-      received_ns > viewer.request_sent_real_ns ? received_ns - viewer.request_sent_real_ns : 0);
+  class_of(viewer).stream_rx_ns.record(since(viewer.request_sent_real_ns, received_ns));
   if (uv_os_fd_t fd; uv_fileno(reinterpret_cast<uv_handle_t*>(&viewer.tcp), &fd) == 0) {
     set_receive_timestamps(fd, false);
   }
@@ -306,18 +311,13 @@ void ViewerPool::stop_stamping(Viewer& viewer, std::uint64_t received_ns) {
 
 // Consumes response-head bytes up to the blank line; leaves `data` at the first stream byte.
 void ViewerPool::on_head_bytes(Viewer& viewer, const std::uint8_t*& data, std::size_t& size) {
-  static constexpr char kHeadEnd[] = "\r\n\r\n";
   while (size > 0) {
     const char c = static_cast<char>(*data++);
     --size;
     if (viewer.head_bytes < kStatusLineBytes) viewer.status_line[viewer.head_bytes] = c;
     if (++viewer.head_bytes > kMaxHeadBytes) return fail(viewer, &ClassResult::http_errors);
     if (options_.icy) viewer.metaint_header.feed(c);
-    if (c == kHeadEnd[viewer.head_end_matched]) {
-      ++viewer.head_end_matched;
-    } else {
-      viewer.head_end_matched = c == '\r' ? 1 : 0;
-    }
+    viewer.head_end_matched = head_end_after(viewer.head_end_matched, c);
     if (viewer.head_end_matched < 4) continue;
     const std::string_view line(viewer.status_line.data(), kStatusLineBytes);
     if (line.substr(0, 7) != "HTTP/1." || line.substr(8, 4) != " 200") {
