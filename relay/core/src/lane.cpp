@@ -62,6 +62,12 @@ void Lane::start(ViewerId id, const RingView& ring, LaneActions& out) {
   service(id, ring, out);
 }
 
+void Lane::pause(ViewerId id) {
+  Viewer& v = viewers_[id];
+  assert(v.live && !v.in_flight);
+  v.started = false;
+}
+
 void Lane::remove(ViewerId id) {
   Viewer& v = viewers_[id];
   assert(v.live);

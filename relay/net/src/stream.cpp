@@ -389,6 +389,10 @@ void Stream::start_viewer(LoopHost& host, ViewerId viewer) {
   apply(host, lane);
 }
 
+void Stream::pause_viewer(LoopHost& host, ViewerId viewer) {
+  lanes_[host.index()]->lane.pause(viewer);
+}
+
 void Stream::hold_source(LoopHost& writer, HeldSource* source) {
   StreamLane& lane = *lanes_[writer.index()];
   lane.held_source = source;

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstdio>
 
@@ -14,6 +15,18 @@
 #include "ringcast/net/worker.h"
 
 namespace ringcast::relay {
+
+namespace {
+// The kernel took `sent` bytes of a gathered write, less than all: the index of the first buffer
+// with bytes left, trimmed to them.
+unsigned drop_sent(uv_buf_t* buffers, std::uint64_t sent) {
+  unsigned first = 0;
+  while (sent >= buffers[first].len) sent -= buffers[first++].len;
+  buffers[first].base += sent;
+  buffers[first].len -= static_cast<unsigned>(sent);
+  return first;
+}
+}  // namespace
 
 ViewerSession::ViewerSession(Connection& connection, std::shared_ptr<Stream> stream,
                              std::uint32_t metaint, std::string home_mount)
@@ -39,7 +52,7 @@ void ViewerSession::start(Response response, const JoinRequest& request) {
   }
   prefix_ = join.prefix;
   response_head_ = render_head(response);
-  write_head();
+  begin();
 }
 
 bool ViewerSession::start_segment(Response response, const SegmentRead& read) {
@@ -51,49 +64,70 @@ bool ViewerSession::start_segment(Response response, const SegmentRead& read) {
   prefix_ = read.prefix;
   response.content_length = (prefix_ ? prefix_->size : 0) + (read.to - read.from);
   response_head_ = render_head(response);
-  write_head();
+  begin();
   return true;
 }
 
-void ViewerSession::write_head() {
-  uv_buf_t buffers[2] = {uv_buf_init(response_head_.data(), static_cast<unsigned>(response_head_.size())),
-                         uv_buf_init(nullptr, 0)};
-  unsigned count = 1;
+void ViewerSession::begin() {
+  // One write for a join, not two: the head and prefix lead the burst's write (write_views).
+  lead_pending_ = true;
+  stream_->start_viewer(worker(), id_);
+  if (!attached_ || !lead_pending_) return;
+  // Nothing to write yet (the stream has no bytes, or the join is at the live edge): the head
+  // goes now, on its own. Should the kernel take only part of it, the viewer waits for the rest.
+  write_lead_alone();
+  if (attached_ && lead_in_flight_) stream_->pause_viewer(worker(), id_);
+}
+
+unsigned ViewerSession::gather_lead(uv_buf_t* buffers) {
+  lead_pending_ = false;
+  unsigned count = 0;
+  buffers[count++] = uv_buf_init(response_head_.data(), static_cast<unsigned>(response_head_.size()));
   if (prefix_) {
     // The shared tables, never copied: prefix_ keeps them alive until the write completes.
     buffers[count++] = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(prefix_->bytes.data())),
                                    static_cast<unsigned>(prefix_->size));
   }
+  return count;
+}
+
+void ViewerSession::release_lead() {
+  response_head_.clear();
+  response_head_.shrink_to_fit();
+  prefix_.reset();
+}
+
+void ViewerSession::write_lead_alone() {
+  const unsigned count = gather_lead(buffers_);
   const std::size_t total = response_head_.size() + (prefix_ ? prefix_->size : 0);
-  const uv::Tcp::Written written = connection_.tcp().try_write(buffers, count);
+  const uv::Tcp::Written written = connection_.tcp().try_write(buffers_, count);
   if (written.error) {
     connection_.close(written.error.message());
     return;
   }
   if (written.bytes == total) {
-    on_head_written({});  // the stream goes out at once
+    if (prefix_) count_sent(prefix_->size);
+    release_lead();
     return;
   }
-  std::size_t skip = written.bytes;
-  unsigned first = 0;
-  while (skip >= buffers[first].len) skip -= buffers[first++].len;
-  buffers[first].base += skip;
-  buffers[first].len -= static_cast<unsigned>(skip);
-  const std::error_code error = request_.start<&ViewerSession::on_head_written>(
-      connection_.tcp(), buffers + first, count - first, this);
-  if (error) connection_.close(error.message());
+  const unsigned first = drop_sent(buffers_, written.bytes);
+  if (const std::error_code error = request_.start<&ViewerSession::on_lead_written>(
+          connection_.tcp(), buffers_ + first, count - first, this)) {
+    connection_.close(error.message());
+    return;
+  }
+  lead_in_flight_ = true;
 }
 
-void ViewerSession::on_head_written(std::error_code error) {
+void ViewerSession::on_lead_written(std::error_code error) {
+  lead_in_flight_ = false;
   if (!attached_) return;
   if (error) {
     connection_.close(error.message());
     return;
   }
   if (prefix_) count_sent(prefix_->size);
-  response_head_.clear();
-  response_head_.shrink_to_fit();
-  prefix_.reset();
+  release_lead();
   stream_->start_viewer(worker(), id_);
 }
 
@@ -123,10 +157,18 @@ WriteResult ViewerSession::write_views(std::uint64_t from, std::uint64_t to,
       block = uv_buf_init(kNoChange, 1);
     }
   }
-  const GatheredWrite write{from, to, block_after, static_cast<std::uint32_t>(block.len)};
-  // Gather: the ring views in order, the block between the bytes before and after block_after.
-  // libuv takes non-const bases but only reads them for writes.
+  // Gather: the join's head and prefix first (its first write only), then the ring views in
+  // order, the block between the bytes before and after block_after. libuv takes non-const
+  // bases but only reads them for writes.
+  std::uint64_t head_bytes = 0;  // not counted as sent: not stream
+  std::uint32_t lead_bytes = 0;
   unsigned count = 0;
+  if (lead_pending_) {
+    head_bytes = response_head_.size();
+    lead_bytes = static_cast<std::uint32_t>(head_bytes + (prefix_ ? prefix_->size : 0));
+    count = gather_lead(buffers_);
+  }
+  const GatheredWrite write{from, to, block_after, static_cast<std::uint32_t>(block.len), lead_bytes};
   std::uint64_t position = from;
   for (std::size_t i = 0; i < views.count; ++i) {
     const ringbuf::View& view = views.parts[i];
@@ -156,23 +198,23 @@ WriteResult ViewerSession::write_views(std::uint64_t from, std::uint64_t to,
     return {WriteResult::Outcome::closed, from};
   }
   const std::uint64_t sent = written.bytes;
-  count_sent(sent);
+  const std::uint64_t head_sent = std::min(sent, head_bytes);
+  count_sent(sent - head_sent);
   last_write_ = write;
-  if (sent == total) return {WriteResult::Outcome::written, to, true};
+  if (sent == total) {
+    if (lead_bytes != 0) release_lead();
+    return {WriteResult::Outcome::written, to, true};
+  }
 
   // The kernel took part: hand libuv the rest as views of the ring, pinned until written.
-  std::uint64_t skip = sent;
-  unsigned first = 0;
-  while (skip >= buffers_[first].len) skip -= buffers_[first++].len;
-  buffers_[first].base += skip;
-  buffers_[first].len -= static_cast<unsigned>(skip);
+  const unsigned first = drop_sent(buffers_, sent);
   if (const std::error_code error = request_.start<&ViewerSession::on_write_done>(
           connection_.tcp(), buffers_ + first, count - first, this)) {
     connection_.close(error.message());
     return {WriteResult::Outcome::closed, from};
   }
   in_flight_ = true;
-  in_flight_bytes_ = total - sent;
+  in_flight_bytes_ = total - sent - (head_bytes - head_sent);
   return {WriteResult::Outcome::written, write.stream_position_after(sent), false};
 }
 
@@ -185,6 +227,7 @@ void ViewerSession::on_write_done(std::error_code error) {
   }
   count_sent(in_flight_bytes_);
   in_flight_bytes_ = 0;
+  if (last_write_.lead_bytes != 0) release_lead();
   if (pending_move_) {
     switch_stream();
     return;
@@ -214,8 +257,8 @@ void ViewerSession::switch_stream() {
   stream_ = std::move(target);
   id_ = stream_->add_viewer(worker(), *this, request).id;
   worker().counters().viewers_moved.add(1);
-  // While the response head is still going out, its callback starts the viewer.
-  if (response_head_.empty()) stream_->start_viewer(worker(), id_);
+  // While the response head is still going out on its own, its callback starts the viewer.
+  if (!lead_in_flight_) stream_->start_viewer(worker(), id_);
 }
 
 void ViewerSession::skipped(std::uint64_t bytes) {
@@ -266,7 +309,11 @@ std::uint64_t ViewerSession::stalled_for(std::uint64_t now_ms) {
   return now_ms - progress_ms_;
 }
 
-void ViewerSession::finish() { connection_.shutdown_then_close(segment_ ? "segment sent" : "stream ended"); }
+void ViewerSession::finish() {
+  // Finished at its start (an ended stream, an empty range): the head still goes first.
+  if (lead_pending_) write_lead_alone();
+  connection_.shutdown_then_close(segment_ ? "segment sent" : "stream ended");
+}
 
 void ViewerSession::drop_stalled() {
   count_slow_disconnect();

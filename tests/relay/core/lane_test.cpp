@@ -58,10 +58,13 @@ struct Harness {
   }
   ViewerId join(std::uint64_t position, const JoinOptions& options) {
     const ViewerId id = lane.add(position, options);
+    start(id);
+    return id;
+  }
+  void start(ViewerId id) {
     LaneActions out;
     lane.start(id, ring, out);
     apply(out);
-    return id;
   }
   // A bounded read of [from, end), as an HLS segment is served.
   ViewerId read_range(std::uint64_t from, std::uint64_t end) {
@@ -174,12 +177,27 @@ TEST_CASE("a new viewer gets its burst at once when it starts, and nothing befor
   h.ring.head = 200'000;
   const ViewerId id = h.lane.add(200'000 - 65'536);
   CHECK(h.writes.empty());
-  LaneActions out;
-  h.lane.start(id, h.ring, out);
-  h.apply(out);
+  h.start(id);
   REQUIRE(h.writes[id].size() == 1);
   CHECK(h.writes[id][0].from == 200'000 - 65'536);
   CHECK(h.writes[id][0].to == 200'000);
+}
+
+TEST_CASE("a paused viewer is written nothing until it starts again, then gets all it missed",
+          "[lane]") {
+  // A join whose response head went out only in part waits for the rest (ViewerSession).
+  Harness h(settings_for());
+  h.ring.head = 200'000;
+  const ViewerId id = h.join(200'000);  // at the live edge: nothing to write yet
+  CHECK(h.writes[id].empty());
+  h.lane.pause(id);
+  h.commit(1000);
+  h.run_until(h.now + 2 * kSecond);
+  CHECK(h.writes[id].empty());
+  h.start(id);
+  REQUIRE(h.writes[id].size() == 1);
+  CHECK(h.writes[id][0].from == 200'000);
+  CHECK(h.writes[id][0].to == 201'000);
 }
 
 TEST_CASE("a small audience is written every commit", "[lane]") {
@@ -714,6 +732,23 @@ TEST_CASE("socket bytes map back to stream positions around an inserted block", 
   const GatheredWrite at_end{1000, 3000, 3000, 1};
   CHECK(at_end.stream_position_after(2000) == 3000);
   CHECK(at_end.socket_bytes() == 2001);
+}
+
+TEST_CASE("a join's response head in front of its first write holds the stream position",
+          "[lane]") {
+  const GatheredWrite first{1000, 3000, 0, 0, 300};  // a 300-byte head, then the burst
+  CHECK(first.socket_bytes() == 2300);
+  CHECK(first.stream_position_after(0) == 1000);
+  CHECK(first.stream_position_after(299) == 1000);
+  CHECK(first.stream_position_after(300) == 1000);
+  CHECK(first.stream_position_after(301) == 1001);
+  CHECK(first.stream_position_after(2300) == 3000);
+  const GatheredWrite icy{1000, 3000, 2000, 33, 300};  // and a metadata block
+  CHECK(icy.socket_bytes() == 2333);
+  CHECK(icy.stream_position_after(1300) == 2000);
+  CHECK(icy.stream_position_after(1333) == 2000);
+  CHECK(icy.stream_position_after(1334) == 2001);
+  CHECK(icy.stream_position_after(2333) == 3000);
 }
 
 TEST_CASE("an ICY write whose stream bytes are out but not its block keeps its place in the gate",

@@ -76,19 +76,23 @@ struct LaneAction {
 };
 using LaneActions = std::vector<LaneAction>;
 
-// A write as it goes on the socket: stream bytes [from, to), with `block_bytes` of metadata
-// inserted after stream position `block_after` (0: none). Maps what the kernel took back to
-// stream positions, which is all the lane and the ring's gate count.
+// A write as it goes on the socket: `lead_bytes` that are not stream (a join's response head
+// and PAT/PMT prefix, in front of its first write), then stream bytes [from, to), with
+// `block_bytes` of metadata inserted after stream position `block_after` (0: none). Maps what
+// the kernel took back to stream positions, which is all the lane and the ring's gate count.
 struct GatheredWrite {
   std::uint64_t from = 0;
   std::uint64_t to = 0;
   std::uint64_t block_after = 0;
   std::uint32_t block_bytes = 0;
+  std::uint32_t lead_bytes = 0;
 
-  std::uint64_t socket_bytes() const { return to - from + block_bytes; }
+  std::uint64_t socket_bytes() const { return lead_bytes + (to - from) + block_bytes; }
   // The stream position before which every stream byte is taken once the kernel took
-  // `taken` socket bytes: a block taken in part holds the position at the block.
+  // `taken` socket bytes: a lead or block taken in part holds the position before it.
   std::uint64_t stream_position_after(std::uint64_t taken) const {
+    if (taken <= lead_bytes) return from;
+    taken -= lead_bytes;
     if (block_bytes == 0) return from + taken;
     const std::uint64_t before = block_after - from;
     if (taken <= before) return from + taken;
@@ -152,8 +156,12 @@ class Lane {
   ViewerId add(std::uint64_t position, std::uint32_t metaint = 0, std::uint32_t until_block = 0) {
     return add(position, JoinOptions{metaint, until_block});
   }
-  // Its response head is out: it gets its burst (everything from its position) at once.
+  // It may be written: it gets its burst (everything from its position) at once. Its
+  // connection sends the response head in front of that first write (ViewerSession::start).
   void start(ViewerId viewer, const RingView& ring, LaneActions& out);
+  // Not written again until start(): start() wrote it nothing, and the response head it sent
+  // on its own went out only in part. Its position stays; it must have no write in flight.
+  void pause(ViewerId viewer);
   // The viewer is gone (closed or finished); its in-flight write no longer holds the gate.
   void remove(ViewerId viewer);
   std::size_t size() const { return live_; }

@@ -208,7 +208,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // viewer. Null when the segment is no longer servable.
   std::optional<ViewerId> add_segment_reader(LoopHost& host, LaneViewer& reader, const SegmentRead& read);
   void remove_segment_reader(LoopHost& host, ViewerId reader);
+  // The viewer may be written; its burst goes at once (Lane::start, Lane::pause).
   void start_viewer(LoopHost& host, ViewerId viewer);
+  void pause_viewer(LoopHost& host, ViewerId viewer);
   void remove_viewer(LoopHost& host, ViewerId viewer);
   void viewer_write_done(LoopHost& host, ViewerId viewer);
   std::uint64_t viewer_position(std::size_t worker, ViewerId viewer) const {

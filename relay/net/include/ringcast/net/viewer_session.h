@@ -35,7 +35,7 @@ class ViewerSession final : public LaneViewer {
 
   // Joins the stream (Stream::add_viewer) and sends the response head, saying where a
   // timeshifted viewer really starts, then the join's PAT/PMT prefix, if any, gathered after
-  // it; the stream follows once both are out.
+  // it, in front of the burst: one write.
   void start(Response response, const JoinRequest& request);
   // An HLS segment instead: the head (Content-Length: prefix and ring bytes), the prefix, the
   // ring bytes [read.from, read.to), then a clean close. False: the segment is no longer
@@ -78,9 +78,15 @@ class ViewerSession final : public LaneViewer {
   Worker& worker();
   void on_write_done(std::error_code error);
   void switch_stream();
-  void on_head_written(std::error_code error);
-  // Writes response_head_ and the prefix; the stream starts when both are out.
-  void write_head();
+  // Starts the viewer with the head and prefix (the lead) to go in front of its first write;
+  // with no write at once, the lead goes alone.
+  void begin();
+  unsigned gather_lead(uv_buf_t* buffers);  // into buffers; it is no longer pending
+  void release_lead();                      // written
+  // The lead without stream bytes. Taken only in part, the rest is in flight and
+  // on_lead_written() starts the viewer (paused until then).
+  void write_lead_alone();
+  void on_lead_written(std::error_code error);
 
   Connection& connection_;
   std::shared_ptr<Stream> stream_;
@@ -102,11 +108,16 @@ class ViewerSession final : public LaneViewer {
   std::uint64_t bytes_sent_ = 0;
   std::uint64_t progress_position_ = 0;  // accepted position when progress was last seen
   std::uint64_t progress_ms_ = 0;
-  std::string response_head_;  // until written
+  std::string response_head_;               // until written
   std::shared_ptr<const PsiBlock> prefix_;  // sent after the head (held until written)
-  bool segment_ = false;        // an HLS segment reader: not counted as a viewer
-  uv::Write request_;  // reused: one write in flight at a time
-  uv_buf_t buffers_[4]{};  // two ring parts, one split around a metadata block, the block
+  bool lead_pending_ = false;               // the head and prefix wait to lead the first write
+  bool lead_in_flight_ = false;             // they went alone, and libuv writes their rest
+  bool segment_ = false;                    // an HLS segment reader: not counted as a viewer
+  uv::Write request_;                       // reused: one write in flight at a time
+  // The join's head and prefix (its first write only), two ring parts, one split around a
+  // metadata block, the block. libuv queues four without allocating: only a first write the
+  // kernel took less than the head of has more left.
+  uv_buf_t buffers_[6]{};
 };
 
 }  // namespace ringcast::relay
