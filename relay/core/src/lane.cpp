@@ -140,6 +140,10 @@ std::size_t Lane::slots_per_step() const {
   return slots;
 }
 
+std::uint64_t Lane::quiet_after_us() const {
+  return std::max(kQuietFlushUs, period_us_);
+}
+
 std::uint64_t Lane::step_us(std::size_t slots) const {
   return std::max<std::uint64_t>(period_us_ * slots / kSlots, 1);
 }
@@ -148,7 +152,7 @@ void Lane::tick(const RingView& ring, const LoopLoad& load, std::uint64_t now_us
                 LaneActions& out) {
   observe(ring.head, now_us);
   period_us_ = period_for(load, rate_);
-  if (partial_held_ && now_us >= last_head_change_us_ + kQuietFlushUs) {
+  if (partial_held_ && now_us >= last_head_change_us_ + quiet_after_us()) {
     // The source went quiet inside a packet: nothing is about to complete it.
     partial_held_ = false;
     quiet_flush_ = true;
@@ -192,7 +196,7 @@ void Lane::hold_source(bool held, std::uint64_t now_us) {
 std::optional<std::uint64_t> Lane::next_tick_us() const {
   if (live_ == 0) return std::nullopt;
   std::optional<std::uint64_t> next;
-  if (partial_held_) next = last_head_change_us_ + kQuietFlushUs;
+  if (partial_held_) next = last_head_change_us_ + quiet_after_us();
   if (period_us_ == 0 || next_due_us_ == 0) return next;
   // Empty slots need no tick: the first one with viewers, from the next due.
   const std::size_t slots = slots_per_step();

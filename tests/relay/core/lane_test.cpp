@@ -332,6 +332,42 @@ TEST_CASE("a partial packet waits for its rest, and goes out when the stream end
   }
 }
 
+TEST_CASE("a source quiet inside a packet before each write costs no writes beyond the period",
+          "[lane]") {
+  // 128 kbit/s MPEG-TS in 4 KiB writes, one every 256 ms: each write ends inside a packet and
+  // the source is quiet for longer than kQuietFlushUs before the next one.
+  Harness h(settings_for(), Framing{0, 188});
+  h.load = {1000, 0};
+  std::vector<ViewerId> viewers;
+  for (int i = 0; i < 1000; ++i) viewers.push_back(h.join(0));
+  const auto writes = [&] {
+    std::size_t n = 0;
+    for (const ViewerId id : viewers) n += h.writes[id].size();
+    return n;
+  };
+  const auto stream_for = [&](std::uint64_t us) {
+    for (const std::uint64_t until = h.now + us; h.now < until;) {
+      h.commit(4096);
+      h.run_until(h.now + 256'000);
+    }
+  };
+  stream_for(5 * kSecond);  // the rate is measured, the wheel turns once a second
+  REQUIRE(h.lane.period_us() == 1'000'000);
+  const std::size_t before = writes();
+  stream_for(10 * kSecond);
+  // One write a period each (and one for the period under way); a write per source write
+  // would be four times as many.
+  CHECK(writes() - before <= 1000 * 11);
+  CHECK(writes() - before >= 1000 * 9);
+  // The source stops inside a packet: after a quiet period, everyone has it all.
+  h.run_until(h.now + kSecond + Lane::kQuietFlushUs + 1000);
+  for (const ViewerId id : viewers) {
+    REQUIRE_FALSE(h.writes[id].empty());
+    CHECK(h.writes[id].back().to == h.ring.head);
+  }
+  CHECK_FALSE(h.lane.next_tick_us());
+}
+
 TEST_CASE("streams without framing are written to the last byte", "[lane]") {
   Harness h(settings_for());
   const ViewerId id = h.join(0);
