@@ -141,7 +141,7 @@ std::size_t Lane::slots_per_step() const {
 }
 
 std::uint64_t Lane::quiet_after_us() const {
-  return std::max(kQuietFlushUs, period_us_);
+  return kQuietFlushUs + period_us_;
 }
 
 std::uint64_t Lane::step_us(std::size_t slots) const {

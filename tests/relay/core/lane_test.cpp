@@ -334,8 +334,12 @@ TEST_CASE("a partial packet waits for its rest, and goes out when the stream end
 
 TEST_CASE("a source quiet inside a packet before each write costs no writes beyond the period",
           "[lane]") {
-  // 128 kbit/s MPEG-TS in 4 KiB writes, one every 256 ms: each write ends inside a packet and
-  // the source is quiet for longer than kQuietFlushUs before the next one.
+  // 128 kbit/s MPEG-TS in 4 KiB writes, one every 256 ms, or in one write a second: each write
+  // ends inside a packet, and the source is quiet for longer than kQuietFlushUs before the next.
+  const auto [chunk, interval_us] =
+      GENERATE(std::pair<std::size_t, std::uint64_t>{4096, 256'000},
+               std::pair<std::size_t, std::uint64_t>{16'000, 1'000'000});
+  CAPTURE(chunk);
   Harness h(settings_for(), Framing{0, 188});
   h.load = {1000, 0};
   std::vector<ViewerId> viewers;
@@ -347,8 +351,8 @@ TEST_CASE("a source quiet inside a packet before each write costs no writes beyo
   };
   const auto stream_for = [&](std::uint64_t us) {
     for (const std::uint64_t until = h.now + us; h.now < until;) {
-      h.commit(4096);
-      h.run_until(h.now + 256'000);
+      h.commit(chunk);
+      h.run_until(h.now + interval_us);
     }
   };
   stream_for(5 * kSecond);  // the rate is measured, the wheel turns once a second

@@ -112,7 +112,7 @@ struct GatheredWrite {
 // kMinPeriodUs means every commit is written at once.
 //
 // A write ends on a packet boundary (a partial packet waits for its rest, or for the source to
-// be quiet for kQuietFlushUs or a period), so an idle viewer sits on one, and a skip never
+// be quiet for a period and kQuietFlushUs), so an idle viewer sits on one, and a skip never
 // splices two packets. A viewer whose write is in flight
 // at its turn is written when that write completes.
 class Lane {
@@ -132,10 +132,10 @@ class Lane {
   static constexpr std::uint64_t kUnknownRatePeriodUs = 100'000;  // until a rate is measured
   static constexpr std::uint64_t kRateWindowUs = 1'000'000;
   // A partial packet at the live edge waits for its rest, or for the source to be quiet this
-  // long, or a write period if that is longer: longer than encoders leave between writes (a
-  // video frame, an audio block), so that reads ending mid-packet never cost a write of their
-  // own. A source that writes 4 KiB at 128 kbit/s is quiet 256 ms before each write; flushed
-  // then, every viewer got a write per source write instead of one a period.
+  // long more than a write period: longer than encoders leave between writes (a video frame,
+  // an audio block, a write a second), so that reads ending mid-packet never cost a write of
+  // their own. A source that writes 4 KiB at 128 kbit/s is quiet 256 ms before each write;
+  // flushed after 250 ms alone, every viewer got a write per source write, not one a period.
   static constexpr std::uint64_t kQuietFlushUs = 250'000;
   static constexpr double kStretchFromBusy = 0.7;
   static constexpr double kMaxStretch = 3.0;
@@ -274,7 +274,7 @@ class Lane {
   std::size_t next_slot_ = 0;
   // Slots serviced per step (kMinWritesPerStep), and the time between steps.
   std::size_t slots_per_step() const;
-  std::uint64_t quiet_after_us() const;  // kQuietFlushUs, or the period if longer
+  std::uint64_t quiet_after_us() const;  // kQuietFlushUs more than the period
   std::uint64_t step_us(std::size_t slots) const;
   std::uint64_t next_due_us_ = 0;  // 0: stopped
 
