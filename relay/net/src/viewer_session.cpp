@@ -91,6 +91,15 @@ unsigned ViewerSession::gather_lead(uv_buf_t* buffers) {
   return count;
 }
 
+std::uint32_t ViewerSession::lead_bytes() const {
+  return static_cast<std::uint32_t>(response_head_.size() + (prefix_ ? prefix_->size : 0));
+}
+
+void ViewerSession::lead_alone_written() {
+  if (prefix_) count_sent(prefix_->size);
+  release_lead();
+}
+
 void ViewerSession::release_lead() {
   response_head_.clear();
   response_head_.shrink_to_fit();
@@ -99,15 +108,14 @@ void ViewerSession::release_lead() {
 
 void ViewerSession::write_lead_alone() {
   const unsigned count = gather_lead(buffers_);
-  const std::size_t total = response_head_.size() + (prefix_ ? prefix_->size : 0);
+  const std::size_t total = lead_bytes();
   const uv::Tcp::Written written = connection_.tcp().try_write(buffers_, count);
   if (written.error) {
     connection_.close(written.error.message());
     return;
   }
   if (written.bytes == total) {
-    if (prefix_) count_sent(prefix_->size);
-    release_lead();
+    lead_alone_written();
     return;
   }
   const unsigned first = drop_sent(buffers_, written.bytes);
@@ -126,8 +134,7 @@ void ViewerSession::on_lead_written(std::error_code error) {
     connection_.close(error.message());
     return;
   }
-  if (prefix_) count_sent(prefix_->size);
-  release_lead();
+  lead_alone_written();
   stream_->start_viewer(worker(), id_);
 }
 
@@ -161,14 +168,14 @@ WriteResult ViewerSession::write_views(std::uint64_t from, std::uint64_t to,
   // order, the block between the bytes before and after block_after. libuv takes non-const
   // bases but only reads them for writes.
   std::uint64_t head_bytes = 0;  // not counted as sent: not stream
-  std::uint32_t lead_bytes = 0;
+  std::uint32_t lead = 0;
   unsigned count = 0;
   if (lead_pending_) {
     head_bytes = response_head_.size();
-    lead_bytes = static_cast<std::uint32_t>(head_bytes + (prefix_ ? prefix_->size : 0));
+    lead = lead_bytes();
     count = gather_lead(buffers_);
   }
-  const GatheredWrite write{from, to, block_after, static_cast<std::uint32_t>(block.len), lead_bytes};
+  const GatheredWrite write{from, to, block_after, static_cast<std::uint32_t>(block.len), lead};
   std::uint64_t position = from;
   for (std::size_t i = 0; i < views.count; ++i) {
     const ringbuf::View& view = views.parts[i];
@@ -202,7 +209,7 @@ WriteResult ViewerSession::write_views(std::uint64_t from, std::uint64_t to,
   count_sent(sent - head_sent);
   last_write_ = write;
   if (sent == total) {
-    if (lead_bytes != 0) release_lead();
+    if (lead != 0) release_lead();
     return {WriteResult::Outcome::written, to, true};
   }
 

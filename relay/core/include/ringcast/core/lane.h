@@ -113,8 +113,8 @@ struct GatheredWrite {
 //
 // A write ends on a packet boundary (a partial packet waits for its rest, or for the source to
 // be quiet for a period and kQuietFlushUs), so an idle viewer sits on one, and a skip never
-// splices two packets. A viewer whose write is in flight
-// at its turn is written when that write completes.
+// splices two packets. A viewer whose write is in flight at its turn is written when that
+// write completes.
 class Lane {
  public:
   static constexpr std::size_t kSlots = 16;

@@ -81,8 +81,10 @@ class ViewerSession final : public LaneViewer {
   // Starts the viewer with the head and prefix (the lead) to go in front of its first write;
   // with no write at once, the lead goes alone.
   void begin();
+  std::uint32_t lead_bytes() const;         // the head's and the prefix's
   unsigned gather_lead(uv_buf_t* buffers);  // into buffers; it is no longer pending
   void release_lead();                      // written
+  void lead_alone_written();                // the prefix counted as sent, then released
   // The lead without stream bytes. Taken only in part, the rest is in flight and
   // on_lead_written() starts the viewer (paused until then).
   void write_lead_alone();
